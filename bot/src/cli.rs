@@ -1,0 +1,412 @@
+//! The command line: `klaxon [run | console | incidents | timeline | migrate | config check]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use klaxon_commands::{PlatformKind, Tenant};
+
+use crate::app::{ConsoleSettings, run_console};
+use crate::clock::long;
+use crate::config::Config;
+use crate::engine::render::age;
+use crate::store::{self, Incident, Store};
+
+/// Klaxon: an incident-response bot for Slack, Discord and the terminal.
+#[derive(Debug, Parser)]
+#[command(name = "klaxon", version, about)]
+pub struct Cli {
+    /// SQLite database: a file path or an sqlite: URL.
+    #[arg(
+        long,
+        global = true,
+        env = "KLAXON_DATABASE_URL",
+        default_value = "./klaxon.db"
+    )]
+    pub db: String,
+    /// Configuration file [default: ./klaxon.toml, if present].
+    #[arg(long, global = true, env = "KLAXON_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run every configured platform; with none configured, the console (the default).
+    Run,
+    /// Run an incident in the terminal: `/inc` lines on standard input.
+    Console(ConsoleArgs),
+    /// Look at incidents.
+    #[command(subcommand)]
+    Incidents(IncidentsCmd),
+    /// Print an incident's timeline, oldest first, with UTC times.
+    Timeline {
+        /// The incident number (7 or INC-7).
+        number: String,
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or upgrade the database, then exit.
+    Migrate,
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Use a clock that only moves with `:advance 15m`.
+    #[arg(long)]
+    pub virtual_time: bool,
+    /// Where the virtual clock starts (RFC 3339, e.g. 2026-11-23T09:00:00Z) [default: now].
+    #[arg(long, requires = "virtual_time")]
+    pub start: Option<DateTime<Utc>>,
+    /// Who you are at the start.
+    #[arg(long, default_value = "oncall")]
+    pub user: String,
+    /// The channel you start in.
+    #[arg(long, default_value = "general")]
+    pub channel: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCmd {
+    /// Every incident, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One incident's details.
+    Show {
+        /// The incident number (7 or INC-7).
+        number: String,
+        #[command(flatten)]
+        tenant: TenantArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Validate the configuration file and print the severity ladder.
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct TenantArg {
+    /// Which workspace, as platform:workspace (e.g. slack:T0123); needed only when several
+    /// workspaces have an incident with that number.
+    #[arg(long)]
+    pub tenant: Option<String>,
+}
+
+/// Parses arguments, runs, and turns an error into one line and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("klaxon: error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("klaxon: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    // The console's own output is the conversation: keep logs to warnings there unless asked.
+    let quiet = matches!(cli.command, None | Some(Cmd::Run | Cmd::Console(_)));
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    match &cli.config {
+        Some(path) => Config::load(path, true),
+        None => Config::load(std::path::Path::new("klaxon.toml"), false),
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(&cli)?;
+    match &cli.command {
+        None | Some(Cmd::Run) => {
+            eprintln!(
+                "klaxon: no Slack or Discord tokens set; running the console on {} (type :help).",
+                cli.db
+            );
+            let store = Store::open(&cli.db).await?;
+            run_console(
+                store,
+                config,
+                ConsoleSettings {
+                    user: "oncall".into(),
+                    channel: "general".into(),
+                    virtual_time: None,
+                },
+            )
+            .await
+        }
+        Some(Cmd::Console(args)) => {
+            let store = Store::open(&cli.db).await?;
+            let virtual_time = args
+                .virtual_time
+                .then(|| args.start.unwrap_or_else(Utc::now));
+            run_console(
+                store,
+                config,
+                ConsoleSettings {
+                    user: args.user.trim_start_matches('@').to_owned(),
+                    channel: args.channel.trim_start_matches('#').to_owned(),
+                    virtual_time,
+                },
+            )
+            .await
+        }
+        Some(Cmd::Incidents(IncidentsCmd::List { json })) => {
+            let store = existing(&cli.db).await?;
+            let mut conn = store.conn().await?;
+            let all = store::incidents::all(&mut conn).await?;
+            if *json {
+                let rows: Vec<_> = all.iter().map(incident_json).collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if all.is_empty() {
+                println!("No incidents.");
+            } else {
+                println!(
+                    "{:<16} {:<7} {:<5} {:<11} {:<24} TITLE",
+                    "TENANT", "ID", "SEV", "STATUS", "DECLARED"
+                );
+                for i in &all {
+                    println!(
+                        "{:<16} {:<7} {:<5} {:<11} {:<24} {}",
+                        i.tenant.to_string(),
+                        i.key(),
+                        i.severity.to_string(),
+                        i.status.as_str(),
+                        long(i.declared_at),
+                        i.title
+                    );
+                }
+            }
+            Ok(())
+        }
+        Some(Cmd::Incidents(IncidentsCmd::Show {
+            number,
+            tenant,
+            json,
+        })) => {
+            let store = existing(&cli.db).await?;
+            let mut conn = store.conn().await?;
+            let incident = find(&mut conn, number, tenant).await?;
+            let roles = store::incidents::roles(&mut conn, incident.id).await?;
+            if *json {
+                let mut value = incident_json(&incident);
+                value["roles"] = roles
+                    .iter()
+                    .map(|(r, u)| (r.as_str().to_owned(), serde_json::json!(u)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_incident(&incident, &roles);
+            }
+            Ok(())
+        }
+        Some(Cmd::Timeline {
+            number,
+            tenant,
+            json,
+        }) => {
+            let store = existing(&cli.db).await?;
+            let mut conn = store.conn().await?;
+            let incident = find(&mut conn, number, tenant).await?;
+            let entries = store::timeline::all(&mut conn, incident.id).await?;
+            if *json {
+                let value = serde_json::json!({
+                    "incident": incident_json(&incident),
+                    "timeline": entries,
+                });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!(
+                    "{} · {} · {} · {}",
+                    incident.key(),
+                    incident.severity,
+                    incident.status,
+                    incident.title
+                );
+                for e in &entries {
+                    println!(
+                        "{}  @{:<12} {:<13} {}",
+                        long(e.at),
+                        e.actor.label(),
+                        e.kind,
+                        e.text.replace('\n', "\n    ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        Some(Cmd::Migrate) => {
+            Store::open(&cli.db).await?.close().await;
+            println!("Database {} is up to date.", cli.db);
+            Ok(())
+        }
+        Some(Cmd::Config(ConfigCmd::Check)) => {
+            let source = cli.config.as_ref().map_or_else(
+                || "defaults (no klaxon.toml)".to_owned(),
+                |p| p.display().to_string(),
+            );
+            println!("Configuration OK: {source}");
+            println!(
+                "Default severity {}; paging channel {}; channels named {}-YYYY-MM-DD-<slug>.",
+                config.incidents.default_severity,
+                config.incidents.paging_channel,
+                config.incidents.channel_prefix
+            );
+            for s in klaxon_commands::Severity::ALL {
+                let level = config.ladder(s);
+                let every = level.update_every.map_or_else(
+                    || "no update reminders".to_owned(),
+                    |d| format!("updates every {d}"),
+                );
+                println!(
+                    "{s}: acknowledge within {}; {every}. {}",
+                    level.ack_within, level.description
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Opens a database that must already exist (reading commands never create one).
+async fn existing(db: &str) -> anyhow::Result<Store> {
+    let path = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db);
+    let path = path.split('?').next().unwrap_or(path);
+    anyhow::ensure!(
+        std::path::Path::new(path).exists() || path == ":memory:",
+        "no database at {db} (run an incident first, or pass --db)"
+    );
+    let store = Store::connect(db).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Finds incident `number` (`7` or `INC-7`), in `--tenant` or the only tenant that has it.
+async fn find(
+    conn: &mut sqlx::SqliteConnection,
+    number: &str,
+    tenant: &TenantArg,
+) -> anyhow::Result<Incident> {
+    let digits = number
+        .strip_prefix("INC-")
+        .or_else(|| number.strip_prefix("inc-"))
+        .unwrap_or(number);
+    let n: i64 = digits
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("{number:?} is not an incident number (like 7 or INC-7)"))?;
+    if let Some(t) = &tenant.tenant {
+        let (platform, workspace) = t
+            .split_once(':')
+            .and_then(|(p, w)| PlatformKind::parse(p).map(|p| (p, w)))
+            .with_context(|| {
+                format!("{t:?} is not a tenant (like console:local or slack:T0123)")
+            })?;
+        let tenant = Tenant::new(platform, workspace);
+        return store::incidents::by_number(conn, &tenant, n)
+            .await?
+            .with_context(|| format!("no INC-{n} in {tenant}"));
+    }
+    let mut found = store::incidents::by_number_any_tenant(conn, n).await?;
+    match found.len() {
+        0 => anyhow::bail!("no INC-{n} in this database"),
+        1 => Ok(found.remove(0)),
+        _ => {
+            let tenants: Vec<String> = found.iter().map(|i| i.tenant.to_string()).collect();
+            anyhow::bail!(
+                "INC-{n} exists in several workspaces ({}); pick one with --tenant",
+                tenants.join(", ")
+            )
+        }
+    }
+}
+
+fn incident_json(i: &Incident) -> serde_json::Value {
+    serde_json::json!({
+        "tenant": i.tenant.to_string(),
+        "number": i.number,
+        "key": i.key(),
+        "title": i.title,
+        "severity": i.severity,
+        "status": i.status,
+        "declared_by": i.declared_by,
+        "declared_at": i.declared_at,
+        "acknowledged_by": i.acknowledged.as_ref().map(|(u, _)| u),
+        "acknowledged_at": i.acknowledged.as_ref().map(|(_, t)| t),
+        "resolved_at": i.resolved_at,
+        "resolution": i.resolution,
+        "last_update": i.last_update.as_ref().map(|(_, t)| t),
+        "last_update_at": i.last_update.as_ref().map(|(a, _)| a),
+        "channel": { "id": i.channel_id, "name": i.channel_name },
+    })
+}
+
+fn print_incident(i: &Incident, roles: &[(klaxon_commands::Role, klaxon_commands::UserRef)]) {
+    println!("{} · {} · {} · {}", i.key(), i.severity, i.status, i.title);
+    println!("Workspace:    {}", i.tenant);
+    println!("Channel:      #{}", i.channel_name);
+    println!(
+        "Declared:     {} by @{}",
+        long(i.declared_at),
+        i.declared_by.label()
+    );
+    match &i.acknowledged {
+        Some((u, at)) => println!("Acknowledged: {} by @{}", long(*at), u.label()),
+        None => println!("Acknowledged: not yet"),
+    }
+    if let Some(at) = i.resolved_at {
+        println!(
+            "Resolved:     {} (after {})",
+            long(at),
+            age(i.declared_at, at)
+        );
+    }
+    if let Some(r) = &i.resolution {
+        println!("Resolution:   {r}");
+    }
+    for (role, user) in roles {
+        println!("{:<13} @{}", format!("{role}:"), user.label());
+    }
+    if let Some((at, text)) = &i.last_update {
+        println!("Last update:  {} — {text}", long(*at));
+    }
+}

@@ -1,0 +1,100 @@
+//! `/inc declare`: a new incident, its channel, its announcement and its pinned summary.
+
+use klaxon_commands::naming::{channel_name, with_suffix};
+use klaxon_commands::{Reply, Rich, Severity, Title};
+
+use crate::engine::render::{View, planned};
+use crate::engine::{ActionResult, Ctx};
+use crate::outbox::{Op, Target};
+use crate::store::incidents::{self, NewIncident};
+use crate::store::posts::PostKind;
+
+pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) -> ActionResult {
+    let severity = severity.unwrap_or(ctx.config.incidents.default_severity);
+    let tenant = ctx.inv.tenant.clone();
+    let number = incidents::next_number(ctx.conn, &tenant).await?;
+    let limit = tenant.platform.channel_name_limit();
+    let base = channel_name(
+        &ctx.config.incidents.channel_prefix,
+        ctx.now.date_naive(),
+        title.as_str(),
+        limit,
+    );
+    let mut n = 1;
+    let channel = loop {
+        let candidate = with_suffix(&base, n, limit);
+        if !incidents::channel_name_used(ctx.conn, &tenant, &candidate).await? {
+            break candidate;
+        }
+        n += 1;
+    };
+    let id = incidents::insert(
+        ctx.conn,
+        NewIncident {
+            tenant: &tenant,
+            number,
+            title: title.as_str(),
+            severity,
+            private: false,
+            declared_by: &ctx.inv.user,
+            declared_in: ctx
+                .inv
+                .channel
+                .id
+                .as_deref()
+                .unwrap_or(&ctx.inv.channel.name),
+            at: ctx.now,
+            channel: &channel,
+        },
+    )
+    .await?;
+    let incident = incidents::get(ctx.conn, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("incident {id} not found after insert"))?;
+    ctx.record(
+        &incident,
+        "declared",
+        &format!("Declared {severity}: {title}"),
+    )
+    .await?;
+
+    let view = View {
+        incident: &incident,
+        roles: &[],
+    };
+    let paging = klaxon_commands::ChannelRef::new(
+        &ctx.config.incidents.paging_channel,
+        &ctx.config.incidents.paging_channel,
+    );
+    let ops = [
+        Op::CreateChannel {
+            private: incident.private,
+            topic: view.topic(),
+            invite: vec![ctx.inv.user.clone()],
+        },
+        Op::Post {
+            to: Target::Channel(paging),
+            message: view.announcement(),
+            track: Some(PostKind::Announcement),
+            timeline_entry: None,
+        },
+        Op::Post {
+            to: Target::Incident,
+            message: view.summary_post(),
+            track: Some(PostKind::Summary),
+            timeline_entry: None,
+        },
+        Op::Pin {
+            kind: PostKind::Summary,
+        },
+    ];
+    for op in &ops {
+        ctx.enqueue(&incident, op).await?;
+    }
+
+    Ok(Reply::ok_line(
+        Rich::plain(format!("🚨 {} declared ({severity}) → ", incident.key()))
+            .channel(&planned(&incident))
+            .text(". Next: /inc ack, /inc lead @someone."),
+    ))
+}

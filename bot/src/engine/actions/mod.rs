@@ -1,0 +1,64 @@
+//! One action per command, named like it: `/inc resolve` ↔ `Command::Resolve` ↔ `resolve.rs`.
+
+mod ack;
+mod declare;
+mod help;
+mod list;
+mod note;
+mod reopen;
+mod resolve;
+mod role;
+mod sev;
+mod status;
+mod summary;
+mod timeline;
+mod update;
+
+use klaxon_commands::{Command, Message, Rich, UserError};
+
+use super::{ActionResult, Ctx};
+use crate::store::Incident;
+
+/// Runs a command inside the caller's transaction.
+pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
+    match command {
+        Command::Declare { severity, title } => declare::run(ctx, severity, title).await,
+        Command::List => list::run(ctx).await,
+        Command::Help { topic } => help::run(topic.as_deref()),
+        ref incident_command => {
+            let incident = ctx.incident_here(incident_command).await?;
+            match command {
+                Command::Ack => ack::run(ctx, incident).await,
+                Command::Sev { severity } => sev::run(ctx, incident, severity).await,
+                Command::Status { status } => status::run(ctx, incident, status).await,
+                Command::Update { text } => update::run(ctx, incident, text).await,
+                Command::Role { role, user } => role::run(ctx, incident, role, user).await,
+                Command::Note { text } => note::run(ctx, incident, text).await,
+                Command::Timeline { limit } => timeline::run(ctx, incident, limit).await,
+                Command::Summary => summary::run(ctx, incident).await,
+                Command::Resolve { summary } => resolve::run(ctx, incident, summary).await,
+                Command::Reopen => reopen::run(ctx, incident).await,
+                Command::Declare { .. } | Command::List | Command::Help { .. } => {
+                    unreachable!("handled above")
+                }
+            }
+        }
+    }
+}
+
+/// Refuses a change to a resolved incident.
+fn ensure_open(incident: &Incident, what: &str) -> Result<(), UserError> {
+    if incident.is_open() {
+        Ok(())
+    } else {
+        Err(UserError::new(format!(
+            "{} is resolved, so it cannot {what}. `/inc reopen` it first.",
+            incident.key()
+        )))
+    }
+}
+
+/// A one-line confirmation for the person who asked.
+fn done(text: impl Into<String>) -> klaxon_commands::Reply {
+    klaxon_commands::Reply::ok(Message::new().line(Rich::plain(text)))
+}

@@ -1,0 +1,25 @@
+//! `/inc note`: a timeline entry, also shown in the channel (slash commands are invisible to
+//! others on Slack, so the note would otherwise be seen by no one).
+
+use klaxon_commands::{Message, Rich, Text};
+
+use super::done;
+use crate::engine::{ActionResult, Ctx};
+use crate::store::Incident;
+
+pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, text: Text) -> ActionResult {
+    let entry = ctx.record(&incident, "note", text.as_str()).await?;
+    let user = ctx.inv.user.clone();
+    ctx.post_entry(
+        &incident,
+        entry,
+        Message::new().line(
+            Rich::plain("📝 ")
+                .person(&user)
+                .text(": ")
+                .user_text(text.as_str()),
+        ),
+    )
+    .await?;
+    Ok(done(format!("✓ Noted on {}'s timeline.", incident.key())))
+}

@@ -1,0 +1,36 @@
+//! `/inc reopen`: a resolved incident goes back to triage.
+
+use klaxon_commands::{Message, Rich, Status, UserError};
+
+use super::done;
+use crate::engine::{ActionResult, Ctx};
+use crate::store::{Incident, incidents};
+
+pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
+    if incident.is_open() {
+        return Err(UserError::new(format!(
+            "{} is still open ({}); only a resolved incident can be reopened.",
+            incident.key(),
+            incident.status
+        ))
+        .into());
+    }
+    let before = ctx.snapshot(&incident).await?;
+    incidents::set_status(ctx.conn, incident.id, Status::Triage, ctx.now, None).await?;
+    let entry = ctx
+        .record(&incident, "reopened", "Reopened; back in triage")
+        .await?;
+    let user = ctx.inv.user.clone();
+    ctx.post_entry(
+        &incident,
+        entry,
+        Message::new().line(
+            Rich::plain("↩️ Reopened by ")
+                .person(&user)
+                .text("; back in triage."),
+        ),
+    )
+    .await?;
+    ctx.refresh_views(incident.id, &before).await?;
+    Ok(done(format!("✓ {} reopened.", incident.key())))
+}

@@ -1,0 +1,41 @@
+//! `/inc sev`: change severity. Allowed after resolution too, to reclassify for the postmortem.
+
+use klaxon_commands::{Message, Rich, Severity, UserError};
+
+use super::done;
+use crate::engine::render::badge;
+use crate::engine::{ActionResult, Ctx};
+use crate::store::{Incident, incidents};
+
+pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> ActionResult {
+    if incident.severity == severity {
+        return Err(UserError::new(format!("{} is already {severity}.", incident.key())).into());
+    }
+    let from = incident.severity;
+    let before = ctx.snapshot(&incident).await?;
+    incidents::set_severity(ctx.conn, incident.id, severity).await?;
+    let entry = ctx
+        .record(
+            &incident,
+            "severity",
+            &format!("Severity {from} → {severity}"),
+        )
+        .await?;
+    let user = ctx.inv.user.clone();
+    let verb = if severity < from { "raised" } else { "lowered" };
+    ctx.post_entry(
+        &incident,
+        entry,
+        Message::new().line(
+            Rich::plain(format!(
+                "{} Severity {verb}: {from} → {severity} by ",
+                badge(severity)
+            ))
+            .person(&user)
+            .text("."),
+        ),
+    )
+    .await?;
+    ctx.refresh_views(incident.id, &before).await?;
+    Ok(done(format!("✓ {} is now {severity}.", incident.key())))
+}

@@ -1,0 +1,290 @@
+//! The engine: turns an [`Invocation`] into effects on the store and the outbox, and a [`Reply`].
+//!
+//! One command is one `BEGIN IMMEDIATE` transaction: its state changes, timeline entries, the
+//! platform calls it implies and its delivery record commit together, and only then is the
+//! reply returned. A refusal ([`UserError`]) rolls everything back.
+
+mod actions;
+pub mod render;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use klaxon_commands::{Command, Handler, Input, Invocation, Reply, Scope, UserError};
+use sqlx::SqliteConnection;
+use tokio::sync::Notify;
+use tracing::Instrument as _;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::outbox::{self, Op};
+use crate::store::{self, Incident, Store};
+
+/// The incident engine. Cheap to share behind an `Arc`.
+pub struct Engine {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: Arc<Config>,
+    /// Woken after every commit that queued platform calls.
+    outbox_wake: Arc<Notify>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: Arc<Config>,
+        outbox_wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            outbox_wake,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Handles one invocation. Never fails: an internal error becomes a reply naming a
+    /// correlation id that is also in the logs.
+    pub async fn handle(&self, invocation: Invocation) -> Reply {
+        let correlation = correlation_id();
+        let span = tracing::info_span!(
+            "command",
+            id = %correlation,
+            tenant = %invocation.tenant,
+            user = %invocation.user.id,
+        );
+        match self.try_handle(&invocation).instrument(span.clone()).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                span.in_scope(|| tracing::error!(error = %format!("{e:#}"), "command failed"));
+                Reply::internal_error(&correlation)
+            }
+        }
+    }
+
+    async fn try_handle(&self, inv: &Invocation) -> anyhow::Result<Reply> {
+        let command = match &inv.input {
+            Input::Text(text) => match klaxon_commands::parse(text, inv.tenant.platform) {
+                Ok(command) => command,
+                Err(e) => {
+                    tracing::info!(error = %e, "refused input");
+                    return Ok(Reply::user_error(&e));
+                }
+            },
+            Input::Command(command) => command.clone(),
+        };
+        let mut tx = self.store.begin().await?;
+        if let Some(delivery) = &inv.delivery_id
+            && let Some(reply) = store::deliveries::get(&mut tx, &inv.tenant, delivery).await?
+        {
+            tracing::info!(delivery = %delivery, "duplicate delivery; answering as before");
+            return Ok(reply);
+        }
+        let mut ctx = Ctx {
+            conn: &mut tx,
+            inv,
+            now: self.clock.now(),
+            config: &self.config,
+            queued: false,
+        };
+        let name = command.name();
+        match actions::run(&mut ctx, command).await {
+            Ok(reply) => {
+                let queued = ctx.queued;
+                if let Some(delivery) = &inv.delivery_id {
+                    store::deliveries::put(
+                        &mut tx,
+                        &inv.tenant,
+                        delivery,
+                        self.clock.now(),
+                        &reply,
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                if queued {
+                    self.outbox_wake.notify_one();
+                }
+                tracing::info!(command = name, "done");
+                Ok(reply)
+            }
+            Err(ActionError::User(e)) => {
+                tx.rollback().await?;
+                tracing::info!(command = name, error = %e, "refused");
+                Ok(Reply::user_error(&e))
+            }
+            Err(ActionError::Internal(e)) => Err(e.context(format!("running /inc {name}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for Engine {
+    async fn handle(&self, invocation: Invocation) -> Reply {
+        Engine::handle(self, invocation).await
+    }
+}
+
+/// A short id tying an "internal error" reply to its log lines.
+fn correlation_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+/// Why an action did not complete.
+pub(crate) enum ActionError {
+    /// The user's request cannot be done as asked; nothing changes.
+    User(UserError),
+    Internal(anyhow::Error),
+}
+
+impl From<UserError> for ActionError {
+    fn from(e: UserError) -> Self {
+        Self::User(e)
+    }
+}
+
+impl From<anyhow::Error> for ActionError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl From<sqlx::Error> for ActionError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+pub(crate) type ActionResult = Result<Reply, ActionError>;
+
+/// What an action works with: the open transaction, the request, the time and the config.
+pub(crate) struct Ctx<'a> {
+    pub conn: &'a mut SqliteConnection,
+    pub inv: &'a Invocation,
+    pub now: DateTime<Utc>,
+    pub config: &'a Config,
+    /// Whether platform calls were queued (the dispatcher is woken after commit).
+    queued: bool,
+}
+
+impl Ctx<'_> {
+    /// The incident whose channel the command was typed in.
+    pub async fn incident_here(&mut self, command: &Command) -> Result<Incident, ActionError> {
+        debug_assert_eq!(command.scope(), Scope::Incident);
+        let found = match &self.inv.channel.id {
+            Some(id) => store::incidents::by_channel(self.conn, &self.inv.tenant, id).await?,
+            None => None,
+        };
+        found.ok_or_else(|| {
+            ActionError::User(UserError::new(format!(
+                "`/inc {}` works in an incident's channel. `/inc list` shows open incidents; `/inc declare` opens one.",
+                command.name()
+            )))
+        })
+    }
+
+    /// Adds a timeline entry by the invoking user.
+    pub async fn record(
+        &mut self,
+        incident: &Incident,
+        kind: &str,
+        text: &str,
+    ) -> anyhow::Result<i64> {
+        store::timeline::append(self.conn, incident.id, self.now, &self.inv.user, kind, text).await
+    }
+
+    /// Queues a platform call for the incident.
+    pub async fn enqueue(&mut self, incident: &Incident, op: &Op) -> anyhow::Result<()> {
+        self.queued = true;
+        outbox::enqueue(self.conn, &incident.tenant, Some(incident.id), op, self.now).await
+    }
+
+    /// Posts in the incident channel a line that shows a timeline entry.
+    pub async fn post_entry(
+        &mut self,
+        incident: &Incident,
+        entry: i64,
+        message: klaxon_commands::Message,
+    ) -> anyhow::Result<()> {
+        self.enqueue(
+            incident,
+            &Op::Post {
+                to: outbox::Target::Incident,
+                message,
+                track: None,
+                timeline_entry: Some(entry),
+            },
+        )
+        .await
+    }
+
+    /// What the incident's views show now, to compare after a change.
+    pub async fn snapshot(&mut self, incident: &Incident) -> anyhow::Result<Views> {
+        let roles = store::incidents::roles(self.conn, incident.id).await?;
+        Ok(Views::of(incident, &roles))
+    }
+
+    /// Re-reads the incident and queues edits of whatever shows its state and changed since
+    /// `before`: the announcement, the pinned summary, the channel topic. Pending edits of the
+    /// same things are replaced, so a burst of changes is one edit each.
+    pub async fn refresh_views(
+        &mut self,
+        incident_id: i64,
+        before: &Views,
+    ) -> anyhow::Result<Incident> {
+        let incident = store::incidents::get(self.conn, incident_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("incident {incident_id} vanished"))?;
+        let now = self.snapshot(&incident).await?;
+        if now.announcement != before.announcement {
+            let op = Op::Edit {
+                kind: store::posts::PostKind::Announcement,
+                message: now.announcement,
+            };
+            self.enqueue(&incident, &op).await?;
+        }
+        if now.summary != before.summary {
+            let op = Op::Edit {
+                kind: store::posts::PostKind::Summary,
+                message: now.summary,
+            };
+            self.enqueue(&incident, &op).await?;
+        }
+        if now.topic != before.topic {
+            self.enqueue(&incident, &Op::SetTopic { topic: now.topic })
+                .await?;
+        }
+        Ok(incident)
+    }
+}
+
+/// The rendered views of an incident's state.
+pub(crate) struct Views {
+    announcement: klaxon_commands::Message,
+    summary: klaxon_commands::Message,
+    topic: klaxon_commands::Rich,
+}
+
+impl Views {
+    fn of(
+        incident: &Incident,
+        roles: &[(klaxon_commands::Role, klaxon_commands::UserRef)],
+    ) -> Self {
+        let view = render::View { incident, roles };
+        Self {
+            announcement: view.announcement(),
+            summary: view.summary_post(),
+            topic: view.topic(),
+        }
+    }
+}

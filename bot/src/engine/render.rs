@@ -1,0 +1,199 @@
+//! What incidents look like in chat: announcement, pinned summary, topic, list and summary
+//! replies. Platform-neutral [`Message`]s: user text is always a `User` span, so each adapter
+//! escapes it for its platform.
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::values::human_secs;
+use klaxon_commands::{Message, Rich, Role, Severity, Status, UserRef};
+
+use crate::clock::short;
+use crate::store::Incident;
+
+/// The badge that starts every line about an incident.
+pub fn badge(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Sev1 => "🔴",
+        Severity::Sev2 => "🟠",
+        Severity::Sev3 => "🟡",
+        Severity::Sev4 => "🔵",
+    }
+}
+
+/// `1h2m` between two times (never negative).
+pub fn age(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    human_secs(u64::try_from((to - from).num_seconds()).unwrap_or(0))
+}
+
+/// An incident with its roles, ready to be shown.
+pub struct View<'a> {
+    pub incident: &'a Incident,
+    pub roles: &'a [(Role, UserRef)],
+}
+
+impl View<'_> {
+    pub fn holder(&self, role: Role) -> Option<&UserRef> {
+        self.roles.iter().find(|(r, _)| *r == role).map(|(_, u)| u)
+    }
+
+    fn ic(&self) -> Rich {
+        match self.holder(Role::Ic) {
+            Some(u) => Rich::new().person(u),
+            None => Rich::plain("unassigned"),
+        }
+    }
+
+    /// `🟠 SEV2 · INC-1 · <title>`, or `✅ Resolved · SEV2 · INC-1 · <title>`.
+    fn headline(&self) -> Rich {
+        let i = self.incident;
+        let lead = if i.is_open() {
+            format!("{} {} · {} · ", badge(i.severity), i.severity, i.key())
+        } else {
+            format!("✅ Resolved · {} · {} · ", i.severity, i.key())
+        };
+        Rich::new().strong(lead).user_text(&i.title)
+    }
+
+    fn status(&self) -> Rich {
+        let i = self.incident;
+        match (i.status, i.resolved_at) {
+            (Status::Resolved, Some(at)) => Rich::plain(format!(
+                "resolved at {} after {}",
+                short(at),
+                age(i.declared_at, at)
+            )),
+            (status, _) => Rich::plain(status.as_str()),
+        }
+    }
+
+    fn acknowledged(&self) -> Rich {
+        match &self.incident.acknowledged {
+            Some((who, at)) => Rich::new().person(who).text(format!(" at {}", short(*at))),
+            None => Rich::plain("not yet"),
+        }
+    }
+
+    /// The paging-channel announcement, edited in place as the incident changes.
+    pub fn announcement(&self) -> Message {
+        let i = self.incident;
+        Message::new()
+            .line(self.headline())
+            .field("Status", self.status())
+            .field("Channel", Rich::new().channel(&planned(i)))
+            .field("IC", self.ic())
+            .field(
+                "Declared",
+                Rich::new()
+                    .person(&i.declared_by)
+                    .text(format!(" at {}", short(i.declared_at))),
+            )
+            .field("Acknowledged", self.acknowledged())
+    }
+
+    /// The summary pinned in the incident channel.
+    pub fn summary_post(&self) -> Message {
+        let i = self.incident;
+        let mut m = Message::new().line(self.headline()).line(
+            Rich::plain("Status: ")
+                .text(self.status().to_plain())
+                .text(" · IC: ")
+                .push_all(self.ic())
+                .text(" · Declared by ")
+                .person(&i.declared_by)
+                .text(format!(" at {}", short(i.declared_at))),
+        );
+        if i.is_open() {
+            m = m.line(Rich::plain(
+                "Next: /inc ack · /inc lead @someone · /inc update <text> · /inc help",
+            ));
+        }
+        m
+    }
+
+    /// The incident channel's topic.
+    pub fn topic(&self) -> Rich {
+        let i = self.incident;
+        Rich::plain(format!("{} · {} · IC: ", i.severity, i.status))
+            .push_all(self.ic())
+            .text(format!(" · {} ", i.key()))
+            .user_text(&i.title)
+    }
+
+    /// The reply to `/inc summary`.
+    pub fn summary_reply(
+        &self,
+        now: DateTime<Utc>,
+        last_update: Option<(DateTime<Utc>, &str)>,
+    ) -> Message {
+        let i = self.incident;
+        let mut roles = Rich::new();
+        for (n, role) in Role::ALL.into_iter().enumerate() {
+            if n > 0 {
+                roles = roles.text(" · ");
+            }
+            roles = roles.text(format!("{role} "));
+            roles = match self.holder(role) {
+                Some(u) => roles.person(u),
+                None => roles.text("—"),
+            };
+        }
+        let update = match last_update {
+            Some((at, text)) => {
+                Rich::plain(format!("{} ({} ago): ", short(at), age(at, now))).user_text(text)
+            }
+            None => Rich::plain("none yet"),
+        };
+        Message::new()
+            .line(self.headline())
+            .field("Status", self.status())
+            .field("Channel", Rich::new().channel(&i.channel()))
+            .field(
+                "Age",
+                Rich::plain(format!(
+                    "{} (declared {} by ",
+                    age(i.declared_at, i.resolved_at.unwrap_or(now)),
+                    short(i.declared_at)
+                ))
+                .person(&i.declared_by)
+                .text(")"),
+            )
+            .field("Acknowledged", self.acknowledged())
+            .field("Roles", roles)
+            .field("Last update", update)
+    }
+
+    /// One line of `/inc list`.
+    pub fn list_line(&self, now: DateTime<Utc>) -> Rich {
+        let i = self.incident;
+        Rich::plain(format!(
+            "{} {} · {} · {} · ",
+            badge(i.severity),
+            i.key(),
+            i.severity,
+            i.status
+        ))
+        .user_text(&i.title)
+        .text(" · ")
+        .channel(&i.channel())
+        .text(format!(" · {}", age(i.declared_at, now)))
+    }
+}
+
+/// The incident channel as messages written before it existed name it.
+pub fn planned(i: &Incident) -> klaxon_commands::ChannelRef {
+    match &i.channel_id {
+        Some(_) => i.channel(),
+        None => klaxon_commands::ChannelRef::planned(&i.channel_planned),
+    }
+}
+
+/// Appends another line's spans.
+trait PushAll {
+    fn push_all(self, other: Rich) -> Self;
+}
+
+impl PushAll for Rich {
+    fn push_all(mut self, other: Rich) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+}

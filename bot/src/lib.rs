@@ -1,0 +1,13 @@
+//! Klaxon, the incident-response bot: configuration, the incident engine, the outbox that makes
+//! platform calls, all SQL, and the command-line interface.
+//!
+//! `main` is thin: [`cli::main`] parses arguments and calls into [`app`], which wires a
+//! [`store::Store`], a [`clock::Clock`], the [`engine::Engine`] and the adapters together.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod outbox;
+pub mod store;

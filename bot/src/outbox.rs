@@ -1,0 +1,440 @@
+//! The outbox: platform calls written with the command that caused them, made afterwards.
+//!
+//! A command commits its effects and the calls they imply in one transaction, then replies.
+//! This dispatcher makes the calls through the adapters' [`ChatApi`], in id order per incident
+//! (so a channel exists before anything is posted in it), retrying transient failures with
+//! backoff or the platform's `Retry-After`. A crash after the reply loses nothing: pending calls
+//! are still in the table when the bot starts again. A crash between a platform accepting a call
+//! and the call being marked done can repeat that one call; nothing else is ever repeated.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::{
+    ApiError, ChannelRef, ChatApi, Message, NewChannel, PlatformKind, Rich, Span, Tenant, UserRef,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::posts::PostKind;
+use crate::store::{self, Incident, Store};
+
+/// Longest wait between two tries of a failing call.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// One platform call, as stored in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Create the incident's channel under its planned name.
+    CreateChannel {
+        private: bool,
+        topic: Rich,
+        invite: Vec<UserRef>,
+    },
+    /// Add people to the incident channel.
+    Invite { users: Vec<UserRef> },
+    /// Set the incident channel's topic.
+    SetTopic { topic: Rich },
+    /// Post a message; a tracked post is remembered so later changes edit it.
+    Post {
+        to: Target,
+        message: Message,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        track: Option<PostKind>,
+        /// The timeline entry this post shows, which gets the message's reference.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeline_entry: Option<i64>,
+    },
+    /// Pin a tracked post.
+    Pin { kind: PostKind },
+    /// Replace the content of a tracked post.
+    Edit { kind: PostKind, message: Message },
+}
+
+impl Op {
+    /// Calls with the same key replace each other while pending: only the newest edit of a
+    /// post or topic is made, so a burst of changes is one edit.
+    pub fn coalesce_key(&self) -> Option<&'static str> {
+        match self {
+            Self::SetTopic { .. } => Some("topic"),
+            Self::Edit {
+                kind: PostKind::Announcement,
+                ..
+            } => Some("edit:announcement"),
+            Self::Edit {
+                kind: PostKind::Summary,
+                ..
+            } => Some("edit:summary"),
+            _ => None,
+        }
+    }
+}
+
+/// Where a post goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The incident's own channel.
+    Incident,
+    /// A fixed channel, such as the paging channel.
+    Channel(ChannelRef),
+}
+
+/// Writes a call in the caller's transaction.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    incident_id: Option<i64>,
+    op: &Op,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let json = serde_json::to_string(op)?;
+    store::outbox::enqueue(conn, tenant, incident_id, op.coalesce_key(), &json, at).await?;
+    Ok(())
+}
+
+/// Makes pending calls through the configured platforms.
+pub struct Dispatcher {
+    store: Store,
+    apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
+    wake: Arc<Notify>,
+    /// One drain at a time, so no call is made twice concurrently.
+    running: Mutex<()>,
+}
+
+/// What went wrong with one call.
+enum Failure {
+    Api(ApiError),
+    /// The call cannot be made because of Klaxon's own state (e.g. its channel never existed).
+    Impossible(String),
+    Internal(anyhow::Error),
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            apis,
+            wake,
+            running: Mutex::new(()),
+        }
+    }
+
+    /// Makes every call that is due, until none is left that can be made now. Returns when
+    /// the earliest postponed call will be due, if any.
+    pub async fn drain(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let _one_at_a_time = self.running.lock().await;
+        let platforms: Vec<PlatformKind> = self.apis.keys().copied().collect();
+        loop {
+            let batch = {
+                let mut conn = self.store.conn().await?;
+                store::outbox::pending(&mut conn, &platforms, 500).await?
+            };
+            let mut blocked: HashSet<(Tenant, Option<i64>)> = HashSet::new();
+            let mut next_due: Option<DateTime<Utc>> = None;
+            let mut progressed = false;
+            for call in batch {
+                let lane = (call.tenant.clone(), call.incident_id);
+                if blocked.contains(&lane) {
+                    continue;
+                }
+                let now = Utc::now();
+                if let Some(at) = call.not_before.filter(|at| *at > now) {
+                    next_due = Some(next_due.map_or(at, |n| n.min(at)));
+                    blocked.insert(lane);
+                    continue;
+                }
+                match self.make(&call).await {
+                    Ok(()) => progressed = true,
+                    Err(retry_at) => {
+                        next_due = Some(next_due.map_or(retry_at, |n| n.min(retry_at)));
+                        blocked.insert(lane);
+                    }
+                }
+            }
+            if !progressed {
+                return Ok(next_due);
+            }
+        }
+    }
+
+    /// Runs until `shutdown`, draining whenever woken or when a postponed call is due. On
+    /// shutdown it makes one last pass, bounded by `grace`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken, grace: Duration) {
+        loop {
+            let next = match self.drain().await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "outbox drain failed");
+                    Some(Utc::now() + chrono::Duration::seconds(5))
+                }
+            };
+            let sleep = next
+                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        if tokio::time::timeout(grace, self.drain()).await.is_err() {
+            tracing::warn!(
+                "shutdown: some platform calls are still pending; they run at next start"
+            );
+        }
+    }
+
+    /// Makes one call and records the outcome. `Err` is when to try again.
+    async fn make(&self, call: &store::outbox::Pending) -> Result<(), DateTime<Utc>> {
+        let outcome = self.attempt(call).await;
+        let now = Utc::now();
+        let recorded = async {
+            let mut conn = self.store.conn().await?;
+            match outcome {
+                Ok(()) => Ok(None),
+                Err(Failure::Api(ApiError::Transient {
+                    reason,
+                    retry_after,
+                })) => {
+                    let wait = retry_after.unwrap_or_else(|| backoff(call.attempts));
+                    let at = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                    tracing::warn!(call = call.id, %reason, retry_in = ?wait, "platform call failed; will retry");
+                    store::outbox::retry_later(&mut conn, call.id, &reason, at).await?;
+                    Ok(Some(at))
+                }
+                Err(Failure::Api(ApiError::Permanent(reason)) | Failure::Impossible(reason)) => {
+                    tracing::error!(call = call.id, %reason, "platform call failed for good");
+                    store::outbox::mark_failed(&mut conn, call.id, &reason, now).await?;
+                    Ok(None)
+                }
+                Err(Failure::Internal(e)) => {
+                    let at = now + chrono::Duration::from_std(backoff(call.attempts)).unwrap_or(chrono::Duration::MAX);
+                    tracing::error!(call = call.id, error = %format!("{e:#}"), "platform call hit an internal error; will retry");
+                    store::outbox::retry_later(&mut conn, call.id, &format!("{e:#}"), at).await?;
+                    Ok(Some(at))
+                }
+            }
+        }
+        .await;
+        match recorded {
+            Ok(None) => Ok(()),
+            Ok(Some(at)) => Err(at),
+            Err(e) => {
+                let e: anyhow::Error = e;
+                tracing::error!(call = call.id, error = %format!("{e:#}"), "could not record a platform call's outcome");
+                Err(now + chrono::Duration::seconds(5))
+            }
+        }
+    }
+
+    async fn attempt(&self, call: &store::outbox::Pending) -> Result<(), Failure> {
+        let api = self
+            .apis
+            .get(&call.tenant.platform)
+            .ok_or_else(|| Failure::Impossible("platform not configured".into()))?;
+        let op: Op = serde_json::from_str(&call.op).map_err(anyhow::Error::from)?;
+        let incident = match call.incident_id {
+            Some(id) => {
+                let mut conn = self.store.conn().await?;
+                store::incidents::get(&mut conn, id).await?
+            }
+            None => None,
+        };
+        let now = Utc::now();
+        match op {
+            Op::CreateChannel {
+                private,
+                topic,
+                invite,
+            } => {
+                let incident = incident.ok_or_else(|| Failure::Impossible("no incident".into()))?;
+                if let Some(id) = &incident.channel_id {
+                    // Already created: a repeat after a crash must not open a second channel.
+                    tracing::debug!(channel = %id, "channel already exists");
+                } else {
+                    let topic = self.resolve_rich(&call.tenant, topic).await?;
+                    let channel = api
+                        .create_channel(&NewChannel {
+                            name: incident.channel_planned.clone(),
+                            private,
+                            topic,
+                            invite,
+                        })
+                        .await?;
+                    let mut tx = self.store.begin().await?;
+                    store::incidents::set_channel(&mut tx, incident.id, &channel).await?;
+                    store::outbox::mark_done(&mut tx, call.id, now).await?;
+                    tx.commit().await.map_err(anyhow::Error::from)?;
+                    return Ok(());
+                }
+            }
+            Op::Invite { users } => {
+                let channel = incident_channel(incident.as_ref())?;
+                api.invite(&channel, &users).await?;
+            }
+            Op::SetTopic { topic } => {
+                let channel = incident_channel(incident.as_ref())?;
+                let topic = self.resolve_rich(&call.tenant, topic).await?;
+                api.set_topic(&channel, &topic).await?;
+            }
+            Op::Post {
+                to,
+                message,
+                track,
+                timeline_entry,
+            } => {
+                let channel = match to {
+                    Target::Incident => incident_channel(incident.as_ref())?,
+                    Target::Channel(c) => c,
+                };
+                let message = self.resolve_message(&call.tenant, message).await?;
+                let posted = api.post(&channel, &message).await?;
+                let mut tx = self.store.begin().await?;
+                if let (Some(kind), Some(incident)) = (track, incident.as_ref()) {
+                    let channel_id = channel.id.as_deref().unwrap_or(&channel.name);
+                    store::posts::put(&mut tx, incident.id, kind, channel_id, &posted).await?;
+                }
+                if let Some(entry) = timeline_entry {
+                    store::timeline::set_message_ref(&mut tx, entry, &posted.0).await?;
+                }
+                store::outbox::mark_done(&mut tx, call.id, now).await?;
+                tx.commit().await.map_err(anyhow::Error::from)?;
+                return Ok(());
+            }
+            Op::Pin { kind } => {
+                let (channel, message) = self.tracked(incident.as_ref(), kind).await?;
+                api.pin(&channel, &message).await?;
+            }
+            Op::Edit { kind, message } => {
+                let (channel, target) = self.tracked(incident.as_ref(), kind).await?;
+                let message = self.resolve_message(&call.tenant, message).await?;
+                api.edit(&channel, &target, &message).await?;
+            }
+        }
+        let mut conn = self.store.conn().await?;
+        store::outbox::mark_done(&mut conn, call.id, now).await?;
+        Ok(())
+    }
+
+    async fn tracked(
+        &self,
+        incident: Option<&Incident>,
+        kind: PostKind,
+    ) -> Result<(ChannelRef, klaxon_commands::MessageRef), Failure> {
+        let incident = incident.ok_or_else(|| Failure::Impossible("no incident".into()))?;
+        let mut conn = self.store.conn().await?;
+        let (channel_id, message) = store::posts::get(&mut conn, incident.id, kind)
+            .await?
+            .ok_or_else(|| {
+                Failure::Impossible(format!("the {} was never posted", kind.as_str()))
+            })?;
+        let name = if Some(&channel_id) == incident.channel_id.as_ref() {
+            incident.channel_name.clone()
+        } else {
+            channel_id.clone()
+        };
+        Ok((ChannelRef::new(channel_id, name), message))
+    }
+
+    /// Fills in the ids of incident channels that did not exist when the text was written.
+    async fn resolve_rich(&self, tenant: &Tenant, mut rich: Rich) -> anyhow::Result<Rich> {
+        for span in &mut rich.0 {
+            if let Span::Channel(channel) = span
+                && channel.id.is_none()
+            {
+                let mut conn = self.store.conn().await?;
+                if let Some(incident) =
+                    store::incidents::by_planned_channel(&mut conn, tenant, &channel.name).await?
+                {
+                    *channel = incident.channel();
+                }
+            }
+        }
+        Ok(rich)
+    }
+
+    async fn resolve_message(
+        &self,
+        tenant: &Tenant,
+        mut message: Message,
+    ) -> anyhow::Result<Message> {
+        let mut lines = Vec::with_capacity(message.lines.len());
+        for line in message.lines {
+            lines.push(self.resolve_rich(tenant, line).await?);
+        }
+        message.lines = lines;
+        for field in &mut message.fields {
+            field.value = self
+                .resolve_rich(tenant, std::mem::take(&mut field.value))
+                .await?;
+        }
+        Ok(message)
+    }
+}
+
+fn incident_channel(incident: Option<&Incident>) -> Result<ChannelRef, Failure> {
+    let incident = incident.ok_or_else(|| Failure::Impossible("no incident".into()))?;
+    if incident.channel_id.is_none() {
+        return Err(Failure::Impossible(format!(
+            "{} has no channel (creating it failed)",
+            incident.key()
+        )));
+    }
+    Ok(incident.channel())
+}
+
+/// 1 s, 2 s, 4 s … capped at five minutes.
+fn backoff(attempts: i64) -> Duration {
+    let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+    Duration::from_secs(1u64 << exp).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(0), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn edits_coalesce_posts_do_not() {
+        let edit = Op::Edit {
+            kind: PostKind::Announcement,
+            message: Message::new(),
+        };
+        assert_eq!(edit.coalesce_key(), Some("edit:announcement"));
+        let post = Op::Post {
+            to: Target::Incident,
+            message: Message::new(),
+            track: None,
+            timeline_entry: None,
+        };
+        assert_eq!(post.coalesce_key(), None);
+    }
+}

@@ -1,0 +1,47 @@
+//! Deliveries already answered, so a platform retry or a double click has one effect.
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::{Reply, Tenant};
+use sqlx::SqliteConnection;
+
+use crate::clock::to_db;
+
+/// The reply already given to this delivery, if any.
+pub async fn get(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    delivery_id: &str,
+) -> anyhow::Result<Option<Reply>> {
+    let row: Option<String> = sqlx::query_scalar(
+        "SELECT reply FROM deliveries WHERE platform = $1 AND workspace = $2 AND delivery_id = $3",
+    )
+    .bind(tenant.platform.as_str())
+    .bind(&tenant.workspace)
+    .bind(delivery_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|json| serde_json::from_str(&json).map_err(anyhow::Error::from))
+        .transpose()
+}
+
+/// Records the reply in the command's own transaction.
+pub async fn put(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    delivery_id: &str,
+    at: DateTime<Utc>,
+    reply: &Reply,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO deliveries (platform, workspace, delivery_id, received_at, reply) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant.platform.as_str())
+    .bind(&tenant.workspace)
+    .bind(delivery_id)
+    .bind(to_db(at))
+    .bind(serde_json::to_string(reply)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! Incidents and their roles.
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::{ChannelRef, PlatformKind, Role, Severity, Status, Tenant, UserRef};
+use sqlx::SqliteConnection;
+
+use crate::clock::{from_db, to_db};
+
+/// An incident as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub id: i64,
+    pub tenant: Tenant,
+    /// Per-tenant sequence number: shown as `INC-<number>`.
+    pub number: i64,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub private: bool,
+    pub declared_by: UserRef,
+    pub declared_in: String,
+    pub declared_at: DateTime<Utc>,
+    pub acknowledged: Option<(UserRef, DateTime<Utc>)>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+    pub last_update: Option<(DateTime<Utc>, String)>,
+    pub channel_planned: String,
+    pub channel_name: String,
+    pub channel_id: Option<String>,
+}
+
+impl Incident {
+    /// `INC-7`.
+    pub fn key(&self) -> String {
+        format!("INC-{}", self.number)
+    }
+
+    /// The incident channel, as far as it is known.
+    pub fn channel(&self) -> ChannelRef {
+        ChannelRef {
+            id: self.channel_id.clone(),
+            name: self.channel_name.clone(),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status != Status::Resolved
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    platform: String,
+    workspace: String,
+    number: i64,
+    title: String,
+    severity: i64,
+    status: String,
+    private: bool,
+    declared_by_id: String,
+    declared_by_name: Option<String>,
+    declared_in: String,
+    declared_at: String,
+    acknowledged_by_id: Option<String>,
+    acknowledged_by_name: Option<String>,
+    acknowledged_at: Option<String>,
+    resolved_at: Option<String>,
+    resolution: Option<String>,
+    last_update_at: Option<String>,
+    last_update: Option<String>,
+    channel_planned: String,
+    channel_name: String,
+    channel_id: Option<String>,
+}
+
+impl TryFrom<Row> for Incident {
+    type Error = anyhow::Error;
+
+    fn try_from(r: Row) -> anyhow::Result<Self> {
+        let platform = PlatformKind::parse(&r.platform)
+            .ok_or_else(|| anyhow::anyhow!("unknown platform {:?}", r.platform))?;
+        let acknowledged = match (r.acknowledged_by_id, r.acknowledged_at) {
+            (Some(id), Some(at)) => Some((user(id, r.acknowledged_by_name), from_db(&at)?)),
+            _ => None,
+        };
+        let last_update = match (r.last_update_at, r.last_update) {
+            (Some(at), Some(text)) => Some((from_db(&at)?, text)),
+            _ => None,
+        };
+        Ok(Self {
+            id: r.id,
+            tenant: Tenant::new(platform, r.workspace),
+            number: r.number,
+            title: r.title,
+            severity: Severity::from_level(r.severity)
+                .ok_or_else(|| anyhow::anyhow!("bad severity {}", r.severity))?,
+            status: klaxon_commands::Status::parse(&r.status)
+                .map_err(|_| anyhow::anyhow!("bad status {:?}", r.status))?,
+            private: r.private,
+            declared_by: user(r.declared_by_id, r.declared_by_name),
+            declared_in: r.declared_in,
+            declared_at: from_db(&r.declared_at)?,
+            acknowledged,
+            resolved_at: r.resolved_at.as_deref().map(from_db).transpose()?,
+            resolution: r.resolution,
+            last_update,
+            channel_planned: r.channel_planned,
+            channel_name: r.channel_name,
+            channel_id: r.channel_id,
+        })
+    }
+}
+
+fn user(id: String, name: Option<String>) -> UserRef {
+    UserRef { id, name }
+}
+
+const COLUMNS: &str = "id, platform, workspace, number, title, severity, status, private, \
+    declared_by_id, declared_by_name, declared_in, declared_at, acknowledged_by_id, \
+    acknowledged_by_name, acknowledged_at, resolved_at, resolution, last_update_at, last_update, \
+    channel_planned, channel_name, channel_id";
+
+fn select(filter: &str) -> String {
+    format!("SELECT {COLUMNS} FROM incidents WHERE {filter}")
+}
+
+fn convert(rows: Vec<Row>) -> anyhow::Result<Vec<Incident>> {
+    rows.into_iter().map(Incident::try_from).collect()
+}
+
+pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<Incident>> {
+    let row = sqlx::query_as::<_, Row>(&select("id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(Incident::try_from).transpose()
+}
+
+/// The incident whose channel this is, if any.
+pub async fn by_channel(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    channel_id: &str,
+) -> anyhow::Result<Option<Incident>> {
+    let row = sqlx::query_as::<_, Row>(&select(
+        "platform = $1 AND workspace = $2 AND channel_id = $3",
+    ))
+    .bind(tenant.platform.as_str())
+    .bind(&tenant.workspace)
+    .bind(channel_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(Incident::try_from).transpose()
+}
+
+/// The incident whose channel Klaxon planned under this name.
+pub async fn by_planned_channel(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    name: &str,
+) -> anyhow::Result<Option<Incident>> {
+    let row = sqlx::query_as::<_, Row>(&select(
+        "platform = $1 AND workspace = $2 AND channel_planned = $3",
+    ))
+    .bind(tenant.platform.as_str())
+    .bind(&tenant.workspace)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(Incident::try_from).transpose()
+}
+
+pub async fn by_number(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    number: i64,
+) -> anyhow::Result<Option<Incident>> {
+    let row = sqlx::query_as::<_, Row>(&select("platform = $1 AND workspace = $2 AND number = $3"))
+        .bind(tenant.platform.as_str())
+        .bind(&tenant.workspace)
+        .bind(number)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(Incident::try_from).transpose()
+}
+
+/// Every incident numbered `number`, in any tenant (for the CLI, which may not know the tenant).
+pub async fn by_number_any_tenant(
+    conn: &mut SqliteConnection,
+    number: i64,
+) -> anyhow::Result<Vec<Incident>> {
+    let rows = sqlx::query_as::<_, Row>(&select("number = $1 ORDER BY platform, workspace"))
+        .bind(number)
+        .fetch_all(&mut *conn)
+        .await?;
+    convert(rows)
+}
+
+/// Open incidents of a tenant, worst first, then oldest first.
+pub async fn open(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow::Result<Vec<Incident>> {
+    let rows = sqlx::query_as::<_, Row>(&select(
+        "platform = $1 AND workspace = $2 AND status <> 'resolved' ORDER BY severity, number",
+    ))
+    .bind(tenant.platform.as_str())
+    .bind(&tenant.workspace)
+    .fetch_all(&mut *conn)
+    .await?;
+    convert(rows)
+}
+
+/// Every incident, in every tenant, newest first (for the CLI).
+pub async fn all(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Incident>> {
+    let rows = sqlx::query_as::<_, Row>(&select("1 = 1 ORDER BY declared_at DESC, id DESC"))
+        .fetch_all(&mut *conn)
+        .await?;
+    convert(rows)
+}
+
+/// The next per-tenant number. Call inside the write transaction that inserts it.
+pub async fn next_number(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow::Result<i64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents WHERE platform = $1 AND workspace = $2",
+    )
+    .bind(tenant.platform.as_str())
+    .bind(&tenant.workspace)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n)
+}
+
+/// Whether an incident of this tenant already uses (or planned) a channel name.
+pub async fn channel_name_used(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    name: &str,
+) -> anyhow::Result<bool> {
+    let used: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM incidents WHERE platform = $1 AND workspace = $2 \
+         AND (channel_planned = $3 OR channel_name = $3) LIMIT 1",
+    )
+    .bind(tenant.platform.as_str())
+    .bind(&tenant.workspace)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(used.is_some())
+}
+
+/// What a new incident starts with.
+pub struct NewIncident<'a> {
+    pub tenant: &'a Tenant,
+    pub number: i64,
+    pub title: &'a str,
+    pub severity: Severity,
+    pub private: bool,
+    pub declared_by: &'a UserRef,
+    pub declared_in: &'a str,
+    pub at: DateTime<Utc>,
+    pub channel: &'a str,
+}
+
+pub async fn insert(conn: &mut SqliteConnection, new: NewIncident<'_>) -> anyhow::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO incidents (platform, workspace, number, title, severity, status, private, \
+         declared_by_id, declared_by_name, declared_in, declared_at, channel_planned, channel_name) \
+         VALUES ($1, $2, $3, $4, $5, 'triage', $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+    )
+    .bind(new.tenant.platform.as_str())
+    .bind(&new.tenant.workspace)
+    .bind(new.number)
+    .bind(new.title)
+    .bind(i64::from(new.severity.level()))
+    .bind(new.private)
+    .bind(&new.declared_by.id)
+    .bind(&new.declared_by.name)
+    .bind(new.declared_in)
+    .bind(to_db(new.at))
+    .bind(new.channel)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn set_severity(
+    conn: &mut SqliteConnection,
+    id: i64,
+    severity: Severity,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE incidents SET severity = $1 WHERE id = $2")
+        .bind(i64::from(severity.level()))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets the status; `resolved_at` and `resolution` follow it (set on resolve, cleared on reopen).
+pub async fn set_status(
+    conn: &mut SqliteConnection,
+    id: i64,
+    status: Status,
+    at: DateTime<Utc>,
+    resolution: Option<&str>,
+) -> anyhow::Result<()> {
+    let resolved_at = (status == Status::Resolved).then(|| to_db(at));
+    sqlx::query(
+        "UPDATE incidents SET status = $1, resolved_at = $2, \
+         resolution = CASE WHEN $1 = 'resolved' THEN $3 ELSE NULL END WHERE id = $4",
+    )
+    .bind(status.as_str())
+    .bind(resolved_at)
+    .bind(resolution)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn acknowledge(
+    conn: &mut SqliteConnection,
+    id: i64,
+    by: &UserRef,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE incidents SET acknowledged_by_id = $1, acknowledged_by_name = $2, \
+         acknowledged_at = $3 WHERE id = $4",
+    )
+    .bind(&by.id)
+    .bind(&by.name)
+    .bind(to_db(at))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_update(
+    conn: &mut SqliteConnection,
+    id: i64,
+    text: &str,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE incidents SET last_update = $1, last_update_at = $2 WHERE id = $3")
+        .bind(text)
+        .bind(to_db(at))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the channel the platform created for the incident.
+pub async fn set_channel(
+    conn: &mut SqliteConnection,
+    id: i64,
+    channel: &ChannelRef,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE incidents SET channel_id = $1, channel_name = $2 WHERE id = $3")
+        .bind(&channel.id)
+        .bind(&channel.name)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Who holds each role, in role order.
+pub async fn roles(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+) -> anyhow::Result<Vec<(Role, UserRef)>> {
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT role, user_id, user_name FROM roles WHERE incident_id = $1")
+            .bind(incident_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut roles = rows
+        .into_iter()
+        .map(|(role, id, name)| {
+            let role = Role::parse(&role).map_err(|_| anyhow::anyhow!("bad role {role:?}"))?;
+            Ok((role, user(id, name)))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    roles.sort_by_key(|(role, _)| Role::ALL.iter().position(|r| r == role));
+    Ok(roles)
+}
+
+pub async fn set_role(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+    role: Role,
+    user: &UserRef,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO roles (incident_id, role, user_id, user_name, assigned_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (incident_id, role) DO UPDATE SET user_id = excluded.user_id, \
+         user_name = excluded.user_name, assigned_at = excluded.assigned_at",
+    )
+    .bind(incident_id)
+    .bind(role.as_str())
+    .bind(&user.id)
+    .bind(&user.name)
+    .bind(to_db(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! All of Klaxon's SQL. Nothing outside this module writes a query.
+//!
+//! SQLite through sqlx: migrations embedded and applied at open, WAL, a busy timeout, foreign
+//! keys on, and `synchronous = FULL` so a committed command survives a power cut. Writers take
+//! the lock up front (`BEGIN IMMEDIATE`) so concurrent commands queue instead of failing.
+
+pub mod deliveries;
+pub mod incidents;
+pub mod outbox;
+pub mod posts;
+pub mod timeline;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+pub use incidents::Incident;
+pub use timeline::Entry;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Turns `--db` / `KLAXON_DATABASE_URL` into an sqlx URL: a plain path is a file path.
+pub fn database_url(db: &str) -> String {
+    if db.starts_with("sqlite:") {
+        db.to_owned()
+    } else {
+        format!("sqlite://{db}")
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub async fn open(db: &str) -> anyhow::Result<Self> {
+        let store = Self::connect(db).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the database without migrating it.
+    pub async fn connect(db: &str) -> anyhow::Result<Self> {
+        let url = database_url(db);
+        let options = SqliteConnectOptions::from_str(&url)
+            .with_context(|| format!("bad database location {db:?}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening database {db}"))?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .context("applying database migrations")
+    }
+
+    /// Starts a write transaction, holding SQLite's write lock from the start.
+    pub async fn begin(&self) -> anyhow::Result<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .context("starting a database transaction")
+    }
+
+    /// A pooled connection, for reads and single-statement writes.
+    pub async fn conn(&self) -> anyhow::Result<sqlx::pool::PoolConnection<Sqlite>> {
+        self.pool
+            .acquire()
+            .await
+            .context("acquiring a database connection")
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

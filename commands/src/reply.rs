@@ -1,0 +1,186 @@
+//! `Message`, `Rich` and `Reply`: platform-neutral output that each adapter renders and escapes.
+//!
+//! The engine never writes a platform's markup. It says which parts are its own words and which
+//! are user text; adapters escape the latter for their platform, so no title or note can ping
+//! `@everyone`, `@here` or `<!channel>`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ChannelRef, UserRef};
+
+/// One piece of a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "t", content = "v")]
+pub enum Span {
+    /// Klaxon's own words: no user text ever goes here.
+    Plain(String),
+    /// Klaxon's own words, emphasised.
+    Strong(String),
+    /// Text a user typed: escaped by the adapter, never interpreted as markup or mentions.
+    User(String),
+    /// A person, shown by name; adapters render it so that it does not notify.
+    Person(UserRef),
+    /// A person who must be notified (a reminder to the IC, an escalation).
+    Ping(UserRef),
+    /// A channel, linked where the platform can.
+    Channel(ChannelRef),
+}
+
+/// A line of text made of spans.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Rich(pub Vec<Span>);
+
+impl Rich {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self(vec![Span::Plain(text.into())])
+    }
+
+    pub fn push(mut self, span: Span) -> Self {
+        self.0.push(span);
+        self
+    }
+
+    pub fn text(self, text: impl Into<String>) -> Self {
+        self.push(Span::Plain(text.into()))
+    }
+
+    pub fn strong(self, text: impl Into<String>) -> Self {
+        self.push(Span::Strong(text.into()))
+    }
+
+    pub fn user_text(self, text: impl Into<String>) -> Self {
+        self.push(Span::User(text.into()))
+    }
+
+    pub fn person(self, user: &UserRef) -> Self {
+        self.push(Span::Person(user.clone()))
+    }
+
+    pub fn ping(self, user: &UserRef) -> Self {
+        self.push(Span::Ping(user.clone()))
+    }
+
+    pub fn channel(self, channel: &ChannelRef) -> Self {
+        self.push(Span::Channel(channel.clone()))
+    }
+
+    /// The line with no markup: names for people and `#name` for channels. The console prints
+    /// this; tests read it.
+    pub fn to_plain(&self) -> String {
+        let mut out = String::new();
+        for span in &self.0 {
+            match span {
+                Span::Plain(t) | Span::Strong(t) | Span::User(t) => out.push_str(t),
+                Span::Person(u) | Span::Ping(u) => {
+                    out.push('@');
+                    out.push_str(u.label());
+                }
+                Span::Channel(c) => {
+                    out.push('#');
+                    out.push_str(&c.name);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A labelled value, shown as a column in Block Kit or an embed field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    pub label: String,
+    pub value: Rich,
+}
+
+/// A message Klaxon posts: lines of text, then optional labelled fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub lines: Vec<Rich>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
+}
+
+impl Message {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn line(mut self, line: Rich) -> Self {
+        self.lines.push(line);
+        self
+    }
+
+    pub fn field(mut self, label: impl Into<String>, value: Rich) -> Self {
+        self.fields.push(Field {
+            label: label.into(),
+            value,
+        });
+        self
+    }
+
+    /// Every line, then `label: value` per field, with no markup.
+    pub fn to_plain(&self) -> String {
+        let mut lines: Vec<String> = self.lines.iter().map(Rich::to_plain).collect();
+        lines.extend(
+            self.fields
+                .iter()
+                .map(|f| format!("{}: {}", f.label, f.value.to_plain())),
+        );
+        lines.join("\n")
+    }
+}
+
+/// Whether a reply reports success, a refusal the user can fix, or Klaxon's own failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyKind {
+    Ok,
+    UserError,
+    InternalError,
+}
+
+/// The answer to one invocation, shown only to the person who asked. Everything others should
+/// see is posted separately, from the committed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub kind: ReplyKind,
+    pub message: Message,
+}
+
+impl Reply {
+    pub fn ok(message: Message) -> Self {
+        Self {
+            kind: ReplyKind::Ok,
+            message,
+        }
+    }
+
+    pub fn ok_line(line: Rich) -> Self {
+        Self::ok(Message::new().line(line))
+    }
+
+    pub fn user_error(err: &crate::UserError) -> Self {
+        Self {
+            kind: ReplyKind::UserError,
+            message: Message::new().line(Rich::plain(err.text())),
+        }
+    }
+
+    pub fn internal_error(correlation_id: &str) -> Self {
+        Self {
+            kind: ReplyKind::InternalError,
+            message: Message::new().line(Rich::plain(format!(
+                "Internal error (ref {correlation_id}). Nothing was changed; try again, and report the ref if it persists."
+            ))),
+        }
+    }
+
+    pub fn to_plain(&self) -> String {
+        self.message.to_plain()
+    }
+}
