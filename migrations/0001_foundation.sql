@@ -22,9 +22,11 @@ CREATE TABLE incidents (
     resolution           TEXT,
     last_update_at       TEXT,
     last_update          TEXT,
+    -- The name from the date and title, before any collision suffix.
+    channel_base         TEXT NOT NULL,
     -- The name Klaxon chose; messages written before the channel existed refer to it.
     channel_planned      TEXT NOT NULL,
-    -- The name and id the platform gave (a collision can add a suffix).
+    -- The name and id the platform gave (a collision on the platform can move the suffix on).
     channel_name         TEXT NOT NULL,
     channel_id           TEXT,
     UNIQUE (platform, workspace, number),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use klaxon_commands::naming;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Message, NewChannel, PlatformKind, Rich, Span, Tenant, UserRef,
 };
@@ -22,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::posts::PostKind;
 use crate::store::{self, Incident, Store};
+
+/// How many suffixes to try before giving up on a channel name.
+const MAX_NAME_TRIES: u32 = 50;
 
 /// Longest wait between two tries of a failing call.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -224,6 +228,12 @@ impl Dispatcher {
                     store::outbox::retry_later(&mut conn, call.id, &reason, at).await?;
                     Ok(Some(at))
                 }
+                Err(Failure::Api(ApiError::NameTaken)) => {
+                    let reason = "name_taken outside channel creation";
+                    tracing::error!(call = call.id, reason, "platform call failed for good");
+                    store::outbox::mark_failed(&mut conn, call.id, reason, now).await?;
+                    Ok(None)
+                }
                 Err(Failure::Api(ApiError::Permanent(reason)) | Failure::Impossible(reason)) => {
                     tracing::error!(call = call.id, %reason, "platform call failed for good");
                     store::outbox::mark_failed(&mut conn, call.id, &reason, now).await?;
@@ -275,13 +285,14 @@ impl Dispatcher {
                     tracing::debug!(channel = %id, "channel already exists");
                 } else {
                     let topic = self.resolve_rich(&call.tenant, topic).await?;
-                    let channel = api
-                        .create_channel(&NewChannel {
-                            name: incident.channel_planned.clone(),
-                            private,
-                            topic,
-                            invite,
-                        })
+                    let mut request = NewChannel {
+                        name: String::new(),
+                        private,
+                        topic,
+                        invite,
+                    };
+                    let channel = self
+                        .create_channel(api.as_ref(), &incident, &mut request)
                         .await?;
                     let mut tx = self.store.begin().await?;
                     store::incidents::set_channel(&mut tx, incident.id, &channel).await?;
@@ -336,6 +347,43 @@ impl Dispatcher {
         let mut conn = self.store.conn().await?;
         store::outbox::mark_done(&mut conn, call.id, now).await?;
         Ok(())
+    }
+
+    /// Creates the incident's channel under the first free name: the planned one, then the
+    /// next suffixes that neither the platform (`name_taken`) nor another incident holds.
+    async fn create_channel(
+        &self,
+        api: &dyn ChatApi,
+        incident: &Incident,
+        request: &mut NewChannel,
+    ) -> Result<ChannelRef, Failure> {
+        let limit = incident.tenant.platform.channel_name_limit();
+        for n in 1..=MAX_NAME_TRIES {
+            let candidate = naming::with_suffix(&incident.channel_base, n, limit);
+            let mut conn = self.store.conn().await?;
+            let ours = store::incidents::channel_name_used(
+                &mut conn,
+                &incident.tenant,
+                &candidate,
+                Some(incident.id),
+            )
+            .await?;
+            drop(conn);
+            if ours {
+                continue;
+            }
+            request.name = candidate;
+            match api.create_channel(request).await {
+                Err(ApiError::NameTaken) => {
+                    tracing::info!(name = %request.name, "channel name taken; trying the next suffix");
+                }
+                other => return Ok(other?),
+            }
+        }
+        Err(Failure::Impossible(format!(
+            "no free channel name after {MAX_NAME_TRIES} tries from {}",
+            incident.channel_base
+        )))
     }
 
     async fn tracked(

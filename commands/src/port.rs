@@ -15,8 +15,8 @@ pub trait Handler: Send + Sync {
 /// A channel Klaxon asks a platform to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewChannel {
-    /// The name Klaxon chose; when the platform says it is taken, the adapter tries
-    /// [`crate::naming::with_suffix`] `-2`, `-3`, … in turn.
+    /// The name to create. When it is taken the adapter answers [`ApiError::NameTaken`] and
+    /// Klaxon asks again with the next suffix.
     pub name: String,
     pub private: bool,
     pub topic: Rich,
@@ -27,6 +27,9 @@ pub struct NewChannel {
 /// How a platform call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
+    /// `create_channel` only: a channel of that name exists (perhaps archived). Klaxon then
+    /// tries the next suffix; it never adopts a channel it did not create.
+    NameTaken,
     /// Worth retrying (429, 5xx, network): after `retry_after` when the platform said so.
     Transient {
         reason: String,
@@ -39,6 +42,7 @@ pub enum ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::NameTaken => f.write_str("name_taken"),
             Self::Transient { reason, .. } => write!(f, "transient: {reason}"),
             Self::Permanent(reason) => write!(f, "permanent: {reason}"),
         }
@@ -48,7 +52,7 @@ impl std::fmt::Display for ApiError {
 /// The platform calls the engine's outbox makes. Each adapter implements it over its SDK.
 #[async_trait]
 pub trait ChatApi: Send + Sync {
-    /// Creates the channel (suffixing the name on collisions) and returns it with its real name.
+    /// Creates the channel under exactly the given name, or answers [`ApiError::NameTaken`].
     async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError>;
     async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError>;
     async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError>;

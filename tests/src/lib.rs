@@ -1,1 +1,169 @@
-//! placeholder
+//! Test harness: a bot on a fresh SQLite file with a manual clock, and fake platforms.
+//!
+//! `Recorder` is a platform that records every call the outbox makes (and can be told to fail),
+//! for engine-level tests. Later issues add fake Slack and Discord servers on 127.0.0.1 here.
+
+pub mod recorder;
+pub mod scenario;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use klaxon::app::App;
+use klaxon::clock::ManualClock;
+use klaxon::config::Config;
+use klaxon::store::Store;
+use klaxon_commands::{
+    ChannelRef, ChatApi, Input, Invocation, PlatformKind, Reply, ReplyKind, Tenant, UserRef,
+};
+
+pub use recorder::{Call, Recorder};
+
+/// The instant every test starts at: a Monday morning, UTC.
+pub fn start_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now())
+}
+
+/// A bot on its own database, a manual clock and a recording platform.
+pub struct TestBot {
+    pub app: App,
+    pub clock: ManualClock,
+    pub api: Arc<Recorder>,
+    pub config: Config,
+    pub db: PathBuf,
+    pub tenant: Tenant,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl TestBot {
+    pub async fn start() -> Self {
+        Self::with_config(Config::default()).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let db = dir.path().join("klaxon.db");
+        let clock = ManualClock::new(start_time());
+        Self::build(db, dir, clock, Arc::new(Recorder::default()), config).await
+    }
+
+    async fn build(
+        db: PathBuf,
+        dir: Arc<tempfile::TempDir>,
+        clock: ManualClock,
+        api: Arc<Recorder>,
+        config: Config,
+    ) -> Self {
+        let store = Store::open(db.to_str().expect("utf-8 path"))
+            .await
+            .expect("open store");
+        let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
+        apis.insert(PlatformKind::Console, api.clone());
+        let app = App::new(store, config.clone(), Arc::new(clock.clone()), apis);
+        Self {
+            app,
+            clock,
+            api,
+            config,
+            db,
+            tenant: Tenant::new(PlatformKind::Console, "local"),
+            _dir: dir,
+        }
+    }
+
+    /// Stops this bot (pending platform calls stay in the database) and starts another on the
+    /// same database, clock and platform, as a process restart would.
+    pub async fn restart(self) -> Self {
+        self.app.store.close().await;
+        Self::build(self.db, self._dir, self.clock, self.api, self.config).await
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.app.store
+    }
+
+    /// `user` types `/inc <text>` in `channel` (console tenant).
+    pub async fn say(&self, user: &str, channel: &str, text: &str) -> Reply {
+        self.invoke(&self.tenant.clone(), user, channel, text, None)
+            .await
+    }
+
+    /// The same, in any tenant and with an optional platform delivery id.
+    pub async fn invoke(
+        &self,
+        tenant: &Tenant,
+        user: &str,
+        channel: &str,
+        text: &str,
+        delivery_id: Option<&str>,
+    ) -> Reply {
+        self.app
+            .engine
+            .handle(Invocation {
+                tenant: tenant.clone(),
+                channel: ChannelRef::new(channel, channel),
+                user: UserRef::named(user, user),
+                input: Input::Text(text.to_owned()),
+                delivery_id: delivery_id.map(str::to_owned),
+            })
+            .await
+    }
+
+    /// `say`, asserting success; returns the reply's text.
+    pub async fn ok(&self, user: &str, channel: &str, text: &str) -> String {
+        let reply = self.say(user, channel, text).await;
+        assert_eq!(reply.kind, ReplyKind::Ok, "{text:?} → {}", reply.to_plain());
+        reply.to_plain()
+    }
+
+    /// `say`, asserting a refusal; returns the reply's text.
+    pub async fn refused(&self, user: &str, channel: &str, text: &str) -> String {
+        let reply = self.say(user, channel, text).await;
+        assert_eq!(
+            reply.kind,
+            ReplyKind::UserError,
+            "{text:?} → {}",
+            reply.to_plain()
+        );
+        reply.to_plain()
+    }
+
+    /// Makes every platform call that is due now.
+    pub async fn settle(&self) {
+        self.app.dispatcher.drain().await.expect("drain outbox");
+    }
+
+    /// The channel the platform created for incident `number` of the console tenant.
+    pub async fn channel_of(&self, number: i64) -> String {
+        let mut conn = self.store().conn().await.expect("conn");
+        let incident = klaxon::store::incidents::by_number(&mut conn, &self.tenant, number)
+            .await
+            .expect("query")
+            .expect("incident exists");
+        incident.channel_id.expect("channel created")
+    }
+
+    /// Row counts of every table, to show that a refused command changed nothing.
+    pub async fn counts(&self) -> Vec<(String, i64)> {
+        let mut conn = self.store().conn().await.expect("conn");
+        let mut out = Vec::new();
+        for table in [
+            "incidents",
+            "roles",
+            "timeline",
+            "posts",
+            "outbox",
+            "deliveries",
+        ] {
+            let n = klaxon::store::count_rows(&mut conn, table)
+                .await
+                .expect("count");
+            out.push((table.to_owned(), n));
+        }
+        out
+    }
+}

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use klaxon_commands::naming::with_suffix;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
     PlatformKind, Reply, ReplyKind, Rich, Tenant, UserRef,
@@ -236,17 +235,10 @@ fn id(channel: &ChannelRef) -> String {
 #[async_trait]
 impl ChatApi for Console {
     async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
-        let limit = PlatformKind::Console.channel_name_limit();
-        let name = self.with(|s| {
-            let mut n = 1;
-            loop {
-                let candidate = with_suffix(&channel.name, n, limit);
-                if s.channels.insert(candidate.clone()) {
-                    break candidate;
-                }
-                n += 1;
-            }
-        });
+        let name = channel.name.clone();
+        if !self.with(|s| s.channels.insert(name.clone())) {
+            return Err(ApiError::NameTaken);
+        }
         let invited: Vec<String> = channel
             .invite
             .iter()
@@ -368,17 +360,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn create_suffixes_taken_names_and_moves_the_invited_user() {
+    async fn create_refuses_taken_names_and_moves_the_invited_user() {
         let (console, buf) = console();
         console.add_channel("inc-x");
-        let made = console
-            .create_channel(&NewChannel {
-                name: "inc-x".into(),
-                private: false,
-                topic: Rich::plain("SEV1"),
-                invite: vec![UserRef::named("alice", "alice")],
-            })
-            .await;
+        let new = |name: &str| NewChannel {
+            name: name.into(),
+            private: false,
+            topic: Rich::plain("SEV1"),
+            invite: vec![UserRef::named("alice", "alice")],
+        };
+        assert_eq!(
+            console.create_channel(&new("inc-x")).await,
+            Err(ApiError::NameTaken)
+        );
+        let made = console.create_channel(&new("inc-x-2")).await;
         assert_eq!(made, Ok(ChannelRef::new("inc-x-2", "inc-x-2")));
         let out = text(&buf);
         assert!(

@@ -185,10 +185,20 @@ impl Ctx<'_> {
             Some(id) => store::incidents::by_channel(self.conn, &self.inv.tenant, id).await?,
             None => None,
         };
+        // Name the command as typed (`lead`, not the `role` it stands for).
+        let typed = match &self.inv.input {
+            klaxon_commands::Input::Text(t) => t
+                .trim()
+                .trim_start_matches("/inc")
+                .split_whitespace()
+                .next()
+                .map(str::to_ascii_lowercase),
+            klaxon_commands::Input::Command(_) => None,
+        };
+        let name = typed.unwrap_or_else(|| command.name().to_owned());
         found.ok_or_else(|| {
             ActionError::User(UserError::new(format!(
-                "`/inc {}` works in an incident's channel. `/inc list` shows open incidents; `/inc declare` opens one.",
-                command.name()
+                "`/inc {name}` works in an incident's channel. `/inc list` shows open incidents; `/inc declare` opens one."
             )))
         })
     }

@@ -24,6 +24,7 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution: Option<String>,
     pub last_update: Option<(DateTime<Utc>, String)>,
+    pub channel_base: String,
     pub channel_planned: String,
     pub channel_name: String,
     pub channel_id: Option<String>,
@@ -69,6 +70,7 @@ struct Row {
     resolution: Option<String>,
     last_update_at: Option<String>,
     last_update: Option<String>,
+    channel_base: String,
     channel_planned: String,
     channel_name: String,
     channel_id: Option<String>,
@@ -105,6 +107,7 @@ impl TryFrom<Row> for Incident {
             resolved_at: r.resolved_at.as_deref().map(from_db).transpose()?,
             resolution: r.resolution,
             last_update,
+            channel_base: r.channel_base,
             channel_planned: r.channel_planned,
             channel_name: r.channel_name,
             channel_id: r.channel_id,
@@ -119,7 +122,7 @@ fn user(id: String, name: Option<String>) -> UserRef {
 const COLUMNS: &str = "id, platform, workspace, number, title, severity, status, private, \
     declared_by_id, declared_by_name, declared_in, declared_at, acknowledged_by_id, \
     acknowledged_by_name, acknowledged_at, resolved_at, resolution, last_update_at, last_update, \
-    channel_planned, channel_name, channel_id";
+    channel_base, channel_planned, channel_name, channel_id";
 
 fn select(filter: &str) -> String {
     format!("SELECT {COLUMNS} FROM incidents WHERE {filter}")
@@ -229,19 +232,22 @@ pub async fn next_number(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow
     Ok(n)
 }
 
-/// Whether an incident of this tenant already uses (or planned) a channel name.
+/// Whether an incident of this tenant other than `except` already uses (or planned) a
+/// channel name.
 pub async fn channel_name_used(
     conn: &mut SqliteConnection,
     tenant: &Tenant,
     name: &str,
+    except: Option<i64>,
 ) -> anyhow::Result<bool> {
     let used: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM incidents WHERE platform = $1 AND workspace = $2 \
-         AND (channel_planned = $3 OR channel_name = $3) LIMIT 1",
+         AND (channel_planned = $3 OR channel_name = $3) AND id IS NOT $4 LIMIT 1",
     )
     .bind(tenant.platform.as_str())
     .bind(&tenant.workspace)
     .bind(name)
+    .bind(except)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(used.is_some())
@@ -257,14 +263,16 @@ pub struct NewIncident<'a> {
     pub declared_by: &'a UserRef,
     pub declared_in: &'a str,
     pub at: DateTime<Utc>,
+    pub channel_base: &'a str,
     pub channel: &'a str,
 }
 
 pub async fn insert(conn: &mut SqliteConnection, new: NewIncident<'_>) -> anyhow::Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO incidents (platform, workspace, number, title, severity, status, private, \
-         declared_by_id, declared_by_name, declared_in, declared_at, channel_planned, channel_name) \
-         VALUES ($1, $2, $3, $4, $5, 'triage', $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+         declared_by_id, declared_by_name, declared_in, declared_at, channel_base, channel_planned, \
+         channel_name) VALUES ($1, $2, $3, $4, $5, 'triage', $6, $7, $8, $9, $10, $11, $12, $12) \
+         RETURNING id",
     )
     .bind(new.tenant.platform.as_str())
     .bind(&new.tenant.workspace)
@@ -276,6 +284,7 @@ pub async fn insert(conn: &mut SqliteConnection, new: NewIncident<'_>) -> anyhow
     .bind(&new.declared_by.name)
     .bind(new.declared_in)
     .bind(to_db(new.at))
+    .bind(new.channel_base)
     .bind(new.channel)
     .fetch_one(&mut *conn)
     .await?;

@@ -97,3 +97,22 @@ impl Store {
         self.pool.close().await;
     }
 }
+
+/// Rows in one of Klaxon's tables (for diagnostics and tests).
+pub async fn count_rows(conn: &mut sqlx::SqliteConnection, table: &str) -> anyhow::Result<i64> {
+    anyhow::ensure!(
+        [
+            "incidents",
+            "roles",
+            "timeline",
+            "posts",
+            "outbox",
+            "deliveries"
+        ]
+        .contains(&table),
+        "unknown table {table}"
+    );
+    Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&mut *conn)
+        .await?)
+}

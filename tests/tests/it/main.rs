@@ -1,1 +1,5 @@
+//! Klaxon's one integration-test binary.
 
+mod cli;
+mod engine;
+mod outbox;

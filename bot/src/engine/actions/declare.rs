@@ -23,7 +23,7 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
     let mut n = 1;
     let channel = loop {
         let candidate = with_suffix(&base, n, limit);
-        if !incidents::channel_name_used(ctx.conn, &tenant, &candidate).await? {
+        if !incidents::channel_name_used(ctx.conn, &tenant, &candidate, None).await? {
             break candidate;
         }
         n += 1;
@@ -44,6 +44,7 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
                 .as_deref()
                 .unwrap_or(&ctx.inv.channel.name),
             at: ctx.now,
+            channel_base: &base,
             channel: &channel,
         },
     )

@@ -1,0 +1,220 @@
+//! A platform that records the calls it gets, refuses taken channel names like Slack and
+//! Discord do, and fails on demand.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use klaxon_commands::{
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Rich, UserRef,
+};
+
+/// One platform call, as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Create {
+        name: String,
+        private: bool,
+        topic: Rich,
+        invite: Vec<UserRef>,
+    },
+    Invite {
+        channel: String,
+        users: Vec<String>,
+    },
+    Topic {
+        channel: String,
+        topic: Rich,
+    },
+    Post {
+        channel: String,
+        message: Message,
+        id: String,
+    },
+    Edit {
+        channel: String,
+        id: String,
+        message: Message,
+    },
+    Pin {
+        channel: String,
+        id: String,
+    },
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    channels: BTreeSet<String>,
+    failures: VecDeque<ApiError>,
+    next: u64,
+    attempts: u64,
+}
+
+#[derive(Default)]
+pub struct Recorder {
+    inner: Mutex<Inner>,
+}
+
+impl Recorder {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Every successful call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.with(|i| i.calls.clone())
+    }
+
+    /// Every call attempt, failed ones included.
+    pub fn attempts(&self) -> u64 {
+        self.with(|i| i.attempts)
+    }
+
+    /// A channel that exists on the platform already (e.g. an archived one).
+    pub fn take_name(&self, name: &str) {
+        self.with(|i| i.channels.insert(name.to_owned()));
+    }
+
+    /// The next calls fail with these errors, in order.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = ApiError>) {
+        self.with(|i| i.failures.extend(errors));
+    }
+
+    /// Posts to a channel, as plain text, in order.
+    pub fn posts_in(&self, channel: &str) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Post {
+                    channel: ch,
+                    message,
+                    ..
+                } if ch == channel => Some(message.to_plain()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Edits in a channel, as plain text, in order.
+    pub fn edits_in(&self, channel: &str) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Edit {
+                    channel: ch,
+                    message,
+                    ..
+                } if ch == channel => Some(message.to_plain()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Channel creations, by final name.
+    pub fn created(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Create { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn attempt(&self) -> Result<(), ApiError> {
+        self.with(|i| {
+            i.attempts += 1;
+            match i.failures.pop_front() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn record(&self, call: Call) {
+        self.with(|i| i.calls.push(call));
+    }
+
+    fn next_id(&self) -> String {
+        self.with(|i| {
+            i.next += 1;
+            format!("m{}", i.next)
+        })
+    }
+}
+
+fn key(channel: &ChannelRef) -> String {
+    channel.id.clone().unwrap_or_else(|| channel.name.clone())
+}
+
+#[async_trait]
+impl ChatApi for Recorder {
+    async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
+        self.attempt()?;
+        let name = channel.name.clone();
+        if !self.with(|i| i.channels.insert(name.clone())) {
+            return Err(ApiError::NameTaken);
+        }
+        self.record(Call::Create {
+            name: name.clone(),
+            private: channel.private,
+            topic: channel.topic.clone(),
+            invite: channel.invite.clone(),
+        });
+        Ok(ChannelRef::new(&name, &name))
+    }
+
+    async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
+        self.attempt()?;
+        self.record(Call::Invite {
+            channel: key(channel),
+            users: users.iter().map(|u| u.id.clone()).collect(),
+        });
+        Ok(())
+    }
+
+    async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {
+        self.attempt()?;
+        self.record(Call::Topic {
+            channel: key(channel),
+            topic: topic.clone(),
+        });
+        Ok(())
+    }
+
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<MessageRef, ApiError> {
+        self.attempt()?;
+        let id = self.next_id();
+        self.record(Call::Post {
+            channel: key(channel),
+            message: message.clone(),
+            id: id.clone(),
+        });
+        Ok(MessageRef(id))
+    }
+
+    async fn edit(
+        &self,
+        channel: &ChannelRef,
+        target: &MessageRef,
+        message: &Message,
+    ) -> Result<(), ApiError> {
+        self.attempt()?;
+        self.record(Call::Edit {
+            channel: key(channel),
+            id: target.0.clone(),
+            message: message.clone(),
+        });
+        Ok(())
+    }
+
+    async fn pin(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
+        self.attempt()?;
+        self.record(Call::Pin {
+            channel: key(channel),
+            id: target.0.clone(),
+        });
+        Ok(())
+    }
+}

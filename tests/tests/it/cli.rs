@@ -1,0 +1,272 @@
+//! The real `klaxon` binary: the console end to end, and the CLI reading what it stored.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use klaxon_tests::scenario;
+
+/// Builds the `klaxon` binary once for the whole test run.
+fn klaxon() -> Command {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let path = BIN.get_or_init(|| {
+        escargot::CargoBuild::new()
+            .package("klaxon")
+            .bin("klaxon")
+            .run()
+            .expect("build the klaxon binary")
+            .path()
+            .to_path_buf()
+    });
+    let mut cmd = Command::new(path);
+    cmd.env_remove("KLAXON_DATABASE_URL")
+        .env_remove("KLAXON_CONFIG")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+fn run(cmd: &mut Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn klaxon");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("klaxon exits")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn console_runs_the_scenario_and_the_timeline_survives_the_process() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("k.db");
+    let db = db.to_str().expect("utf-8");
+    let out = run(
+        klaxon().args([
+            "console",
+            "--db",
+            db,
+            "--virtual-time",
+            "--start",
+            "2026-11-23T09:00:00Z",
+        ]),
+        scenario::FOUNDATION,
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}\nstdout: {stdout}",
+        text(&out.stderr)
+    );
+    let ch = "inc-2026-11-23-checkout-api-returning-500s";
+    for expected in [
+        format!(
+            "[#general] (only @oncall) 🚨 INC-1 declared (SEV2) → #{ch}. Next: /inc ack, /inc lead @someone."
+        ),
+        format!(
+            "[#{ch}] channel created · topic: SEV2 · triage · IC: unassigned · INC-1 Checkout API returning 500s · members: @oncall"
+        ),
+        format!("(you are now in #{ch})"),
+        "[#incidents] 🟠 SEV2 · INC-1 · Checkout API returning 500s".to_owned(),
+        format!("[#{ch}] 📌 pinned the summary"),
+        format!("[#{ch}] (only @oncall) ✓ INC-1 acknowledged."),
+        "[#incidents] (edited) 🔴 SEV1 · INC-1 · Checkout API returning 500s".to_owned(),
+        "[#incidents] (edited) ✅ Resolved · SEV1 · INC-1 · Checkout API returning 500s".to_owned(),
+        format!("[#{ch}] ✅ Resolved by @oncall after 0s: Rollback fixed it"),
+    ] {
+        assert!(
+            stdout.contains(&expected),
+            "missing {expected:?} in\n{stdout}"
+        );
+    }
+    // A reply for every command line.
+    assert_eq!(
+        stdout.matches("(only @oncall)").count(),
+        scenario::foundation().len(),
+        "{stdout}"
+    );
+
+    let out = run(klaxon().args(["timeline", "1", "--db", db]), "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let timeline = text(&out.stdout);
+    let lines: Vec<&str> = timeline.lines().collect();
+    assert_eq!(
+        lines[0],
+        "INC-1 · SEV1 · resolved · Checkout API returning 500s"
+    );
+    let kinds: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| {
+            assert!(l.starts_with("2026-11-23 09:00:00 UTC  @oncall"), "{l}");
+            l.split_whitespace().nth(4).expect("kind")
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "declared",
+            "acknowledged",
+            "role",
+            "update",
+            "severity",
+            "status",
+            "note",
+            "resolved"
+        ]
+    );
+
+    let out = run(
+        klaxon().args(["timeline", "INC-1", "--json", "--db", db]),
+        "",
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["incident"]["status"], "resolved");
+    assert_eq!(json["timeline"].as_array().map(Vec::len), Some(8));
+    assert_eq!(json["timeline"][0]["at"], "2026-11-23T09:00:00Z");
+
+    let out = run(klaxon().args(["incidents", "list", "--db", db]), "");
+    let list = text(&out.stdout);
+    assert!(list.contains("console:local    INC-1   SEV1  resolved    2026-11-23 09:00:00 UTC  Checkout API returning 500s"), "{list}");
+
+    let out = run(klaxon().args(["incidents", "show", "1", "--db", db]), "");
+    let show = text(&out.stdout);
+    assert!(show.contains("IC:           @alice"), "{show}");
+    assert!(show.contains("Resolution:   Rollback fixed it"), "{show}");
+}
+
+#[test]
+fn virtual_time_moves_only_when_told() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("k.db");
+    let out = run(
+        klaxon().args([
+            "console",
+            "--db",
+            db.to_str().expect("utf-8"),
+            "--virtual-time",
+            "--start",
+            "2026-11-23T09:00:00Z",
+        ]),
+        "/inc declare sev1 x\n:advance 16m\n/inc summary\n:advance soon\n",
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("(time is now 2026-11-23 09:16:00 UTC)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Age: 16m (declared 09:00 UTC by @oncall)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(`soon` is not a duration. Write it like `90s`, `15m` or `1h30m`.)"),
+        "{stdout}"
+    );
+    // Without --virtual-time the clock is real and says so.
+    let out = run(
+        klaxon().args(["console", "--db", db.to_str().expect("utf-8")]),
+        ":advance 5m\n",
+    );
+    assert!(
+        text(&out.stdout).contains("time is real here"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn console_directives_switch_user_and_channel() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("k.db");
+    let out = run(
+        klaxon().args(["console", "--db", db.to_str().expect("utf-8")]),
+        "# a comment\n:user bob\n/inc list\n:channel #random\n/inc ack\nhello\n:quit\n/inc list\n",
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.contains("(you are now @bob)"), "{stdout}");
+    assert!(
+        stdout.contains("[#general] (only @bob) No open incidents."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[#random] (only @bob) ⚠️ `/inc ack` works in an incident's channel."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(not a command: start with /inc"),
+        "{stdout}"
+    );
+    // Nothing after :quit runs.
+    assert_eq!(stdout.matches("No open incidents.").count(), 1, "{stdout}");
+}
+
+#[test]
+fn cli_errors_are_one_line_and_non_zero() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("none.db");
+    let db = db.to_str().expect("utf-8");
+    let out = run(klaxon().args(["timeline", "1", "--db", db]), "");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("klaxon: error: no database at"), "{err}");
+    assert!(
+        !std::path::Path::new(db).exists(),
+        "reading commands never create a database"
+    );
+
+    let out = run(klaxon().args(["migrate", "--db", db]), "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(klaxon().args(["timeline", "7", "--db", db]), "");
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "klaxon: error: no INC-7 in this database"
+    );
+    let out = run(klaxon().args(["incidents", "show", "x7", "--db", db]), "");
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "klaxon: error: \"x7\" is not an incident number (like 7 or INC-7)"
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[incidents]\npaging = \"x\"\n").expect("write");
+    let out = run(
+        klaxon().args(["config", "check", "--config", bad.to_str().expect("utf-8")]),
+        "",
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("unknown field `paging`"), "{err}");
+    let out = run(
+        klaxon().args(["config", "check", "--config", "/nonexistent/klaxon.toml"]),
+        "",
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn config_check_accepts_the_example_file() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../klaxon.example.toml");
+    let out = run(klaxon().args(["config", "check", "--config", example]), "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("SEV1: acknowledge within 5m; updates every 15m."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SEV4: acknowledge within next business day; no update reminders."),
+        "{stdout}"
+    );
+}

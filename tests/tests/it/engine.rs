@@ -1,0 +1,559 @@
+//! The engine through its public API, with a recording platform and a manual clock.
+
+use klaxon_commands::{PlatformKind, ReplyKind, Span, Tenant};
+use klaxon_tests::{Call, TestBot, scenario};
+
+const CHANNEL: &str = "inc-2026-11-23-checkout-api-returning-500s";
+
+async fn kinds(bot: &TestBot, number: i64) -> Vec<String> {
+    let mut conn = bot.store().conn().await.expect("conn");
+    let incident = klaxon::store::incidents::by_number(&mut conn, &bot.tenant, number)
+        .await
+        .expect("query")
+        .expect("exists");
+    klaxon::store::timeline::all(&mut conn, incident.id)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_foundation_scenario_runs_end_to_end() {
+    let bot = TestBot::start().await;
+    let mut channel = "general".to_owned();
+    for (n, line) in scenario::foundation().into_iter().enumerate() {
+        bot.clock.advance(std::time::Duration::from_secs(60));
+        let reply = bot.say("oncall", &channel, line).await;
+        assert_eq!(reply.kind, ReplyKind::Ok, "{line} → {}", reply.to_plain());
+        bot.settle().await;
+        if n == 0 {
+            channel = bot.channel_of(1).await;
+        }
+    }
+    assert_eq!(channel, CHANNEL);
+    assert_eq!(bot.api.created(), vec![CHANNEL]);
+
+    // One announcement, edited in place on every change, never posted again.
+    let announcements = bot.api.posts_in("incidents");
+    assert_eq!(announcements.len(), 1, "{announcements:?}");
+    assert!(announcements[0].starts_with("🟠 SEV2 · INC-1 · Checkout API returning 500s"));
+    let edits = bot.api.edits_in("incidents");
+    assert!(edits.len() >= 4, "{edits:?}");
+    let last = edits.last().expect("edited");
+    assert!(
+        last.starts_with("✅ Resolved · SEV1 · INC-1 · Checkout API returning 500s"),
+        "{last}"
+    );
+    assert!(last.contains("IC: @alice"), "{last}");
+    assert!(
+        last.contains("Acknowledged: @oncall at 09:02 UTC"),
+        "{last}"
+    );
+
+    // The channel: summary posted and pinned, then every step shown.
+    let posts = bot.api.posts_in(CHANNEL);
+    assert!(
+        posts[0].starts_with("🟠 SEV2 · INC-1 · Checkout API returning 500s"),
+        "{posts:?}"
+    );
+    assert!(
+        bot.api
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::Pin { channel, id } if channel == CHANNEL && id == "m2"))
+    );
+    let joined = posts.join("\n");
+    for expected in [
+        "👀 @oncall acknowledged (1m after declare).",
+        "🎖️ @alice is now IC, set by @oncall.",
+        "📣 Update · SEV2 · triage · from @oncall\nRolled back deploy 1234; error rate falling",
+        "🔴 Severity raised: SEV2 → SEV1 by @oncall.",
+        "🔁 Status: triage → recovering by @oncall.",
+        "📝 @oncall: Support confirms recovery",
+        "✅ Resolved by @oncall after 7m: Rollback fixed it",
+    ] {
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in\n{joined}"
+        );
+    }
+
+    // The timeline, in order, with UTC times.
+    assert_eq!(
+        kinds(&bot, 1).await,
+        [
+            "declared",
+            "acknowledged",
+            "role",
+            "update",
+            "severity",
+            "status",
+            "note",
+            "resolved"
+        ]
+    );
+    let tl = bot.ok("oncall", CHANNEL, "/inc timeline 3").await;
+    assert_eq!(
+        tl,
+        "INC-1 timeline (last 3):\n\
+         09:06 UTC · @oncall · status · Status triage → recovering\n\
+         09:07 UTC · @oncall · note · Support confirms recovery\n\
+         09:08 UTC · @oncall · resolved · Resolved after 7m: Rollback fixed it"
+    );
+}
+
+#[tokio::test]
+async fn declare_replies_and_opens_everything_once() {
+    let bot = TestBot::start().await;
+    let reply = bot
+        .ok("alice", "general", "/inc declare sev1 DB down")
+        .await;
+    assert_eq!(
+        reply,
+        "🚨 INC-1 declared (SEV1) → #inc-2026-11-23-db-down. Next: /inc ack, /inc lead @someone."
+    );
+    bot.settle().await;
+    let calls = bot.api.calls();
+    assert!(matches!(&calls[0], Call::Create { name, invite, topic, .. }
+        if name == "inc-2026-11-23-db-down"
+        && invite[0].id == "alice"
+        && topic.to_plain() == "SEV1 · triage · IC: unassigned · INC-1 DB down"));
+    // Nothing more to do: a second drain makes no call.
+    let before = bot.api.attempts();
+    bot.settle().await;
+    assert_eq!(bot.api.attempts(), before);
+}
+
+#[tokio::test]
+async fn default_severity_comes_from_config() {
+    let bot = TestBot::start().await;
+    bot.ok("alice", "general", "/inc declare Search is slow")
+        .await;
+    let config =
+        klaxon::config::Config::parse("[incidents]\ndefault_severity = \"sev4\"").expect("config");
+    let bot4 = TestBot::with_config(config).await;
+    bot4.ok("alice", "general", "/inc declare Search is slow")
+        .await;
+    bot.settle().await;
+    bot4.settle().await;
+    assert!(bot.api.posts_in("incidents")[0].starts_with("🟡 SEV3"));
+    assert!(bot4.api.posts_in("incidents")[0].starts_with("🔵 SEV4"));
+}
+
+#[tokio::test]
+async fn incident_commands_need_an_incident_channel_and_change_nothing_elsewhere() {
+    let bot = TestBot::start().await;
+    bot.ok("alice", "general", "/inc declare sev2 x").await;
+    bot.settle().await;
+    let before = bot.counts().await;
+    for cmd in [
+        "ack",
+        "sev 1",
+        "status contained",
+        "update hi",
+        "lead @bob",
+        "note n",
+        "timeline",
+        "summary",
+        "resolve",
+        "reopen",
+    ] {
+        let text = bot
+            .refused("alice", "general", &format!("/inc {cmd}"))
+            .await;
+        let name = cmd.split(' ').next().expect("word");
+        assert_eq!(
+            text,
+            format!(
+                "`/inc {name}` works in an incident's channel. `/inc list` shows open incidents; `/inc declare` opens one."
+            )
+        );
+    }
+    assert_eq!(bot.counts().await, before);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_short_reply_and_changes_nothing() {
+    let bot = TestBot::start().await;
+    bot.ok("alice", "general", "/inc declare sev2 x").await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    let before = bot.counts().await;
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "/inc decalre sev1 y".into(),
+            "Unknown command `decalre`. Did you mean `/inc declare`? `/inc help` lists them all.",
+        ),
+        (
+            "/inc declare".into(),
+            "An incident needs a title, e.g. `/inc declare sev2 Checkout API returning 500s`.",
+        ),
+        (
+            "/inc declare sev1".into(),
+            "An incident needs a title, e.g. `/inc declare sev2 Checkout API returning 500s`.",
+        ),
+        (
+            "/inc sev 9".into(),
+            "`9` is not a severity. Use 1–4 (e.g. `sev1`, `SEV-2`, `3`).",
+        ),
+        (
+            "/inc status done".into(),
+            "`done` is not a status. Use one of: triage, contained, recovering, resolved.",
+        ),
+        (
+            "/inc role ic".into(),
+            "Who? Usage: `/inc role <ic|comms|scribe|ops> <@user>`.",
+        ),
+        ("/inc lead".into(), "Who leads? Usage: `/inc lead <@user>`."),
+        (
+            format!("/inc declare sev1 {}", "a".repeat(5_000)),
+            "That title is 5000 characters; the limit is 200. Shorten it.",
+        ),
+        (
+            "/inc note bad\u{1b}[2Jescape".into(),
+            "That text contains control characters. Retype it without them.",
+        ),
+        ("/inc sev 2".into(), "INC-1 is already SEV2."),
+        ("/inc status triage".into(), "INC-1 is already triage."),
+        (
+            "/inc reopen".into(),
+            "INC-1 is still open (triage); only a resolved incident can be reopened.",
+        ),
+    ];
+    for (input, expected) in &cases {
+        let text = bot.refused("alice", &ch, input).await;
+        assert_eq!(&text, expected, "{input:.40}");
+        assert!(text.len() < 200, "reply too long: {text}");
+    }
+    assert_eq!(bot.counts().await, before);
+}
+
+#[tokio::test]
+async fn lifecycle_refuses_invalid_transitions_clearly() {
+    let bot = TestBot::start().await;
+    bot.ok("alice", "general", "/inc declare sev3 x").await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    bot.ok("bob", &ch, "/inc ack").await;
+    assert_eq!(
+        bot.refused("carol", &ch, "/inc ack").await,
+        "Already acknowledged by @bob at 09:00 UTC."
+    );
+    // Moving between open states either way is allowed: incidents relapse.
+    bot.ok("alice", &ch, "/inc status recovering").await;
+    bot.ok("alice", &ch, "/inc status contained").await;
+    bot.ok("alice", &ch, "/inc status resolved").await;
+    assert_eq!(
+        bot.refused("alice", &ch, "/inc resolve").await,
+        "INC-1 is already resolved."
+    );
+    for (cmd, what) in [
+        ("/inc status triage", "change status"),
+        ("/inc update more", "take updates (use `/inc note`)"),
+        ("/inc lead @bob", "change roles"),
+    ] {
+        assert_eq!(
+            bot.refused("alice", &ch, cmd).await,
+            format!("INC-1 is resolved, so it cannot {what}. `/inc reopen` it first.")
+        );
+    }
+    // Notes and reclassification stay possible after resolution, for the postmortem.
+    bot.ok("alice", &ch, "/inc note found the root cause").await;
+    bot.ok("alice", &ch, "/inc sev 2").await;
+    bot.ok("alice", &ch, "/inc reopen").await;
+    bot.ok("alice", &ch, "/inc status contained").await;
+    assert_eq!(
+        kinds(&bot, 1).await,
+        [
+            "declared",
+            "acknowledged",
+            "status",
+            "status",
+            "resolved",
+            "note",
+            "severity",
+            "reopened",
+            "status"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn summary_list_and_help() {
+    let bot = TestBot::start().await;
+    assert_eq!(
+        bot.ok("a", "general", "/inc list").await,
+        "No open incidents."
+    );
+    bot.ok("alice", "general", "/inc declare sev3 Search slow")
+        .await;
+    bot.ok("alice", "general", "/inc declare sev1 Checkout down")
+        .await;
+    bot.settle().await;
+    bot.clock.advance(std::time::Duration::from_secs(25 * 60));
+    let list = bot.ok("a", "general", "/inc list").await;
+    assert_eq!(
+        list,
+        "Open incidents (2):\n\
+         🔴 INC-2 · SEV1 · triage · Checkout down · #inc-2026-11-23-checkout-down · 25m\n\
+         🟡 INC-1 · SEV3 · triage · Search slow · #inc-2026-11-23-search-slow · 25m"
+    );
+    let ch = bot.channel_of(2).await;
+    bot.ok("alice", &ch, "/inc role comms @carol").await;
+    bot.ok("alice", &ch, "/inc update Failing over to replica")
+        .await;
+    bot.clock.advance(std::time::Duration::from_secs(5 * 60));
+    let summary = bot.ok("bob", &ch, "/inc summary").await;
+    assert_eq!(
+        summary,
+        "🔴 SEV1 · INC-2 · Checkout down\n\
+         Status: triage\n\
+         Channel: #inc-2026-11-23-checkout-down\n\
+         Age: 30m (declared 09:00 UTC by @alice)\n\
+         Acknowledged: not yet\n\
+         Roles: IC — · Comms @carol · Scribe — · Ops —\n\
+         Last update: 09:25 UTC (5m ago): Failing over to replica"
+    );
+    let help = bot.ok("a", "general", "/inc help").await;
+    assert!(
+        help.contains("/inc declare [sev1|sev2|sev3|sev4] <title>* — Open an incident"),
+        "{help}"
+    );
+    assert_eq!(bot.ok("a", "general", "/inc").await, help);
+    let one = bot.ok("a", "general", "/inc help lead").await;
+    assert!(
+        one.starts_with("/inc lead <@user>\nMake someone incident commander"),
+        "{one}"
+    );
+}
+
+#[tokio::test]
+async fn tenants_never_see_each_other() {
+    let bot = TestBot::start().await;
+    let a = Tenant::new(PlatformKind::Console, "team-a");
+    let b = Tenant::new(PlatformKind::Console, "team-b");
+    for t in [&a, &b] {
+        let r = bot
+            .invoke(t, "alice", "general", "/inc declare sev2 Same title", None)
+            .await;
+        assert!(
+            r.to_plain().starts_with("🚨 INC-1 declared"),
+            "{}",
+            r.to_plain()
+        );
+    }
+    bot.settle().await;
+    // Both channels have the same planned name in their own workspace; each command finds
+    // only its own tenant's incident.
+    let r = bot
+        .invoke(&a, "alice", "inc-2026-11-23-same-title", "/inc sev 1", None)
+        .await;
+    assert_eq!(r.kind, ReplyKind::Ok, "{}", r.to_plain());
+    let list_b = bot
+        .invoke(&b, "bob", "general", "/inc list", None)
+        .await
+        .to_plain();
+    assert!(list_b.contains("INC-1 · SEV2"), "{list_b}");
+    let list_other = bot
+        .invoke(&bot.tenant, "bob", "general", "/inc list", None)
+        .await
+        .to_plain();
+    assert_eq!(list_other, "No open incidents.");
+}
+
+#[tokio::test]
+async fn duplicate_deliveries_have_one_effect() {
+    let bot = TestBot::start().await;
+    let t = bot.tenant.clone();
+    let first = bot
+        .invoke(
+            &t,
+            "alice",
+            "general",
+            "/inc declare sev1 Payments down",
+            Some("Ev123"),
+        )
+        .await;
+    let again = bot
+        .invoke(
+            &t,
+            "alice",
+            "general",
+            "/inc declare sev1 Payments down",
+            Some("Ev123"),
+        )
+        .await;
+    assert_eq!(first, again);
+    bot.settle().await;
+    assert_eq!(bot.api.created().len(), 1);
+    let ch = bot.channel_of(1).await;
+    let before = bot.counts().await;
+    let r1 = bot
+        .invoke(&t, "bob", &ch, "/inc update Mitigating", Some("click-1"))
+        .await;
+    let r2 = bot
+        .invoke(&t, "bob", &ch, "/inc update Mitigating", Some("click-1"))
+        .await;
+    assert_eq!(r1, r2);
+    let after = bot.counts().await;
+    let timeline = |c: &[(String, i64)]| c.iter().find(|(t, _)| t == "timeline").map(|(_, n)| *n);
+    assert_eq!(timeline(&after), timeline(&before).map(|n| n + 1));
+}
+
+#[tokio::test]
+async fn channel_names_collide_deterministically() {
+    let bot = TestBot::start().await;
+    // An archived channel on the platform already has the first name.
+    bot.api.take_name("inc-2026-11-23-checkout-errors");
+    bot.ok("a", "general", "/inc declare sev2 Checkout errors")
+        .await;
+    bot.ok("a", "general", "/inc declare sev2 Checkout errors!")
+        .await;
+    bot.ok("a", "general", "/inc declare sev3 checkout   ERRORS")
+        .await;
+    bot.settle().await;
+    // Klaxon plans the base name, -2 and -3 from its own records. The platform already holds
+    // the base name, so the first incident moves on to the first suffix no incident of Klaxon's
+    // holds (-4), never to a name another incident planned, and never adopts the old channel.
+    assert_eq!(
+        bot.api.created(),
+        [
+            "inc-2026-11-23-checkout-errors-4",
+            "inc-2026-11-23-checkout-errors-2",
+            "inc-2026-11-23-checkout-errors-3"
+        ]
+    );
+    // Posts written before the channel existed still land in the channel it really got.
+    assert_eq!(bot.channel_of(1).await, "inc-2026-11-23-checkout-errors-4");
+    assert!(
+        !bot.api
+            .posts_in("inc-2026-11-23-checkout-errors-4")
+            .is_empty()
+    );
+    let announcement = &bot.api.posts_in("incidents")[0];
+    assert!(
+        announcement.contains("Channel: #inc-2026-11-23-checkout-errors-4"),
+        "{announcement}"
+    );
+    // The next day starts a new name.
+    bot.clock.advance(std::time::Duration::from_secs(24 * 3600));
+    bot.ok("a", "general", "/inc declare sev2 Checkout errors")
+        .await;
+    bot.settle().await;
+    assert_eq!(bot.api.created()[3], "inc-2026-11-24-checkout-errors");
+}
+
+#[tokio::test]
+async fn user_text_is_stored_as_typed_and_never_markup() {
+    let bot = TestBot::start().await;
+    let title = "@everyone <!channel> **x** <@U123>";
+    bot.ok("a", "general", &format!("/inc declare sev1 {title}"))
+        .await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    bot.ok(
+        "a",
+        &ch,
+        "/inc note @here <!here> `rm -rf` [link](http://x)",
+    )
+    .await;
+    bot.settle().await;
+    let mut conn = bot.store().conn().await.expect("conn");
+    let incident = klaxon::store::incidents::by_number(&mut conn, &bot.tenant, 1)
+        .await
+        .expect("query")
+        .expect("exists");
+    assert_eq!(incident.title, title);
+    // Every span Klaxon wrote itself is free of user text: user text only ever travels as
+    // `Span::User`, which each adapter escapes for its platform.
+    for call in bot.api.calls() {
+        let riches: Vec<klaxon_commands::Rich> = match call {
+            Call::Post { message, .. } | Call::Edit { message, .. } => message
+                .lines
+                .into_iter()
+                .chain(message.fields.into_iter().map(|f| f.value))
+                .collect(),
+            Call::Topic { topic, .. } | Call::Create { topic, .. } => vec![topic],
+            _ => vec![],
+        };
+        for rich in riches {
+            for span in rich.0 {
+                if let Span::Plain(t) | Span::Strong(t) = span {
+                    for bad in [
+                        "@everyone",
+                        "<!channel>",
+                        "@here",
+                        "<!here>",
+                        "**x**",
+                        "<@U123>",
+                    ] {
+                        assert!(
+                            !t.contains(bad),
+                            "user text {bad:?} outside a User span: {t:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn role_changes_invite_and_record_who_was_replaced() {
+    let bot = TestBot::start().await;
+    bot.ok("a", "general", "/inc declare sev2 x").await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    bot.ok("a", &ch, "/inc lead @alice").await;
+    bot.ok("a", &ch, "/inc role ic @bob").await;
+    assert_eq!(
+        bot.refused("a", &ch, "/inc role ic @bob").await,
+        "@bob is already IC."
+    );
+    bot.settle().await;
+    let invites: Vec<_> = bot
+        .api
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Invite { users, .. } => Some(users),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invites, [vec!["alice".to_owned()], vec!["bob".to_owned()]]);
+    let posts = bot.api.posts_in(&ch).join("\n");
+    assert!(
+        posts.contains("🎖️ @bob is now IC (was @alice), set by @a."),
+        "{posts}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_declares_get_distinct_numbers() {
+    let bot = std::sync::Arc::new(TestBot::start().await);
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let bot = bot.clone();
+        tasks.push(tokio::spawn(async move {
+            bot.say(
+                "a",
+                "general",
+                &format!("/inc declare sev3 Outage number {n}"),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        let reply = t.await.expect("task");
+        assert_eq!(reply.kind, ReplyKind::Ok, "{}", reply.to_plain());
+    }
+    let mut conn = bot.store().conn().await.expect("conn");
+    let open = klaxon::store::incidents::open(&mut conn, &bot.tenant)
+        .await
+        .expect("open");
+    let mut numbers: Vec<i64> = open.iter().map(|i| i.number).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+}

@@ -1,0 +1,108 @@
+//! The outbox: platform calls made after the reply, in order, retried, and never lost.
+
+use std::time::Duration;
+
+use klaxon_commands::ApiError;
+use klaxon_tests::{Call, TestBot};
+
+#[tokio::test]
+async fn calls_wait_for_a_transient_failure_and_keep_their_order() {
+    let bot = TestBot::start().await;
+    bot.api.fail_next([ApiError::Transient {
+        reason: "ratelimited".into(),
+        retry_after: Some(Duration::from_millis(50)),
+    }]);
+    bot.ok("a", "general", "/inc declare sev1 x").await;
+    bot.settle().await;
+    // The channel creation was refused once; nothing after it in that incident went out.
+    assert!(bot.api.calls().is_empty());
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    bot.settle().await;
+    let calls = bot.api.calls();
+    assert!(matches!(calls[0], Call::Create { .. }), "{calls:?}");
+    assert_eq!(bot.api.created().len(), 1);
+    assert_eq!(calls.len(), 4, "create, announce, summary, pin: {calls:?}");
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_not_retried_and_does_not_block_other_incidents() {
+    let bot = TestBot::start().await;
+    bot.api
+        .fail_next([ApiError::Permanent("missing_scope".into())]);
+    bot.ok("a", "general", "/inc declare sev1 first").await;
+    bot.ok("a", "general", "/inc declare sev1 second").await;
+    bot.settle().await;
+    // The first incident's channel failed for good, so its channel posts cannot be made; the
+    // announcement still goes out, and so does everything for the second incident.
+    assert_eq!(bot.api.created(), ["inc-2026-11-23-second"]);
+    let announcements = bot.api.posts_in("incidents");
+    assert_eq!(announcements.len(), 2, "{announcements:?}");
+    let attempts = bot.api.attempts();
+    bot.settle().await;
+    assert_eq!(bot.api.attempts(), attempts, "nothing is retried");
+}
+
+#[tokio::test]
+async fn a_restart_after_the_reply_still_makes_every_call() {
+    let bot = TestBot::start().await;
+    bot.ok("a", "general", "/inc declare sev2 Crash right after ack")
+        .await;
+    // The process dies before any platform call is made.
+    let bot = bot.restart().await;
+    assert!(bot.api.calls().is_empty());
+    bot.settle().await;
+    assert_eq!(bot.api.created(), ["inc-2026-11-23-crash-right-after-ack"]);
+    assert_eq!(bot.api.posts_in("incidents").len(), 1);
+}
+
+#[tokio::test]
+async fn a_burst_of_changes_is_one_edit() {
+    let bot = TestBot::start().await;
+    bot.ok("a", "general", "/inc declare sev3 x").await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    for cmd in [
+        "/inc sev 2",
+        "/inc sev 1",
+        "/inc lead @alice",
+        "/inc status contained",
+        "/inc ack",
+    ] {
+        bot.ok("a", &ch, cmd).await;
+    }
+    bot.settle().await;
+    let edits = bot.api.edits_in("incidents");
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert!(edits[0].starts_with("🔴 SEV1 · INC-1"), "{}", edits[0]);
+    assert!(edits[0].contains("Status: contained"), "{}", edits[0]);
+    let topics = bot
+        .api
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::Topic { .. }))
+        .count();
+    assert_eq!(topics, 1);
+}
+
+#[tokio::test]
+async fn timeline_entries_get_the_message_they_were_posted_as() {
+    let bot = TestBot::start().await;
+    bot.ok("a", "general", "/inc declare sev3 x").await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    bot.ok("a", &ch, "/inc update first update").await;
+    bot.settle().await;
+    let mut conn = bot.store().conn().await.expect("conn");
+    let entries = klaxon::store::timeline::all(&mut conn, 1)
+        .await
+        .expect("timeline");
+    let update = entries
+        .iter()
+        .find(|e| e.kind == "update")
+        .expect("update entry");
+    let posted = bot.api.calls().into_iter().find_map(|c| match c {
+        Call::Post { message, id, .. } if message.to_plain().contains("first update") => Some(id),
+        _ => None,
+    });
+    assert_eq!(update.message_ref, posted);
+}
