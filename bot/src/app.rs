@@ -9,18 +9,23 @@ use chrono::{DateTime, Utc};
 use klaxon_commands::{ChatApi, Invocation, PlatformKind, Reply};
 use klaxon_console::{Console, ConsoleHost, Options};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::outbox::Dispatcher;
+use crate::scheduler::{Fired, Scheduler};
 use crate::store::Store;
 
-/// The engine and the dispatcher that makes its platform calls.
+/// The engine, the scheduler that fires its reminders, and the dispatcher that makes its
+/// platform calls.
 pub struct App {
     pub engine: Arc<Engine>,
+    pub scheduler: Arc<Scheduler>,
     pub dispatcher: Arc<Dispatcher>,
     pub store: Store,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl App {
@@ -32,18 +37,58 @@ impl App {
         apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
     ) -> Self {
         let wake = Arc::new(Notify::new());
+        let scheduler_wake = Arc::new(Notify::new());
+        let config = Arc::new(config);
         let engine = Arc::new(Engine::new(
             store.clone(),
-            clock,
-            Arc::new(config),
+            Arc::clone(&clock),
+            Arc::clone(&config),
+            Arc::clone(&wake),
+            Arc::clone(&scheduler_wake),
+        ));
+        let scheduler = Arc::new(Scheduler::new(
+            store.clone(),
+            Arc::clone(&clock),
+            config,
+            scheduler_wake,
             Arc::clone(&wake),
         ));
         let dispatcher = Arc::new(Dispatcher::new(store.clone(), apis, wake));
         Self {
             engine,
+            scheduler,
             dispatcher,
             store,
+            clock,
         }
+    }
+
+    /// Fires every due reminder and makes every due platform call.
+    pub async fn settle(&self) -> anyhow::Result<Vec<Fired>> {
+        let fired = self.scheduler.fire_due().await?;
+        self.dispatcher.drain().await?;
+        Ok(fired)
+    }
+
+    /// Moves a manual clock forward by `by`, stopping at each reminder due on the way, so that
+    /// exactly what would fire in that much real time fires, in due order, at its due time.
+    pub async fn advance(&self, clock: &ManualClock, by: Duration) -> anyhow::Result<Vec<Fired>> {
+        let target = clock.now() + chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        let mut fired = self.settle().await?;
+        while let Some(due) = self
+            .scheduler
+            .next_due()
+            .await?
+            .filter(|due| *due <= target)
+        {
+            if due > clock.now() {
+                clock.set(due);
+            }
+            fired.extend(self.settle().await?);
+        }
+        clock.set(target);
+        fired.extend(self.settle().await?);
+        Ok(fired)
     }
 }
 
@@ -80,11 +125,24 @@ pub async fn run_console(
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     apis.insert(PlatformKind::Console, Arc::new(console.clone()));
     let app = App::new(store.clone(), config, clock, apis);
-    // Calls left pending by an earlier run are made first.
-    app.dispatcher.drain().await?;
+    // Calls and reminders left due by an earlier run come first.
+    app.settle().await?;
+    // On the real clock, reminders fire by themselves while the console waits for input.
+    let shutdown = CancellationToken::new();
+    let background = manual.is_none().then(|| {
+        (
+            tokio::spawn(Arc::clone(&app.scheduler).run(shutdown.clone())),
+            tokio::spawn(Arc::clone(&app.dispatcher).run(shutdown.clone(), Duration::from_secs(5))),
+        )
+    });
     let host = ConsoleApp { app, manual };
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     console.run(&host, stdin, interactive).await?;
+    shutdown.cancel();
+    if let Some((scheduler, dispatcher)) = background {
+        let _ = scheduler.await;
+        let _ = dispatcher.await;
+    }
     host.settle().await;
     store.close().await;
     Ok(())
@@ -102,17 +160,21 @@ impl ConsoleHost for ConsoleApp {
     }
 
     async fn settle(&self) {
-        if let Err(e) = self.app.dispatcher.drain().await {
-            tracing::error!(error = %format!("{e:#}"), "could not make platform calls");
+        if let Err(e) = self.app.settle().await {
+            tracing::error!(error = %format!("{e:#}"), "could not fire reminders or make platform calls");
         }
     }
 
     async fn advance(&self, by: Duration) -> Result<String, String> {
-        match &self.manual {
-            Some(clock) => Ok(crate::clock::long(clock.advance(by))),
-            None => Err(
+        let Some(clock) = &self.manual else {
+            return Err(
                 "time is real here: start with `klaxon console --virtual-time` to move it".into(),
-            ),
-        }
+            );
+        };
+        self.app
+            .advance(clock, by)
+            .await
+            .map_err(|e| format!("internal error moving time: {e:#}"))?;
+        Ok(crate::clock::long(clock.now()))
     }
 }

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use klaxon_commands::{Duration, Severity};
 use serde::Deserialize;
 
@@ -18,6 +19,208 @@ pub struct Config {
     /// Per-severity overrides of the ladder; see [`Config::ladder`].
     #[serde(default)]
     pub severity: SeverityOverrides,
+    #[serde(default)]
+    pub reminders: RemindersConfig,
+    #[serde(default)]
+    pub business_hours: BusinessHours,
+    #[serde(default)]
+    pub escalation: EscalationConfig,
+    /// The first-15-minutes checklist posted at declare. Absent: the default list; an empty
+    /// list: no checklist.
+    pub checklist: Option<Vec<ChecklistItem>>,
+}
+
+/// `[reminders]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemindersConfig {
+    /// Severities whose reminders wait for business hours. SEV1 and SEV2 always fire, so only
+    /// sev3 and sev4 are accepted.
+    pub business_hours_only: Vec<Severity>,
+}
+
+/// `[business_hours]`: when a team works, in its own time zone. Used by quiet hours and by
+/// "next business day" acknowledgement targets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessHours {
+    /// An IANA time zone, such as `Europe/Paris`.
+    pub timezone: chrono_tz::Tz,
+    /// `HH:MM`, local time.
+    #[serde(deserialize_with = "de_time")]
+    pub start: chrono::NaiveTime,
+    #[serde(deserialize_with = "de_time")]
+    pub end: chrono::NaiveTime,
+    /// Working days: `mon` … `sun`.
+    #[serde(deserialize_with = "de_days")]
+    pub days: Vec<chrono::Weekday>,
+}
+
+impl Default for BusinessHours {
+    fn default() -> Self {
+        use chrono::Weekday::{Fri, Mon, Thu, Tue, Wed};
+        Self {
+            timezone: chrono_tz::UTC,
+            start: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            end: chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap_or_default(),
+            days: vec![Mon, Tue, Wed, Thu, Fri],
+        }
+    }
+}
+
+impl BusinessHours {
+    fn local(&self, t: DateTime<Utc>) -> DateTime<chrono_tz::Tz> {
+        t.with_timezone(&self.timezone)
+    }
+
+    /// The UTC instant of `time` on local `date`; in a DST gap, the first valid instant after.
+    fn at(&self, date: chrono::NaiveDate, time: chrono::NaiveTime) -> Option<DateTime<Utc>> {
+        use chrono::TimeZone as _;
+        let naive = date.and_time(time);
+        self.timezone
+            .from_local_datetime(&naive)
+            .earliest()
+            .or_else(|| {
+                self.timezone
+                    .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Whether `t` falls within business hours.
+    pub fn is_open(&self, t: DateTime<Utc>) -> bool {
+        use chrono::Datelike as _;
+        let local = self.local(t);
+        self.days.contains(&local.weekday())
+            && local.time() >= self.start
+            && local.time() < self.end
+    }
+
+    /// `t` if business hours are open then, else when they next open.
+    pub fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_open(t) {
+            return t;
+        }
+        self.next_start(t, 0).unwrap_or(t)
+    }
+
+    /// The start of the first business day after the day of `t` (local dates).
+    pub fn next_business_day(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        self.next_start(t, 1)
+            .unwrap_or(t + chrono::Duration::days(1))
+    }
+
+    /// The first day start at or after `t`, looking from `from_day` days after `t`'s date.
+    fn next_start(&self, t: DateTime<Utc>, from_day: i64) -> Option<DateTime<Utc>> {
+        use chrono::Datelike as _;
+        let today = self.local(t).date_naive();
+        (from_day..from_day + 15).find_map(|d| {
+            let date = today + chrono::Duration::days(d);
+            if !self.days.contains(&date.weekday()) {
+                return None;
+            }
+            self.at(date, self.start)
+                .filter(|start| *start >= t || from_day > 0)
+        })
+    }
+}
+
+fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
+    let s = String::deserialize(d)?;
+    chrono::NaiveTime::parse_from_str(&s, "%H:%M")
+        .map_err(|_| serde::de::Error::custom(format!("`{s}` is not a time like 09:00")))
+}
+
+fn de_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<chrono::Weekday>, D::Error> {
+    let days = Vec::<String>::deserialize(d)?;
+    days.iter()
+        .map(|s| {
+            s.parse::<chrono::Weekday>()
+                .map_err(|_| serde::de::Error::custom(format!("`{s}` is not a day like mon")))
+        })
+        .collect()
+}
+
+/// `[escalation]`: who is paged, tier after tier, while an incident is not acknowledged.
+/// Each entry is a mention in the platform's own syntax, written by the operator: a Slack
+/// `<@U123>` or `<!subteam^S123>`, a Discord `<@123>` or `<@&456>`, a console `@name`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationConfig {
+    /// Tiers for every severity without its own list.
+    pub default: Vec<String>,
+    pub sev1: Option<Vec<String>>,
+    pub sev2: Option<Vec<String>>,
+    pub sev3: Option<Vec<String>>,
+    pub sev4: Option<Vec<String>>,
+}
+
+impl EscalationConfig {
+    /// The tiers for a severity, first tier first.
+    pub fn tiers(&self, severity: Severity) -> &[String] {
+        let own = match severity {
+            Severity::Sev1 => &self.sev1,
+            Severity::Sev2 => &self.sev2,
+            Severity::Sev3 => &self.sev3,
+            Severity::Sev4 => &self.sev4,
+        };
+        own.as_deref().unwrap_or(&self.default)
+    }
+}
+
+/// One checklist item.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistItem {
+    pub text: String,
+    /// How long after declaration it should be done; an open item gets one nudge then.
+    pub due: Option<Duration>,
+    /// A command that ticks it by itself: `declare`, `ack`, `lead` or `update`.
+    pub ticked_by: Option<Trigger>,
+}
+
+/// Events that tick checklist items by themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Declare,
+    Ack,
+    Lead,
+    Update,
+}
+
+/// The default checklist, after the seeds' first-15-minutes list.
+pub fn default_checklist() -> Vec<ChecklistItem> {
+    let item = |text: &str, mins: u64, ticked_by: Option<Trigger>| ChecklistItem {
+        text: text.to_owned(),
+        due: Some(Duration::from_secs(mins * 60)),
+        ticked_by,
+    };
+    vec![
+        item("Acknowledge the page", 2, Some(Trigger::Ack)),
+        item("Open the incident channel", 2, Some(Trigger::Declare)),
+        item(
+            "Classify severity; for SEV1/SEV2 name an incident commander",
+            5,
+            Some(Trigger::Lead),
+        ),
+        item(
+            "Capture the alert payload, the last deploy and the top failing endpoints",
+            8,
+            None,
+        ),
+        item(
+            "Choose a mitigation: roll back, fail over, or disable the broken dependency",
+            12,
+            None,
+        ),
+        item(
+            "Post the chosen mitigation with /inc update",
+            15,
+            Some(Trigger::Update),
+        ),
+    ]
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,7 +355,48 @@ impl Config {
             !self.incidents.paging_channel.trim().is_empty(),
             "incidents.paging_channel must not be empty"
         );
+        for s in &self.reminders.business_hours_only {
+            anyhow::ensure!(
+                matches!(s, Severity::Sev3 | Severity::Sev4),
+                "reminders.business_hours_only: {s} reminders always fire; only sev3 and sev4 can wait for business hours"
+            );
+        }
+        let bh = &self.business_hours;
+        anyhow::ensure!(
+            bh.start < bh.end,
+            "business_hours.start must be before business_hours.end"
+        );
+        anyhow::ensure!(
+            !bh.days.is_empty(),
+            "business_hours.days must name at least one day"
+        );
+        let e = &self.escalation;
+        for tier in e.default.iter().chain(
+            [&e.sev1, &e.sev2, &e.sev3, &e.sev4]
+                .into_iter()
+                .flatten()
+                .flatten(),
+        ) {
+            anyhow::ensure!(
+                !tier.trim().is_empty() && tier.len() <= 100 && !tier.chars().any(char::is_control),
+                "escalation: {tier:?} is not a mention"
+            );
+        }
+        if let Some(items) = &self.checklist {
+            anyhow::ensure!(items.len() <= 30, "checklist: at most 30 items");
+            for item in items {
+                anyhow::ensure!(
+                    !item.text.trim().is_empty() && item.text.chars().count() <= 200,
+                    "checklist: item text must be 1-200 characters"
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The checklist posted at declare.
+    pub fn checklist(&self) -> Vec<ChecklistItem> {
+        self.checklist.clone().unwrap_or_else(default_checklist)
     }
 
     /// The severity ladder: the seeds' defaults (acknowledge within SEV1 5 min, SEV2 15 min,
@@ -246,6 +490,88 @@ mod tests {
         assert!(Config::parse("[incidents]\ndefault_severity = \"sev9\"").is_err());
         assert!(Config::parse("[severity.sev1]\nupdate_every = \"soon\"").is_err());
         assert!(Config::parse("[incidents]\nchannel_prefix = \"INC!\"").is_err());
+    }
+
+    #[test]
+    fn reminder_settings() {
+        let c = Config::parse(
+            r#"
+            [reminders]
+            business_hours_only = ["sev3", "sev4"]
+            [business_hours]
+            timezone = "Europe/Paris"
+            start = "08:30"
+            end = "17:00"
+            days = ["mon", "tue"]
+            [escalation]
+            default = ["@primary", "@secondary"]
+            sev1 = ["@primary", "@secondary", "@manager"]
+            [[checklist]]
+            text = "Page the database team"
+            due = "5m"
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(c.business_hours.timezone, chrono_tz::Europe::Paris);
+        assert_eq!(c.escalation.tiers(Severity::Sev1).len(), 3);
+        assert_eq!(
+            c.escalation.tiers(Severity::Sev3),
+            ["@primary", "@secondary"]
+        );
+        assert_eq!(c.checklist().len(), 1);
+        assert_eq!(Config::default().checklist().len(), 6);
+        let sev1_quiet =
+            Config::parse("[reminders]\nbusiness_hours_only = [\"sev1\"]").unwrap_err();
+        assert!(
+            format!("{sev1_quiet:#}").contains("SEV1 reminders always fire"),
+            "{sev1_quiet:#}"
+        );
+        assert!(Config::parse("[business_hours]\ntimezone = \"Mars/Olympus\"").is_err());
+        assert!(Config::parse("[business_hours]\nstart = \"9am\"").is_err());
+        assert!(Config::parse("[business_hours]\nstart = \"19:00\"").is_err());
+        assert!(Config::parse("[[checklist]]\ntext = \"x\"\nticked_by = \"resolve\"").is_err());
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn business_hours_in_a_time_zone() {
+        let c = Config::parse("[business_hours]\ntimezone = \"Europe/Paris\"").expect("valid");
+        let bh = &c.business_hours;
+        // Monday 2026-11-23: Paris is UTC+1, so hours are 08:00-17:00 UTC.
+        assert!(!bh.is_open(utc("2026-11-23T07:59:00Z")));
+        assert!(bh.is_open(utc("2026-11-23T08:00:00Z")));
+        assert!(!bh.is_open(utc("2026-11-23T17:00:00Z")));
+        assert_eq!(
+            bh.next_open(utc("2026-11-23T05:00:00Z")),
+            utc("2026-11-23T08:00:00Z")
+        );
+        assert_eq!(
+            bh.next_open(utc("2026-11-23T10:00:00Z")),
+            utc("2026-11-23T10:00:00Z")
+        );
+        // Friday evening → Monday morning.
+        assert_eq!(
+            bh.next_open(utc("2026-11-27T18:00:00Z")),
+            utc("2026-11-30T08:00:00Z")
+        );
+        assert_eq!(
+            bh.next_business_day(utc("2026-11-27T09:00:00Z")),
+            utc("2026-11-30T08:00:00Z")
+        );
+        assert_eq!(
+            bh.next_business_day(utc("2026-11-23T03:00:00Z")),
+            utc("2026-11-24T08:00:00Z")
+        );
+        // Summer time: 2026-07-06 is a Monday, Paris is UTC+2.
+        assert_eq!(
+            bh.next_open(utc("2026-07-06T00:00:00Z")),
+            utc("2026-07-06T07:00:00Z")
+        );
     }
 
     #[test]

@@ -10,4 +10,6 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod outbox;
+pub mod reminders;
+pub mod scheduler;
 pub mod store;

@@ -24,6 +24,10 @@ pub enum Span {
     Ping(UserRef),
     /// A channel, linked where the platform can.
     Channel(ChannelRef),
+    /// A mention the operator wrote in the platform's own syntax in the configuration (an
+    /// escalation tier such as `<!subteam^S1>` or `<@&42>`): trusted, passed through, and
+    /// meant to notify. Never built from user input.
+    Mention(String),
 }
 
 /// A line of text made of spans.
@@ -65,6 +69,10 @@ impl Rich {
         self.push(Span::Ping(user.clone()))
     }
 
+    pub fn mention(self, mention: impl Into<String>) -> Self {
+        self.push(Span::Mention(mention.into()))
+    }
+
     pub fn channel(self, channel: &ChannelRef) -> Self {
         self.push(Span::Channel(channel.clone()))
     }
@@ -84,6 +92,7 @@ impl Rich {
                     out.push('#');
                     out.push_str(&c.name);
                 }
+                Span::Mention(m) => out.push_str(m),
             }
         }
         out

@@ -132,9 +132,18 @@ impl TestBot {
         reply.to_plain()
     }
 
-    /// Makes every platform call that is due now.
+    /// Fires every reminder due now and makes every platform call that is due.
     pub async fn settle(&self) {
-        self.app.dispatcher.drain().await.expect("drain outbox");
+        self.app.settle().await.expect("settle");
+    }
+
+    /// Moves the clock forward, firing what falls due on the way, in order.
+    pub async fn advance(&self, by: &str) -> Vec<klaxon::scheduler::Fired> {
+        let by = klaxon_commands::Duration::parse(by).expect("duration");
+        self.app
+            .advance(&self.clock, by.as_std())
+            .await
+            .expect("advance")
     }
 
     /// The channel the platform created for incident `number` of the console tenant.

@@ -28,6 +28,8 @@ pub struct Engine {
     config: Arc<Config>,
     /// Woken after every commit that queued platform calls.
     outbox_wake: Arc<Notify>,
+    /// Woken after every commit, since commands move reminder schedules.
+    scheduler_wake: Arc<Notify>,
 }
 
 impl Engine {
@@ -36,12 +38,14 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: Arc<Config>,
         outbox_wake: Arc<Notify>,
+        scheduler_wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
             clock,
             config,
             outbox_wake,
+            scheduler_wake,
         }
     }
 
@@ -115,6 +119,7 @@ impl Engine {
                 if queued {
                     self.outbox_wake.notify_one();
                 }
+                self.scheduler_wake.notify_one();
                 tracing::info!(command = name, "done");
                 Ok(reply)
             }
@@ -211,6 +216,11 @@ impl Ctx<'_> {
         text: &str,
     ) -> anyhow::Result<i64> {
         store::timeline::append(self.conn, incident.id, self.now, &self.inv.user, kind, text).await
+    }
+
+    /// Notes that platform calls were queued by other means than [`Ctx::enqueue`].
+    pub fn mark_queued(&mut self) {
+        self.queued = true;
     }
 
     /// Queues a platform call for the incident.

@@ -7,6 +7,7 @@ use klaxon_commands::values::human_secs;
 use klaxon_commands::{Message, Rich, Role, Severity, Status, UserRef};
 
 use crate::clock::short;
+use crate::reminders::PushAll as _;
 use crate::store::Incident;
 
 /// The badge that starts every line about an incident.
@@ -183,17 +184,5 @@ pub fn planned(i: &Incident) -> klaxon_commands::ChannelRef {
     match &i.channel_id {
         Some(_) => i.channel(),
         None => klaxon_commands::ChannelRef::planned(&i.channel_planned),
-    }
-}
-
-/// Appends another line's spans.
-trait PushAll {
-    fn push_all(self, other: Rich) -> Self;
-}
-
-impl PushAll for Rich {
-    fn push_all(mut self, other: Rich) -> Self {
-        self.0.extend(other.0);
-        self
     }
 }

@@ -28,6 +28,12 @@ pub struct Incident {
     pub channel_planned: String,
     pub channel_name: String,
     pub channel_id: Option<String>,
+    /// The last escalation tier paged (0: none yet).
+    pub escalation_tier: i64,
+    /// `/inc remind every`: this incident's own update cadence.
+    pub update_every: Option<klaxon_commands::Duration>,
+    /// `/inc remind off`.
+    pub reminders_off: bool,
 }
 
 impl Incident {
@@ -74,6 +80,9 @@ struct Row {
     channel_planned: String,
     channel_name: String,
     channel_id: Option<String>,
+    escalation_tier: i64,
+    update_every_secs: Option<i64>,
+    reminders_off: bool,
 }
 
 impl TryFrom<Row> for Incident {
@@ -111,6 +120,12 @@ impl TryFrom<Row> for Incident {
             channel_planned: r.channel_planned,
             channel_name: r.channel_name,
             channel_id: r.channel_id,
+            escalation_tier: r.escalation_tier,
+            update_every: r
+                .update_every_secs
+                .and_then(|s| u64::try_from(s).ok())
+                .map(klaxon_commands::Duration::from_secs),
+            reminders_off: r.reminders_off,
         })
     }
 }
@@ -122,7 +137,8 @@ fn user(id: String, name: Option<String>) -> UserRef {
 const COLUMNS: &str = "id, platform, workspace, number, title, severity, status, private, \
     declared_by_id, declared_by_name, declared_in, declared_at, acknowledged_by_id, \
     acknowledged_by_name, acknowledged_at, resolved_at, resolution, last_update_at, last_update, \
-    channel_base, channel_planned, channel_name, channel_id";
+    channel_base, channel_planned, channel_name, channel_id, escalation_tier, update_every_secs, \
+    reminders_off";
 
 fn select(filter: &str) -> String {
     format!("SELECT {COLUMNS} FROM incidents WHERE {filter}")
@@ -416,5 +432,34 @@ pub async fn set_role(
     .bind(to_db(at))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+pub async fn set_escalation_tier(
+    conn: &mut SqliteConnection,
+    id: i64,
+    tier: i64,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE incidents SET escalation_tier = $1 WHERE id = $2")
+        .bind(tier)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// `/inc remind every` (`Some`) and `/inc remind off`/`on` settings.
+pub async fn set_reminder_settings(
+    conn: &mut SqliteConnection,
+    id: i64,
+    update_every: Option<klaxon_commands::Duration>,
+    off: bool,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE incidents SET update_every_secs = $1, reminders_off = $2 WHERE id = $3")
+        .bind(update_every.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+        .bind(off)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

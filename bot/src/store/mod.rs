@@ -4,10 +4,12 @@
 //! keys on, and `synchronous = FULL` so a committed command survives a power cut. Writers take
 //! the lock up front (`BEGIN IMMEDIATE`) so concurrent commands queue instead of failing.
 
+pub mod checklist;
 pub mod deliveries;
 pub mod incidents;
 pub mod outbox;
 pub mod posts;
+pub mod reminders;
 pub mod timeline;
 
 use std::str::FromStr;

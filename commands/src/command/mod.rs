@@ -8,11 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::{PlatformKind, Role, Severity, Status, Text, Title, UserError, UserRef};
 
 mod ack;
+mod check;
+mod checklist;
 mod declare;
+mod escalate;
 mod help;
 mod lead;
 mod list;
 mod note;
+mod remind;
 mod reopen;
 mod resolve;
 mod role;
@@ -20,7 +24,10 @@ mod sev;
 mod status;
 mod summary;
 mod timeline;
+mod uncheck;
 mod update;
+
+pub use remind::Remind;
 
 /// Every command Klaxon understands, after parsing and validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +66,17 @@ pub enum Command {
     Help {
         topic: Option<String>,
     },
+    Escalate,
+    Check {
+        item: u32,
+    },
+    Uncheck {
+        item: u32,
+    },
+    Checklist,
+    Remind {
+        remind: Remind,
+    },
 }
 
 impl Command {
@@ -78,6 +96,11 @@ impl Command {
             Self::Reopen => "reopen",
             Self::List => "list",
             Self::Help { .. } => "help",
+            Self::Escalate => "escalate",
+            Self::Check { .. } => "check",
+            Self::Uncheck { .. } => "uncheck",
+            Self::Checklist => "checklist",
+            Self::Remind { .. } => "remind",
         }
     }
 
@@ -138,6 +161,7 @@ pub struct Spec {
 const SPECS: &[Spec] = &[
     declare::SPEC,
     ack::SPEC,
+    escalate::SPEC,
     sev::SPEC,
     status::SPEC,
     update::SPEC,
@@ -146,6 +170,10 @@ const SPECS: &[Spec] = &[
     note::SPEC,
     timeline::SPEC,
     summary::SPEC,
+    checklist::SPEC,
+    check::SPEC,
+    uncheck::SPEC,
+    remind::SPEC,
     resolve::SPEC,
     reopen::SPEC,
     list::SPEC,

@@ -4,6 +4,7 @@ use klaxon_commands::{Message, Rich, UserError};
 
 use super::{done, ensure_open};
 use crate::clock::short;
+use crate::config::Trigger;
 use crate::engine::render::age;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::{Incident, incidents};
@@ -20,6 +21,9 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     }
     let before = ctx.snapshot(&incident).await?;
     incidents::acknowledge(ctx.conn, incident.id, &ctx.inv.user, ctx.now).await?;
+    crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
+    let user = ctx.inv.user.clone();
+    crate::reminders::tick(ctx.conn, &incident, Trigger::Ack, &user, ctx.now).await?;
     let after = age(incident.declared_at, ctx.now);
     let entry = ctx
         .record(
@@ -28,7 +32,6 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
             &format!("Acknowledged {after} after declare"),
         )
         .await?;
-    let user = ctx.inv.user.clone();
     ctx.post_entry(
         &incident,
         entry,

@@ -92,6 +92,17 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
     for op in &ops {
         ctx.enqueue(&incident, op).await?;
     }
+    if let Some(checklist) =
+        crate::reminders::on_declare(ctx.conn, ctx.config, &incident, ctx.now).await?
+    {
+        let op = Op::Post {
+            to: Target::Incident,
+            message: checklist,
+            track: None,
+            timeline_entry: None,
+        };
+        ctx.enqueue(&incident, &op).await?;
+    }
 
     Ok(Reply::ok_line(
         Rich::plain(format!("🚨 {} declared ({severity}) → ", incident.key()))

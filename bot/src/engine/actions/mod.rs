@@ -1,10 +1,14 @@
 //! One action per command, named like it: `/inc resolve` ↔ `Command::Resolve` ↔ `resolve.rs`.
 
 mod ack;
+mod check;
+mod checklist;
 mod declare;
+mod escalate;
 mod help;
 mod list;
 mod note;
+mod remind;
 mod reopen;
 mod resolve;
 mod role;
@@ -38,6 +42,11 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
                 Command::Summary => summary::run(ctx, incident).await,
                 Command::Resolve { summary } => resolve::run(ctx, incident, summary).await,
                 Command::Reopen => reopen::run(ctx, incident).await,
+                Command::Escalate => escalate::run(ctx, incident).await,
+                Command::Check { item } => check::run(ctx, incident, item, true).await,
+                Command::Uncheck { item } => check::run(ctx, incident, item, false).await,
+                Command::Checklist => checklist::run(ctx, incident).await,
+                Command::Remind { remind } => remind::run(ctx, incident, remind).await,
                 Command::Declare { .. } | Command::List | Command::Help { .. } => {
                     unreachable!("handled above")
                 }

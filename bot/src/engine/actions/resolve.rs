@@ -14,6 +14,8 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, summary: Option<Text>) -
     let summary = summary.as_ref().map(Text::as_str);
     let before = ctx.snapshot(&incident).await?;
     incidents::set_status(ctx.conn, incident.id, Status::Resolved, ctx.now, summary).await?;
+    // Every pending reminder ends with the incident, in the same transaction.
+    crate::store::reminders::cancel_all(ctx.conn, incident.id).await?;
     let took = age(incident.declared_at, ctx.now);
     let text = match summary {
         Some(s) => format!("Resolved after {took}: {s}"),

@@ -19,6 +19,17 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, role: Role, user: UserRe
     }
     let before = ctx.snapshot(&incident).await?;
     incidents::set_role(ctx.conn, incident.id, role, &user, ctx.now).await?;
+    if role == Role::Ic {
+        let by = ctx.inv.user.clone();
+        crate::reminders::tick(
+            ctx.conn,
+            &incident,
+            crate::config::Trigger::Lead,
+            &by,
+            ctx.now,
+        )
+        .await?;
+    }
     let was = previous
         .as_ref()
         .map_or_else(|| "unassigned".to_owned(), |p| format!("@{}", p.label()));

@@ -14,6 +14,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> A
     let from = incident.severity;
     let before = ctx.snapshot(&incident).await?;
     incidents::set_severity(ctx.conn, incident.id, severity).await?;
+    crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
     let entry = ctx
         .record(
             &incident,

@@ -3,6 +3,7 @@
 use klaxon_commands::{Message, Rich, Text};
 
 use super::{done, ensure_open};
+use crate::config::Trigger;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::{Incident, incidents};
 
@@ -10,8 +11,10 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, text: Text) -> ActionRes
     ensure_open(&incident, "take updates (use `/inc note`)")?;
     let before = ctx.snapshot(&incident).await?;
     incidents::record_update(ctx.conn, incident.id, text.as_str(), ctx.now).await?;
-    let entry = ctx.record(&incident, "update", text.as_str()).await?;
+    crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
     let user = ctx.inv.user.clone();
+    crate::reminders::tick(ctx.conn, &incident, Trigger::Update, &user, ctx.now).await?;
+    let entry = ctx.record(&incident, "update", text.as_str()).await?;
     ctx.post_entry(
         &incident,
         entry,

@@ -1,0 +1,290 @@
+//! Reminder rules: when each schedule is due, and what changes it.
+//!
+//! Every rule runs inside the transaction of the command that changed the incident, so a
+//! schedule is never out of step with the state it is computed from. The [`crate::scheduler`]
+//! fires what is due.
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::{Message, Rich, UserRef};
+use sqlx::SqliteConnection;
+
+use crate::clock::short;
+use crate::config::{AckTarget, Config, Trigger};
+use crate::engine::render::age;
+use crate::outbox::{self, Op, Target};
+use crate::store::reminders::Kind;
+use crate::store::{self, Incident};
+
+/// The actor Klaxon records for what it does by itself.
+pub fn klaxon() -> UserRef {
+    UserRef::named("klaxon", "klaxon")
+}
+
+fn to_chrono(d: klaxon_commands::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d.as_std()).unwrap_or(chrono::Duration::MAX)
+}
+
+/// How often this incident owes a status update, if at all.
+pub fn cadence(config: &Config, incident: &Incident) -> Option<klaxon_commands::Duration> {
+    incident
+        .update_every
+        .or(config.ladder(incident.severity).update_every)
+}
+
+/// When the last update was posted, or the incident declared.
+fn last_update_or_declare(incident: &Incident) -> DateTime<Utc> {
+    incident
+        .last_update
+        .as_ref()
+        .map_or(incident.declared_at, |(at, _)| *at)
+}
+
+/// The next status-update reminder: last update (or declare) plus the cadence, and never in
+/// the past, so a raised severity reminds at once instead of waiting out the old cadence.
+pub fn status_due(
+    config: &Config,
+    incident: &Incident,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if !incident.is_open() || incident.reminders_off {
+        return None;
+    }
+    let every = cadence(config, incident)?;
+    Some((last_update_or_declare(incident) + to_chrono(every)).max(now))
+}
+
+/// The next escalation: the acknowledgement target after declare (or after the last page).
+pub fn ack_due(
+    config: &Config,
+    incident: &Incident,
+    last_page: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if !incident.is_open() || incident.acknowledged.is_some() {
+        return None;
+    }
+    let base = last_page.unwrap_or(incident.declared_at);
+    let due = match config.ladder(incident.severity).ack_within {
+        AckTarget::Within(d) => base + to_chrono(d),
+        AckTarget::NextBusinessDay => config.business_hours.next_business_day(base),
+    };
+    Some(due.max(now))
+}
+
+/// Re-reads the incident and sets its status and acknowledgement schedules from its state.
+pub async fn rekey(
+    conn: &mut SqliteConnection,
+    config: &Config,
+    incident_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Incident> {
+    let incident = store::incidents::get(conn, incident_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("incident {incident_id} vanished"))?;
+    match status_due(config, &incident, now) {
+        Some(due) => {
+            store::reminders::schedule(conn, incident.id, Kind::StatusUpdate, 0, due).await?
+        }
+        None => store::reminders::cancel(conn, incident.id, Kind::StatusUpdate, None).await?,
+    }
+    let last_page = store::reminders::get(conn, incident.id, Kind::Ack, 0)
+        .await?
+        .and_then(|r| r.last_fired_at);
+    match ack_due(config, &incident, last_page, now) {
+        Some(due) => store::reminders::schedule(conn, incident.id, Kind::Ack, 0, due).await?,
+        None => store::reminders::cancel(conn, incident.id, Kind::Ack, None).await?,
+    }
+    Ok(incident)
+}
+
+/// At declare: the schedules, the checklist and its nudges. Returns the checklist to post.
+pub async fn on_declare(
+    conn: &mut SqliteConnection,
+    config: &Config,
+    incident: &Incident,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Message>> {
+    rekey(conn, config, incident.id, now).await?;
+    let items = config.checklist();
+    if items.is_empty() {
+        return Ok(None);
+    }
+    for (n, item) in (1..).zip(&items) {
+        let due = item.due.map(|d| incident.declared_at + to_chrono(d));
+        let trigger = item.ticked_by.map(trigger_name);
+        store::checklist::add(conn, incident.id, n, &item.text, due, trigger).await?;
+        if item.ticked_by == Some(Trigger::Declare) {
+            store::checklist::set_done(conn, incident.id, n, Some((&klaxon(), now))).await?;
+        } else if let Some(due) = due {
+            store::reminders::schedule(conn, incident.id, Kind::Checklist, n, due).await?;
+        }
+    }
+    let items = store::checklist::all(conn, incident.id).await?;
+    Ok(Some(checklist_message(incident, &items, now, true)))
+}
+
+fn trigger_name(t: Trigger) -> &'static str {
+    match t {
+        Trigger::Declare => "declare",
+        Trigger::Ack => "ack",
+        Trigger::Lead => "lead",
+        Trigger::Update => "update",
+    }
+}
+
+/// Ticks the open items that `trigger` completes; returns their numbers.
+pub async fn tick(
+    conn: &mut SqliteConnection,
+    incident: &Incident,
+    trigger: Trigger,
+    by: &UserRef,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<i64>> {
+    let mut ticked = Vec::new();
+    for item in store::checklist::all(conn, incident.id).await? {
+        if item.done.is_none() && item.ticked_by.as_deref() == Some(trigger_name(trigger)) {
+            store::checklist::set_done(conn, incident.id, item.item, Some((by, now))).await?;
+            store::reminders::cancel(conn, incident.id, Kind::Checklist, Some(item.item)).await?;
+            ticked.push(item.item);
+        }
+    }
+    Ok(ticked)
+}
+
+/// The checklist as a message: `heading` for the first post, else a progress line.
+pub fn checklist_message(
+    incident: &Incident,
+    items: &[store::checklist::Item],
+    now: DateTime<Utc>,
+    first: bool,
+) -> Message {
+    let done = items.iter().filter(|i| i.done.is_some()).count();
+    let head = if first {
+        format!(
+            "🧭 First 15 minutes for {} — tick items with /inc check <n>:",
+            incident.key()
+        )
+    } else {
+        format!(
+            "🧭 {} checklist: {done}/{} done",
+            incident.key(),
+            items.len()
+        )
+    };
+    let mut m = Message::new().line(Rich::plain(head));
+    for i in items {
+        let mut line = Rich::plain(format!(
+            "{}. {} ",
+            i.item,
+            if i.done.is_some() { "✅" } else { "⬜" }
+        ))
+        .text(i.text.clone());
+        match (&i.done, i.due_at) {
+            (Some((who, at)), _) if !first => {
+                line = line
+                    .text(" (")
+                    .person(who)
+                    .text(format!(", {})", short(*at)));
+            }
+            (None, Some(due)) => {
+                let late = if due < now { ", overdue" } else { "" };
+                line = line.text(format!(" · by {}{late}", short(due)));
+            }
+            _ => {}
+        }
+        m = m.line(line);
+    }
+    m
+}
+
+/// Pages the next escalation tier for an incident: posts in the paging channel, records it and
+/// raises the tier. `why` explains the page (`not acknowledged after 5m`, `@bob escalated`).
+pub async fn escalate(
+    conn: &mut SqliteConnection,
+    config: &Config,
+    incident: &Incident,
+    actor: &UserRef,
+    why: Rich,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Rich> {
+    let tier = incident.escalation_tier + 1;
+    let tiers = config.escalation.tiers(incident.severity);
+    let mut paged = Rich::new();
+    let line = match tiers.len() {
+        0 => Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity))
+            .push_all(why)
+            .text(". No escalation tiers are configured ([escalation] in klaxon.toml)."),
+        n => {
+            let index = usize::try_from(tier - 1).unwrap_or(0).min(n - 1);
+            let last = if index + 1 == n { ", the last" } else { "" };
+            paged = Rich::new().mention(tiers[index].clone());
+            Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity))
+                .push_all(why)
+                .text(format!(". Paging tier {}{last}: ", index + 1))
+                .push_all(paged.clone())
+                .text(".")
+        }
+    };
+    let line = line
+        .text(" Acknowledge with /inc ack in ")
+        .channel(&crate::engine::render::planned(incident))
+        .text(".");
+    let paging = klaxon_commands::ChannelRef::new(
+        &config.incidents.paging_channel,
+        &config.incidents.paging_channel,
+    );
+    let text = if paged.0.is_empty() {
+        format!("Escalation due (tier {tier}); no tiers configured")
+    } else {
+        format!("Paged tier {tier}: {}", paged.to_plain())
+    };
+    let entry = store::timeline::append(conn, incident.id, now, actor, "escalated", &text).await?;
+    outbox::enqueue(
+        conn,
+        &incident.tenant,
+        Some(incident.id),
+        &Op::Post {
+            to: Target::Channel(paging),
+            message: Message::new().line(line),
+            track: None,
+            timeline_entry: Some(entry),
+        },
+        now,
+    )
+    .await?;
+    store::incidents::set_escalation_tier(conn, incident.id, tier).await?;
+    Ok(paged)
+}
+
+/// The status-update reminder post and its timeline text.
+pub fn status_reminder(
+    config: &Config,
+    incident: &Incident,
+    ic: &UserRef,
+    now: DateTime<Utc>,
+) -> (Message, String) {
+    let since = age(last_update_or_declare(incident), now);
+    let every = cadence(config, incident).map_or_else(String::new, |d| d.to_string());
+    let what = if incident.last_update.is_some() {
+        format!("no status update for {since}")
+    } else {
+        format!("no status update yet, {since} after declare")
+    };
+    let message = Message::new().line(Rich::plain("⏰ ").ping(ic).text(format!(
+        ": {what}. {} updates are due every {every}: /inc update <text>.",
+        incident.severity
+    )));
+    (message, format!("Reminded @{} ({what})", ic.label()))
+}
+
+/// Appends another line's spans.
+pub(crate) trait PushAll {
+    fn push_all(self, other: Rich) -> Self;
+}
+
+impl PushAll for Rich {
+    fn push_all(mut self, other: Rich) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+}

@@ -1,0 +1,235 @@
+//! The scheduler: fires due reminders, one transaction each, in due order.
+//!
+//! Schedules live in the `reminders` table; this task only knows "what is due next". It sleeps
+//! until then or until a command changes a schedule (no polling). Firing a reminder re-checks
+//! the incident at fire time, queues its post in the outbox and moves the schedule on, in one
+//! transaction: a crash before the commit fires it again after restart, a crash after it finds
+//! it already moved on. After downtime an overdue reminder fires once, then resumes its cadence
+//! from the time it fired.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::{Rich, Role};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::outbox::{self, Op, Target};
+use crate::reminders::{self, klaxon};
+use crate::store::reminders::{Kind, Reminder};
+use crate::store::{self, Store};
+
+/// One reminder that fired (or was skipped), for tests and benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    pub incident_id: i64,
+    pub kind: Kind,
+    pub item: i64,
+    pub due_at: DateTime<Utc>,
+    pub fired_at: DateTime<Utc>,
+    /// `false` when the reminder was due but had nothing to say (incident resolved, item done,
+    /// quiet hours): nothing was posted.
+    pub posted: bool,
+}
+
+pub struct Scheduler {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: Arc<Config>,
+    /// Woken by the engine after a command changed schedules.
+    wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
+}
+
+impl Scheduler {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: Arc<Config>,
+        wake: Arc<Notify>,
+        outbox_wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            wake,
+            outbox_wake,
+        }
+    }
+
+    /// When the next reminder is due.
+    pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let mut conn = self.store.conn().await?;
+        store::reminders::next_due(&mut conn).await
+    }
+
+    /// Fires every reminder due now, earliest first.
+    pub async fn fire_due(&self) -> anyhow::Result<Vec<Fired>> {
+        let mut fired = Vec::new();
+        loop {
+            let now = self.clock.now();
+            let mut tx = self.store.begin().await?;
+            let Some(reminder) = store::reminders::first_due(&mut tx, now).await? else {
+                tx.commit().await?;
+                break;
+            };
+            let posted = self.fire(&mut tx, &reminder, now).await?;
+            tx.commit().await?;
+            if posted {
+                self.outbox_wake.notify_one();
+            }
+            tracing::debug!(
+                kind = reminder.kind.as_str(),
+                incident = reminder.incident_id,
+                lateness_ms = (now - reminder.due_at).num_milliseconds(),
+                posted,
+                "reminder due"
+            );
+            fired.push(Fired {
+                incident_id: reminder.incident_id,
+                kind: reminder.kind,
+                item: reminder.item,
+                due_at: reminder.due_at,
+                fired_at: now,
+                posted,
+            });
+        }
+        Ok(fired)
+    }
+
+    /// Runs on the real clock until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            if let Err(e) = self.fire_due().await {
+                tracing::error!(error = %format!("{e:#}"), "firing reminders failed");
+            }
+            let sleep = match self.next_due().await {
+                Ok(Some(at)) => (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO),
+                Ok(None) => Duration::from_secs(3600),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "reading reminders failed");
+                    Duration::from_secs(5)
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// Decides and records one firing inside `tx`. Returns whether anything was posted.
+    async fn fire(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        reminder: &Reminder,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let config = &self.config;
+        let Some(incident) = store::incidents::get(tx, reminder.incident_id).await? else {
+            store::reminders::fired(tx, reminder.id, now, None).await?;
+            return Ok(false);
+        };
+        if !incident.is_open() {
+            store::reminders::cancel_all(tx, incident.id).await?;
+            return Ok(false);
+        }
+        if config
+            .reminders
+            .business_hours_only
+            .contains(&incident.severity)
+            && !config.business_hours.is_open(now)
+        {
+            let open = config.business_hours.next_open(now);
+            store::reminders::postpone(tx, reminder.id, open).await?;
+            return Ok(false);
+        }
+        match reminder.kind {
+            Kind::StatusUpdate => {
+                let Some(every) =
+                    reminders::cadence(config, &incident).filter(|_| !incident.reminders_off)
+                else {
+                    store::reminders::fired(tx, reminder.id, now, None).await?;
+                    return Ok(false);
+                };
+                let roles = store::incidents::roles(tx, incident.id).await?;
+                let ic = roles
+                    .iter()
+                    .find(|(r, _)| *r == Role::Ic)
+                    .map_or_else(|| incident.declared_by.clone(), |(_, u)| u.clone());
+                let (message, text) = reminders::status_reminder(config, &incident, &ic, now);
+                let entry =
+                    store::timeline::append(tx, incident.id, now, &klaxon(), "reminder", &text)
+                        .await?;
+                post(tx, &incident, Target::Incident, message, entry, now).await?;
+                let next = now
+                    + chrono::Duration::from_std(every.as_std()).unwrap_or(chrono::Duration::MAX);
+                store::reminders::fired(tx, reminder.id, now, Some(next)).await?;
+                Ok(true)
+            }
+            Kind::Ack => {
+                if incident.acknowledged.is_some() {
+                    store::reminders::fired(tx, reminder.id, now, None).await?;
+                    return Ok(false);
+                }
+                let after = crate::engine::render::age(incident.declared_at, now);
+                let why = Rich::plain(format!("is not acknowledged {after} after declare"));
+                reminders::escalate(tx, config, &incident, &klaxon(), why, now).await?;
+                let next = reminders::ack_due(config, &incident, Some(now), now);
+                store::reminders::fired(tx, reminder.id, now, next).await?;
+                Ok(true)
+            }
+            Kind::Checklist => {
+                let items = store::checklist::all(tx, incident.id).await?;
+                let open = items
+                    .iter()
+                    .find(|i| i.item == reminder.item && i.done.is_none());
+                store::reminders::fired(tx, reminder.id, now, None).await?;
+                let Some(item) = open else {
+                    return Ok(false);
+                };
+                if incident.reminders_off {
+                    return Ok(false);
+                }
+                let message = klaxon_commands::Message::new().line(Rich::plain(format!(
+                    "⏰ Checklist item {} is due: {}. Tick it with /inc check {}.",
+                    item.item, item.text, item.item
+                )));
+                let text = format!("Nudged item {}: {}", item.item, item.text);
+                let entry =
+                    store::timeline::append(tx, incident.id, now, &klaxon(), "nudge", &text)
+                        .await?;
+                post(tx, &incident, Target::Incident, message, entry, now).await?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+async fn post(
+    tx: &mut sqlx::SqliteConnection,
+    incident: &store::Incident,
+    to: Target,
+    message: klaxon_commands::Message,
+    entry: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    outbox::enqueue(
+        tx,
+        &incident.tenant,
+        Some(incident.id),
+        &Op::Post {
+            to,
+            message,
+            track: None,
+            timeline_entry: Some(entry),
+        },
+        now,
+    )
+    .await
+}

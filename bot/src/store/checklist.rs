@@ -1,0 +1,97 @@
+//! Checklist items of an incident.
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::UserRef;
+use sqlx::SqliteConnection;
+
+use crate::clock::{from_db, to_db};
+
+/// One item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub item: i64,
+    pub text: String,
+    pub due_at: Option<DateTime<Utc>>,
+    /// The command that ticks it by itself, if any.
+    pub ticked_by: Option<String>,
+    pub done: Option<(UserRef, DateTime<Utc>)>,
+}
+
+type Row = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn item((item, text, due_at, ticked_by, done_at, by_id, by_name): Row) -> anyhow::Result<Item> {
+    let done = match (done_at, by_id) {
+        (Some(at), Some(id)) => Some((UserRef { id, name: by_name }, from_db(&at)?)),
+        _ => None,
+    };
+    Ok(Item {
+        item,
+        text,
+        due_at: due_at.as_deref().map(from_db).transpose()?,
+        ticked_by,
+        done,
+    })
+}
+
+pub async fn add(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+    item: i64,
+    text: &str,
+    due_at: Option<DateTime<Utc>>,
+    ticked_by: Option<&str>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO checklist_items (incident_id, item, text, due_at, ticked_by) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(incident_id)
+    .bind(item)
+    .bind(text)
+    .bind(due_at.map(to_db))
+    .bind(ticked_by)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Every item, in order.
+pub async fn all(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Result<Vec<Item>> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT item, text, due_at, ticked_by, done_at, done_by_id, done_by_name \
+         FROM checklist_items WHERE incident_id = $1 ORDER BY item",
+    )
+    .bind(incident_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter().map(item).collect()
+}
+
+/// Ticks (`Some`) or unticks (`None`) an item.
+pub async fn set_done(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+    item: i64,
+    done: Option<(&UserRef, DateTime<Utc>)>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE checklist_items SET done_at = $1, done_by_id = $2, done_by_name = $3 \
+         WHERE incident_id = $4 AND item = $5",
+    )
+    .bind(done.map(|(_, at)| to_db(at)))
+    .bind(done.map(|(u, _)| u.id.clone()))
+    .bind(done.and_then(|(u, _)| u.name.clone()))
+    .bind(incident_id)
+    .bind(item)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Reminder schedules: one row per (incident, kind, item), holding its next due time.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+
+use crate::clock::{from_db, to_db};
+
+/// What a reminder is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// No status update for the cadence: remind the IC.
+    StatusUpdate,
+    /// Not acknowledged in time: page the next escalation tier.
+    Ack,
+    /// A checklist item still open at its due time: one nudge.
+    Checklist,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StatusUpdate => "status_update",
+            Self::Ack => "ack",
+            Self::Checklist => "checklist",
+        }
+    }
+
+    fn parse(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "status_update" => Ok(Self::StatusUpdate),
+            "ack" => Ok(Self::Ack),
+            "checklist" => Ok(Self::Checklist),
+            _ => anyhow::bail!("unknown reminder kind {s:?}"),
+        }
+    }
+}
+
+/// A pending reminder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    pub id: i64,
+    pub incident_id: i64,
+    pub kind: Kind,
+    pub item: i64,
+    pub due_at: DateTime<Utc>,
+    pub fired: i64,
+    pub last_fired_at: Option<DateTime<Utc>>,
+}
+
+type Row = (i64, i64, String, i64, String, i64, Option<String>);
+
+fn reminder((id, incident_id, kind, item, due_at, fired, last): Row) -> anyhow::Result<Reminder> {
+    Ok(Reminder {
+        id,
+        incident_id,
+        kind: Kind::parse(&kind)?,
+        item,
+        due_at: from_db(&due_at)?,
+        fired,
+        last_fired_at: last.as_deref().map(from_db).transpose()?,
+    })
+}
+
+const COLUMNS: &str = "id, incident_id, kind, item, due_at, fired, last_fired_at";
+
+/// Sets (or re-keys) a schedule to fire at `due_at`, keeping its fire count.
+pub async fn schedule(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+    kind: Kind,
+    item: i64,
+    due_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO reminders (incident_id, kind, item, due_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (incident_id, kind, item) DO UPDATE SET due_at = excluded.due_at, \
+         state = 'pending'",
+    )
+    .bind(incident_id)
+    .bind(kind.as_str())
+    .bind(item)
+    .bind(to_db(due_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a firing and sets the next due time, or ends the schedule when `next` is `None`.
+pub async fn fired(
+    conn: &mut SqliteConnection,
+    id: i64,
+    at: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE reminders SET fired = fired + 1, last_fired_at = $1, \
+         due_at = COALESCE($2, due_at), state = CASE WHEN $2 IS NULL THEN 'done' ELSE 'pending' END \
+         WHERE id = $3",
+    )
+    .bind(to_db(at))
+    .bind(next.map(to_db))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves a pending reminder without counting a firing (quiet hours).
+pub async fn postpone(
+    conn: &mut SqliteConnection,
+    id: i64,
+    to: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE reminders SET due_at = $1 WHERE id = $2")
+        .bind(to_db(to))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Cancels one schedule of an incident (`item = None`: every item of that kind).
+pub async fn cancel(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+    kind: Kind,
+    item: Option<i64>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE reminders SET state = 'cancelled' WHERE incident_id = $1 AND kind = $2 \
+         AND ($3 IS NULL OR item = $3) AND state = 'pending'",
+    )
+    .bind(incident_id)
+    .bind(kind.as_str())
+    .bind(item)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Cancels every pending reminder of an incident.
+pub async fn cancel_all(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE reminders SET state = 'cancelled' WHERE incident_id = $1 AND state = 'pending'",
+    )
+    .bind(incident_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+    kind: Kind,
+    item: i64,
+) -> anyhow::Result<Option<Reminder>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM reminders WHERE incident_id = $1 AND kind = $2 AND item = $3"
+    ))
+    .bind(incident_id)
+    .bind(kind.as_str())
+    .bind(item)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(reminder).transpose()
+}
+
+/// The earliest pending reminder due at or before `now`.
+pub async fn first_due(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Reminder>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM reminders WHERE state = 'pending' AND due_at <= $1 \
+         ORDER BY due_at, id LIMIT 1"
+    ))
+    .bind(to_db(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(reminder).transpose()
+}
+
+/// When the next pending reminder is due.
+pub async fn next_due(conn: &mut SqliteConnection) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let at: Option<String> =
+        sqlx::query_scalar("SELECT MIN(due_at) FROM reminders WHERE state = 'pending'")
+            .fetch_one(&mut *conn)
+            .await?;
+    at.as_deref().map(from_db).transpose()
+}
+
+/// Pending reminders of an incident, soonest first.
+pub async fn pending_for(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+) -> anyhow::Result<Vec<Reminder>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM reminders WHERE incident_id = $1 AND state = 'pending' \
+         ORDER BY due_at, id"
+    ))
+    .bind(incident_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter().map(reminder).collect()
+}
