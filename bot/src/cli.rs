@@ -150,7 +150,29 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = load_config(&cli)?;
+    let mut out = String::new();
+    let result = dispatch(&cli, &mut out).await;
+    emit(&out);
+    result
+}
+
+/// Writes the command's output; a closed pipe (`klaxon … | head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => eprintln!("klaxon: error: writing output: {e}"),
+    }
+}
+
+async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let config = load_config(cli)?;
     match &cli.command {
         None | Some(Cmd::Run) => {
             eprintln!(
@@ -191,16 +213,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let all = store::incidents::all(&mut conn).await?;
             if *json {
                 let rows: Vec<_> = all.iter().map(incident_json).collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
             } else if all.is_empty() {
-                println!("No incidents.");
+                writeln!(out, "No incidents.")?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "{:<16} {:<7} {:<5} {:<11} {:<24} TITLE",
                     "TENANT", "ID", "SEV", "STATUS", "DECLARED"
-                );
+                )?;
                 for i in &all {
-                    println!(
+                    writeln!(
+                        out,
                         "{:<16} {:<7} {:<5} {:<11} {:<24} {}",
                         i.tenant.to_string(),
                         i.key(),
@@ -208,7 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         i.status.as_str(),
                         long(i.declared_at),
                         i.title
-                    );
+                    )?;
                 }
             }
             Ok(())
@@ -229,9 +253,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(|(r, u)| (r.as_str().to_owned(), serde_json::json!(u)))
                     .collect::<serde_json::Map<_, _>>()
                     .into();
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             } else {
-                print_incident(&incident, &roles);
+                print_incident(out, &incident, &roles)?;
             }
             Ok(())
         }
@@ -249,30 +273,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "incident": incident_json(&incident),
                     "timeline": entries,
                 });
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "{} · {} · {} · {}",
                     incident.key(),
                     incident.severity,
                     incident.status,
                     incident.title
-                );
+                )?;
                 for e in &entries {
-                    println!(
+                    writeln!(
+                        out,
                         "{}  @{:<12} {:<13} {}",
                         long(e.at),
                         e.actor.label(),
                         e.kind,
                         e.text.replace('\n', "\n    ")
-                    );
+                    )?;
                 }
             }
             Ok(())
         }
         Some(Cmd::Migrate) => {
             Store::open(&cli.db).await?.close().await;
-            println!("Database {} is up to date.", cli.db);
+            writeln!(out, "Database {} is up to date.", cli.db)?;
             Ok(())
         }
         Some(Cmd::Config(ConfigCmd::Check)) => {
@@ -280,23 +306,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 || "defaults (no klaxon.toml)".to_owned(),
                 |p| p.display().to_string(),
             );
-            println!("Configuration OK: {source}");
-            println!(
+            writeln!(out, "Configuration OK: {source}")?;
+            writeln!(
+                out,
                 "Default severity {}; paging channel {}; channels named {}-YYYY-MM-DD-<slug>.",
                 config.incidents.default_severity,
                 config.incidents.paging_channel,
                 config.incidents.channel_prefix
-            );
+            )?;
             for s in klaxon_commands::Severity::ALL {
                 let level = config.ladder(s);
                 let every = level.update_every.map_or_else(
                     || "no update reminders".to_owned(),
                     |d| format!("updates every {d}"),
                 );
-                println!(
+                writeln!(
+                    out,
                     "{s}: acknowledge within {}; {every}. {}",
                     level.ack_within, level.description
-                );
+                )?;
             }
             Ok(())
         }
@@ -380,33 +408,48 @@ fn incident_json(i: &Incident) -> serde_json::Value {
     })
 }
 
-fn print_incident(i: &Incident, roles: &[(klaxon_commands::Role, klaxon_commands::UserRef)]) {
-    println!("{} · {} · {} · {}", i.key(), i.severity, i.status, i.title);
-    println!("Workspace:    {}", i.tenant);
-    println!("Channel:      #{}", i.channel_name);
-    println!(
+fn print_incident(
+    out: &mut String,
+    i: &Incident,
+    roles: &[(klaxon_commands::Role, klaxon_commands::UserRef)],
+) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    writeln!(
+        out,
+        "{} · {} · {} · {}",
+        i.key(),
+        i.severity,
+        i.status,
+        i.title
+    )?;
+    writeln!(out, "Workspace:    {}", i.tenant)?;
+    writeln!(out, "Channel:      #{}", i.channel_name)?;
+    writeln!(
+        out,
         "Declared:     {} by @{}",
         long(i.declared_at),
         i.declared_by.label()
-    );
+    )?;
     match &i.acknowledged {
-        Some((u, at)) => println!("Acknowledged: {} by @{}", long(*at), u.label()),
-        None => println!("Acknowledged: not yet"),
+        Some((u, at)) => writeln!(out, "Acknowledged: {} by @{}", long(*at), u.label())?,
+        None => writeln!(out, "Acknowledged: not yet")?,
     }
     if let Some(at) = i.resolved_at {
-        println!(
+        writeln!(
+            out,
             "Resolved:     {} (after {})",
             long(at),
             age(i.declared_at, at)
-        );
+        )?;
     }
     if let Some(r) = &i.resolution {
-        println!("Resolution:   {r}");
+        writeln!(out, "Resolution:   {r}")?;
     }
     for (role, user) in roles {
-        println!("{:<13} @{}", format!("{role}:"), user.label());
+        writeln!(out, "{:<13} @{}", format!("{role}:"), user.label())?;
     }
     if let Some((at, text)) = &i.last_update {
-        println!("Last update:  {} — {text}", long(*at));
+        writeln!(out, "Last update:  {} — {text}", long(*at))?;
     }
+    Ok(())
 }

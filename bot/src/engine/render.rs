@@ -103,9 +103,16 @@ impl View<'_> {
                 .text(format!(" at {}", short(i.declared_at))),
         );
         if i.is_open() {
-            m = m.line(Rich::plain(
-                "Next: /inc ack · /inc lead @someone · /inc update <text> · /inc help",
-            ));
+            // Only the first steps still to do, so the pinned summary never nags about done ones.
+            let mut next = Vec::new();
+            if i.acknowledged.is_none() {
+                next.push("/inc ack");
+            }
+            if self.holder(Role::Ic).is_none() {
+                next.push("/inc lead @someone");
+            }
+            next.extend(["/inc update <text>", "/inc help"]);
+            m = m.line(Rich::plain(format!("Next: {}", next.join(" · "))));
         }
         m
     }

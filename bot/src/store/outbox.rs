@@ -71,21 +71,26 @@ pub async fn pending(
     platforms: &[PlatformKind],
     limit: i64,
 ) -> anyhow::Result<Vec<Pending>> {
-    let rows: Vec<PendingRow> = sqlx::query_as(
+    if platforms.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only the platforms this process serves: calls for another one must not fill the batch.
+    let placeholders: Vec<String> = (2..platforms.len() + 2).map(|n| format!("${n}")).collect();
+    let sql = format!(
         "SELECT id, platform, workspace, incident_id, op, attempts, not_before FROM outbox \
-             WHERE state = 'pending' ORDER BY id LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+         WHERE state = 'pending' AND platform IN ({}) ORDER BY id LIMIT $1",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, PendingRow>(&sql).bind(limit);
+    for p in platforms {
+        query = query.bind(p.as_str());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, platform, workspace, incident_id, op, attempts, not_before) in rows {
         let Some(platform) = PlatformKind::parse(&platform) else {
             continue;
         };
-        if !platforms.contains(&platform) {
-            continue;
-        }
         out.push(Pending {
             id,
             tenant: Tenant::new(platform, workspace),

@@ -52,11 +52,16 @@ pub fn text(topic: Option<&str>) -> String {
             out
         }
         None => {
-            let mut out =
-                String::from("Klaxon incident commands (in an incident channel unless marked *):");
+            let mut out = String::from(
+                "Klaxon incident commands (type them in the incident's channel unless marked anywhere):",
+            );
             for s in specs() {
-                let star = if s.scope == Scope::Anywhere { "*" } else { "" };
-                out.push_str(&format!("\n/inc {}{star} — {}", s.usage, s.summary));
+                let anywhere = if s.scope == Scope::Anywhere {
+                    " (anywhere)"
+                } else {
+                    ""
+                };
+                out.push_str(&format!("\n/inc {} — {}{anywhere}", s.usage, s.summary));
             }
             out.push_str("\n`/inc help <command>` explains one.");
             out

@@ -21,7 +21,11 @@ async fn calls_wait_for_a_transient_failure_and_keep_their_order() {
     let calls = bot.api.calls();
     assert!(matches!(calls[0], Call::Create { .. }), "{calls:?}");
     assert_eq!(bot.api.created().len(), 1);
-    assert_eq!(calls.len(), 5, "create, announce, summary, pin, checklist: {calls:?}");
+    assert_eq!(
+        calls.len(),
+        5,
+        "create, announce, summary, pin, checklist: {calls:?}"
+    );
 }
 
 #[tokio::test]

@@ -426,3 +426,22 @@ async fn quiet_hours_hold_sev3_until_business_hours_but_never_sev1() {
         "fires once at 09:00 Paris"
     );
 }
+
+#[tokio::test]
+async fn a_crash_between_firing_and_sending_neither_loses_nor_repeats_the_reminder() {
+    let bot = TestBot::with_config(quiet_config()).await;
+    let ch = declared(&bot, "sev1").await;
+    bot.ok("alice", &ch, "/inc ack").await;
+    bot.clock.advance(std::time::Duration::from_secs(15 * 60));
+    // The scheduler commits the firing (and its queued post), then the process dies before
+    // the post is made.
+    let fired = bot.app.scheduler.fire_due().await.expect("fire");
+    assert_eq!(fired.len(), 1);
+    let bot = bot.restart().await;
+    bot.settle().await;
+    bot.settle().await;
+    assert_eq!(reminders_in(&bot, &ch).len(), 1);
+    // And the schedule moved on: the next one is a full cadence later.
+    assert!(bot.advance("14m").await.is_empty());
+    assert_eq!(bot.advance("1m").await.len(), 1);
+}
