@@ -577,6 +577,11 @@ mod tests {
     #[test]
     fn example_file_is_valid() {
         let text = include_str!("../../klaxon.example.toml");
-        Config::parse(text).expect("klaxon.example.toml parses");
+        let example = Config::parse(text).expect("klaxon.example.toml parses");
+        // The example shows the defaults: it must say exactly what no file says.
+        assert_eq!(example.checklist(), default_checklist());
+        for s in Severity::ALL {
+            assert_eq!(example.ladder(s), Config::default().ladder(s));
+        }
     }
 }

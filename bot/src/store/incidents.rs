@@ -239,7 +239,8 @@ pub async fn all(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Incident>> {
 /// The next per-tenant number. Call inside the write transaction that inserts it.
 pub async fn next_number(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow::Result<i64> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents WHERE platform = $1 AND workspace = $2",
+        "SELECT COALESCE((SELECT number FROM incidents WHERE platform = $1 AND workspace = $2 \
+         ORDER BY number DESC LIMIT 1), 0) + 1",
     )
     .bind(tenant.platform.as_str())
     .bind(&tenant.workspace)
@@ -256,9 +257,12 @@ pub async fn channel_name_used(
     name: &str,
     except: Option<i64>,
 ) -> anyhow::Result<bool> {
+    // Two indexed lookups rather than one OR, which SQLite would answer with a scan.
     let used: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM incidents WHERE platform = $1 AND workspace = $2 \
-         AND (channel_planned = $3 OR channel_name = $3) AND id IS NOT $4 LIMIT 1",
+         AND channel_planned = $3 AND id IS NOT $4 \
+         UNION ALL SELECT 1 FROM incidents WHERE platform = $1 AND workspace = $2 \
+         AND channel_name = $3 AND id IS NOT $4 LIMIT 1",
     )
     .bind(tenant.platform.as_str())
     .bind(&tenant.workspace)
