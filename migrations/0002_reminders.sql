@@ -11,8 +11,9 @@ ALTER TABLE incidents ADD COLUMN reminders_off INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE reminders (
     id            INTEGER PRIMARY KEY,
     incident_id   INTEGER NOT NULL REFERENCES incidents (id),
-    kind          TEXT NOT NULL CHECK (kind IN ('status_update', 'ack', 'checklist')),
-    -- The checklist item for 'checklist'; 0 otherwise.
+    kind          TEXT NOT NULL CHECK (kind IN ('status_update', 'ack', 'checklist', 'followup', 'postmortem')),
+    -- The checklist item for 'checklist', the follow-up for 'followup', the step for
+    -- 'postmortem' (0: due tomorrow, 1: overdue); 0 otherwise.
     item          INTEGER NOT NULL DEFAULT 0,
     due_at        TEXT NOT NULL,
     -- How many times this schedule has fired.

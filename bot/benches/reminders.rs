@@ -21,7 +21,7 @@ use klaxon::store::Store;
 use klaxon::store::reminders::Kind;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
-    PlatformKind, Rich, Tenant, UserRef,
+    PlatformKind, Rich, Tenant, Upload, UserRef,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +47,9 @@ impl ChatApi for Instant200 {
     }
     async fn pin(&self, _: &ChannelRef, _: &MessageRef) -> Result<(), ApiError> {
         Ok(())
+    }
+    async fn upload(&self, _: &ChannelRef, _: &Upload) -> Result<MessageRef, ApiError> {
+        Ok(MessageRef("f".into()))
     }
 }
 
@@ -90,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse("checklist = []")?;
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     apis.insert(PlatformKind::Console, Arc::new(Instant200));
-    let app = App::new(store.clone(), config, Arc::new(SystemClock), apis);
+    let app = App::new(store.clone(), config, Arc::new(SystemClock), apis)?;
     let tenant = Tenant::new(PlatformKind::Console, "bench");
 
     println!("Declaring {n} incidents…");

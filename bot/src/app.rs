@@ -35,9 +35,10 @@ impl App {
         config: Config,
         clock: Arc<dyn Clock>,
         apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let wake = Arc::new(Notify::new());
         let scheduler_wake = Arc::new(Notify::new());
+        let renderer = Arc::new(crate::postmortem::Renderer::new(&config)?);
         let config = Arc::new(config);
         let engine = Arc::new(Engine::new(
             store.clone(),
@@ -45,6 +46,7 @@ impl App {
             Arc::clone(&config),
             Arc::clone(&wake),
             Arc::clone(&scheduler_wake),
+            renderer,
         ));
         let scheduler = Arc::new(Scheduler::new(
             store.clone(),
@@ -54,13 +56,13 @@ impl App {
             Arc::clone(&wake),
         ));
         let dispatcher = Arc::new(Dispatcher::new(store.clone(), apis, wake));
-        Self {
+        Ok(Self {
             engine,
             scheduler,
             dispatcher,
             store,
             clock,
-        }
+        })
     }
 
     /// Fires every due reminder and makes every due platform call.
@@ -124,7 +126,7 @@ pub async fn run_console(
     };
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     apis.insert(PlatformKind::Console, Arc::new(console.clone()));
-    let app = App::new(store.clone(), config, clock, apis);
+    let app = App::new(store.clone(), config, clock, apis)?;
     // Calls and reminders left due by an earlier run come first.
     app.settle().await?;
     // On the real clock, reminders fire by themselves while the console waits for input.

@@ -52,6 +52,20 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print or write an incident's postmortem draft (the latest stored version, or a fresh
+    /// one from the record when none is stored yet).
+    Postmortem {
+        /// The incident number (7 or INC-7).
+        number: String,
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// A stored version (1, 2, …) instead of the latest.
+        #[arg(long)]
+        version: Option<i64>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Create or upgrade the database, then exit.
     Migrate,
     /// Configuration commands.
@@ -293,6 +307,43 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                         e.text.replace('\n', "\n    ")
                     )?;
                 }
+            }
+            Ok(())
+        }
+        Some(Cmd::Postmortem {
+            number,
+            tenant,
+            version,
+            out: file,
+        }) => {
+            let store = existing(&cli.db).await?;
+            let mut conn = store.conn().await?;
+            let incident = find(&mut conn, number, tenant).await?;
+            let stored = store::postmortems::get(&mut conn, incident.id, *version).await?;
+            let markdown = match (stored, version) {
+                (Some(draft), _) => draft.markdown,
+                (None, Some(v)) => {
+                    anyhow::bail!("{} has no postmortem version {v}", incident.key())
+                }
+                (None, None) => {
+                    eprintln!(
+                        "klaxon: {} has no stored draft yet; this one is fresh from the record (`/inc postmortem` stores one).",
+                        incident.key()
+                    );
+                    let renderer = crate::postmortem::Renderer::new(&config)?;
+                    let context =
+                        crate::postmortem::gather(&mut conn, &config, &incident, 0, Utc::now())
+                            .await?;
+                    renderer.render(&context)?
+                }
+            };
+            match file {
+                Some(path) => {
+                    std::fs::write(path, &markdown)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("klaxon: wrote {}", path.display());
+                }
+                None => out.push_str(&markdown),
             }
             Ok(())
         }

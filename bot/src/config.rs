@@ -28,6 +28,29 @@ pub struct Config {
     /// The first-15-minutes checklist posted at declare. Absent: the default list; an empty
     /// list: no checklist.
     pub checklist: Option<Vec<ChecklistItem>>,
+    #[serde(default)]
+    pub postmortem: PostmortemConfig,
+}
+
+/// `[postmortem]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostmortemConfig {
+    /// The postmortem is due this many business days after resolution (reminders one business
+    /// day before, and every business day once overdue, until `/inc postmortem done`).
+    pub due_business_days: u32,
+    /// A MiniJinja template to render drafts with, instead of the built-in one
+    /// (`bot/templates/postmortem.md.j2` shows every variable). Relative to the working directory.
+    pub template: Option<std::path::PathBuf>,
+}
+
+impl Default for PostmortemConfig {
+    fn default() -> Self {
+        Self {
+            due_business_days: 5,
+            template: None,
+        }
+    }
 }
 
 /// `[reminders]`.
@@ -103,6 +126,49 @@ impl BusinessHours {
             return t;
         }
         self.next_start(t, 0).unwrap_or(t)
+    }
+
+    /// The same local time `n` business days after `t` (n = 0: `t`). A `t` on a day off counts
+    /// from the next business day.
+    pub fn add_business_days(&self, t: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+        use chrono::Datelike as _;
+        let local = self.local(t);
+        let mut date = local.date_naive();
+        let mut left = n;
+        let mut guard = 0;
+        while left > 0 && guard < 400 {
+            date += chrono::Duration::days(1);
+            guard += 1;
+            if self.days.contains(&date.weekday()) {
+                left -= 1;
+            }
+        }
+        self.at(date, local.time()).unwrap_or(t)
+    }
+
+    /// The same local time on the business day before `t`'s day.
+    pub fn previous_business_day(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        use chrono::Datelike as _;
+        let local = self.local(t);
+        let mut date = local.date_naive();
+        for _ in 0..15 {
+            date -= chrono::Duration::days(1);
+            if self.days.contains(&date.weekday()) {
+                break;
+            }
+        }
+        self.at(date, local.time()).unwrap_or(t)
+    }
+
+    /// The start of business on `date` (a local date).
+    pub fn start_of(&self, date: chrono::NaiveDate) -> DateTime<Utc> {
+        self.at(date, self.start)
+            .unwrap_or_else(|| date.and_time(self.start).and_utc())
+    }
+
+    /// The local date of `t`.
+    pub fn date_of(&self, t: DateTime<Utc>) -> chrono::NaiveDate {
+        self.local(t).date_naive()
     }
 
     /// The start of the first business day after the day of `t` (local dates).
@@ -382,6 +448,17 @@ impl Config {
                 "escalation: {tier:?} is not a mention"
             );
         }
+        anyhow::ensure!(
+            (1..=60).contains(&self.postmortem.due_business_days),
+            "postmortem.due_business_days must be 1 to 60"
+        );
+        if let Some(path) = &self.postmortem.template {
+            anyhow::ensure!(
+                path.is_file(),
+                "postmortem.template: no file at {}",
+                path.display()
+            );
+        }
         if let Some(items) = &self.checklist {
             anyhow::ensure!(items.len() <= 30, "checklist: at most 30 items");
             for item in items {
@@ -566,6 +643,19 @@ mod tests {
         assert_eq!(
             bh.next_business_day(utc("2026-11-23T03:00:00Z")),
             utc("2026-11-24T08:00:00Z")
+        );
+        // Five business days after Friday 10:00 UTC is the next Friday; after Wednesday, Wednesday.
+        assert_eq!(
+            bh.add_business_days(utc("2026-11-27T10:00:00Z"), 5),
+            utc("2026-12-04T10:00:00Z")
+        );
+        assert_eq!(
+            bh.add_business_days(utc("2026-11-25T10:00:00Z"), 5),
+            utc("2026-12-02T10:00:00Z")
+        );
+        assert_eq!(
+            bh.previous_business_day(utc("2026-11-30T10:00:00Z")),
+            utc("2026-11-27T10:00:00Z")
         );
         // Summer time: 2026-07-06 is a Monday, Paris is UTC+2.
         assert_eq!(

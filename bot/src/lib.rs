@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod outbox;
+pub mod postmortem;
 pub mod reminders;
 pub mod scheduler;
 pub mod store;

@@ -14,7 +14,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use klaxon_commands::naming;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, NewChannel, PlatformKind, Rich, Span, Tenant, UserRef,
+    ApiError, ChannelRef, ChatApi, Message, NewChannel, PlatformKind, Rich, Span, Tenant, Upload,
+    UserRef,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
@@ -58,6 +59,8 @@ pub enum Op {
     Pin { kind: PostKind },
     /// Replace the content of a tracked post.
     Edit { kind: PostKind, message: Message },
+    /// Share a stored postmortem draft in the incident channel, as a file.
+    UploadPostmortem { version: i64, comment: Message },
 }
 
 impl Op {
@@ -337,6 +340,26 @@ impl Dispatcher {
             Op::Pin { kind } => {
                 let (channel, message) = self.tracked(incident.as_ref(), kind).await?;
                 api.pin(&channel, &message).await?;
+            }
+            Op::UploadPostmortem { version, comment } => {
+                let channel = incident_channel(incident.as_ref())?;
+                let incident = incident.ok_or_else(|| Failure::Impossible("no incident".into()))?;
+                let draft = {
+                    let mut conn = self.store.conn().await?;
+                    store::postmortems::get(&mut conn, incident.id, Some(version)).await?
+                }
+                .ok_or_else(|| Failure::Impossible(format!("no postmortem version {version}")))?;
+                let comment = self.resolve_message(&call.tenant, comment).await?;
+                api.upload(
+                    &channel,
+                    &Upload {
+                        filename: format!("{}-postmortem-v{version}.md", incident.key()),
+                        title: format!("{} postmortem draft v{version}", incident.key()),
+                        content: draft.markdown,
+                        comment,
+                    },
+                )
+                .await?;
             }
             Op::Edit { kind, message } => {
                 let (channel, target) = self.tracked(incident.as_ref(), kind).await?;

@@ -212,16 +212,16 @@ pub async fn escalate(
     let mut paged = Rich::new();
     let line = match tiers.len() {
         0 => Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity))
-            .push_all(why)
+            .append(why)
             .text(". No escalation tiers are configured ([escalation] in klaxon.toml)."),
         n => {
             let index = usize::try_from(tier - 1).unwrap_or(0).min(n - 1);
             let last = if index + 1 == n { ", the last" } else { "" };
             paged = Rich::new().mention(tiers[index].clone());
             Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity))
-                .push_all(why)
+                .append(why)
                 .text(format!(". Paging tier {}{last}: ", index + 1))
-                .push_all(paged.clone())
+                .append(paged.clone())
                 .text(".")
         }
     };
@@ -277,14 +277,46 @@ pub fn status_reminder(
     (message, format!("Reminded @{} ({what})", ic.label()))
 }
 
-/// Appends another line's spans.
-pub(crate) trait PushAll {
-    fn push_all(self, other: Rich) -> Self;
+/// At resolution: the postmortem is due `due_business_days` business days later, with a
+/// reminder the business day before and one when it falls due. Returns the due time.
+pub async fn schedule_postmortem(
+    conn: &mut SqliteConnection,
+    config: &Config,
+    incident_id: i64,
+    resolved_at: DateTime<Utc>,
+) -> anyhow::Result<DateTime<Utc>> {
+    let bh = &config.business_hours;
+    let due = bh.add_business_days(resolved_at, config.postmortem.due_business_days);
+    store::postmortems::set_due(conn, incident_id, Some(due)).await?;
+    let day_before = bh.previous_business_day(due);
+    if day_before > resolved_at {
+        store::reminders::schedule(conn, incident_id, Kind::Postmortem, 0, day_before).await?;
+    }
+    store::reminders::schedule(conn, incident_id, Kind::Postmortem, 1, due).await?;
+    Ok(due)
 }
 
-impl PushAll for Rich {
-    fn push_all(mut self, other: Rich) -> Self {
-        self.0.extend(other.0);
-        self
-    }
+/// At reopen: no postmortem is due until the incident is resolved again.
+pub async fn cancel_postmortem(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+) -> anyhow::Result<()> {
+    store::reminders::cancel(conn, incident_id, Kind::Postmortem, None).await?;
+    store::postmortems::set_due(conn, incident_id, None).await
+}
+
+/// A follow-up is overdue from the start of business the day after its due date.
+pub fn followup_overdue_at(config: &Config, due: chrono::NaiveDate) -> DateTime<Utc> {
+    config
+        .business_hours
+        .start_of(due + chrono::Duration::days(1))
+}
+
+/// Who a reminder about the incident goes to: the IC, or the declarer while there is none.
+pub async fn owner(conn: &mut SqliteConnection, incident: &Incident) -> anyhow::Result<UserRef> {
+    let roles = store::incidents::roles(conn, incident.id).await?;
+    Ok(roles
+        .into_iter()
+        .find(|(r, _)| *r == klaxon_commands::Role::Ic)
+        .map_or_else(|| incident.declared_by.clone(), |(_, u)| u))
 }

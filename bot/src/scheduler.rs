@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use klaxon_commands::{Rich, Role};
+use klaxon_commands::{Message, Rich};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -135,8 +135,8 @@ impl Scheduler {
             store::reminders::fired(tx, reminder.id, now, None).await?;
             return Ok(false);
         };
-        if !incident.is_open() {
-            store::reminders::cancel_all(tx, incident.id).await?;
+        if reminder.kind.ends_with_incident() && !incident.is_open() {
+            store::reminders::cancel_open_phase(tx, incident.id).await?;
             return Ok(false);
         }
         if config
@@ -157,11 +157,7 @@ impl Scheduler {
                     store::reminders::fired(tx, reminder.id, now, None).await?;
                     return Ok(false);
                 };
-                let roles = store::incidents::roles(tx, incident.id).await?;
-                let ic = roles
-                    .iter()
-                    .find(|(r, _)| *r == Role::Ic)
-                    .map_or_else(|| incident.declared_by.clone(), |(_, u)| u.clone());
+                let ic = reminders::owner(tx, &incident).await?;
                 let (message, text) = reminders::status_reminder(config, &incident, &ic, now);
                 let entry =
                     store::timeline::append(tx, incident.id, now, &klaxon(), "reminder", &text)
@@ -196,7 +192,7 @@ impl Scheduler {
                 if incident.reminders_off {
                     return Ok(false);
                 }
-                let message = klaxon_commands::Message::new().line(Rich::plain(format!(
+                let message = Message::new().line(Rich::plain(format!(
                     "⏰ Checklist item {} is due: {}. Tick it with /inc check {}.",
                     item.item, item.text, item.item
                 )));
@@ -205,6 +201,73 @@ impl Scheduler {
                     store::timeline::append(tx, incident.id, now, &klaxon(), "nudge", &text)
                         .await?;
                 post(tx, &incident, Target::Incident, message, entry, now).await?;
+                Ok(true)
+            }
+            Kind::Followup => {
+                let followups = store::postmortems::followups(tx, incident.id).await?;
+                let Some(f) = followups
+                    .iter()
+                    .find(|f| f.item == reminder.item && f.done.is_none())
+                else {
+                    store::reminders::fired(tx, reminder.id, now, None).await?;
+                    return Ok(false);
+                };
+                let to = match &f.owner {
+                    Some(owner) => owner.clone(),
+                    None => reminders::owner(tx, &incident).await?,
+                };
+                let due = f
+                    .due
+                    .map_or_else(String::new, |d| format!(" (due {})", d.format("%Y-%m-%d")));
+                let message = Message::new().line(
+                    Rich::plain("📌 ")
+                        .ping(&to)
+                        .text(format!(
+                            ": follow-up {} of {} is overdue{due}: ",
+                            f.item,
+                            incident.key()
+                        ))
+                        .user_text(&f.text)
+                        .text(format!(". /inc followup done {} when it is.", f.item)),
+                );
+                let text = format!("Reminded @{} of overdue follow-up {}", to.label(), f.item);
+                let entry =
+                    store::timeline::append(tx, incident.id, now, &klaxon(), "reminder", &text)
+                        .await?;
+                post(tx, &incident, Target::Incident, message, entry, now).await?;
+                store::reminders::fired(
+                    tx,
+                    reminder.id,
+                    now,
+                    Some(now + chrono::Duration::days(7)),
+                )
+                .await?;
+                Ok(true)
+            }
+            Kind::Postmortem => {
+                let (due, done) = store::postmortems::due_and_done(tx, incident.id).await?;
+                let (Some(due), None, false) = (due, done, incident.is_open()) else {
+                    store::reminders::fired(tx, reminder.id, now, None).await?;
+                    return Ok(false);
+                };
+                let to = reminders::owner(tx, &incident).await?;
+                let when = crate::clock::long(due);
+                let (what, next) = if reminder.item == 0 {
+                    (format!("is due by {when}"), None)
+                } else {
+                    let next = config.business_hours.add_business_days(now, 1);
+                    (format!("is overdue (it was due by {when})"), Some(next))
+                };
+                let message = Message::new().line(Rich::plain("📝 ").ping(&to).text(format!(
+                    ": the postmortem of {} {what}. /inc postmortem drafts it from the record; /inc postmortem done when it is written.",
+                    incident.key()
+                )));
+                let text = format!("Reminded @{}: postmortem {what}", to.label());
+                let entry =
+                    store::timeline::append(tx, incident.id, now, &klaxon(), "reminder", &text)
+                        .await?;
+                post(tx, &incident, Target::Incident, message, entry, now).await?;
+                store::reminders::fired(tx, reminder.id, now, next).await?;
                 Ok(true)
             }
         }

@@ -11,9 +11,9 @@ pub mod port;
 pub mod reply;
 pub mod values;
 
-pub use command::{Arg, ArgKind, Command, Remind, Scope, Spec, help_text, parse, specs};
+pub use command::{Arg, ArgKind, Command, Followup, Remind, Scope, Spec, help_text, parse, specs};
 pub use error::UserError;
 pub use invocation::{ChannelRef, Input, Invocation, MessageRef, PlatformKind, Tenant, UserRef};
-pub use port::{ApiError, ChatApi, Handler, NewChannel};
+pub use port::{ApiError, ChatApi, Handler, NewChannel, Upload};
 pub use reply::{Field, Message, Reply, ReplyKind, Rich, Span};
 pub use values::{Duration, Role, Severity, Status, Text, Title};

@@ -24,6 +24,16 @@ pub struct NewChannel {
     pub invite: Vec<UserRef>,
 }
 
+/// A text file Klaxon shares in a channel (a postmortem draft), with a short comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub filename: String,
+    pub title: String,
+    pub content: String,
+    /// The message shown with the file.
+    pub comment: Message,
+}
+
 /// How a platform call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -64,4 +74,6 @@ pub trait ChatApi: Send + Sync {
         message: &Message,
     ) -> Result<(), ApiError>;
     async fn pin(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError>;
+    /// Shares a text file in the channel (Slack: a file upload; Discord: an attachment).
+    async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError>;
 }

@@ -69,6 +69,12 @@ impl Rich {
         self.push(Span::Ping(user.clone()))
     }
 
+    /// Appends another line's spans.
+    pub fn append(mut self, other: Rich) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+
     pub fn mention(self, mention: impl Into<String>) -> Self {
         self.push(Span::Mention(mention.into()))
     }

@@ -63,7 +63,7 @@ impl TestBot {
             .expect("open store");
         let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
         apis.insert(PlatformKind::Console, api.clone());
-        let app = App::new(store, config.clone(), Arc::new(clock.clone()), apis);
+        let app = App::new(store, config.clone(), Arc::new(clock.clone()), apis).expect("app");
         Self {
             app,
             clock,

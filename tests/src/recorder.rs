@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Rich, UserRef,
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Rich, Upload, UserRef,
 };
 
 /// One platform call, as received.
@@ -39,6 +39,12 @@ pub enum Call {
     Pin {
         channel: String,
         id: String,
+    },
+    Upload {
+        channel: String,
+        filename: String,
+        content: String,
+        comment: Message,
     },
 }
 
@@ -216,5 +222,17 @@ impl ChatApi for Recorder {
             id: target.0.clone(),
         });
         Ok(())
+    }
+
+    async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
+        self.attempt()?;
+        let id = self.next_id();
+        self.record(Call::Upload {
+            channel: key(channel),
+            filename: file.filename.clone(),
+            content: file.content.clone(),
+            comment: file.comment.clone(),
+        });
+        Ok(MessageRef(id))
     }
 }

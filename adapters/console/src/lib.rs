@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
-    PlatformKind, Reply, ReplyKind, Rich, Tenant, UserRef,
+    PlatformKind, Reply, ReplyKind, Rich, Tenant, Upload, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
@@ -321,6 +321,24 @@ impl ChatApi for Console {
         }
         self.print(&id(channel), "", "📌 pinned the summary");
         Ok(())
+    }
+
+    async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
+        let channel = id(channel);
+        let reference = self.with(|s| {
+            s.next_message += 1;
+            let r = format!("m{}", s.next_message);
+            s.messages.insert(r.clone(), channel.clone());
+            r
+        });
+        let text = format!(
+            "{}\n📎 {} ({} lines)",
+            render(&file.comment),
+            file.filename,
+            file.content.lines().count()
+        );
+        self.print(&channel, "", &text);
+        Ok(MessageRef(reference))
     }
 }
 

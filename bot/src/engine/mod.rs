@@ -30,6 +30,7 @@ pub struct Engine {
     outbox_wake: Arc<Notify>,
     /// Woken after every commit, since commands move reminder schedules.
     scheduler_wake: Arc<Notify>,
+    renderer: Arc<crate::postmortem::Renderer>,
 }
 
 impl Engine {
@@ -39,6 +40,7 @@ impl Engine {
         config: Arc<Config>,
         outbox_wake: Arc<Notify>,
         scheduler_wake: Arc<Notify>,
+        renderer: Arc<crate::postmortem::Renderer>,
     ) -> Self {
         Self {
             store,
@@ -46,6 +48,7 @@ impl Engine {
             config,
             outbox_wake,
             scheduler_wake,
+            renderer,
         }
     }
 
@@ -99,6 +102,7 @@ impl Engine {
             inv,
             now: self.clock.now(),
             config: &self.config,
+            renderer: &self.renderer,
             queued: false,
         };
         let name = command.name();
@@ -178,6 +182,7 @@ pub(crate) struct Ctx<'a> {
     pub inv: &'a Invocation,
     pub now: DateTime<Utc>,
     pub config: &'a Config,
+    pub renderer: &'a crate::postmortem::Renderer,
     /// Whether platform calls were queued (the dispatcher is woken after commit).
     queued: bool,
 }
@@ -216,6 +221,26 @@ impl Ctx<'_> {
         text: &str,
     ) -> anyhow::Result<i64> {
         store::timeline::append(self.conn, incident.id, self.now, &self.inv.user, kind, text).await
+    }
+
+    /// Adds a timeline entry with structured data (severity and status changes).
+    pub async fn record_data(
+        &mut self,
+        incident: &Incident,
+        kind: &str,
+        text: &str,
+        data: serde_json::Value,
+    ) -> anyhow::Result<i64> {
+        store::timeline::append_with_data(
+            self.conn,
+            incident.id,
+            self.now,
+            &self.inv.user,
+            kind,
+            text,
+            Some(&data),
+        )
+        .await
     }
 
     /// Notes that platform calls were queued by other means than [`Ctx::enqueue`].

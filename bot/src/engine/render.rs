@@ -7,7 +7,7 @@ use klaxon_commands::values::human_secs;
 use klaxon_commands::{Message, Rich, Role, Severity, Status, UserRef};
 
 use crate::clock::short;
-use crate::reminders::PushAll as _;
+
 use crate::store::Incident;
 
 /// The badge that starts every line about an incident.
@@ -97,7 +97,7 @@ impl View<'_> {
             Rich::plain("Status: ")
                 .text(self.status().to_plain())
                 .text(" · IC: ")
-                .push_all(self.ic())
+                .append(self.ic())
                 .text(" · Declared by ")
                 .person(&i.declared_by)
                 .text(format!(" at {}", short(i.declared_at))),
@@ -121,7 +121,7 @@ impl View<'_> {
     pub fn topic(&self) -> Rich {
         let i = self.incident;
         Rich::plain(format!("{} · {} · IC: ", i.severity, i.status))
-            .push_all(self.ic())
+            .append(self.ic())
             .text(format!(" · {} ", i.key()))
             .user_text(&i.title)
     }

@@ -8,6 +8,7 @@ pub mod checklist;
 pub mod deliveries;
 pub mod incidents;
 pub mod outbox;
+pub mod postmortems;
 pub mod posts;
 pub mod reminders;
 pub mod timeline;

@@ -16,6 +16,11 @@ pub enum Kind {
     Ack,
     /// A checklist item still open at its due time: one nudge.
     Checklist,
+    /// A follow-up past its due date: remind its owner, then weekly until done.
+    Followup,
+    /// The postmortem: the business day before it is due (item 0), then when overdue and every
+    /// business day after (item 1), until `/inc postmortem done`.
+    Postmortem,
 }
 
 impl Kind {
@@ -24,7 +29,14 @@ impl Kind {
             Self::StatusUpdate => "status_update",
             Self::Ack => "ack",
             Self::Checklist => "checklist",
+            Self::Followup => "followup",
+            Self::Postmortem => "postmortem",
         }
+    }
+
+    /// Kinds that belong to the incident while it is open; resolving ends them.
+    pub fn ends_with_incident(self) -> bool {
+        matches!(self, Self::StatusUpdate | Self::Ack | Self::Checklist)
     }
 
     fn parse(s: &str) -> anyhow::Result<Self> {
@@ -32,6 +44,8 @@ impl Kind {
             "status_update" => Ok(Self::StatusUpdate),
             "ack" => Ok(Self::Ack),
             "checklist" => Ok(Self::Checklist),
+            "followup" => Ok(Self::Followup),
+            "postmortem" => Ok(Self::Postmortem),
             _ => anyhow::bail!("unknown reminder kind {s:?}"),
         }
     }
@@ -140,10 +154,15 @@ pub async fn cancel(
     Ok(())
 }
 
-/// Cancels every pending reminder of an incident.
-pub async fn cancel_all(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Result<()> {
+/// Cancels the reminders that end with the incident (status updates, escalation, checklist);
+/// follow-up and postmortem reminders outlive it.
+pub async fn cancel_open_phase(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+) -> anyhow::Result<()> {
     sqlx::query(
-        "UPDATE reminders SET state = 'cancelled' WHERE incident_id = $1 AND state = 'pending'",
+        "UPDATE reminders SET state = 'cancelled' WHERE incident_id = $1 AND state = 'pending' \
+         AND kind IN ('status_update', 'ack', 'checklist')",
     )
     .bind(incident_id)
     .execute(&mut *conn)

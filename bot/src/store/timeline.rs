@@ -19,6 +19,9 @@ pub struct Entry {
     /// The platform's reference of the message this entry was posted as, once posted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_ref: Option<String>,
+    /// Structured data for some kinds (`severity`, `status`: `{"from": …, "to": …}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
 }
 
 pub async fn append(
@@ -29,9 +32,23 @@ pub async fn append(
     kind: &str,
     text: &str,
 ) -> anyhow::Result<i64> {
+    append_with_data(conn, incident_id, at, actor, kind, text, None).await
+}
+
+/// Appends an entry with structured data (e.g. `{"from":"SEV2","to":"SEV1"}`) that readers such
+/// as the postmortem's phase diagram use instead of parsing the text.
+pub async fn append_with_data(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+    at: DateTime<Utc>,
+    actor: &UserRef,
+    kind: &str,
+    text: &str,
+    data: Option<&serde_json::Value>,
+) -> anyhow::Result<i64> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO timeline (incident_id, at, actor_id, actor_name, kind, text) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO timeline (incident_id, at, actor_id, actor_name, kind, text, data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(incident_id)
     .bind(to_db(at))
@@ -39,6 +56,7 @@ pub async fn append(
     .bind(&actor.name)
     .bind(kind)
     .bind(text)
+    .bind(data.map(serde_json::Value::to_string))
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
@@ -52,9 +70,12 @@ type Row = (
     String,
     String,
     Option<String>,
+    Option<String>,
 );
 
-fn entry((id, at, actor_id, actor_name, kind, text, message_ref): Row) -> anyhow::Result<Entry> {
+fn entry(
+    (id, at, actor_id, actor_name, kind, text, message_ref, data): Row,
+) -> anyhow::Result<Entry> {
     Ok(Entry {
         id,
         at: from_db(&at)?,
@@ -65,13 +86,14 @@ fn entry((id, at, actor_id, actor_name, kind, text, message_ref): Row) -> anyhow
         kind,
         text,
         message_ref,
+        data: data.as_deref().map(serde_json::from_str).transpose()?,
     })
 }
 
 /// Every entry, oldest first.
 pub async fn all(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Result<Vec<Entry>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, at, actor_id, actor_name, kind, text, message_ref FROM timeline \
+        "SELECT id, at, actor_id, actor_name, kind, text, message_ref, data FROM timeline \
          WHERE incident_id = $1 ORDER BY at, id",
     )
     .bind(incident_id)
@@ -87,7 +109,7 @@ pub async fn last(
     limit: u32,
 ) -> anyhow::Result<Vec<Entry>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT * FROM (SELECT id, at, actor_id, actor_name, kind, text, message_ref FROM timeline \
+        "SELECT * FROM (SELECT id, at, actor_id, actor_name, kind, text, message_ref, data FROM timeline \
          WHERE incident_id = $1 ORDER BY at DESC, id DESC LIMIT $2) ORDER BY at, id",
     )
     .bind(incident_id)

@@ -12,14 +12,21 @@ mod check;
 mod checklist;
 mod declare;
 mod escalate;
+mod followup;
+mod handoff;
 mod help;
+mod impact;
 mod lead;
+mod lesson;
 mod list;
 mod note;
+mod postmortem;
+mod reference;
 mod remind;
 mod reopen;
 mod resolve;
 mod role;
+mod rootcause;
 mod sev;
 mod status;
 mod summary;
@@ -27,6 +34,7 @@ mod timeline;
 mod uncheck;
 mod update;
 
+pub use followup::Followup;
 pub use remind::Remind;
 
 /// Every command Klaxon understands, after parsing and validation.
@@ -77,6 +85,27 @@ pub enum Command {
     Remind {
         remind: Remind,
     },
+    Postmortem {
+        done: bool,
+    },
+    Impact {
+        text: Text,
+    },
+    RootCause {
+        text: Text,
+    },
+    Lesson {
+        text: Text,
+    },
+    Followup {
+        followup: Followup,
+    },
+    Handoff {
+        to: Option<UserRef>,
+    },
+    Ref {
+        id: String,
+    },
 }
 
 impl Command {
@@ -101,6 +130,13 @@ impl Command {
             Self::Uncheck { .. } => "uncheck",
             Self::Checklist => "checklist",
             Self::Remind { .. } => "remind",
+            Self::Postmortem { .. } => "postmortem",
+            Self::Impact { .. } => "impact",
+            Self::RootCause { .. } => "rootcause",
+            Self::Lesson { .. } => "lesson",
+            Self::Followup { .. } => "followup",
+            Self::Handoff { .. } => "handoff",
+            Self::Ref { .. } => "ref",
         }
     }
 
@@ -174,8 +210,15 @@ const SPECS: &[Spec] = &[
     check::SPEC,
     uncheck::SPEC,
     remind::SPEC,
+    handoff::SPEC,
+    reference::SPEC,
     resolve::SPEC,
     reopen::SPEC,
+    impact::SPEC,
+    rootcause::SPEC,
+    lesson::SPEC,
+    followup::SPEC,
+    postmortem::SPEC,
     list::SPEC,
     help::SPEC,
 ];

@@ -270,3 +270,64 @@ fn config_check_accepts_the_example_file() {
         "{stdout}"
     );
 }
+
+#[test]
+fn postmortem_export_prints_or_writes_the_stored_draft() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("k.db");
+    let db = db.to_str().expect("utf-8");
+    let script = "/inc declare sev2 Checkout errors\n/inc impact Orders failed\n/inc resolve\n/inc postmortem\n/inc lesson Keep canaries\n/inc postmortem\n";
+    let out = run(
+        klaxon().args([
+            "console",
+            "--db",
+            db,
+            "--virtual-time",
+            "--start",
+            "2026-11-23T09:00:00Z",
+        ]),
+        script,
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("📎 INC-1-postmortem-v2.md"), "{stdout}");
+
+    let latest = run(klaxon().args(["postmortem", "1", "--db", db]), "");
+    assert!(latest.status.success(), "{}", text(&latest.stderr));
+    let latest = text(&latest.stdout);
+    assert!(
+        latest.starts_with("# Incident 2026-11-23: Checkout errors\n"),
+        "{latest}"
+    );
+    assert!(latest.contains("- Keep canaries"), "{latest}");
+
+    let v1 = run(
+        klaxon().args(["postmortem", "INC-1", "--version", "1", "--db", db]),
+        "",
+    );
+    assert!(!text(&v1.stdout).contains("Keep canaries"));
+
+    let file = dir.path().join("pm.md");
+    let wrote = run(
+        klaxon().args([
+            "postmortem",
+            "1",
+            "--out",
+            file.to_str().expect("utf-8"),
+            "--db",
+            db,
+        ]),
+        "",
+    );
+    assert!(wrote.status.success(), "{}", text(&wrote.stderr));
+    assert_eq!(std::fs::read_to_string(&file).expect("written"), latest);
+
+    let missing = run(
+        klaxon().args(["postmortem", "1", "--version", "9", "--db", db]),
+        "",
+    );
+    assert!(!missing.status.success());
+    assert_eq!(
+        text(&missing.stderr).trim_end(),
+        "klaxon: error: INC-1 has no postmortem version 9"
+    );
+}

@@ -3,4 +3,5 @@
 mod cli;
 mod engine;
 mod outbox;
+mod postmortem;
 mod reminders;

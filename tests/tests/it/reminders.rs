@@ -335,11 +335,16 @@ async fn nothing_fires_after_resolve() {
     // Only the resolution's own edits went out.
     assert!(bot.api.calls().len() - before <= 4);
     let mut conn = bot.store().conn().await.expect("conn");
+    // Only the postmortem's reminders remain: they begin at resolution.
+    let pending = klaxon::store::reminders::pending_for(&mut conn, 1)
+        .await
+        .expect("q");
+    assert!(!pending.is_empty());
     assert!(
-        klaxon::store::reminders::pending_for(&mut conn, 1)
-            .await
-            .expect("q")
-            .is_empty()
+        pending
+            .iter()
+            .all(|r| r.kind == klaxon::store::reminders::Kind::Postmortem),
+        "{pending:?}"
     );
 }
 

@@ -52,10 +52,12 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
     let incident = incidents::get(ctx.conn, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("incident {id} not found after insert"))?;
-    ctx.record(
+    let data = serde_json::json!({ "severity": severity.to_string() });
+    ctx.record_data(
         &incident,
         "declared",
         &format!("Declared {severity}: {title}"),
+        data,
     )
     .await?;
 

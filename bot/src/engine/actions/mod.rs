@@ -5,13 +5,21 @@ mod check;
 mod checklist;
 mod declare;
 mod escalate;
+mod facts;
+mod followup;
+mod handoff;
 mod help;
+mod impact;
+mod lesson;
 mod list;
 mod note;
+mod postmortem;
+mod reference;
 mod remind;
 mod reopen;
 mod resolve;
 mod role;
+mod rootcause;
 mod sev;
 mod status;
 mod summary;
@@ -47,6 +55,13 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
                 Command::Uncheck { item } => check::run(ctx, incident, item, false).await,
                 Command::Checklist => checklist::run(ctx, incident).await,
                 Command::Remind { remind } => remind::run(ctx, incident, remind).await,
+                Command::Postmortem { done } => postmortem::run(ctx, incident, done).await,
+                Command::Impact { text } => impact::run(ctx, incident, text).await,
+                Command::RootCause { text } => rootcause::run(ctx, incident, text).await,
+                Command::Lesson { text } => lesson::run(ctx, incident, text).await,
+                Command::Followup { followup } => followup::run(ctx, incident, followup).await,
+                Command::Handoff { to } => handoff::run(ctx, incident, to).await,
+                Command::Ref { id } => reference::run(ctx, incident, id).await,
                 Command::Declare { .. } | Command::List | Command::Help { .. } => {
                     unreachable!("handled above")
                 }

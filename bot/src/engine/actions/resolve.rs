@@ -14,8 +14,10 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, summary: Option<Text>) -
     let summary = summary.as_ref().map(Text::as_str);
     let before = ctx.snapshot(&incident).await?;
     incidents::set_status(ctx.conn, incident.id, Status::Resolved, ctx.now, summary).await?;
-    // Every pending reminder ends with the incident, in the same transaction.
-    crate::store::reminders::cancel_all(ctx.conn, incident.id).await?;
+    // The incident's reminders end with it, in the same transaction; the postmortem's begin.
+    crate::store::reminders::cancel_open_phase(ctx.conn, incident.id).await?;
+    let due =
+        crate::reminders::schedule_postmortem(ctx.conn, ctx.config, incident.id, ctx.now).await?;
     let took = age(incident.declared_at, ctx.now);
     let text = match summary {
         Some(s) => format!("Resolved after {took}: {s}"),
@@ -33,5 +35,9 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, summary: Option<Text>) -
     ctx.post_entry(&incident, entry, Message::new().line(line))
         .await?;
     ctx.refresh_views(incident.id, &before).await?;
-    Ok(done(format!("✓ {} resolved after {took}.", incident.key())))
+    Ok(done(format!(
+        "✓ {} resolved after {took}. Postmortem due by {}: /inc postmortem drafts it.",
+        incident.key(),
+        crate::clock::long(due)
+    )))
 }

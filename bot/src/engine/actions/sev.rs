@@ -15,11 +15,13 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> A
     let before = ctx.snapshot(&incident).await?;
     incidents::set_severity(ctx.conn, incident.id, severity).await?;
     crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
+    let data = serde_json::json!({ "from": from.to_string(), "to": severity.to_string() });
     let entry = ctx
-        .record(
+        .record_data(
             &incident,
             "severity",
             &format!("Severity {from} → {severity}"),
+            data,
         )
         .await?;
     let user = ctx.inv.user.clone();

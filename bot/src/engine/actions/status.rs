@@ -20,8 +20,14 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, status: Status) -> Actio
     let from = incident.status;
     let before = ctx.snapshot(&incident).await?;
     incidents::set_status(ctx.conn, incident.id, status, ctx.now, None).await?;
+    let data = serde_json::json!({ "from": from.as_str(), "to": status.as_str() });
     let entry = ctx
-        .record(&incident, "status", &format!("Status {from} → {status}"))
+        .record_data(
+            &incident,
+            "status",
+            &format!("Status {from} → {status}"),
+            data,
+        )
         .await?;
     let user = ctx.inv.user.clone();
     ctx.post_entry(
