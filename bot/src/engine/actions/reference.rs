@@ -16,8 +16,13 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, id: String) -> ActionRes
     ctx.record(&incident, "ref", &format!("Correlation id {id}"))
         .await?;
     let count = postmortems::refs(ctx.conn, incident.id).await?.len();
+    let ids = if count == 1 {
+        "1 id".to_owned()
+    } else {
+        format!("{count} ids")
+    };
     Ok(done(format!(
-        "✓ Recorded `{id}` ({count} ids on {}).",
+        "✓ Recorded `{id}` ({ids} on {}).",
         incident.key()
     )))
 }

@@ -1,0 +1,154 @@
+//! Postmortem benchmark: a draft from an incident with 10 000 timeline events.
+//!
+//! Declares one incident, records 10 000 timeline events (updates, notes, status and severity
+//! changes, in a realistic mix) and times gathering the record plus rendering the default
+//! template, over several runs. Reports the median and slowest run, the draft's size and the
+//! process's resident memory.
+//!
+//! Run: `cargo bench -p klaxon --bench postmortem` (optionally `-- 50000` for more events).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use klaxon::clock::ManualClock;
+use klaxon::config::Config;
+use klaxon::store::Store;
+use klaxon_commands::{ChannelRef, Input, Invocation, PlatformKind, Tenant, UserRef};
+
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("bench.db");
+    let store = Store::open(db.to_str().unwrap_or("bench.db")).await?;
+    let config = Config::default();
+    let start: DateTime<Utc> = "2026-11-23T09:00:00Z".parse()?;
+    let clock = ManualClock::new(start);
+    let app = klaxon::app::App::new(
+        store.clone(),
+        config.clone(),
+        Arc::new(clock.clone()),
+        Default::default(),
+    )?;
+    let tenant = Tenant::new(PlatformKind::Console, "bench");
+    let reply = app
+        .engine
+        .handle(Invocation {
+            tenant: tenant.clone(),
+            channel: ChannelRef::new("general", "general"),
+            user: UserRef::named("bench", "bench"),
+            input: Input::Text("declare sev2 A very long incident".into()),
+            delivery_id: None,
+        })
+        .await;
+    anyhow::ensure!(
+        reply.kind == klaxon_commands::ReplyKind::Ok,
+        "{}",
+        reply.to_plain()
+    );
+
+    println!("Recording {n} timeline events…");
+    {
+        let mut tx = store.begin().await?;
+        let people = ["alice", "bob", "carol", "dave"];
+        let statuses = ["triage", "contained", "recovering"];
+        for i in 0..n {
+            let at = start + chrono::Duration::seconds(i64::try_from(i)? * 7);
+            let who = UserRef::named(people[i % 4], people[i % 4]);
+            let (kind, text, data) = match i % 20 {
+                0 => (
+                    "status",
+                    format!(
+                        "Status {} → {}",
+                        statuses[(i / 20) % 3],
+                        statuses[(i / 20 + 1) % 3]
+                    ),
+                    Some(
+                        serde_json::json!({"from": statuses[(i / 20) % 3], "to": statuses[(i / 20 + 1) % 3]}),
+                    ),
+                ),
+                1 => (
+                    "severity",
+                    "Severity SEV2 → SEV1".to_owned(),
+                    Some(serde_json::json!({"from": "SEV2", "to": "SEV1"})),
+                ),
+                2..=5 => (
+                    "update",
+                    format!(
+                        "Update {i}: error rate {}%, rolling back shard {}",
+                        i % 7,
+                        i % 13
+                    ),
+                    None,
+                ),
+                _ => (
+                    "note",
+                    format!("Note {i}: checked dashboard | p99 {} ms", 100 + i % 900),
+                    None,
+                ),
+            };
+            klaxon::store::timeline::append_with_data(
+                &mut tx,
+                1,
+                at,
+                &who,
+                kind,
+                &text,
+                data.as_ref(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+
+    let renderer = klaxon::postmortem::Renderer::new(&config)?;
+    let mut conn = store.conn().await?;
+    let incident = klaxon::store::incidents::get(&mut conn, 1)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no incident"))?;
+    let now = start + chrono::Duration::days(1);
+    let runs = 7;
+    let mut times: Vec<Duration> = Vec::with_capacity(runs);
+    let mut size = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let context = klaxon::postmortem::gather(&mut conn, &config, &incident, 1, now).await?;
+        let markdown = renderer.render(&context)?;
+        times.push(t.elapsed());
+        size = markdown.len();
+    }
+    times.sort_unstable();
+    println!();
+    println!("| measure | value |");
+    println!("| --- | --- |");
+    println!("| timeline events | {n} |");
+    println!(
+        "| draft (gather + render), median of {runs} | {:.1} ms |",
+        times[runs / 2].as_secs_f64() * 1000.0
+    );
+    println!(
+        "| draft, slowest | {:.1} ms |",
+        times[runs - 1].as_secs_f64() * 1000.0
+    );
+    println!("| draft size | {:.0} KiB |", size as f64 / 1024.0);
+    if let Some(rss) = rss_mib() {
+        println!("| resident memory at the end | {rss:.1} MiB |");
+    }
+    Ok(())
+}
