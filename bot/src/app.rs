@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, Services};
 use crate::outbox::Dispatcher;
+use crate::runbooks::request::{EnvSecrets, Secrets};
 use crate::scheduler::{Fired, Scheduler};
 use crate::store::Store;
 
@@ -36,9 +37,32 @@ impl App {
         clock: Arc<dyn Clock>,
         apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
     ) -> anyhow::Result<Self> {
+        Self::with_secrets(store, config, clock, apis, Arc::new(EnvSecrets))
+    }
+
+    /// The same, with secrets for runbook actions from somewhere other than the environment.
+    pub fn with_secrets(
+        store: Store,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
+        secrets: Arc<dyn Secrets>,
+    ) -> anyhow::Result<Self> {
         let wake = Arc::new(Notify::new());
         let scheduler_wake = Arc::new(Notify::new());
-        let renderer = Arc::new(crate::postmortem::Renderer::new(&config)?);
+        let (catalog, problems) = crate::runbooks::Catalog::load_dir(&config.runbooks.dir);
+        for problem in &problems {
+            tracing::warn!(%problem, "runbook not loaded");
+        }
+        let services = Arc::new(Services {
+            renderer: crate::postmortem::Renderer::new(&config)?,
+            catalog,
+            secrets,
+            http: reqwest::Client::builder()
+                .user_agent(concat!("klaxon/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        });
         let config = Arc::new(config);
         let engine = Arc::new(Engine::new(
             store.clone(),
@@ -46,7 +70,7 @@ impl App {
             Arc::clone(&config),
             Arc::clone(&wake),
             Arc::clone(&scheduler_wake),
-            renderer,
+            services,
         ));
         let scheduler = Arc::new(Scheduler::new(
             store.clone(),

@@ -66,6 +66,9 @@ pub enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Runbook files.
+    #[command(subcommand)]
+    Runbooks(RunbooksCmd),
     /// Create or upgrade the database, then exit.
     Migrate,
     /// Configuration commands.
@@ -108,6 +111,15 @@ pub enum IncidentsCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RunbooksCmd {
+    /// Validate every runbook file; print file:line:column errors and exit non-zero on any.
+    Check {
+        /// The folder [default: [runbooks] dir from the configuration, `runbooks`].
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
     /// Validate the configuration file and print the severity ladder.
     Check,
@@ -146,7 +158,10 @@ pub fn main() -> ExitCode {
 
 fn init_logging(cli: &Cli) {
     // The console's own output is the conversation: keep logs to warnings there unless asked.
-    let quiet = matches!(cli.command, None | Some(Cmd::Run | Cmd::Console(_)));
+    let quiet = matches!(
+        cli.command,
+        None | Some(Cmd::Run | Cmd::Console(_) | Cmd::Runbooks(_))
+    );
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -346,6 +361,35 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                 None => out.push_str(&markdown),
             }
             Ok(())
+        }
+        Some(Cmd::Runbooks(RunbooksCmd::Check { dir })) => {
+            let dir = dir.clone().unwrap_or_else(|| config.runbooks.dir.clone());
+            anyhow::ensure!(dir.is_dir(), "no runbook folder at {}", dir.display());
+            let (catalog, problems) = crate::runbooks::Catalog::load_dir(&dir);
+            for problem in &problems {
+                writeln!(out, "{problem}")?;
+            }
+            let files = std::fs::read_dir(&dir)?
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+                .count();
+            if problems.is_empty() {
+                writeln!(
+                    out,
+                    "{}: {} runbooks and {} actions, all valid.",
+                    dir.display(),
+                    catalog.runbooks.len(),
+                    catalog.actions.len()
+                )?;
+                Ok(())
+            } else {
+                let bad = files - catalog.runbooks.len();
+                anyhow::bail!(
+                    "{} problems in {bad} of {files} runbook files in {}",
+                    problems.len(),
+                    dir.display()
+                )
+            }
         }
         Some(Cmd::Migrate) => {
             Store::open(&cli.db).await?.close().await;

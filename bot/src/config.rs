@@ -30,6 +30,30 @@ pub struct Config {
     pub checklist: Option<Vec<ChecklistItem>>,
     #[serde(default)]
     pub postmortem: PostmortemConfig,
+    #[serde(default)]
+    pub runbooks: RunbooksConfig,
+}
+
+/// `[runbooks]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunbooksConfig {
+    /// The folder of runbook files (`*.toml`), relative to the working directory.
+    pub dir: std::path::PathBuf,
+    /// Hosts runbook actions may call. Empty: no action can send anything (fail closed).
+    pub allowed_hosts: Vec<String>,
+    /// How long a confirmation code stays valid.
+    pub confirm_within: Duration,
+}
+
+impl Default for RunbooksConfig {
+    fn default() -> Self {
+        Self {
+            dir: std::path::PathBuf::from("runbooks"),
+            allowed_hosts: Vec::new(),
+            confirm_within: Duration::from_secs(5 * 60),
+        }
+    }
 }
 
 /// `[postmortem]`.

@@ -12,5 +12,6 @@ pub mod engine;
 pub mod outbox;
 pub mod postmortem;
 pub mod reminders;
+pub mod runbooks;
 pub mod scheduler;
 pub mod store;

@@ -11,7 +11,9 @@ pub mod port;
 pub mod reply;
 pub mod values;
 
-pub use command::{Arg, ArgKind, Command, Followup, Remind, Scope, Spec, help_text, parse, specs};
+pub use command::{
+    Arg, ArgKind, Command, Followup, Remind, RunbookCmd, Scope, Spec, help_text, parse, specs,
+};
 pub use error::UserError;
 pub use invocation::{ChannelRef, Input, Invocation, MessageRef, PlatformKind, Tenant, UserRef};
 pub use port::{ApiError, ChatApi, Handler, NewChannel, Upload};

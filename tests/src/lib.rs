@@ -5,6 +5,7 @@
 
 pub mod recorder;
 pub mod scenario;
+pub mod target;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +22,16 @@ use klaxon_commands::{
 
 pub use recorder::{Call, Recorder};
 
+/// Secrets for runbook actions, from a map (tests never touch the process environment).
+#[derive(Debug, Clone, Default)]
+pub struct MapSecrets(pub std::collections::HashMap<String, String>);
+
+impl klaxon::runbooks::request::Secrets for MapSecrets {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
 /// The instant every test starts at: a Monday morning, UTC.
 pub fn start_time() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
@@ -36,6 +47,7 @@ pub struct TestBot {
     pub config: Config,
     pub db: PathBuf,
     pub tenant: Tenant,
+    pub secrets: MapSecrets,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -48,7 +60,15 @@ impl TestBot {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let db = dir.path().join("klaxon.db");
         let clock = ManualClock::new(start_time());
-        Self::build(db, dir, clock, Arc::new(Recorder::default()), config).await
+        Self::build(
+            db,
+            dir,
+            clock,
+            Arc::new(Recorder::default()),
+            config,
+            MapSecrets::default(),
+        )
+        .await
     }
 
     async fn build(
@@ -57,13 +77,21 @@ impl TestBot {
         clock: ManualClock,
         api: Arc<Recorder>,
         config: Config,
+        secrets: MapSecrets,
     ) -> Self {
         let store = Store::open(db.to_str().expect("utf-8 path"))
             .await
             .expect("open store");
         let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
         apis.insert(PlatformKind::Console, api.clone());
-        let app = App::new(store, config.clone(), Arc::new(clock.clone()), apis).expect("app");
+        let app = App::with_secrets(
+            store,
+            config.clone(),
+            Arc::new(clock.clone()),
+            apis,
+            Arc::new(secrets.clone()),
+        )
+        .expect("app");
         Self {
             app,
             clock,
@@ -71,6 +99,7 @@ impl TestBot {
             config,
             db,
             tenant: Tenant::new(PlatformKind::Console, "local"),
+            secrets,
             _dir: dir,
         }
     }
@@ -79,7 +108,51 @@ impl TestBot {
     /// same database, clock and platform, as a process restart would.
     pub async fn restart(self) -> Self {
         self.app.store.close().await;
-        Self::build(self.db, self._dir, self.clock, self.api, self.config).await
+        Self::build(
+            self.db,
+            self._dir,
+            self.clock,
+            self.api,
+            self.config,
+            self.secrets,
+        )
+        .await
+    }
+
+    /// A bot whose `[runbooks] dir` holds `files` (name, TOML), with `config` (TOML) around
+    /// it and `secrets` for its actions.
+    pub async fn with_runbooks(
+        config: &str,
+        files: &[(&str, &str)],
+        secrets: &[(&str, &str)],
+    ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let rb = dir.path().join("runbooks");
+        std::fs::create_dir(&rb).expect("runbooks dir");
+        for (name, text) in files {
+            std::fs::write(rb.join(name), text).expect("write runbook");
+        }
+        let config = Config::parse(&format!(
+            "{config}\n[runbooks]\ndir = {:?}\nallowed_hosts = [\"127.0.0.1\"]\n",
+            rb.to_str().expect("utf-8")
+        ))
+        .expect("config");
+        let secrets = MapSecrets(
+            secrets
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        let db = dir.path().join("klaxon.db");
+        Self::build(
+            db,
+            dir,
+            ManualClock::new(start_time()),
+            Arc::new(Recorder::default()),
+            config,
+            secrets,
+        )
+        .await
     }
 
     pub fn store(&self) -> &Store {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use klaxon_commands::{Command, Handler, Input, Invocation, Reply, Scope, UserError};
+use klaxon_commands::{Command, Handler, Input, Invocation, Reply, UserError};
 use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 use tracing::Instrument as _;
@@ -30,7 +30,16 @@ pub struct Engine {
     outbox_wake: Arc<Notify>,
     /// Woken after every commit, since commands move reminder schedules.
     scheduler_wake: Arc<Notify>,
-    renderer: Arc<crate::postmortem::Renderer>,
+    services: Arc<Services>,
+}
+
+/// What actions use besides the store: the postmortem renderer, the runbook catalog, secrets
+/// for runbook actions, and the HTTP client that sends them.
+pub struct Services {
+    pub renderer: crate::postmortem::Renderer,
+    pub catalog: crate::runbooks::Catalog,
+    pub secrets: Arc<dyn crate::runbooks::request::Secrets>,
+    pub http: reqwest::Client,
 }
 
 impl Engine {
@@ -40,7 +49,7 @@ impl Engine {
         config: Arc<Config>,
         outbox_wake: Arc<Notify>,
         scheduler_wake: Arc<Notify>,
-        renderer: Arc<crate::postmortem::Renderer>,
+        services: Arc<Services>,
     ) -> Self {
         Self {
             store,
@@ -48,7 +57,7 @@ impl Engine {
             config,
             outbox_wake,
             scheduler_wake,
-            renderer,
+            services,
         }
     }
 
@@ -102,14 +111,17 @@ impl Engine {
             inv,
             now: self.clock.now(),
             config: &self.config,
-            renderer: &self.renderer,
+            services: &self.services,
             queued: false,
+            execution: None,
         };
         let name = command.name();
         match actions::run(&mut ctx, command).await {
             Ok(reply) => {
                 let queued = ctx.queued;
-                if let Some(delivery) = &inv.delivery_id {
+                let execution = ctx.execution.take();
+                // A delivery that sends an action is recorded with the action's outcome.
+                if let (Some(delivery), None) = (&inv.delivery_id, &execution) {
                     store::deliveries::put(
                         &mut tx,
                         &inv.tenant,
@@ -120,6 +132,12 @@ impl Engine {
                     .await?;
                 }
                 tx.commit().await?;
+                if let Some(execution) = execution {
+                    if queued {
+                        self.outbox_wake.notify_one();
+                    }
+                    return self.execute(inv, execution).await;
+                }
                 if queued {
                     self.outbox_wake.notify_one();
                 }
@@ -134,6 +152,105 @@ impl Engine {
             }
             Err(ActionError::Internal(e)) => Err(e.context(format!("running /inc {name}"))),
         }
+    }
+}
+
+/// A runbook action claimed for sending (its run row is `running`).
+pub(crate) struct Execution {
+    pub run_id: i64,
+    pub incident: Incident,
+    pub action: String,
+    pub params_text: String,
+    pub prepared: crate::runbooks::request::Prepared,
+}
+
+impl Engine {
+    /// Sends a claimed action outside any transaction (the write lock is not held while the
+    /// target answers), then records the outcome, audits it and replies.
+    async fn execute(&self, inv: &Invocation, e: Execution) -> anyhow::Result<Reply> {
+        use crate::runbooks::request::{Outcome, execute};
+        let outcome = execute(&self.services.http, &e.prepared).await;
+        let now = self.clock.now();
+        let (status, request_id, millis) = match &outcome {
+            Outcome::Answered {
+                status,
+                request_id,
+                millis,
+            } => (Some(*status), request_id.clone(), Some(*millis)),
+            Outcome::NoAnswer { millis, .. } => (None, None, Some(*millis)),
+            Outcome::PreconditionFailed { .. } => (None, None, None),
+        };
+        let summary = match &outcome {
+            Outcome::Answered {
+                status,
+                request_id,
+                millis,
+            } => {
+                let rid = request_id
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(", request id {r}"));
+                format!("answered {status} in {millis} ms{rid}")
+            }
+            Outcome::NoAnswer { error, millis } => {
+                format!("got no answer ({error} after {millis} ms)")
+            }
+            Outcome::PreconditionFailed { name, detail } => {
+                format!("was not sent: precondition \"{name}\" failed ({detail})")
+            }
+        };
+        let ok = outcome.succeeded();
+        let mut tx = self.store.begin().await?;
+        store::runbooks::finish(
+            &mut tx,
+            e.run_id,
+            ok,
+            status,
+            request_id.as_deref(),
+            millis,
+            &summary,
+            now,
+        )
+        .await?;
+        let text = format!("Ran {}{}: {summary}", e.action, e.params_text);
+        let entry =
+            store::timeline::append(&mut tx, e.incident.id, now, &inv.user, "action", &text)
+                .await?;
+        let mark = if ok { "⚡" } else { "⚠️" };
+        let message = klaxon_commands::Message::new().line(
+            klaxon_commands::Rich::plain(format!("{mark} "))
+                .person(&inv.user)
+                .text(format!(" ran {}", e.action))
+                .user_text(e.params_text.clone())
+                .text(format!(": {summary}.")),
+        );
+        outbox::enqueue(
+            &mut tx,
+            &e.incident.tenant,
+            Some(e.incident.id),
+            &Op::Post {
+                to: outbox::Target::Incident,
+                message,
+                track: None,
+                timeline_entry: Some(entry),
+            },
+            now,
+        )
+        .await?;
+        let reply = if ok {
+            Reply::ok_line(klaxon_commands::Rich::plain(format!(
+                "✓ {}: {summary}.",
+                e.action
+            )))
+        } else {
+            Reply::user_error(&UserError::new(format!("{} {summary}.", e.action)))
+        };
+        if let Some(delivery) = &inv.delivery_id {
+            store::deliveries::put(&mut tx, &inv.tenant, delivery, now, &reply).await?;
+        }
+        tx.commit().await?;
+        self.outbox_wake.notify_one();
+        tracing::info!(action = %e.action, ok, "runbook action finished");
+        Ok(reply)
     }
 }
 
@@ -182,7 +299,9 @@ pub(crate) struct Ctx<'a> {
     pub inv: &'a Invocation,
     pub now: DateTime<Utc>,
     pub config: &'a Config,
-    pub renderer: &'a crate::postmortem::Renderer,
+    pub services: &'a Services,
+    /// A runbook action claimed in this transaction, to send after the commit.
+    pub execution: Option<Execution>,
     /// Whether platform calls were queued (the dispatcher is woken after commit).
     queued: bool,
 }
@@ -190,7 +309,6 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// The incident whose channel the command was typed in.
     pub async fn incident_here(&mut self, command: &Command) -> Result<Incident, ActionError> {
-        debug_assert_eq!(command.scope(), Scope::Incident);
         let found = match &self.inv.channel.id {
             Some(id) => store::incidents::by_channel(self.conn, &self.inv.tenant, id).await?,
             None => None,

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod postmortems;
 pub mod posts;
 pub mod reminders;
+pub mod runbooks;
 pub mod timeline;
 
 use std::str::FromStr;

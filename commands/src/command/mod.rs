@@ -10,6 +10,7 @@ use crate::{PlatformKind, Role, Severity, Status, Text, Title, UserError, UserRe
 mod ack;
 mod check;
 mod checklist;
+mod confirm;
 mod declare;
 mod escalate;
 mod followup;
@@ -19,6 +20,7 @@ mod impact;
 mod lead;
 mod lesson;
 mod list;
+mod next;
 mod note;
 mod postmortem;
 mod reference;
@@ -27,6 +29,8 @@ mod reopen;
 mod resolve;
 mod role;
 mod rootcause;
+mod run;
+mod runbook;
 mod sev;
 mod status;
 mod summary;
@@ -36,6 +40,7 @@ mod update;
 
 pub use followup::Followup;
 pub use remind::Remind;
+pub use runbook::RunbookCmd;
 
 /// Every command Klaxon understands, after parsing and validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +111,20 @@ pub enum Command {
     Ref {
         id: String,
     },
+    Runbook {
+        runbook: RunbookCmd,
+    },
+    Next {
+        answer: Option<String>,
+    },
+    Run {
+        action: String,
+        params: Vec<(String, String)>,
+        dry_run: bool,
+    },
+    Confirm {
+        code: String,
+    },
 }
 
 impl Command {
@@ -137,6 +156,10 @@ impl Command {
             Self::Followup { .. } => "followup",
             Self::Handoff { .. } => "handoff",
             Self::Ref { .. } => "ref",
+            Self::Runbook { .. } => "runbook",
+            Self::Next { .. } => "next",
+            Self::Run { .. } => "run",
+            Self::Confirm { .. } => "confirm",
         }
     }
 
@@ -144,6 +167,8 @@ impl Command {
     pub fn scope(&self) -> Scope {
         match self {
             Self::Declare { .. } | Self::List | Self::Help { .. } => Scope::Anywhere,
+            // `runbook start` acts on the incident; the engine checks that itself.
+            Self::Runbook { .. } => Scope::Anywhere,
             _ => Scope::Incident,
         }
     }
@@ -219,6 +244,10 @@ const SPECS: &[Spec] = &[
     lesson::SPEC,
     followup::SPEC,
     postmortem::SPEC,
+    runbook::SPEC,
+    next::SPEC,
+    run::SPEC,
+    confirm::SPEC,
     list::SPEC,
     help::SPEC,
 ];

@@ -331,3 +331,69 @@ fn postmortem_export_prints_or_writes_the_stored_draft() {
         "klaxon: error: INC-1 has no postmortem version 9"
     );
 }
+
+#[test]
+fn runbooks_check_passes_the_examples_and_reports_lines() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../runbooks");
+    let out = run(klaxon().args(["runbooks", "check", examples]), "");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).ends_with("5 runbooks and 5 actions, all valid.\n"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("good.toml"),
+        "id = \"good\"\ntitle = \"Good\"\ntriage = [\"look\"]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "id = \"Bad Id\"\ntitle = \"Bad\"\ntriage = [\"a\"]\n\n[decision]\nstart = \"nowhere\"\n[decision.nodes.q]\nquestion = \"?\"\nyes = \"missing\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("syntax.toml"),
+        "id = \"s\"\ntitle = \"S\"\ntriage = [\"a\"\n",
+    )
+    .expect("write");
+    let out = run(
+        klaxon().args(["runbooks", "check", dir.path().to_str().expect("utf-8")]),
+        "",
+    );
+    assert!(!out.status.success());
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let bad = dir.path().join("bad.toml");
+    let bad = bad.display();
+    assert!(lines.contains(&format!("{bad}:1:6: id `Bad Id` must be lowercase letters, digits and -, starting with a letter, at most 40").as_str()), "{stdout}");
+    assert!(
+        lines.contains(&format!("{bad}:6:9: start node `nowhere` is not defined").as_str()),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("{bad}:7:"))
+            && l.ends_with("`q` leads to `missing`, which is not a node")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("syntax.toml:4:1: invalid array; expected `]`")),
+        "{stdout}"
+    );
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "klaxon: error: 4 problems in 2 of 3 runbook files in {}",
+            dir.path().display()
+        )
+    );
+}

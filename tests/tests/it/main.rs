@@ -5,3 +5,4 @@ mod engine;
 mod outbox;
 mod postmortem;
 mod reminders;
+mod runbooks;

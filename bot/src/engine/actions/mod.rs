@@ -12,6 +12,7 @@ mod help;
 mod impact;
 mod lesson;
 mod list;
+mod next;
 mod note;
 mod postmortem;
 mod reference;
@@ -20,6 +21,8 @@ mod reopen;
 mod resolve;
 mod role;
 mod rootcause;
+mod run;
+mod runbook;
 mod sev;
 mod status;
 mod summary;
@@ -37,6 +40,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
         Command::Declare { severity, title } => declare::run(ctx, severity, title).await,
         Command::List => list::run(ctx).await,
         Command::Help { topic } => help::run(topic.as_deref()),
+        Command::Runbook { runbook } => runbook::run(ctx, runbook).await,
         ref incident_command => {
             let incident = ctx.incident_here(incident_command).await?;
             match command {
@@ -62,7 +66,17 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
                 Command::Followup { followup } => followup::run(ctx, incident, followup).await,
                 Command::Handoff { to } => handoff::run(ctx, incident, to).await,
                 Command::Ref { id } => reference::run(ctx, incident, id).await,
-                Command::Declare { .. } | Command::List | Command::Help { .. } => {
+                Command::Next { answer } => next::run(ctx, incident, answer).await,
+                Command::Run {
+                    action,
+                    params,
+                    dry_run,
+                } => run::run(ctx, incident, action, params, dry_run).await,
+                Command::Confirm { code } => run::confirm(ctx, incident, code).await,
+                Command::Declare { .. }
+                | Command::List
+                | Command::Help { .. }
+                | Command::Runbook { .. } => {
                     unreachable!("handled above")
                 }
             }

@@ -19,7 +19,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, mark_done: bool) -> Acti
         .await?
         .map_or(1, |d| d.version + 1);
     let context = gather(ctx.conn, ctx.config, &incident, next, ctx.now).await?;
-    let markdown = ctx.renderer.render(&context)?;
+    let markdown = ctx.services.renderer.render(&context)?;
     let version =
         postmortems::add_version(ctx.conn, incident.id, ctx.now, &ctx.inv.user, &markdown).await?;
     let user = ctx.inv.user.clone();

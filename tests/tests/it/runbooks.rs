@@ -1,0 +1,622 @@
+//! Runbooks: validation, list/show/start, decision trees, and guarded actions against a local
+//! target API.
+
+use klaxon_commands::{ReplyKind, Tenant};
+use klaxon_tests::TestBot;
+use klaxon_tests::target::Target;
+
+const SECRET: &str = "s3cr3t-t0ken-value";
+
+/// A runbook whose actions call `base`.
+fn runbook(base: &str) -> String {
+    format!(
+        r#"
+id = "payments"
+title = "Payments failing"
+severity = "sev2"
+owners = {{ primary = "Payments on-call" }}
+triggers = ["Card payments failing"]
+triage = [
+  "Check the provider status page",
+  {{ text = "Look at the error logs", command = "journalctl -u payments -n 50" }},
+  {{ text = "Disable the failing provider", action = "disable-provider" }},
+]
+evidence = ["Request ids"]
+
+[[escalation]]
+condition = "All providers down"
+primary = "Payments on-call"
+escalate_to = "CTO"
+
+[decision]
+start = "one"
+[decision.nodes.one]
+question = "Is one provider failing?"
+yes = "disable"
+no = "all"
+[decision.nodes.disable]
+recommend = "Disable it."
+action = "disable-provider"
+[decision.nodes.all]
+question = "Pick the scope"
+choices = {{ region = "regional", global = "disable" }}
+[decision.nodes.regional]
+recommend = "Fail over the region."
+
+[actions.disable-provider]
+title = "Disable a payment provider"
+method = "PUT"
+url = "{base}/providers/{{{{ provider | urlencode }}}}"
+body = '{{"isActive": false, "reason": {{{{ reason | tojson }}}}, "incident": {{{{ incident.key | tojson }}}}}}'
+headers = {{ Authorization = "Bearer {{{{ secret.PAY_TOKEN }}}}", Content-Type = "application/json" }}
+timeout = "1s"
+allowed_roles = ["ic", "ops"]
+min_severity = "sev2"
+confirm = true
+[actions.disable-provider.params.provider]
+kind = "enum"
+values = ["stripe", "adyen"]
+[actions.disable-provider.params.reason]
+kind = "text"
+
+[actions.status]
+title = "Provider status"
+method = "GET"
+url = "{base}/status"
+headers = {{ Authorization = "Bearer {{{{ secret.PAY_TOKEN }}}}" }}
+allowed_roles = ["ic"]
+allowed_users = ["dave"]
+confirm = false
+
+[actions.resume]
+title = "Resume payments"
+method = "POST"
+url = "{base}/resume"
+allowed_roles = ["ic"]
+confirm = false
+[[actions.resume.preconditions]]
+name = "risk controls healthy"
+url = "{base}/health"
+expect_status = 200
+
+[actions.slow]
+title = "A slow call"
+method = "POST"
+url = "{base}/slow"
+timeout = "1s"
+allowed_roles = ["ic"]
+confirm = false
+
+[actions.elsewhere]
+title = "Call a host outside the allow-list"
+method = "POST"
+url = "http://localhost:9/x"
+allowed_roles = ["ic"]
+confirm = false
+"#
+    )
+}
+
+/// A bot with the payments runbook, an incident declared by alice (IC), and the target.
+async fn setup(sev: &str) -> (TestBot, Target, String) {
+    let target = Target::start().await;
+    let bot = TestBot::with_runbooks(
+        "checklist = []",
+        &[("payments.toml", &runbook(&target.base))],
+        &[("PAY_TOKEN", SECRET)],
+    )
+    .await;
+    bot.ok(
+        "alice",
+        "general",
+        &format!("/inc declare {sev} Card payments failing"),
+    )
+    .await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    bot.ok("alice", &ch, "/inc lead @alice").await;
+    (bot, target, ch)
+}
+
+async fn audit(bot: &TestBot) -> Vec<String> {
+    let mut conn = bot.store().conn().await.expect("conn");
+    klaxon::store::timeline::all(&mut conn, 1)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .filter(|e| e.kind == "action")
+        .map(|e| e.text)
+        .collect()
+}
+
+fn code_in(reply: &str) -> String {
+    reply
+        .split("/inc confirm ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a confirmation code")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn list_show_and_start() {
+    let (bot, _target, ch) = setup("sev2").await;
+    let list = bot.ok("bob", "general", "/inc runbook list").await;
+    assert!(
+        list.contains("payments · Payments failing (SEV2)"),
+        "{list}"
+    );
+    let show = bot.ok("bob", "general", "/inc runbook show payments").await;
+    for part in [
+        "Owners: primary Payments on-call",
+        "Trigger signals:\n  1. Card payments failing",
+        "  2. Look at the error logs — `journalctl -u payments -n 50`",
+        "  3. Disable the failing provider — /inc run disable-provider",
+        "Escalation:\n  1. All providers down → Payments on-call, escalate to CTO",
+        "/inc run disable-provider provider=… reason=… — Disable a payment provider",
+    ] {
+        assert!(show.contains(part), "missing {part:?} in\n{show}");
+    }
+    assert_eq!(
+        bot.refused("bob", "general", "/inc runbook show paymnts")
+            .await,
+        "No runbook `paymnts`. Did you mean `payments`? `/inc runbook list` shows them."
+    );
+    assert!(
+        bot.refused("bob", "general", "/inc runbook start payments")
+            .await
+            .starts_with("`/inc runbook` works in an incident's channel.")
+    );
+    assert_eq!(
+        bot.ok("alice", &ch, "/inc runbook start payments").await,
+        "✓ Runbook payments started on INC-1: 3 triage steps added to the checklist."
+    );
+    assert!(
+        bot.refused("alice", &ch, "/inc runbook start payments")
+            .await
+            .contains("already running runbook payments")
+    );
+    bot.settle().await;
+    let post = bot
+        .api
+        .posts_in(&ch)
+        .into_iter()
+        .find(|p| p.starts_with("📘"))
+        .expect("posted");
+    assert!(
+        post.contains("1. ⬜ Check the provider status page"),
+        "{post}"
+    );
+    assert!(
+        post.contains("Decide: Is one provider failing? → /inc next yes|no"),
+        "{post}"
+    );
+    bot.ok("alice", &ch, "/inc check 2").await;
+    let checklist = bot.ok("alice", &ch, "/inc checklist").await;
+    assert!(
+        checklist.contains("2. ✅ [payments] Look at the error logs"),
+        "{checklist}"
+    );
+}
+
+#[tokio::test]
+async fn the_decision_tree_walks_and_records_every_step() {
+    let (bot, _target, ch) = setup("sev2").await;
+    assert!(
+        bot.refused("alice", &ch, "/inc next")
+            .await
+            .contains("no runbook yet")
+    );
+    bot.ok("alice", &ch, "/inc runbook start payments").await;
+    assert_eq!(
+        bot.ok("alice", &ch, "/inc next").await,
+        "🧭 Is one provider failing? → /inc next yes|no"
+    );
+    assert_eq!(
+        bot.refused("alice", &ch, "/inc next maybe").await,
+        "Answer with yes, no: Is one provider failing?"
+    );
+    assert_eq!(
+        bot.ok("alice", &ch, "/inc next no").await,
+        "✓ Next: Pick the scope → /inc next global|region"
+    );
+    assert_eq!(
+        bot.ok("alice", &ch, "/inc next global").await,
+        "✓ Recommended: Disable it. (/inc run disable-provider)"
+    );
+    assert_eq!(
+        bot.ok("alice", &ch, "/inc next").await,
+        "🧭 Recommended: Disable it. (/inc run disable-provider)"
+    );
+    assert!(
+        bot.refused("alice", &ch, "/inc next yes")
+            .await
+            .starts_with("The decision tree has ended")
+    );
+    let mut conn = bot.store().conn().await.expect("conn");
+    let steps: Vec<String> = klaxon::store::timeline::all(&mut conn, 1)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .filter(|e| e.kind == "decision")
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "[payments] Is one provider failing? → no. Next: Pick the scope → /inc next global|region",
+            "[payments] Pick the scope → global. Recommended: Disable it. (/inc run disable-provider)",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_action_with_confirmation_is_sent_once_with_its_parameters() {
+    let (bot, target, ch) = setup("sev2").await;
+    let asked = bot
+        .ok(
+            "alice",
+            &ch,
+            r#"/inc run disable-provider provider=stripe reason="card declines spiking""#,
+        )
+        .await;
+    assert!(
+        asked.starts_with("disable-provider will send:\nPUT "),
+        "{asked}"
+    );
+    assert!(
+        asked.contains(
+            "/providers/stripe\nAuthorization: Bearer ••••••\nContent-Type: application/json"
+        ),
+        "{asked}"
+    );
+    assert!(!asked.contains(SECRET));
+    assert!(
+        target.received().is_empty(),
+        "nothing is sent before confirmation"
+    );
+    let code = code_in(&asked);
+    bot.settle().await;
+    assert!(
+        bot.api
+            .posts_in(&ch)
+            .iter()
+            .any(|p| p.starts_with("⚠️ @alice asks to run disable-provider"))
+    );
+
+    let done = bot.ok("alice", &ch, &format!("/inc confirm {code}")).await;
+    assert!(
+        done.starts_with("✓ disable-provider: answered 200 in "),
+        "{done}"
+    );
+    assert!(done.ends_with(" ms, request id req-1."), "{done}");
+    let received = target.received();
+    assert_eq!(received.len(), 1);
+    let r = &received[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("PUT", "/providers/stripe")
+    );
+    assert_eq!(
+        r.body,
+        r#"{"isActive": false, "reason": "card declines spiking", "incident": "INC-1"}"#
+    );
+    assert!(
+        r.headers
+            .contains(&("authorization".to_owned(), format!("Bearer {SECRET}")))
+    );
+
+    // The same code again, or a double click, sends nothing more.
+    assert_eq!(
+        bot.refused("alice", &ch, &format!("/inc confirm {code}"))
+            .await,
+        format!("Not run: code {code} was already used; run the action again for a new one.")
+    );
+    assert_eq!(target.received().len(), 1);
+    let audit = audit(&bot).await;
+    assert_eq!(audit.len(), 4, "{audit:?}");
+    assert!(audit[0].starts_with("Requested disable-provider provider=stripe reason=\"card declines spiking\"; awaiting confirmation until"));
+    assert_eq!(
+        audit[1],
+        format!(
+            "Confirmed disable-provider provider=stripe reason=\"card declines spiking\" (code {code})"
+        )
+    );
+    assert!(audit[2].starts_with(
+        "Ran disable-provider provider=stripe reason=\"card declines spiking\": answered 200 in"
+    ));
+    assert!(audit[2].ends_with("request id req-1"));
+    assert!(audit[3].starts_with("Refused disable-provider"));
+}
+
+#[tokio::test]
+async fn concurrent_confirmations_send_once() {
+    let (bot, target, ch) = setup("sev1").await;
+    let asked = bot
+        .ok(
+            "alice",
+            &ch,
+            "/inc run disable-provider provider=adyen reason=x",
+        )
+        .await;
+    let code = code_in(&asked);
+    let bot = std::sync::Arc::new(bot);
+    let t = Tenant::new(klaxon_commands::PlatformKind::Console, "local");
+    let mut tasks = Vec::new();
+    for n in 0..5 {
+        let (bot, t, ch, code) = (bot.clone(), t.clone(), ch.clone(), code.clone());
+        // Three double clicks with their own delivery ids, two platform retries of one.
+        let delivery = if n < 3 {
+            format!("click-{n}")
+        } else {
+            "retry".to_owned()
+        };
+        tasks.push(tokio::spawn(async move {
+            bot.invoke(
+                &t,
+                "alice",
+                &ch,
+                &format!("/inc confirm {code}"),
+                Some(&delivery),
+            )
+            .await
+        }));
+    }
+    let mut oks = Vec::new();
+    for task in tasks {
+        let reply = task.await.expect("task");
+        if reply.kind == ReplyKind::Ok {
+            oks.push(reply.to_plain());
+        }
+    }
+    // One confirmation sent; the only other success a platform can see is the same reply
+    // again, for a retry of the delivery that sent it.
+    assert!(!oks.is_empty() && oks.len() <= 2, "{oks:?}");
+    assert!(oks.iter().all(|r| *r == oks[0]), "{oks:?}");
+    assert_eq!(target.received().len(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_shows_the_request_and_sends_nothing() {
+    let (bot, target, ch) = setup("sev2").await;
+    let dry = bot
+        .ok(
+            "alice",
+            &ch,
+            r#"/inc run disable-provider provider=stripe reason="test" --dry-run"#,
+        )
+        .await;
+    assert!(
+        dry.starts_with(
+            "Dry run of disable-provider — this is what would be sent (nothing was):\nPUT "
+        ),
+        "{dry}"
+    );
+    assert!(dry.contains("Authorization: Bearer ••••••"), "{dry}");
+    assert!(
+        dry.contains(r#"{"isActive": false, "reason": "test", "incident": "INC-1"}"#),
+        "{dry}"
+    );
+    assert!(target.received().is_empty());
+    assert_eq!(
+        audit(&bot).await,
+        [r#"Dry run of disable-provider provider=stripe reason=test: nothing sent"#]
+    );
+}
+
+#[tokio::test]
+async fn guardrails_refuse_and_audit_without_sending() {
+    let (bot, target, ch) = setup("sev3").await;
+    let cases = [
+        (
+            "bob",
+            "/inc run status",
+            "Not run: @bob may not run status; it needs the IC or its listed users.",
+        ),
+        (
+            "alice",
+            "/inc run disable-provider provider=stripe reason=x",
+            "Not run: disable-provider runs only at SEV2 or worse; INC-1 is SEV3.",
+        ),
+        (
+            "alice",
+            "/inc run nuke",
+            "Not run: there is no action `nuke` (actions: disable-provider, elsewhere, resume, slow, status).",
+        ),
+        (
+            "alice",
+            "/inc run elsewhere",
+            "Not run: localhost is not on the allow-list ([runbooks] allowed_hosts), so nothing was sent.",
+        ),
+        (
+            "alice",
+            "/inc run status verbose=1",
+            "Not run: `status` takes no parameters; `verbose` is not one.",
+        ),
+    ];
+    for (who, cmd, expected) in cases {
+        assert_eq!(bot.refused(who, &ch, cmd).await, expected, "{cmd}");
+    }
+    bot.ok("alice", &ch, "/inc sev 2").await;
+    for (cmd, expected) in [
+        (
+            "/inc run disable-provider provider=paypal reason=x",
+            "Not run: `provider=paypal` must be one of stripe, adyen.",
+        ),
+        (
+            "/inc run disable-provider provider=stripe",
+            "Not run: `disable-provider` needs `reason=…`.",
+        ),
+    ] {
+        assert_eq!(bot.refused("alice", &ch, cmd).await, expected, "{cmd}");
+    }
+    // A listed user may run it without a role.
+    bot.ok("dave", &ch, "/inc run status").await;
+    assert_eq!(target.received().len(), 1);
+    let audit = audit(&bot).await;
+    assert_eq!(
+        audit.iter().filter(|a| a.starts_with("Refused")).count(),
+        7,
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_secret_fails_closed() {
+    let target = Target::start().await;
+    let bot = TestBot::with_runbooks(
+        "checklist = []",
+        &[("payments.toml", &runbook(&target.base))],
+        &[],
+    )
+    .await;
+    bot.ok("alice", "general", "/inc declare sev1 x").await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    bot.ok("alice", &ch, "/inc lead @alice").await;
+    assert_eq!(
+        bot.refused("alice", &ch, "/inc run status").await,
+        "Not run: the secret PAY_TOKEN is not set in Klaxon's environment, so nothing was sent."
+    );
+    assert!(target.received().is_empty());
+}
+
+#[tokio::test]
+async fn confirmation_codes_expire() {
+    let (bot, target, ch) = setup("sev1").await;
+    let code = code_in(
+        &bot.ok(
+            "alice",
+            &ch,
+            "/inc run disable-provider provider=stripe reason=x",
+        )
+        .await,
+    );
+    bot.advance("5m1s").await;
+    assert_eq!(
+        bot.refused("alice", &ch, &format!("/inc confirm {code}"))
+            .await,
+        format!("Not run: code {code} expired; run the action again for a new one.")
+    );
+    assert!(target.received().is_empty());
+    assert_eq!(
+        bot.refused("alice", &ch, "/inc confirm ZZZZZZ").await,
+        "No action in INC-1 waits for code ZZZZZZ."
+    );
+}
+
+#[tokio::test]
+async fn the_confirmer_must_be_allowed_too() {
+    let (bot, target, ch) = setup("sev1").await;
+    let code = code_in(
+        &bot.ok(
+            "alice",
+            &ch,
+            "/inc run disable-provider provider=stripe reason=x",
+        )
+        .await,
+    );
+    assert_eq!(
+        bot.refused("mallory", &ch, &format!("/inc confirm {code}"))
+            .await,
+        "Not run: @mallory may not run disable-provider; it needs the IC or the Ops."
+    );
+    assert!(target.received().is_empty());
+    bot.ok("alice", &ch, "/inc role ops @bob").await;
+    bot.ok("bob", &ch, &format!("/inc confirm {code}")).await;
+    assert_eq!(target.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_precondition_stops_the_action() {
+    let (bot, target, ch) = setup("sev1").await;
+    target.answer("/health", 503);
+    assert_eq!(
+        bot.refused("alice", &ch, "/inc run resume").await,
+        "resume was not sent: precondition \"risk controls healthy\" failed (answered 503)."
+    );
+    let paths: Vec<String> = target.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/health"], "the action itself was not sent");
+    target.answer("/health", 200);
+    bot.ok("alice", &ch, "/inc run resume").await;
+    let paths: Vec<String> = target.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/health", "/health", "/resume"]);
+}
+
+#[tokio::test]
+async fn a_slow_target_times_out_and_says_so() {
+    let (bot, target, ch) = setup("sev1").await;
+    target.delay("/slow", std::time::Duration::from_secs(3));
+    let reply = bot.refused("alice", &ch, "/inc run slow").await;
+    assert!(
+        reply.starts_with("slow got no answer (timed out after"),
+        "{reply}"
+    );
+    let audit = audit(&bot).await;
+    assert!(
+        audit[0].starts_with("Ran slow: got no answer (timed out after"),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_timeline_or_the_channel() {
+    let (bot, _target, ch) = setup("sev1").await;
+    bot.ok("alice", &ch, "/inc run status").await;
+    bot.ok(
+        "alice",
+        &ch,
+        "/inc run disable-provider provider=stripe reason=x --dry-run",
+    )
+    .await;
+    let code = code_in(
+        &bot.ok(
+            "alice",
+            &ch,
+            "/inc run disable-provider provider=stripe reason=x",
+        )
+        .await,
+    );
+    bot.ok("alice", &ch, &format!("/inc confirm {code}")).await;
+    bot.settle().await;
+    let mut conn = bot.store().conn().await.expect("conn");
+    for e in klaxon::store::timeline::all(&mut conn, 1)
+        .await
+        .expect("timeline")
+    {
+        assert!(!e.text.contains(SECRET), "{}", e.text);
+    }
+    for call in bot.api.calls() {
+        assert!(!format!("{call:?}").contains(SECRET), "{call:?}");
+    }
+    let runs = klaxon::store::runbooks::runs(&mut conn, 1)
+        .await
+        .expect("runs");
+    assert_eq!(
+        runs.len(),
+        2,
+        "a dry run is audited on the timeline but makes no run"
+    );
+    assert!(
+        runs.iter().all(|r| !format!("{r:?}").contains(SECRET)),
+        "{runs:?}"
+    );
+}
+
+#[tokio::test]
+async fn broken_runbooks_are_reported_and_skipped_at_start() {
+    let target = Target::start().await;
+    let broken = "id = \"broken\"\ntitle = \"x\"\ntriage = [\"a\"]\n[actions.go]\ntitle = \"go\"\nmethod = \"FETCH\"\nurl = \"https://x\"\nallowed_roles = [\"ic\"]\n";
+    let bot = TestBot::with_runbooks(
+        "checklist = []",
+        &[
+            ("a.toml", broken),
+            ("payments.toml", &runbook(&target.base)),
+        ],
+        &[],
+    )
+    .await;
+    let list = bot.ok("alice", "general", "/inc runbook list").await;
+    assert!(list.contains("payments"), "{list}");
+    assert!(!list.contains("broken"), "{list}");
+}
