@@ -7,6 +7,8 @@
 //!
 //! Run: `cargo bench -p klaxon --bench postmortem` (optionally `-- 50000` for more events).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,18 +17,6 @@ use klaxon::clock::ManualClock;
 use klaxon::config::Config;
 use klaxon::store::Store;
 use klaxon_commands::{ChannelRef, Input, Invocation, PlatformKind, Tenant, UserRef};
-
-fn rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -147,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
         times[runs - 1].as_secs_f64() * 1000.0
     );
     println!("| draft size | {:.0} KiB |", size as f64 / 1024.0);
-    if let Some(rss) = rss_mib() {
+    if let Some(rss) = common::rss_mib() {
         println!("| resident memory at the end | {rss:.1} MiB |");
     }
     Ok(())

@@ -9,6 +9,8 @@
 //! Run: `cargo bench -p klaxon --bench reminders` (optionally `-- 2000` for fewer incidents).
 
 use std::collections::BTreeMap;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,18 +61,6 @@ fn cpu_time() -> Option<Duration> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10))
-}
-
-fn rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -206,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
         ),
         None => println!("| CPU while idle | not measurable here |"),
     }
-    if let Some(rss) = rss_mib() {
+    if let Some(rss) = common::rss_mib() {
         println!("| resident memory at the end | {rss:.1} MiB |");
     }
     Ok(())

@@ -28,10 +28,7 @@ type Row = (
 );
 
 fn item((item, text, due_at, ticked_by, done_at, by_id, by_name): Row) -> anyhow::Result<Item> {
-    let done = match (done_at, by_id) {
-        (Some(at), Some(id)) => Some((UserRef { id, name: by_name }, from_db(&at)?)),
-        _ => None,
-    };
+    let done = super::done_by(done_at, by_id, by_name)?;
     Ok(Item {
         item,
         text,

@@ -120,3 +120,18 @@ pub async fn count_rows(conn: &mut sqlx::SqliteConnection, table: &str) -> anyho
         .fetch_one(&mut *conn)
         .await?)
 }
+
+/// A "done by whom, when" pair from its nullable columns.
+pub(crate) fn done_by(
+    at: Option<String>,
+    id: Option<String>,
+    name: Option<String>,
+) -> anyhow::Result<Option<(klaxon_commands::UserRef, chrono::DateTime<chrono::Utc>)>> {
+    match (at, id) {
+        (Some(at), Some(id)) => Ok(Some((
+            klaxon_commands::UserRef { id, name },
+            crate::clock::from_db(&at)?,
+        ))),
+        _ => Ok(None),
+    }
+}
