@@ -204,3 +204,153 @@ impl ConsoleHost for ConsoleApp {
         Ok(crate::clock::long(clock.now()))
     }
 }
+
+/// How to reach the chat platforms, from the environment (standard Slack names).
+#[derive(Clone, Default)]
+pub struct PlatformSettings {
+    /// `SLACK_BOT_TOKEN` (xoxb-…).
+    pub slack_bot_token: Option<secrecy::SecretString>,
+    /// `SLACK_SIGNING_SECRET`: enables HTTP mode (`POST /slack/commands`).
+    pub slack_signing_secret: Option<secrecy::SecretString>,
+    /// `SLACK_APP_TOKEN` (xapp-…): Socket Mode, not supported yet.
+    pub slack_app_token: Option<secrecy::SecretString>,
+    /// `SLACK_API_URL`: another Web API base URL, for tests and proxies.
+    pub slack_api_url: Option<String>,
+    /// `KLAXON_HTTP_ADDR`, default `127.0.0.1:3000`.
+    pub http_addr: String,
+}
+
+impl std::fmt::Debug for PlatformSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformSettings")
+            .field(
+                "slack_bot_token",
+                &self.slack_bot_token.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "slack_signing_secret",
+                &self.slack_signing_secret.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "slack_app_token",
+                &self.slack_app_token.as_ref().map(|_| "<set>"),
+            )
+            .field("slack_api_url", &self.slack_api_url)
+            .field("http_addr", &self.http_addr)
+            .finish()
+    }
+}
+
+impl PlatformSettings {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let secret = |name: &str| var(name).map(secrecy::SecretString::from);
+        Self {
+            slack_bot_token: secret("SLACK_BOT_TOKEN"),
+            slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
+            slack_app_token: secret("SLACK_APP_TOKEN"),
+            slack_api_url: var("SLACK_API_URL"),
+            http_addr: var("KLAXON_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
+        }
+    }
+
+    /// Whether any platform is configured (otherwise `klaxon run` runs the console).
+    pub fn any(&self) -> bool {
+        self.slack_bot_token.is_some()
+            || self.slack_app_token.is_some()
+            || self.slack_signing_secret.is_some()
+    }
+}
+
+/// Runs every configured platform until Ctrl-C or SIGTERM.
+pub async fn run_platforms(
+    store: Store,
+    config: Config,
+    settings: PlatformSettings,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&settings.http_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("listening on {}: {e}", settings.http_addr))?;
+    tracing::info!(addr = %settings.http_addr, "HTTP endpoints listening");
+    serve(store, config, settings, listener, shutdown_signal()).await
+}
+
+/// Serves the platforms on `listener` until `shutdown` completes, then stops taking requests,
+/// makes the pending platform calls (within a grace period) and closes the database.
+pub async fn serve(
+    store: Store,
+    config: Config,
+    settings: PlatformSettings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret as _;
+
+    let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
+    match (
+        &settings.slack_bot_token,
+        &settings.slack_signing_secret,
+        &settings.slack_app_token,
+    ) {
+        (Some(token), Some(_), _) => {
+            apis.insert(
+                PlatformKind::Slack,
+                Arc::new(klaxon_slack::SlackApi::new(
+                    token.expose_secret(),
+                    settings.slack_api_url.as_deref(),
+                )),
+            );
+        }
+        (_, None, Some(_)) => anyhow::bail!(
+            "SLACK_APP_TOKEN is set but Socket Mode is not supported yet; set SLACK_SIGNING_SECRET and expose POST /slack/commands"
+        ),
+        (None, Some(_), _) => {
+            anyhow::bail!("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not")
+        }
+        (Some(_), None, None) => {
+            anyhow::bail!("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not")
+        }
+        (None, None, None) => anyhow::bail!("no platform is configured"),
+    }
+    let app = App::new(store.clone(), config, Arc::new(SystemClock), apis)?;
+    let cancel = CancellationToken::new();
+    let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
+    let dispatcher =
+        tokio::spawn(Arc::clone(&app.dispatcher).run(cancel.clone(), Duration::from_secs(10)));
+    let state = Arc::new(crate::http::HttpState {
+        engine: Arc::clone(&app.engine),
+        store: store.clone(),
+        slack_signing_secret: settings.slack_signing_secret.clone(),
+    });
+    axum::serve(listener, crate::http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("shutting down: finishing platform calls");
+    cancel.cancel();
+    let _ = scheduler.await;
+    let _ = dispatcher.await;
+    store.close().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

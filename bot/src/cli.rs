@@ -158,10 +158,9 @@ pub fn main() -> ExitCode {
 
 fn init_logging(cli: &Cli) {
     // The console's own output is the conversation: keep logs to warnings there unless asked.
-    let quiet = matches!(
-        cli.command,
-        None | Some(Cmd::Run | Cmd::Console(_) | Cmd::Runbooks(_))
-    );
+    let console = matches!(cli.command, None | Some(Cmd::Run))
+        && !crate::app::PlatformSettings::from_env().any();
+    let quiet = console || matches!(cli.command, Some(Cmd::Console(_) | Cmd::Runbooks(_)));
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -203,6 +202,10 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
     use std::fmt::Write as _;
     let config = load_config(cli)?;
     match &cli.command {
+        None | Some(Cmd::Run) if crate::app::PlatformSettings::from_env().any() => {
+            let store = Store::open(&cli.db).await?;
+            crate::app::run_platforms(store, config, crate::app::PlatformSettings::from_env()).await
+        }
         None | Some(Cmd::Run) => {
             eprintln!(
                 "klaxon: no Slack or Discord tokens set; running the console on {} (type :help).",

@@ -3,6 +3,7 @@
 //! `Recorder` is a platform that records every call the outbox makes (and can be told to fail),
 //! for engine-level tests. Later issues add fake Slack and Discord servers on 127.0.0.1 here.
 
+pub mod fake_slack;
 pub mod recorder;
 pub mod scenario;
 pub mod target;

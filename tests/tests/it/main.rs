@@ -6,3 +6,4 @@ mod outbox;
 mod postmortem;
 mod reminders;
 mod runbooks;
+mod slack;

@@ -1,0 +1,223 @@
+//! `SlackApi`: Klaxon's platform calls as Slack Web API methods, through slack-morphism.
+//!
+//! Errors are sorted for the outbox: `name_taken` asks for the next name, 429 and 5xx (and
+//! network failures) are retried after Slack's `Retry-After` or with backoff, anything else is
+//! permanent. The token lives in the client; it is never logged.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use klaxon_commands::{
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Rich, Upload, UserRef,
+};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::mrkdwn;
+
+type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+
+/// The Slack Web API, as Klaxon uses it. Cheap to clone.
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackClient<Connector>>,
+    token: SlackApiToken,
+}
+
+impl std::fmt::Debug for SlackApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlackApi { token: <redacted> }")
+    }
+}
+
+impl SlackApi {
+    /// A client for the bot token, against `api_url` (`SLACK_API_URL`, for tests and proxies)
+    /// or Slack itself. Plain `http://` is allowed for a local fake.
+    pub fn new(bot_token: &str, api_url: Option<&str>) -> Self {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let mut connector = SlackClientHyperConnector::with_connector(https);
+        if let Some(url) = api_url {
+            connector = connector.with_slack_api_url(url.trim_end_matches('/'));
+        }
+        Self {
+            client: Arc::new(SlackClient::new(connector)),
+            token: SlackApiToken::new(SlackApiTokenValue(bot_token.to_owned())),
+        }
+    }
+
+    fn content(message: &Message) -> SlackMessageContent {
+        let blocks: Vec<SlackBlock> = mrkdwn::blocks(message)
+            .into_iter()
+            .filter_map(|b| serde_json::from_value(b).ok())
+            .collect();
+        SlackMessageContent::new()
+            .with_text(mrkdwn::text(message))
+            .with_blocks(blocks)
+    }
+}
+
+/// Sorts a Slack failure for the outbox.
+fn classify(e: SlackClientError) -> ApiError {
+    match e {
+        SlackClientError::RateLimitError(r) => ApiError::Transient {
+            reason: "ratelimited".to_owned(),
+            retry_after: r.retry_after,
+        },
+        SlackClientError::ApiError(a) => match a.code.as_str() {
+            "name_taken" => ApiError::NameTaken,
+            "ratelimited"
+            | "internal_error"
+            | "fatal_error"
+            | "service_unavailable"
+            | "request_timeout" => ApiError::Transient {
+                reason: a.code,
+                retry_after: None,
+            },
+            _ => ApiError::Permanent(a.code),
+        },
+        SlackClientError::HttpError(h)
+            if h.status_code.is_server_error() || h.status_code.as_u16() == 429 =>
+        {
+            ApiError::Transient {
+                reason: format!("HTTP {}", h.status_code.as_u16()),
+                retry_after: None,
+            }
+        }
+        SlackClientError::HttpError(h) => {
+            ApiError::Permanent(format!("HTTP {}", h.status_code.as_u16()))
+        }
+        other => ApiError::Transient {
+            reason: other.to_string().chars().take(200).collect(),
+            retry_after: None,
+        },
+    }
+}
+
+fn channel_id(channel: &ChannelRef) -> SlackChannelId {
+    SlackChannelId(channel.id.clone().unwrap_or_else(|| channel.name.clone()))
+}
+
+#[async_trait]
+impl ChatApi for SlackApi {
+    async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
+        let session = self.client.open_session(&self.token);
+        let created = session
+            .conversations_create(
+                &SlackApiConversationsCreateRequest::new(channel.name.clone())
+                    .with_is_private(channel.private),
+            )
+            .await
+            .map_err(classify)?;
+        let made = ChannelRef::new(created.channel.id.0.clone(), channel.name.clone());
+        // The channel exists now: a failed topic or invite must not make the outbox create
+        // another one, so they are logged, not returned.
+        if let Err(e) = self.set_topic(&made, &channel.topic).await {
+            tracing::warn!(error = %e, "could not set the new channel's topic");
+        }
+        if !channel.invite.is_empty()
+            && let Err(e) = self.invite(&made, &channel.invite).await
+        {
+            tracing::warn!(error = %e, "could not invite responders to the new channel");
+        }
+        Ok(made)
+    }
+
+    async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
+        let users: Vec<SlackUserId> = users.iter().map(|u| SlackUserId(u.id.clone())).collect();
+        let session = self.client.open_session(&self.token);
+        match session
+            .conversations_invite(&SlackApiConversationsInviteRequest::new(
+                channel_id(channel),
+                users,
+            ))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SlackClientError::ApiError(a))
+                if a.code == "already_in_channel" || a.code == "cant_invite_self" =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {
+        // Topics are at most 250 characters.
+        let topic: String = mrkdwn::line(topic).chars().take(250).collect();
+        let session = self.client.open_session(&self.token);
+        session
+            .conversations_set_topic(&SlackApiConversationsSetTopicRequest::new(
+                channel_id(channel),
+                topic,
+            ))
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<MessageRef, ApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatPostMessageRequest::new(channel_id(channel), Self::content(message))
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
+        let posted = session.chat_post_message(&req).await.map_err(classify)?;
+        Ok(MessageRef(posted.ts.0))
+    }
+
+    async fn edit(
+        &self,
+        channel: &ChannelRef,
+        target: &MessageRef,
+        message: &Message,
+    ) -> Result<(), ApiError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(
+            channel_id(channel),
+            Self::content(message),
+            SlackTs(target.0.clone()),
+        );
+        session
+            .chat_update(&req)
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    async fn pin(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
+        let session = self.client.open_session(&self.token);
+        match session
+            .pins_add(&SlackApiPinsAddRequest::new(
+                channel_id(channel),
+                SlackTs(target.0.clone()),
+            ))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SlackClientError::ApiError(a)) if a.code == "already_pinned" => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
+        // Shared as a message with the draft in a code block (Slack's limit is 40 000
+        // characters); a real file upload (files.getUploadURLExternal) is a planned change.
+        const MAX: usize = 35_000;
+        let mut body: String = file.content.chars().take(MAX).collect();
+        if file.content.chars().count() > MAX {
+            body.push_str("\n… (cut: `klaxon postmortem` prints it whole)");
+        }
+        let message = file
+            .comment
+            .clone()
+            .line(Rich::plain(format!("{}:", file.filename)))
+            .line(Rich::plain("```").user_text(body).text("```"));
+        self.post(channel, &message).await
+    }
+}

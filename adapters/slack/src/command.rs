@@ -1,0 +1,78 @@
+//! Slash commands over HTTP: the signed form Slack posts to `/slack/commands`.
+
+use klaxon_commands::{
+    ChannelRef, Input, Invocation, PlatformKind, Reply, ReplyKind, Tenant, UserRef,
+};
+use serde::Deserialize;
+use slack_morphism::prelude::*;
+use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
+
+/// The fields of Slack's slash-command form that Klaxon uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlashCommand {
+    pub team_id: String,
+    pub channel_id: String,
+    #[serde(default)]
+    pub channel_name: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub user_name: String,
+    pub command: String,
+    #[serde(default)]
+    pub text: String,
+    /// Unique per invocation: a retry of the same command carries the same one.
+    #[serde(default)]
+    pub trigger_id: String,
+}
+
+impl SlashCommand {
+    /// The platform-neutral request.
+    pub fn invocation(&self) -> Invocation {
+        Invocation {
+            tenant: Tenant::new(PlatformKind::Slack, &self.team_id),
+            channel: ChannelRef::new(&self.channel_id, &self.channel_name),
+            user: if self.user_name.is_empty() {
+                UserRef::id(&self.user_id)
+            } else {
+                UserRef::named(&self.user_id, &self.user_name)
+            },
+            input: Input::Text(self.text.clone()),
+            delivery_id: (!self.trigger_id.is_empty()).then(|| self.trigger_id.clone()),
+        }
+    }
+}
+
+/// The immediate answer to a slash command: visible only to its author.
+pub fn response(reply: &Reply) -> serde_json::Value {
+    let text = crate::mrkdwn::text(&reply.message);
+    let text = match reply.kind {
+        ReplyKind::Ok => text,
+        ReplyKind::UserError | ReplyKind::InternalError => format!(":warning: {text}"),
+    };
+    serde_json::json!({ "response_type": "ephemeral", "text": text })
+}
+
+/// A request whose signature checked out.
+pub struct Verified;
+
+/// Checks Slack's v0 signature and its timestamp (at most five minutes old), with
+/// slack-morphism's verifier.
+pub fn verify(
+    signing_secret: &str,
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    body: &str,
+) -> Result<Verified, String> {
+    let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
+        return Err("unsigned request".to_owned());
+    };
+    SlackEventSignatureVerifier::new(&SlackSigningSecret::new(signing_secret.to_owned()))
+        .verify(signature, body, timestamp)
+        .map(|()| Verified)
+        .map_err(|e| match e {
+            slack_morphism::signature_verifier::SlackEventSignatureVerifierError::IncorrectOrExpiredTimestampError(_) => {
+                "stale or malformed timestamp".to_owned()
+            }
+            _ => "bad signature".to_owned(),
+        })
+}

@@ -1,0 +1,13 @@
+//! The Slack adapter: Klaxon's platform-neutral messages as Slack mrkdwn and Block Kit, its
+//! platform calls as Web API methods through slack-morphism, and signed slash commands as
+//! `Invocation`s.
+//!
+//! User text is escaped (`&`, `<`, `>`) and never sent with `link_names` or `parse=full`, so a
+//! title such as `<!channel>` shows as text and pings nobody.
+
+pub mod api;
+pub mod command;
+pub mod mrkdwn;
+
+pub use api::SlackApi;
+pub use command::{SlashCommand, Verified, verify};

@@ -1,0 +1,87 @@
+//! Klaxon's HTTP endpoints, on one axum server (`KLAXON_HTTP_ADDR`, default 127.0.0.1:3000):
+//! `GET /healthz` (the process is up), `GET /readyz` (the database answers and every
+//! configured platform is set up), and `POST /slack/commands` (signed slash commands).
+//!
+//! A slash command is answered after its effects are committed: the engine writes the platform
+//! calls to the outbox and returns at once, so the answer reaches Slack well inside its 3-second
+//! deadline whatever Slack's own API latency.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::engine::Engine;
+use crate::store::Store;
+
+/// Request bodies larger than this are refused before anything reads them.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What the endpoints need.
+pub struct HttpState {
+    pub engine: Arc<Engine>,
+    pub store: Store,
+    /// Enables `POST /slack/commands`.
+    pub slack_signing_secret: Option<SecretString>,
+}
+
+pub fn router(state: Arc<HttpState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/slack/commands", post(slack_commands))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
+    if state.store.ping().await {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response()
+    }
+}
+
+async fn slack_commands(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &state.slack_signing_secret else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Slack HTTP mode is off (no SLACK_SIGNING_SECRET)\n",
+        )
+            .into_response();
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return (StatusCode::BAD_REQUEST, "body is not UTF-8\n").into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(why) = klaxon_slack::verify(
+        secret.expose_secret(),
+        header("x-slack-signature"),
+        header("x-slack-request-timestamp"),
+        body,
+    ) {
+        tracing::warn!(%why, "refused a Slack request");
+        return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
+    }
+    let command: klaxon_slack::SlashCommand = match serde_urlencoded::from_str(body) {
+        Ok(c) => c,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("not a slash command: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    let reply = state.engine.handle(command.invocation()).await;
+    axum::Json(klaxon_slack::command::response(&reply)).into_response()
+}

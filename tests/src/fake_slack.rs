@@ -1,0 +1,204 @@
+//! A fake Slack on 127.0.0.1: the Web API methods Klaxon calls, answering with Slack's real
+//! response and error shapes (`name_taken`, `ratelimited` with `Retry-After`, `invalid_auth`),
+//! and a sender of signed slash commands.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+
+/// The bot token the fake accepts.
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+/// The signing secret both sides share.
+pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// One Web API call as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiCall {
+    pub method: String,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<ApiCall>,
+    channels: BTreeSet<String>,
+    next: u64,
+    /// Responses to force, in order, before normal service: (status, retry-after seconds).
+    forced: VecDeque<(u16, Option<u64>)>,
+}
+
+#[derive(Clone)]
+pub struct FakeSlack {
+    /// The Web API base, for `SLACK_API_URL`.
+    pub api_url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeSlack {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/api/{method}", post(method))
+            .with_state(Arc::clone(&inner));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            api_url: format!("http://127.0.0.1:{port}/api"),
+            inner,
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub fn calls(&self) -> Vec<ApiCall> {
+        self.with(|i| i.calls.clone())
+    }
+
+    pub fn calls_to(&self, method: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .map(|c| c.body)
+            .collect()
+    }
+
+    /// A channel that exists already (an archived one keeps its name).
+    pub fn take_name(&self, name: &str) {
+        self.with(|i| i.channels.insert(name.to_owned()));
+    }
+
+    /// The next calls answer 429 with `Retry-After` (or another status).
+    pub fn force(&self, responses: impl IntoIterator<Item = (u16, Option<u64>)>) {
+        self.with(|i| i.forced.extend(responses));
+    }
+
+    /// Waits (up to 10 s) until `check` holds; returns whether it did.
+    pub async fn until(&self, check: impl Fn(&[ApiCall]) -> bool) -> bool {
+        for _ in 0..500 {
+            if check(&self.calls()) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        false
+    }
+}
+
+fn ok(v: Value) -> Response {
+    let mut body = json!({ "ok": true });
+    if let (Some(b), Some(extra)) = (body.as_object_mut(), v.as_object()) {
+        b.extend(extra.clone());
+    }
+    axum::Json(body).into_response()
+}
+
+fn error(code: &str) -> Response {
+    axum::Json(json!({ "ok": false, "error": code })).into_response()
+}
+
+async fn method(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if auth != Some(&format!("Bearer {BOT_TOKEN}")) {
+        return error("invalid_auth");
+    }
+    let body: Value = serde_json::from_slice(&body)
+        .or_else(|_| {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+                .map(|kv| json!(kv.into_iter().collect::<std::collections::BTreeMap<_, _>>()))
+        })
+        .unwrap_or(Value::Null);
+    let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((status, retry_after)) = i.forced.pop_front() {
+        let mut r = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
+            axum::Json(json!({"ok": false, "error": "ratelimited"})),
+        )
+            .into_response();
+        if let Some(s) = retry_after
+            && let Ok(v) = s.to_string().parse()
+        {
+            r.headers_mut().insert("retry-after", v);
+        }
+        return r;
+    }
+    i.calls.push(ApiCall {
+        method: method.clone(),
+        body: body.clone(),
+    });
+    i.next += 1;
+    let n = i.next;
+    let channel = body["channel"].as_str().unwrap_or("").to_owned();
+    match method.as_str() {
+        "conversations.create" => {
+            let name = body["name"].as_str().unwrap_or("").to_owned();
+            if !i.channels.insert(name.clone()) {
+                return error("name_taken");
+            }
+            ok(
+                json!({ "channel": { "id": format!("C{n:07}"), "name": name, "created": 1_763_888_400, "is_channel": true } }),
+            )
+        }
+        "conversations.invite" => {
+            ok(json!({ "channel": { "id": channel, "created": 1_763_888_400 } }))
+        }
+        "conversations.setTopic" => ok(json!({ "topic": body["topic"] })),
+        "chat.postMessage" => {
+            let ts = format!("1763888400.{n:06}");
+            ok(
+                json!({ "channel": channel, "ts": ts, "message": { "ts": ts, "text": body["text"] } }),
+            )
+        }
+        "chat.update" => {
+            ok(json!({ "channel": channel, "ts": body["ts"], "message": { "text": body["text"] } }))
+        }
+        "pins.add" => ok(json!({})),
+        _ => error("unknown_method"),
+    }
+}
+
+/// Signs a body the way Slack does: `v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}`.
+pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Posts a slash command to Klaxon's `/slack/commands`, signed now with the shared secret.
+pub async fn slash(klaxon: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let body = serde_urlencoded::to_string(fields).expect("form");
+    let ts = chrono::Utc::now().timestamp();
+    send(klaxon, &body, Some((sign(SIGNING_SECRET, ts, &body), ts))).await
+}
+
+/// Posts a raw body with an optional (signature, timestamp).
+pub async fn send(klaxon: &str, body: &str, signature: Option<(String, i64)>) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(format!("{klaxon}/slack/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned());
+    if let Some((sig, ts)) = signature {
+        req = req
+            .header("x-slack-signature", sig)
+            .header("x-slack-request-timestamp", ts.to_string());
+    }
+    req.send().await.expect("klaxon answers")
+}

@@ -1,0 +1,370 @@
+//! Slack over signed HTTP, against the fake Slack: the shared scenario, signatures, escaping,
+//! naming collisions and rate limits.
+
+use klaxon::app::{PlatformSettings, serve};
+use klaxon::config::Config;
+use klaxon::store::Store;
+use klaxon_tests::fake_slack::{self, BOT_TOKEN, FakeSlack, SIGNING_SECRET};
+use klaxon_tests::scenario;
+use serde_json::Value;
+
+struct Running {
+    url: String,
+    fake: FakeSlack,
+    store_path: std::path::PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    async fn start() -> Self {
+        Self::start_with(FakeSlack::start().await).await
+    }
+
+    async fn start_with(fake: FakeSlack) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store_path = dir.path().join("k.db");
+        let store = Store::open(store_path.to_str().expect("utf-8"))
+            .await
+            .expect("store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let settings = PlatformSettings {
+            slack_bot_token: Some(BOT_TOKEN.to_owned().into()),
+            slack_signing_secret: Some(SIGNING_SECRET.to_owned().into()),
+            slack_app_token: None,
+            slack_api_url: Some(fake.api_url.clone()),
+            http_addr: String::new(),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = Config::parse("checklist = []").expect("config");
+        let done = tokio::spawn(serve(store, config, settings, listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            url,
+            fake,
+            store_path,
+            stop: Some(stop),
+            done: Some(done),
+            _dir: dir,
+        }
+    }
+
+    /// `/inc <text>` by `user` in `channel`, with a unique trigger id.
+    async fn say(&self, user: &str, channel: &str, text: &str) -> Value {
+        let trigger = format!("trigger-{}", uuid_like());
+        self.say_as(user, channel, text, &trigger).await
+    }
+
+    async fn say_as(&self, user: &str, channel: &str, text: &str, trigger: &str) -> Value {
+        let resp = fake_slack::slash(
+            &self.url,
+            &[
+                ("team_id", "T0TEAM"),
+                ("channel_id", channel),
+                ("channel_name", channel),
+                ("user_id", user),
+                ("user_name", &user.to_lowercase()),
+                ("command", "/inc"),
+                ("text", text),
+                ("trigger_id", trigger),
+            ],
+        )
+        .await;
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.json().await.expect("json reply")
+    }
+
+    /// Stops Klaxon and hands back its folder (the database outlives the process).
+    async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await.expect("join").expect("serve ends cleanly");
+        }
+        self._dir
+    }
+}
+
+/// The shared script's `@name` as Slack sends it (slash command with escaping on): `<@U0NAME|name>`.
+fn slack_mentions(text: &str) -> String {
+    text.split(' ')
+        .map(|w| match w.strip_prefix('@') {
+            Some(name) if !name.is_empty() => format!("<@U0{}|{name}>", name.to_uppercase()),
+            _ => w.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[tokio::test]
+async fn the_foundation_scenario_runs_over_signed_http() {
+    let k = Running::start().await;
+    let mut channel = "C0GENERAL".to_owned();
+    for (n, line) in scenario::foundation().into_iter().enumerate() {
+        let text = slack_mentions(line.trim_start_matches("/inc").trim());
+        let reply = k.say("U0ONCALL", &channel, &text).await;
+        assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+        let shown = reply["text"].as_str().unwrap_or("");
+        assert!(!shown.starts_with(":warning:"), "{line} → {shown}");
+        if n == 0 {
+            assert!(
+                k.fake
+                    .until(|c| c.iter().any(|c| c.method == "conversations.create"))
+                    .await
+            );
+            channel = k.fake.calls_to("conversations.create")[0]["name"]
+                .as_str()
+                .map(str::to_owned)
+                .expect("name");
+            assert_eq!(
+                channel,
+                "inc-".to_owned()
+                    + &chrono::Utc::now().format("%Y-%m-%d").to_string()
+                    + "-checkout-api-returning-500s"
+            );
+            // Later commands come from the new channel, by its id.
+            channel = "C0000001".to_owned();
+        }
+    }
+    // Everything the scenario implies reaches Slack, in order, after the replies.
+    assert!(
+        k.fake
+            .until(|c| c
+                .iter()
+                .filter(|c| c.method == "chat.update")
+                .any(|c| c.body["text"].as_str().unwrap_or("").contains("Resolved")))
+            .await,
+        "{:#?}",
+        k.fake.calls()
+    );
+    let create = &k.fake.calls_to("conversations.create")[0];
+    assert_eq!(create["is_private"], false);
+    let invites = k.fake.calls_to("conversations.invite");
+    assert_eq!(invites[0]["users"], serde_json::json!(["U0ONCALL"]));
+    let posts = k.fake.calls_to("chat.postMessage");
+    let announcement = &posts[0];
+    assert_eq!(announcement["channel"], "incidents");
+    assert_eq!(announcement["unfurl_links"], false);
+    assert!(announcement.get("link_names").is_none() && announcement.get("parse").is_none());
+    assert_eq!(announcement["blocks"][0]["type"], "section");
+    assert!(
+        announcement["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("*🟠 SEV2 · INC-1 ·* Checkout API returning 500s")
+    );
+    assert_eq!(
+        announcement["blocks"][1]["fields"][1]["text"],
+        "*Channel*\n<#C0000001>"
+    );
+    // The summary is posted in the channel and pinned; the announcement is edited, never reposted.
+    assert!(
+        posts.iter().any(|p| p["channel"] == "C0000001"
+            && p["text"].as_str().unwrap_or("").contains("📣 Update"))
+    );
+    assert!(!k.fake.calls_to("pins.add").is_empty());
+    assert_eq!(
+        posts.iter().filter(|p| p["channel"] == "incidents").count(),
+        1
+    );
+    let last_edit = k
+        .fake
+        .calls_to("chat.update")
+        .into_iter()
+        .rev()
+        .find(|u| u["channel"] == "incidents")
+        .expect("edited");
+    assert!(
+        last_edit["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("*✅ Resolved · SEV1 · INC-1 ·* Checkout API returning 500s"),
+        "{last_edit}"
+    );
+    let path = k.store_path.clone();
+    let _dir = k.stop().await;
+    // The timeline is there after the process is gone.
+    let store = Store::open(path.to_str().expect("utf-8"))
+        .await
+        .expect("store");
+    let mut conn = store.conn().await.expect("conn");
+    let t = klaxon_commands::Tenant::new(klaxon_commands::PlatformKind::Slack, "T0TEAM");
+    let incident = klaxon::store::incidents::by_number(&mut conn, &t, 1)
+        .await
+        .expect("q")
+        .expect("INC-1");
+    let kinds: Vec<String> = klaxon::store::timeline::all(&mut conn, incident.id)
+        .await
+        .expect("tl")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "declared",
+            "acknowledged",
+            "role",
+            "update",
+            "severity",
+            "status",
+            "note",
+            "resolved"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn forged_unsigned_and_stale_requests_get_401_and_change_nothing() {
+    let k = Running::start().await;
+    let body =
+        "team_id=T0TEAM&channel_id=C1&user_id=U1&command=%2Finc&text=declare+sev1+x&trigger_id=t1";
+    let now = chrono::Utc::now().timestamp();
+    let cases = [
+        ("unsigned", None),
+        (
+            "wrong secret",
+            Some((fake_slack::sign("not-the-secret", now, body), now)),
+        ),
+        (
+            "stale",
+            Some((fake_slack::sign(SIGNING_SECRET, now - 600, body), now - 600)),
+        ),
+        (
+            "tampered",
+            Some((
+                fake_slack::sign(SIGNING_SECRET, now, "text=declare+sev4+y"),
+                now,
+            )),
+        ),
+    ];
+    for (what, sig) in cases {
+        let resp = fake_slack::send(&k.url, body, sig).await;
+        assert_eq!(resp.status().as_u16(), 401, "{what}");
+    }
+    // A body over the limit is refused before it is read.
+    let big = format!("text={}", "a".repeat(klaxon::http::MAX_BODY + 1));
+    let resp = fake_slack::send(
+        &k.url,
+        &big,
+        Some((fake_slack::sign(SIGNING_SECRET, now, &big), now)),
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 413);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(k.fake.calls().is_empty(), "nothing reached Slack");
+    let health = reqwest::get(format!("{}/healthz", k.url))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    let ready = reqwest::get(format!("{}/readyz", k.url))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn titles_cannot_ping_and_collisions_and_rate_limits_are_handled() {
+    let fake = FakeSlack::start().await;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    fake.take_name(&format!("inc-{today}-channel-everyone-x"));
+    let k = Running::start_with(fake).await;
+    // Slack answers the first three calls with 429 and Retry-After: 1.
+    k.fake
+        .force([(429, Some(1)), (429, Some(1)), (429, Some(1))]);
+    let reply = k
+        .say(
+            "U0ONCALL",
+            "C0GENERAL",
+            "declare sev1 <!channel> @everyone **x**",
+        )
+        .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("INC-1 declared"),
+        "{reply}"
+    );
+    assert!(
+        k.fake
+            .until(|c| c.iter().filter(|c| c.method == "chat.postMessage").count() >= 2)
+            .await,
+        "{:#?}",
+        k.fake.calls()
+    );
+    // Slack said name_taken for the archived channel's name; Klaxon took the next suffix.
+    let created: Vec<Value> = k
+        .fake
+        .calls_to("conversations.create")
+        .into_iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(
+        created,
+        [
+            Value::from(format!("inc-{today}-channel-everyone-x")),
+            Value::from(format!("inc-{today}-channel-everyone-x-2"))
+        ]
+    );
+    for p in k.fake.calls_to("chat.postMessage") {
+        let text = serde_json::to_string(&p).expect("json");
+        assert!(!text.contains("<!channel>"), "{text}");
+    }
+    let announcement = &k.fake.calls_to("chat.postMessage")[0];
+    assert!(
+        announcement["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("&lt;!channel&gt; @everyone **x**"),
+        "{announcement}"
+    );
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_delivery_has_one_effect() {
+    let k = Running::start().await;
+    let first = k
+        .say_as(
+            "U0ONCALL",
+            "C0GENERAL",
+            "declare sev2 Double click",
+            "same-trigger",
+        )
+        .await;
+    let again = k
+        .say_as(
+            "U0ONCALL",
+            "C0GENERAL",
+            "declare sev2 Double click",
+            "same-trigger",
+        )
+        .await;
+    assert_eq!(first, again);
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(k.fake.calls_to("conversations.create").len(), 1);
+    k.stop().await;
+}
