@@ -212,7 +212,7 @@ pub struct PlatformSettings {
     pub slack_bot_token: Option<secrecy::SecretString>,
     /// `SLACK_SIGNING_SECRET`: enables HTTP mode (`POST /slack/commands`).
     pub slack_signing_secret: Option<secrecy::SecretString>,
-    /// `SLACK_APP_TOKEN` (xapp-…): Socket Mode, not supported yet.
+    /// `SLACK_APP_TOKEN` (xapp-…): enables Socket Mode, the default transport.
     pub slack_app_token: Option<secrecy::SecretString>,
     /// `SLACK_API_URL`: another Web API base URL, for tests and proxies.
     pub slack_api_url: Option<String>,
@@ -287,12 +287,9 @@ pub async fn serve(
     use secrecy::ExposeSecret as _;
 
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
-    match (
-        &settings.slack_bot_token,
-        &settings.slack_signing_secret,
-        &settings.slack_app_token,
-    ) {
-        (Some(token), Some(_), _) => {
+    let transport = settings.slack_signing_secret.is_some() || settings.slack_app_token.is_some();
+    match &settings.slack_bot_token {
+        Some(token) if transport => {
             apis.insert(
                 PlatformKind::Slack,
                 Arc::new(klaxon_slack::SlackApi::new(
@@ -301,31 +298,51 @@ pub async fn serve(
                 )),
             );
         }
-        (_, None, Some(_)) => anyhow::bail!(
-            "SLACK_APP_TOKEN is set but Socket Mode is not supported yet; set SLACK_SIGNING_SECRET and expose POST /slack/commands"
+        Some(_) => anyhow::bail!(
+            "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP) is"
         ),
-        (None, Some(_), _) => {
-            anyhow::bail!("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not")
+        None if transport => {
+            anyhow::bail!(
+                "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not"
+            )
         }
-        (Some(_), None, None) => {
-            anyhow::bail!("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not")
-        }
-        (None, None, None) => anyhow::bail!("no platform is configured"),
+        None => anyhow::bail!("no platform is configured"),
     }
     let app = App::new(store.clone(), config, Arc::new(SystemClock), apis)?;
     let cancel = CancellationToken::new();
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
     let dispatcher =
         tokio::spawn(Arc::clone(&app.dispatcher).run(cancel.clone(), Duration::from_secs(10)));
+    let socket = match &settings.slack_app_token {
+        Some(app_token) => {
+            let handler: Arc<dyn klaxon_commands::Handler> = app.engine.clone();
+            Some(
+                klaxon_slack::SocketMode::start(
+                    app_token.expose_secret(),
+                    settings.slack_api_url.as_deref(),
+                    handler,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?,
+            )
+        }
+        None => None,
+    };
     let state = Arc::new(crate::http::HttpState {
         engine: Arc::clone(&app.engine),
         store: store.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
+        slack_socket: socket
+            .as_ref()
+            .map(klaxon_slack::SocketMode::connected_flag),
     });
     axum::serve(listener, crate::http::router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("shutting down: finishing platform calls");
+    if let Some(socket) = &socket {
+        socket.shutdown().await;
+    }
     cancel.cancel();
     let _ = scheduler.await;
     let _ = dispatcher.await;

@@ -1,6 +1,6 @@
 //! Klaxon's HTTP endpoints, on one axum server (`KLAXON_HTTP_ADDR`, default 127.0.0.1:3000):
-//! `GET /healthz` (the process is up), `GET /readyz` (the database answers and every
-//! configured platform is set up), and `POST /slack/commands` (signed slash commands).
+//! `GET /healthz` (the process is up), `GET /readyz` (the database answers and Slack's Socket
+//! Mode, when configured, is connected), and `POST /slack/commands` (signed slash commands).
 //!
 //! A slash command is answered after its effects are committed: the engine writes the platform
 //! calls to the outbox and returns at once, so the answer reaches Slack well inside its 3-second
@@ -28,6 +28,8 @@ pub struct HttpState {
     pub store: Store,
     /// Enables `POST /slack/commands`.
     pub slack_signing_secret: Option<SecretString>,
+    /// Set while Slack Socket Mode is connected (when it is configured).
+    pub slack_socket: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -40,11 +42,19 @@ pub fn router(state: Arc<HttpState>) -> Router {
 }
 
 async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
-    if state.store.ping().await {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response()
+    if !state.store.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
     }
+    if let Some(flag) = &state.slack_socket
+        && !flag.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Slack Socket Mode not connected\n",
+        )
+            .into_response();
+    }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 async fn slack_commands(

@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 /// The bot token the fake accepts.
 pub const BOT_TOKEN: &str = "xoxb-test-token";
+/// The app-level token the fake accepts for Socket Mode.
+pub const APP_TOKEN: &str = "xapp-test-token";
 /// The signing secret both sides share.
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
@@ -30,8 +32,15 @@ struct Inner {
     calls: Vec<ApiCall>,
     channels: BTreeSet<String>,
     next: u64,
+    /// Channel ids are numbered on their own: C0000001, C0000002, …
+    next_channel: u64,
     /// Responses to force, in order, before normal service: (status, retry-after seconds).
     forced: VecDeque<(u16, Option<u64>)>,
+    /// The open Socket Mode connection: frames to send to Klaxon.
+    socket: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Envelopes sent and waiting for Klaxon's acknowledgement, by envelope id.
+    acks: std::collections::HashMap<String, tokio::sync::oneshot::Sender<Value>>,
+    base: String,
 }
 
 #[derive(Clone)]
@@ -43,14 +52,18 @@ pub struct FakeSlack {
 
 impl FakeSlack {
     pub async fn start() -> Self {
-        let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new()
-            .route("/api/{method}", post(method))
-            .with_state(Arc::clone(&inner));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
+        let inner = Arc::new(Mutex::new(Inner {
+            base: format!("127.0.0.1:{port}"),
+            ..Inner::default()
+        }));
+        let app = Router::new()
+            .route("/api/{method}", post(method))
+            .route("/link", axum::routing::get(link))
+            .with_state(Arc::clone(&inner));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -86,6 +99,36 @@ impl FakeSlack {
         self.with(|i| i.forced.extend(responses));
     }
 
+    /// Whether Klaxon holds a Socket Mode connection.
+    pub fn connected(&self) -> bool {
+        self.with(|i| i.socket.as_ref().is_some_and(|s| !s.is_closed()))
+    }
+
+    /// Sends a slash command over Socket Mode, as Slack does, and returns the payload Klaxon
+    /// acknowledged the envelope with (its reply).
+    pub async fn socket_command(&self, payload: Value) -> Value {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let id = self.with(|i| {
+            i.next += 1;
+            let id = format!("env-{}", i.next);
+            i.acks.insert(id.clone(), tx);
+            let frame = json!({
+                "type": "slash_commands",
+                "envelope_id": id,
+                "accepts_response_payload": true,
+                "payload": payload,
+            });
+            if let Some(socket) = &i.socket {
+                let _ = socket.send(frame.to_string());
+            }
+            id
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx)
+            .await
+            .unwrap_or_else(|_| panic!("no acknowledgement for {id}"))
+            .unwrap_or(Value::Null)
+    }
+
     /// Waits (up to 10 s) until `check` holds; returns whether it did.
     pub async fn until(&self, check: impl Fn(&[ApiCall]) -> bool) -> bool {
         for _ in 0..500 {
@@ -117,6 +160,17 @@ async fn method(
     body: axum::body::Bytes,
 ) -> Response {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if method == "apps.connections.open" {
+        if auth != Some(&format!("Bearer {APP_TOKEN}")) {
+            return error("invalid_auth");
+        }
+        let base = inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .base
+            .clone();
+        return ok(json!({ "url": format!("ws://{base}/link?ticket=t1") }));
+    }
     if auth != Some(&format!("Bearer {BOT_TOKEN}")) {
         return error("invalid_auth");
     }
@@ -153,8 +207,10 @@ async fn method(
             if !i.channels.insert(name.clone()) {
                 return error("name_taken");
             }
+            i.next_channel += 1;
+            let id = format!("C{:07}", i.next_channel);
             ok(
-                json!({ "channel": { "id": format!("C{n:07}"), "name": name, "created": 1_763_888_400, "is_channel": true } }),
+                json!({ "channel": { "id": id, "name": name, "created": 1_763_888_400, "is_channel": true } }),
             )
         }
         "conversations.invite" => {
@@ -173,6 +229,61 @@ async fn method(
         "pins.add" => ok(json!({})),
         _ => error("unknown_method"),
     }
+}
+
+/// The Socket Mode WebSocket: hello first, then envelopes; acknowledgements come back.
+async fn link(
+    ws: axum::extract::ws::WebSocketUpgrade,
+    State(inner): State<Arc<Mutex<Inner>>>,
+) -> Response {
+    ws.on_upgrade(move |socket| connection(socket, inner))
+}
+
+async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner>>) {
+    use axum::extract::ws::Message;
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let (mut to_klaxon, mut from_klaxon) = socket.split();
+    let hello = json!({
+        "type": "hello",
+        "num_connections": 1,
+        "connection_info": { "app_id": "A0KLAXON" },
+        "debug_info": { "host": "fake-slack", "approximate_connection_time": 3600 }
+    });
+    if to_klaxon
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    inner.lock().unwrap_or_else(PoisonError::into_inner).socket = Some(tx);
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(frame) => {
+                    if to_klaxon.send(Message::Text(frame.into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            incoming = from_klaxon.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    let ack: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    if let Some(id) = ack["envelope_id"].as_str() {
+                        let waiting = inner.lock().unwrap_or_else(PoisonError::into_inner).acks.remove(id);
+                        if let Some(waiting) = waiting {
+                            let _ = waiting.send(ack["payload"].clone());
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    inner.lock().unwrap_or_else(PoisonError::into_inner).socket = None;
 }
 
 /// Signs a body the way Slack does: `v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}`.

@@ -8,6 +8,8 @@
 pub mod api;
 pub mod command;
 pub mod mrkdwn;
+pub mod socket;
 
 pub use api::SlackApi;
 pub use command::{SlashCommand, Verified, verify};
+pub use socket::SocketMode;

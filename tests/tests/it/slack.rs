@@ -23,6 +23,15 @@ impl Running {
     }
 
     async fn start_with(fake: FakeSlack) -> Self {
+        Self::start_mode(fake, false).await
+    }
+
+    /// Socket Mode instead of signed HTTP.
+    async fn start_socket() -> Self {
+        Self::start_mode(FakeSlack::start().await, true).await
+    }
+
+    async fn start_mode(fake: FakeSlack, socket: bool) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
         let store_path = dir.path().join("k.db");
         let store = Store::open(store_path.to_str().expect("utf-8"))
@@ -34,8 +43,8 @@ impl Running {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let settings = PlatformSettings {
             slack_bot_token: Some(BOT_TOKEN.to_owned().into()),
-            slack_signing_secret: Some(SIGNING_SECRET.to_owned().into()),
-            slack_app_token: None,
+            slack_signing_secret: (!socket).then(|| SIGNING_SECRET.to_owned().into()),
+            slack_app_token: socket.then(|| fake_slack::APP_TOKEN.to_owned().into()),
             slack_api_url: Some(fake.api_url.clone()),
             http_addr: String::new(),
         };
@@ -366,5 +375,114 @@ async fn a_retried_delivery_has_one_effect() {
     );
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(k.fake.calls_to("conversations.create").len(), 1);
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn socket_mode_connects_and_runs_the_scenario() {
+    let k = Running::start_socket().await;
+    for _ in 0..500 {
+        if k.fake.connected() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        k.fake.connected(),
+        "Klaxon opened the socket from apps.connections.open"
+    );
+    let mut ready = 0;
+    for _ in 0..100 {
+        ready = reqwest::get(format!("{}/readyz", k.url))
+            .await
+            .expect("readyz")
+            .status()
+            .as_u16();
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(ready, 200, "ready once Slack said hello");
+    let command = |channel: &str, text: &str, trigger: &str| {
+        serde_json::json!({
+            "team_id": "T0TEAM",
+            "channel_id": channel,
+            "user_id": "U0ONCALL",
+            "command": "/inc",
+            "text": text,
+            "response_url": "https://hooks.slack.com/commands/T0TEAM/1/x",
+            "trigger_id": trigger,
+        })
+    };
+    let mut channel = "C0GENERAL".to_owned();
+    for (n, line) in scenario::foundation().into_iter().enumerate() {
+        let text = slack_mentions(line.trim_start_matches("/inc").trim());
+        let reply = k
+            .fake
+            .socket_command(command(&channel, &text, &format!("sm-{n}")))
+            .await;
+        assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+        assert!(
+            !reply["text"]
+                .as_str()
+                .unwrap_or(":warning:")
+                .starts_with(":warning:"),
+            "{line} → {reply}"
+        );
+        if n == 0 {
+            assert!(
+                k.fake
+                    .until(|c| c.iter().any(|c| c.method == "conversations.create"))
+                    .await
+            );
+            channel = "C0000001".to_owned();
+        }
+    }
+    // A redelivered envelope (same trigger) gets the same answer and changes nothing.
+    let again = k
+        .fake
+        .socket_command(command(&channel, "note marker-7f3a", "sm-note"))
+        .await;
+    let twice = k
+        .fake
+        .socket_command(command(&channel, "note marker-7f3a", "sm-note"))
+        .await;
+    assert_eq!(again, twice);
+    assert!(
+        again["text"].as_str().unwrap_or("").starts_with("✓ Noted"),
+        "{again}"
+    );
+    assert!(
+        k.fake
+            .until(|c| c
+                .iter()
+                .filter(|c| c.method == "chat.update")
+                .any(|c| c.body["text"].as_str().unwrap_or("").contains("Resolved")))
+            .await
+    );
+    let note = |c: &[fake_slack::ApiCall]| {
+        c.iter()
+            .filter(|c| {
+                c.method == "chat.postMessage"
+                    && c.body["text"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("marker-7f3a")
+            })
+            .count()
+    };
+    assert!(
+        k.fake.until(|c| note(c) >= 1).await,
+        "{:#?}",
+        k.fake
+            .calls()
+            .iter()
+            .map(|c| format!("{} {}", c.method, c.body["text"]))
+            .collect::<Vec<_>>()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let notes = note(&k.fake.calls());
+    assert_eq!(notes, 1);
     k.stop().await;
 }
