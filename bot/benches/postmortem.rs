@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
             channel: ChannelRef::new("general", "general"),
             user: UserRef::named("bench", "bench"),
             input: Input::Text("declare sev2 A very long incident".into()),
+            incident: None,
             delivery_id: None,
         })
         .await;

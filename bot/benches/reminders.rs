@@ -97,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
                 channel: ChannelRef::new("general", "general"),
                 user: UserRef::named("bench", "bench"),
                 input: Input::Text(format!("declare {sev} Benchmark incident {i}")),
+                incident: None,
                 delivery_id: None,
             })
             .await;

@@ -37,6 +37,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/slack/commands", post(slack_commands))
+        .route("/slack/interactions", post(slack_interactions))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -57,20 +58,22 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     (StatusCode::OK, "ready\n").into_response()
 }
 
-async fn slack_commands(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// Checks a Slack request's signature; the body as text, or the refusal to send back.
+fn verified<'b>(
+    state: &HttpState,
+    headers: &HeaderMap,
+    body: &'b Bytes,
+) -> Result<&'b str, (StatusCode, String)> {
     let Some(secret) = &state.slack_signing_secret else {
-        return (
+        return Err((
             StatusCode::NOT_FOUND,
-            "Slack HTTP mode is off (no SLACK_SIGNING_SECRET)\n",
-        )
-            .into_response();
+            "Slack HTTP mode is off (no SLACK_SIGNING_SECRET)
+"
+            .to_owned(),
+        ));
     };
-    let Ok(body) = std::str::from_utf8(&body) else {
-        return (StatusCode::BAD_REQUEST, "body is not UTF-8\n").into_response();
+    let Ok(body) = std::str::from_utf8(body) else {
+        return Err((StatusCode::BAD_REQUEST, "body is not UTF-8\n".to_owned()));
     };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Err(why) = klaxon_slack::verify(
@@ -80,8 +83,20 @@ async fn slack_commands(
         body,
     ) {
         tracing::warn!(%why, "refused a Slack request");
-        return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
+        return Err((StatusCode::UNAUTHORIZED, format!("{why}\n")));
     }
+    Ok(body)
+}
+
+async fn slack_commands(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match verified(&state, &headers, &body) {
+        Ok(b) => b,
+        Err(refusal) => return refusal.into_response(),
+    };
     let command: klaxon_slack::SlashCommand = match serde_urlencoded::from_str(body) {
         Ok(c) => c,
         Err(e) => {
@@ -94,4 +109,33 @@ async fn slack_commands(
     };
     let reply = state.engine.handle(command.invocation()).await;
     axum::Json(klaxon_slack::command::response(&reply)).into_response()
+}
+
+/// Button clicks. Slack wants a 200 within 3 seconds; the announcement's edit shows the effect.
+async fn slack_interactions(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Form {
+        payload: String,
+    }
+    let body = match verified(&state, &headers, &body) {
+        Ok(b) => b,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let payload: Option<serde_json::Value> = serde_urlencoded::from_str::<Form>(body)
+        .ok()
+        .and_then(|f| serde_json::from_str(&f.payload).ok());
+    let Some(payload) = payload else {
+        return (StatusCode::BAD_REQUEST, "not an interaction payload\n").into_response();
+    };
+    if let Some(invocation) = klaxon_slack::interaction::invocation(&payload) {
+        let reply = state.engine.handle(invocation).await;
+        if reply.kind != klaxon_commands::ReplyKind::Ok {
+            tracing::info!(reply = %reply.to_plain(), "button refused");
+        }
+    }
+    StatusCode::OK.into_response()
 }

@@ -198,6 +198,9 @@ pub struct Invocation {
     pub channel: ChannelRef,
     pub user: UserRef,
     pub input: Input,
+    /// The incident acted on, by number, when the platform says so (a button under an
+    /// announcement in the paging channel); otherwise the incident whose channel this is.
+    pub incident: Option<i64>,
     /// The platform's id for this delivery (Slack `event_id`/`trigger_id`, Discord interaction
     /// id). A second delivery with the same id gets the first one's reply and changes nothing.
     pub delivery_id: Option<String>,

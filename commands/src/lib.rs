@@ -17,5 +17,5 @@ pub use command::{
 pub use error::UserError;
 pub use invocation::{ChannelRef, Input, Invocation, MessageRef, PlatformKind, Tenant, UserRef};
 pub use port::{ApiError, ChatApi, Handler, NewChannel, Upload};
-pub use reply::{Field, Message, Reply, ReplyKind, Rich, Span};
+pub use reply::{Button, ButtonAction, Field, Message, Reply, ReplyKind, Rich, Span};
 pub use values::{Duration, Role, Severity, Status, Text, Title};

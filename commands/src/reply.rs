@@ -112,12 +112,54 @@ pub struct Field {
     pub value: Rich,
 }
 
-/// A message Klaxon posts: lines of text, then optional labelled fields.
+/// What a button does: the same as the command of the same name, on the message's incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonAction {
+    Ack,
+    Resolve,
+}
+
+impl ButtonAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ack => "ack",
+            Self::Resolve => "resolve",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ack" => Some(Self::Ack),
+            "resolve" => Some(Self::Resolve),
+            _ => None,
+        }
+    }
+}
+
+/// A button under a message, for platforms that have them (the console ignores them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub action: ButtonAction,
+    pub label: String,
+    /// The incident's number in its workspace.
+    pub incident: i64,
+    /// A red button.
+    #[serde(default)]
+    pub danger: bool,
+    /// Ask "are you sure?" with this text before acting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+}
+
+/// A message Klaxon posts: lines of text, then optional labelled fields and buttons.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub lines: Vec<Rich>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<Field>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
 }
 
 impl Message {
@@ -135,6 +177,11 @@ impl Message {
             label: label.into(),
             value,
         });
+        self
+    }
+
+    pub fn button(mut self, button: Button) -> Self {
+        self.buttons.push(button);
         self
     }
 

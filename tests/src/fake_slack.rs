@@ -107,13 +107,19 @@ impl FakeSlack {
     /// Sends a slash command over Socket Mode, as Slack does, and returns the payload Klaxon
     /// acknowledged the envelope with (its reply).
     pub async fn socket_command(&self, payload: Value) -> Value {
+        self.socket_envelope("slash_commands", payload).await
+    }
+
+    /// Sends any envelope (`slash_commands`, `interactive`, `events_api`) and returns the
+    /// payload Klaxon acknowledged it with.
+    pub async fn socket_envelope(&self, kind: &str, payload: Value) -> Value {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let id = self.with(|i| {
             i.next += 1;
             let id = format!("env-{}", i.next);
             i.acks.insert(id.clone(), tx);
             let frame = json!({
-                "type": "slash_commands",
+                "type": kind,
                 "envelope_id": id,
                 "accepts_response_payload": true,
                 "payload": payload,
@@ -312,4 +318,41 @@ pub async fn send(klaxon: &str, body: &str, signature: Option<(String, i64)>) ->
             .header("x-slack-request-timestamp", ts.to_string());
     }
     req.send().await.expect("klaxon answers")
+}
+
+/// A button click (`block_actions`) on one of Klaxon's buttons, as Slack sends it.
+pub fn click(action: &str, incident: i64, user: &str, channel: &str, trigger: &str) -> Value {
+    json!({
+        "type": "block_actions",
+        "team": { "id": "T0TEAM", "domain": "acme" },
+        "user": { "id": user, "username": user.to_lowercase(), "team_id": "T0TEAM" },
+        "api_app_id": "A0KLAXON",
+        "container": { "type": "message", "message_ts": "1763888400.000004", "channel_id": channel },
+        "trigger_id": trigger,
+        "channel": { "id": channel, "name": "incidents" },
+        "response_url": "https://hooks.slack.com/actions/T0TEAM/1/x",
+        "actions": [{
+            "type": "button",
+            "action_id": format!("klaxon.{action}"),
+            "block_id": "b1",
+            "text": { "type": "plain_text", "text": action },
+            "value": incident.to_string(),
+            "action_ts": "1763888500.000100"
+        }]
+    })
+}
+
+/// Posts a signed interaction to Klaxon's `/slack/interactions`.
+pub async fn interact(klaxon: &str, payload: &Value) -> reqwest::Response {
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
+    let ts = chrono::Utc::now().timestamp();
+    reqwest::Client::new()
+        .post(format!("{klaxon}/slack/interactions"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-signature", sign(SIGNING_SECRET, ts, &body))
+        .header("x-slack-request-timestamp", ts.to_string())
+        .body(body)
+        .send()
+        .await
+        .expect("klaxon answers")
 }

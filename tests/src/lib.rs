@@ -182,6 +182,7 @@ impl TestBot {
                 channel: ChannelRef::new(channel, channel),
                 user: UserRef::named(user, user),
                 input: Input::Text(text.to_owned()),
+                incident: None,
                 delivery_id: delivery_id.map(str::to_owned),
             })
             .await

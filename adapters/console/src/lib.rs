@@ -138,6 +138,7 @@ impl Console {
                     channel: ChannelRef::new(&channel, &channel),
                     user: UserRef::named(&user, &user),
                     input: Input::Text(line.trim_start_matches("/inc").to_owned()),
+                    incident: None,
                     delivery_id: None,
                 })
                 .await;

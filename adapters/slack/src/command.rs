@@ -37,6 +37,7 @@ impl SlashCommand {
                 UserRef::named(&self.user_id, &self.user_name)
             },
             input: Input::Text(self.text.clone()),
+            incident: None,
             delivery_id: (!self.trigger_id.is_empty()).then(|| self.trigger_id.clone()),
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod command;
+pub mod interaction;
 pub mod mrkdwn;
 pub mod socket;
 

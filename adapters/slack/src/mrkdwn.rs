@@ -87,6 +87,31 @@ pub fn blocks(message: &Message) -> Vec<Value> {
             .collect();
         blocks.push(json!({ "type": "section", "fields": fields }));
     }
+    if !message.buttons.is_empty() {
+        let elements: Vec<Value> = message
+            .buttons
+            .iter()
+            .map(|b| {
+                let mut e = json!({
+                    "type": "button",
+                    "action_id": crate::interaction::action_id(b.action),
+                    "text": { "type": "plain_text", "text": b.label },
+                    "value": b.incident.to_string(),
+                    "style": if b.danger { "danger" } else { "primary" },
+                });
+                if let Some(question) = &b.confirm {
+                    e["confirm"] = json!({
+                        "title": { "type": "plain_text", "text": "Are you sure?" },
+                        "text": { "type": "mrkdwn", "text": escape(question) },
+                        "confirm": { "type": "plain_text", "text": b.label },
+                        "deny": { "type": "plain_text", "text": "Cancel" },
+                    });
+                }
+                e
+            })
+            .collect();
+        blocks.push(json!({ "type": "actions", "elements": elements }));
+    }
     blocks
 }
 

@@ -49,7 +49,8 @@ impl SocketMode {
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
-            .with_command_events(on_command);
+            .with_command_events(on_command)
+            .with_interaction_events(on_interaction);
         let config = SlackClientSocketModeConfig::new().with_max_connections_count(1);
         let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
         let token = SlackApiToken::new(SlackApiTokenValue(app_token.to_owned()));
@@ -108,6 +109,7 @@ async fn on_command(
         user: UserRef::id(event.user_id.0),
         input: Input::Text(event.text.unwrap_or_default()),
         // Socket Mode redelivers an unacknowledged envelope with the same trigger.
+        incident: None,
         delivery_id: Some(event.trigger_id.0),
     };
     let reply = handler.handle(invocation).await;
@@ -120,4 +122,29 @@ async fn on_command(
         SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text))
             .with_response_type(SlackMessageResponseType::Ephemeral),
     )
+}
+
+/// A button click: the same command as typed, on the button's incident. The click is
+/// acknowledged when this returns; the announcement's edit shows what changed.
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _: Arc<SlackHyperClient>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let payload = serde_json::to_value(&event)?;
+    let Some(invocation) = crate::interaction::invocation(&payload) else {
+        return Ok(());
+    };
+    let handler = {
+        let guard = states.read().await;
+        guard
+            .get_user_state::<State>()
+            .map(|s| Arc::clone(&s.handler))
+            .ok_or("Klaxon's state is missing from the Socket Mode listener")?
+    };
+    let reply = handler.handle(invocation).await;
+    if reply.kind != ReplyKind::Ok {
+        tracing::info!(reply = %reply.to_plain(), "button refused");
+    }
+    Ok(())
 }

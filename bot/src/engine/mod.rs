@@ -309,9 +309,15 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// The incident whose channel the command was typed in.
     pub async fn incident_here(&mut self, command: &Command) -> Result<Incident, ActionError> {
-        let found = match &self.inv.channel.id {
-            Some(id) => store::incidents::by_channel(self.conn, &self.inv.tenant, id).await?,
-            None => None,
+        let found = match (self.inv.incident, &self.inv.channel.id) {
+            // A button names its incident: it may be clicked in the paging channel.
+            (Some(number), _) => {
+                store::incidents::by_number(self.conn, &self.inv.tenant, number).await?
+            }
+            (None, Some(id)) => {
+                store::incidents::by_channel(self.conn, &self.inv.tenant, id).await?
+            }
+            (None, None) => None,
         };
         // Name the command as typed (`lead`, not the `role` it stands for).
         let typed = match &self.inv.input {

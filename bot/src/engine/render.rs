@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use klaxon_commands::values::human_secs;
-use klaxon_commands::{Message, Rich, Role, Severity, Status, UserRef};
+use klaxon_commands::{Button, ButtonAction, Message, Rich, Role, Severity, Status, UserRef};
 
 use crate::clock::short;
 
@@ -73,10 +73,35 @@ impl View<'_> {
         }
     }
 
+    /// One-tap buttons while the incident is open: Acknowledge (until someone has), Resolve
+    /// (with a confirmation).
+    fn buttons(&self, mut m: Message) -> Message {
+        let i = self.incident;
+        if !i.is_open() {
+            return m;
+        }
+        if i.acknowledged.is_none() {
+            m = m.button(Button {
+                action: ButtonAction::Ack,
+                label: "Acknowledge".to_owned(),
+                incident: i.number,
+                danger: false,
+                confirm: None,
+            });
+        }
+        m.button(Button {
+            action: ButtonAction::Resolve,
+            label: "Resolve".to_owned(),
+            incident: i.number,
+            danger: true,
+            confirm: Some(format!("Resolve {}? Its reminders stop.", i.key())),
+        })
+    }
+
     /// The paging-channel announcement, edited in place as the incident changes.
     pub fn announcement(&self) -> Message {
         let i = self.incident;
-        Message::new()
+        let m = Message::new()
             .line(self.headline())
             .field("Status", self.status())
             .field("Channel", Rich::new().channel(&planned(i)))
@@ -87,7 +112,8 @@ impl View<'_> {
                     .person(&i.declared_by)
                     .text(format!(" at {}", short(i.declared_at))),
             )
-            .field("Acknowledged", self.acknowledged())
+            .field("Acknowledged", self.acknowledged());
+        self.buttons(m)
     }
 
     /// The summary pinned in the incident channel.
@@ -114,7 +140,7 @@ impl View<'_> {
             next.extend(["/inc update <text>", "/inc help"]);
             m = m.line(Rich::plain(format!("Next: {}", next.join(" · "))));
         }
-        m
+        self.buttons(m)
     }
 
     /// The incident channel's topic.

@@ -486,3 +486,141 @@ async fn socket_mode_connects_and_runs_the_scenario() {
     assert_eq!(notes, 1);
     k.stop().await;
 }
+
+#[tokio::test]
+async fn buttons_acknowledge_and_resolve_with_one_effect() {
+    let k = Running::start().await;
+    k.say("U0ONCALL", "C0GENERAL", "declare sev1 Payments down")
+        .await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    let announcement = k.fake.calls_to("chat.postMessage")[0].clone();
+    let actions = &announcement["blocks"][2];
+    assert_eq!(actions["type"], "actions", "{announcement}");
+    assert_eq!(actions["elements"][0]["action_id"], "klaxon.ack");
+    assert_eq!(actions["elements"][0]["value"], "1");
+    assert_eq!(actions["elements"][1]["action_id"], "klaxon.resolve");
+    assert_eq!(actions["elements"][1]["style"], "danger");
+    assert_eq!(
+        actions["elements"][1]["confirm"]["text"]["text"],
+        "Resolve INC-1? Its reminders stop."
+    );
+
+    // A click from the paging channel acts on the button's incident.
+    let resp = fake_slack::interact(
+        &k.url,
+        &fake_slack::click("ack", 1, "U0BOB", "incidents", "t-ack"),
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let acked = |c: &[fake_slack::ApiCall]| {
+        c.iter().any(|c| {
+            c.method == "chat.update"
+                && c.body["channel"] == "incidents"
+                && c.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Acknowledged: <@U0BOB>")
+        })
+    };
+    assert!(
+        k.fake.until(acked).await,
+        "{:#?}",
+        k.fake.calls_to("chat.update")
+    );
+    let edit = k
+        .fake
+        .calls_to("chat.update")
+        .into_iter()
+        .rev()
+        .find(|u| u["channel"] == "incidents")
+        .expect("edit");
+    let buttons: Vec<&str> = edit["blocks"][2]["elements"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|b| b["action_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        buttons,
+        ["klaxon.resolve"],
+        "Acknowledge goes once someone has"
+    );
+
+    // A double click on Resolve resolves once.
+    for n in 0..2 {
+        let resp = fake_slack::interact(
+            &k.url,
+            &fake_slack::click("resolve", 1, "U0BOB", "incidents", &format!("t-r{n}")),
+        )
+        .await;
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "chat.postMessage"
+                && c.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("✅ Resolved")))
+            .await
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let resolved = k
+        .fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|p| p["text"].as_str().unwrap_or("").starts_with("✅ Resolved"))
+        .count();
+    assert_eq!(resolved, 1);
+
+    // A forged click is refused.
+    let payload = fake_slack::click("resolve", 1, "U0EVE", "incidents", "t-x").to_string();
+    let body = format!("payload={payload}");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/slack/interactions", k.url))
+        .header("x-slack-signature", "v0=00")
+        .header(
+            "x-slack-request-timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(resp.status().as_u16(), 401);
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn buttons_work_over_socket_mode() {
+    let k = Running::start_socket().await;
+    assert!(k.fake.until(|_| k.fake.connected()).await);
+    let command = serde_json::json!({
+        "team_id": "T0TEAM", "channel_id": "C0GENERAL", "user_id": "U0ONCALL", "command": "/inc",
+        "text": "declare sev2 Search down", "response_url": "https://hooks.slack.com/x", "trigger_id": "s-1",
+    });
+    k.fake.socket_command(command).await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    k.fake
+        .socket_envelope(
+            "interactive",
+            fake_slack::click("ack", 1, "U0CAROL", "incidents", "s-2"),
+        )
+        .await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "chat.postMessage"
+                && c.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("<@U0CAROL> acknowledged")))
+            .await
+    );
+    k.stop().await;
+}

@@ -1,0 +1,79 @@
+//! Button clicks (`block_actions`), from `POST /slack/interactions` or a Socket Mode
+//! `interactive` envelope; both carry the same JSON.
+
+use klaxon_commands::{
+    ButtonAction, ChannelRef, Command, Input, Invocation, PlatformKind, Tenant, UserRef,
+};
+use serde_json::Value;
+
+/// The action id Klaxon gives its buttons: `klaxon.ack`, `klaxon.resolve`.
+pub fn action_id(action: ButtonAction) -> String {
+    format!("klaxon.{}", action.as_str())
+}
+
+/// The command a click means, on the incident its button names; `None` for anything that is
+/// not a Klaxon button.
+pub fn invocation(payload: &Value) -> Option<Invocation> {
+    if payload["type"] != "block_actions" {
+        return None;
+    }
+    let action = &payload["actions"][0];
+    let button = action["action_id"]
+        .as_str()
+        .and_then(|id| id.strip_prefix("klaxon."))
+        .and_then(ButtonAction::parse)?;
+    let incident: i64 = action["value"].as_str()?.parse().ok()?;
+    let team = payload["team"]["id"].as_str()?;
+    let user_id = payload["user"]["id"].as_str()?;
+    let user = match payload["user"]["username"]
+        .as_str()
+        .or(payload["user"]["name"].as_str())
+    {
+        Some(name) => UserRef::named(user_id, name),
+        None => UserRef::id(user_id),
+    };
+    let channel_id = payload["channel"]["id"].as_str().unwrap_or_default();
+    let channel_name = payload["channel"]["name"].as_str().unwrap_or(channel_id);
+    let command = match button {
+        ButtonAction::Ack => Command::Ack,
+        ButtonAction::Resolve => Command::Resolve { summary: None },
+    };
+    Some(Invocation {
+        tenant: Tenant::new(PlatformKind::Slack, team),
+        channel: ChannelRef::new(channel_id, channel_name),
+        user,
+        input: Input::Command(command),
+        incident: Some(incident),
+        delivery_id: payload["trigger_id"].as_str().map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clicks_become_commands_on_their_incident() {
+        let payload = serde_json::json!({
+            "type": "block_actions",
+            "team": { "id": "T0TEAM" },
+            "user": { "id": "U0BOB", "username": "bob" },
+            "channel": { "id": "C0PAGING", "name": "incidents" },
+            "trigger_id": "t-1",
+            "actions": [{ "action_id": "klaxon.resolve", "value": "7", "type": "button" }]
+        });
+        let inv = invocation(&payload).expect("a Klaxon button");
+        assert_eq!(
+            inv.input,
+            Input::Command(Command::Resolve { summary: None })
+        );
+        assert_eq!(inv.incident, Some(7));
+        assert_eq!(inv.user, UserRef::named("U0BOB", "bob"));
+        let mut other = payload.clone();
+        other["actions"][0]["action_id"] = "someone.else".into();
+        assert!(invocation(&other).is_none());
+        other["actions"][0]["action_id"] = "klaxon.ack".into();
+        other["actions"][0]["value"] = "seven".into();
+        assert!(invocation(&other).is_none());
+    }
+}
