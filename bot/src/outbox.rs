@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
 use klaxon_commands::naming;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Message, NewChannel, PlatformKind, Rich, Span, Tenant, Upload,
@@ -24,6 +25,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::posts::PostKind;
 use crate::store::{self, Incident, Store};
+
+/// How many incidents' calls are in flight at once.
+const CONCURRENT_CALLS: usize = 8;
+
+/// Whether a stored call posts to a fixed, shared channel (rather than an incident's own).
+fn posts_to_shared_channel(op: &str) -> bool {
+    matches!(
+        serde_json::from_str::<Op>(op),
+        Ok(Op::Post {
+            to: Target::Channel(_),
+            ..
+        })
+    )
+}
 
 /// How many suffixes to try before giving up on a channel name.
 const MAX_NAME_TRIES: u32 = 50;
@@ -158,29 +173,55 @@ impl Dispatcher {
                 let mut conn = self.store.conn().await?;
                 store::outbox::pending(&mut conn, &platforms, 500).await?
             };
-            let mut blocked: HashSet<(Tenant, Option<i64>)> = HashSet::new();
+            // Each incident's calls go strictly in order: only its oldest pending call is a
+            // candidate. Different incidents' calls go concurrently. Posts to a shared channel
+            // (the paging channel) go one at a time, in id order, so announcements keep the
+            // order of the declares.
+            let mut lanes: HashSet<(Tenant, Option<i64>)> = HashSet::new();
             let mut next_due: Option<DateTime<Utc>> = None;
-            let mut progressed = false;
+            let mut heads = Vec::new();
+            let mut shared_taken = false;
+            let mut shared_waiting = false;
+            let now = Utc::now();
             for call in batch {
-                let lane = (call.tenant.clone(), call.incident_id);
-                if blocked.contains(&lane) {
+                if !lanes.insert((call.tenant.clone(), call.incident_id)) {
                     continue;
                 }
-                let now = Utc::now();
                 if let Some(at) = call.not_before.filter(|at| *at > now) {
                     next_due = Some(next_due.map_or(at, |n| n.min(at)));
-                    blocked.insert(lane);
                     continue;
                 }
-                match self.make(&call).await {
+                if posts_to_shared_channel(&call.op) {
+                    if shared_taken {
+                        shared_waiting = true;
+                        continue;
+                    }
+                    shared_taken = true;
+                }
+                heads.push(call);
+            }
+            if heads.is_empty() {
+                return Ok(next_due);
+            }
+            let mut calls = Vec::with_capacity(heads.len());
+            for call in &heads {
+                calls.push(Box::pin(self.make(call)));
+            }
+            let results: Vec<Result<(), DateTime<Utc>>> = futures_util::stream::iter(calls)
+                .buffer_unordered(CONCURRENT_CALLS)
+                .collect()
+                .await;
+            let mut progressed = false;
+            for result in results {
+                match result {
                     Ok(()) => progressed = true,
                     Err(retry_at) => {
-                        next_due = Some(next_due.map_or(retry_at, |n| n.min(retry_at)));
-                        blocked.insert(lane);
+                        next_due = Some(next_due.map_or(retry_at, |n| n.min(retry_at)))
                     }
                 }
             }
-            if !progressed {
+            // A failed call is postponed, so another round only picks up what is ready.
+            if !progressed && !shared_waiting {
                 return Ok(next_due);
             }
         }

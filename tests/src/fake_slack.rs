@@ -25,6 +25,8 @@ pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub struct ApiCall {
     pub method: String,
     pub body: Value,
+    /// When the fake received it.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -41,6 +43,8 @@ struct Inner {
     /// Envelopes sent and waiting for Klaxon's acknowledgement, by envelope id.
     acks: std::collections::HashMap<String, tokio::sync::oneshot::Sender<Value>>,
     base: String,
+    /// Added to every Web API answer, to play a slow Slack.
+    latency: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -97,6 +101,11 @@ impl FakeSlack {
     /// The next calls answer 429 with `Retry-After` (or another status).
     pub fn force(&self, responses: impl IntoIterator<Item = (u16, Option<u64>)>) {
         self.with(|i| i.forced.extend(responses));
+    }
+
+    /// Every Web API answer waits this long first.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.with(|i| i.latency = latency);
     }
 
     /// Whether Klaxon holds a Socket Mode connection.
@@ -180,6 +189,10 @@ async fn method(
     if auth != Some(&format!("Bearer {BOT_TOKEN}")) {
         return error("invalid_auth");
     }
+    let latency = inner.lock().unwrap_or_else(PoisonError::into_inner).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let body: Value = serde_json::from_slice(&body)
         .or_else(|_| {
             serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
@@ -203,6 +216,7 @@ async fn method(
     i.calls.push(ApiCall {
         method: method.clone(),
         body: body.clone(),
+        at: std::time::Instant::now(),
     });
     i.next += 1;
     let n = i.next;

@@ -110,3 +110,41 @@ async fn timeline_entries_get_the_message_they_were_posted_as() {
     });
     assert_eq!(update.message_ref, posted);
 }
+
+#[tokio::test]
+async fn announcements_keep_the_order_of_the_declares() {
+    let bot = TestBot::start().await;
+    for n in 1..=12 {
+        bot.ok("a", "general", &format!("/inc declare sev3 Outage {n}"))
+            .await;
+    }
+    bot.settle().await;
+    let announced: Vec<String> = bot
+        .api
+        .posts_in("incidents")
+        .into_iter()
+        .map(|p| p.lines().next().unwrap_or("").to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=12)
+        .map(|n| format!("🟡 SEV3 · INC-{n} · Outage {n}"))
+        .collect();
+    assert_eq!(announced, expected);
+    // And every incident's own calls kept their order: its channel before anything in it.
+    for n in 1..=12 {
+        let ch = bot.channel_of(n).await;
+        let first = bot
+            .api
+            .calls()
+            .into_iter()
+            .position(|c| matches!(&c, Call::Post { channel, .. } | Call::Pin { channel, .. } if *channel == ch));
+        let created = bot
+            .api
+            .calls()
+            .into_iter()
+            .position(|c| matches!(&c, Call::Create { name, .. } if *name == ch));
+        assert!(
+            created < first,
+            "INC-{n}: created {created:?}, first post {first:?}"
+        );
+    }
+}
