@@ -53,6 +53,8 @@ struct Inner {
     calls: Vec<Call>,
     channels: BTreeSet<String>,
     failures: VecDeque<ApiError>,
+    /// Channel names whose creation fails, with the error.
+    failing_names: std::collections::HashMap<String, ApiError>,
     next: u64,
     attempts: u64,
 }
@@ -85,6 +87,11 @@ impl Recorder {
     /// The next calls fail with these errors, in order.
     pub fn fail_next(&self, errors: impl IntoIterator<Item = ApiError>) {
         self.with(|i| i.failures.extend(errors));
+    }
+
+    /// Creating a channel of this name fails with `error` (every time).
+    pub fn fail_create_of(&self, name: &str, error: ApiError) {
+        self.with(|i| i.failing_names.insert(name.to_owned(), error));
     }
 
     /// Posts to a channel, as plain text, in order.
@@ -158,6 +165,9 @@ fn key(channel: &ChannelRef) -> String {
 impl ChatApi for Recorder {
     async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
         self.attempt()?;
+        if let Some(e) = self.with(|i| i.failing_names.get(&channel.name).cloned()) {
+            return Err(e);
+        }
         let name = channel.name.clone();
         if !self.with(|i| i.channels.insert(name.clone())) {
             return Err(ApiError::NameTaken);

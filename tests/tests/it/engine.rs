@@ -347,8 +347,17 @@ async fn tenants_never_see_each_other() {
     bot.settle().await;
     // Both channels have the same planned name in their own workspace; each command finds
     // only its own tenant's incident.
+    // (One recorder stands in for both workspaces, so one of them got a suffix; look it up.)
+    let a_channel = {
+        let mut conn = bot.store().conn().await.expect("conn");
+        klaxon::store::incidents::by_number(&mut conn, &a, 1)
+            .await
+            .expect("query")
+            .and_then(|i| i.channel_id)
+            .expect("channel")
+    };
     let r = bot
-        .invoke(&a, "alice", "inc-2026-11-23-same-title", "/inc sev 1", None)
+        .invoke(&a, "alice", &a_channel, "/inc sev 1", None)
         .await;
     assert_eq!(r.kind, ReplyKind::Ok, "{}", r.to_plain());
     let list_b = bot

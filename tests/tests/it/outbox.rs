@@ -31,8 +31,10 @@ async fn calls_wait_for_a_transient_failure_and_keep_their_order() {
 #[tokio::test]
 async fn a_permanent_failure_is_not_retried_and_does_not_block_other_incidents() {
     let bot = TestBot::start().await;
-    bot.api
-        .fail_next([ApiError::Permanent("missing_scope".into())]);
+    bot.api.fail_create_of(
+        "inc-2026-11-23-first",
+        ApiError::Permanent("missing_scope".into()),
+    );
     bot.ok("a", "general", "/inc declare sev1 first").await;
     bot.ok("a", "general", "/inc declare sev1 second").await;
     bot.settle().await;

@@ -49,7 +49,7 @@ method = "PUT"
 url = "{base}/providers/{{{{ provider | urlencode }}}}"
 body = '{{"isActive": false, "reason": {{{{ reason | tojson }}}}, "incident": {{{{ incident.key | tojson }}}}}}'
 headers = {{ Authorization = "Bearer {{{{ secret.PAY_TOKEN }}}}", Content-Type = "application/json" }}
-timeout = "1s"
+timeout = "10s"
 allowed_roles = ["ic", "ops"]
 min_severity = "sev2"
 confirm = true
