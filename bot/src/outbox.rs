@@ -2,7 +2,8 @@
 //!
 //! A command commits its effects and the calls they imply in one transaction, then replies.
 //! This dispatcher makes the calls through the adapters' [`ChatApi`], in id order per incident
-//! (so a channel exists before anything is posted in it), retrying transient failures with
+//! (so a channel exists before anything is posted in it; different incidents concurrently, and
+//! posts to a shared channel one at a time, in order), retrying transient failures with
 //! backoff or the platform's `Retry-After`. A crash after the reply loses nothing: pending calls
 //! are still in the table when the bot starts again. A crash between a platform accepting a call
 //! and the call being marked done can repeat that one call; nothing else is ever repeated.

@@ -118,6 +118,8 @@ pub struct Field {
 pub enum ButtonAction {
     Ack,
     Resolve,
+    /// Confirm a runbook action; the button carries its code.
+    Confirm,
 }
 
 impl ButtonAction {
@@ -125,6 +127,7 @@ impl ButtonAction {
         match self {
             Self::Ack => "ack",
             Self::Resolve => "resolve",
+            Self::Confirm => "confirm",
         }
     }
 
@@ -132,6 +135,7 @@ impl ButtonAction {
         match s {
             "ack" => Some(Self::Ack),
             "resolve" => Some(Self::Resolve),
+            "confirm" => Some(Self::Confirm),
             _ => None,
         }
     }
@@ -150,6 +154,9 @@ pub struct Button {
     /// Ask "are you sure?" with this text before acting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// The confirmation code, for `Confirm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// A message Klaxon posts: lines of text, then optional labelled fields and buttons.

@@ -22,7 +22,12 @@ pub fn invocation(payload: &Value) -> Option<Invocation> {
         .as_str()
         .and_then(|id| id.strip_prefix("klaxon."))
         .and_then(ButtonAction::parse)?;
-    let incident: i64 = action["value"].as_str()?.parse().ok()?;
+    let value = action["value"].as_str()?;
+    let (number, code) = match value.split_once(':') {
+        Some((n, c)) => (n, Some(c)),
+        None => (value, None),
+    };
+    let incident: i64 = number.parse().ok()?;
     let team = payload["team"]["id"].as_str()?;
     let user_id = payload["user"]["id"].as_str()?;
     let user = match payload["user"]["username"]
@@ -37,6 +42,9 @@ pub fn invocation(payload: &Value) -> Option<Invocation> {
     let command = match button {
         ButtonAction::Ack => Command::Ack,
         ButtonAction::Resolve => Command::Resolve { summary: None },
+        ButtonAction::Confirm => Command::Confirm {
+            code: code?.to_ascii_uppercase(),
+        },
     };
     Some(Invocation {
         tenant: Tenant::new(PlatformKind::Slack, team),
@@ -75,5 +83,20 @@ mod tests {
         other["actions"][0]["action_id"] = "klaxon.ack".into();
         other["actions"][0]["value"] = "seven".into();
         assert!(invocation(&other).is_none());
+        other["actions"][0]["action_id"] = "klaxon.confirm".into();
+        other["actions"][0]["value"] = "7:k7q2mx".into();
+        let confirm = invocation(&other).expect("a confirm button");
+        assert_eq!(
+            confirm.input,
+            Input::Command(Command::Confirm {
+                code: "K7Q2MX".into()
+            })
+        );
+        assert_eq!(confirm.incident, Some(7));
+        other["actions"][0]["value"] = "7".into();
+        assert!(
+            invocation(&other).is_none(),
+            "a confirm button without its code does nothing"
+        );
     }
 }

@@ -96,7 +96,10 @@ pub fn blocks(message: &Message) -> Vec<Value> {
                     "type": "button",
                     "action_id": crate::interaction::action_id(b.action),
                     "text": { "type": "plain_text", "text": b.label },
-                    "value": b.incident.to_string(),
+                    "value": match &b.code {
+                        Some(code) => format!("{}:{code}", b.incident),
+                        None => b.incident.to_string(),
+                    },
                     "style": if b.danger { "danger" } else { "primary" },
                 });
                 if let Some(question) = &b.confirm {

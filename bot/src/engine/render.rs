@@ -87,6 +87,7 @@ impl View<'_> {
                 incident: i.number,
                 danger: false,
                 confirm: None,
+                code: None,
             });
         }
         m.button(Button {
@@ -95,6 +96,7 @@ impl View<'_> {
             incident: i.number,
             danger: true,
             confirm: Some(format!("Resolve {}? Its reminders stop.", i.key())),
+            code: None,
         })
     }
 

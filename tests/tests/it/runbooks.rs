@@ -620,3 +620,48 @@ async fn broken_runbooks_are_reported_and_skipped_at_start() {
     assert!(list.contains("payments"), "{list}");
     assert!(!list.contains("broken"), "{list}");
 }
+
+#[tokio::test]
+async fn the_request_post_carries_a_confirm_button_that_sends_once() {
+    let (bot, target, ch) = setup("sev1").await;
+    let code = code_in(
+        &bot.ok(
+            "alice",
+            &ch,
+            "/inc run disable-provider provider=stripe reason=x",
+        )
+        .await,
+    );
+    bot.settle().await;
+    let button = bot
+        .api
+        .calls()
+        .into_iter()
+        .find_map(|c| match c {
+            klaxon_tests::Call::Post { message, .. } => message
+                .buttons
+                .into_iter()
+                .find(|b| b.action == klaxon_commands::ButtonAction::Confirm),
+            _ => None,
+        })
+        .expect("a Confirm button");
+    assert_eq!(button.code.as_deref(), Some(code.as_str()));
+    assert_eq!(button.incident, 1);
+    assert!(button.danger && button.confirm.is_some());
+    // A click is the confirm command on the button's incident, from wherever the post is.
+    let click = |n: u32| klaxon_commands::Invocation {
+        tenant: bot.tenant.clone(),
+        channel: klaxon_commands::ChannelRef::new("anywhere", "anywhere"),
+        user: klaxon_commands::UserRef::named("alice", "alice"),
+        input: klaxon_commands::Input::Command(klaxon_commands::Command::Confirm {
+            code: code.clone(),
+        }),
+        incident: Some(button.incident),
+        delivery_id: Some(format!("click-{n}")),
+    };
+    let first = bot.app.engine.handle(click(1)).await;
+    assert_eq!(first.kind, ReplyKind::Ok, "{}", first.to_plain());
+    let second = bot.app.engine.handle(click(2)).await;
+    assert_eq!(second.kind, ReplyKind::UserError);
+    assert_eq!(target.received().len(), 1);
+}

@@ -179,16 +179,25 @@ pub async fn run(
         ctx.post_entry(
             &incident,
             entry,
-            Message::new().line(
-                Rich::plain("⚠️ ")
-                    .person(&user)
-                    .text(format!(" asks to run {} ({})", action.name, action.title))
-                    .user_text(params_text(&given))
-                    .text(format!(
-                        ". /inc confirm {code} before {} to send it.",
-                        short(expires)
-                    )),
-            ),
+            Message::new()
+                .line(
+                    Rich::plain("⚠️ ")
+                        .person(&user)
+                        .text(format!(" asks to run {} ({})", action.name, action.title))
+                        .user_text(params_text(&given))
+                        .text(format!(
+                            ". /inc confirm {code} before {} to send it.",
+                            short(expires)
+                        )),
+                )
+                .button(klaxon_commands::Button {
+                    action: klaxon_commands::ButtonAction::Confirm,
+                    label: format!("Confirm {}", action.name),
+                    incident: incident.number,
+                    danger: true,
+                    confirm: Some(format!("Send {} ({}) now?", action.name, action.title)),
+                    code: Some(code.clone()),
+                }),
         )
         .await?;
         return Ok(Reply::ok(
