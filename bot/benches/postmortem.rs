@@ -15,18 +15,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use klaxon::clock::ManualClock;
 use klaxon::config::Config;
-use klaxon::store::Store;
 use klaxon_commands::{ChannelRef, Input, Invocation, PlatformKind, Tenant, UserRef};
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10_000);
-    let dir = tempfile::tempdir()?;
-    let db = dir.path().join("bench.db");
-    let store = Store::open(db.to_str().unwrap_or("bench.db")).await?;
+    let n = common::size(10_000);
+    let (_dir, store) = common::temp_store().await?;
     let config = Config::default();
     let start: DateTime<Utc> = "2026-11-23T09:00:00Z".parse()?;
     let clock = ManualClock::new(start);

@@ -19,7 +19,6 @@ use chrono::Utc;
 use klaxon::app::App;
 use klaxon::clock::SystemClock;
 use klaxon::config::Config;
-use klaxon::store::Store;
 use klaxon::store::reminders::Kind;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
@@ -73,13 +72,8 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10_000);
-    let dir = tempfile::tempdir()?;
-    let db = dir.path().join("bench.db");
-    let store = Store::open(db.to_str().unwrap_or("bench.db")).await?;
+    let n = common::size(10_000);
+    let (_dir, store) = common::temp_store().await?;
     let config = Config::parse("checklist = []")?;
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     apis.insert(PlatformKind::Console, Arc::new(Instant200));

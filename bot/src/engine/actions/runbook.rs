@@ -110,7 +110,7 @@ fn find<'c>(ctx: &'c Ctx<'_>, id: &str) -> Result<&'c Runbook, UserError> {
         let ids: Vec<&str> = catalog.runbooks.keys().map(String::as_str).collect();
         let close = ids
             .iter()
-            .map(|k| (strsim_distance(k, id), *k))
+            .map(|k| (strsim::damerau_levenshtein(k, id), *k))
             .filter(|(d, _)| *d <= 3)
             .min()
             .map_or_else(String::new, |(_, k)| format!(" Did you mean `{k}`?"));
@@ -118,21 +118,6 @@ fn find<'c>(ctx: &'c Ctx<'_>, id: &str) -> Result<&'c Runbook, UserError> {
             "No runbook `{id}`.{close} `/inc runbook list` shows them."
         ))
     })
-}
-
-/// Edit distance, for "did you mean".
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A step as shown: its text, then the command to copy or the action to run.
