@@ -30,6 +30,10 @@ pub struct HttpState {
     pub slack_signing_secret: Option<SecretString>,
     /// Set while Slack Socket Mode is connected (when it is configured).
     pub slack_socket: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Set while the Discord gateway is connected (when it is configured).
+    pub discord_gateway: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Enables `POST /discord/interactions`.
+    pub discord_endpoint: Option<klaxon_discord::Endpoint>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -38,6 +42,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/slack/commands", post(slack_commands))
         .route("/slack/interactions", post(slack_interactions))
+        .route("/discord/interactions", post(discord_interactions))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -55,7 +60,53 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
         )
             .into_response();
     }
+    if let Some(flag) = &state.discord_gateway
+        && !flag.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Discord gateway not connected\n",
+        )
+            .into_response();
+    }
     (StatusCode::OK, "ready\n").into_response()
+}
+
+/// Discord's HTTP interactions: Ed25519-signed; PING answered with PONG; everything else
+/// answered like the gateway's interactions.
+async fn discord_interactions(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(endpoint) = &state.discord_endpoint else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Discord HTTP interactions are off (no DISCORD_PUBLIC_KEY)\n",
+        )
+            .into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = chrono::Utc::now().timestamp();
+    match endpoint
+        .handle(
+            header("x-signature-ed25519"),
+            header("x-signature-timestamp"),
+            &body,
+            now,
+        )
+        .await
+    {
+        klaxon_discord::Answer::Json(json) => axum::Json(json).into_response(),
+        klaxon_discord::Answer::Unauthorized(why) => {
+            tracing::warn!(why, "refused a Discord request");
+            (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response()
+        }
+        klaxon_discord::Answer::BadRequest(why) => {
+            (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response()
+        }
+        klaxon_discord::Answer::Nothing => StatusCode::ACCEPTED.into_response(),
+    }
 }
 
 /// Checks a Slack request's signature; the body as text, or the refusal to send back.

@@ -1,6 +1,7 @@
 //! Klaxon's one integration-test binary.
 
 mod cli;
+mod discord;
 mod engine;
 mod outbox;
 mod postmortem;

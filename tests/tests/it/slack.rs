@@ -46,7 +46,7 @@ impl Running {
             slack_signing_secret: (!socket).then(|| SIGNING_SECRET.to_owned().into()),
             slack_app_token: socket.then(|| fake_slack::APP_TOKEN.to_owned().into()),
             slack_api_url: Some(fake.api_url.clone()),
-            http_addr: String::new(),
+            ..PlatformSettings::default()
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let config = Config::parse("checklist = []").expect("config");

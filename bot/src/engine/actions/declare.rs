@@ -65,10 +65,8 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
         incident: &incident,
         roles: &[],
     };
-    let paging = klaxon_commands::ChannelRef::new(
-        &ctx.config.incidents.paging_channel,
-        &ctx.config.incidents.paging_channel,
-    );
+    let paging = ctx.config.paging_channel(tenant.platform);
+    let sev1_page = crate::reminders::sev1_page(ctx.config, &incident, paging.clone());
     let ops = [
         Op::CreateChannel {
             private: incident.private,
@@ -91,7 +89,7 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
             kind: PostKind::Summary,
         },
     ];
-    for op in &ops {
+    for op in ops.iter().chain(&sev1_page) {
         ctx.enqueue(&incident, op).await?;
     }
     if let Some(checklist) =
