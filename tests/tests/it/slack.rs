@@ -624,3 +624,75 @@ async fn buttons_work_over_socket_mode() {
     );
     k.stop().await;
 }
+
+#[tokio::test]
+async fn a_private_incident_is_a_private_channel_with_a_redacted_announcement() {
+    let k = Running::start().await;
+    let reply = k
+        .say(
+            "U0ONCALL",
+            "C0GENERAL",
+            "declare private sev1 Leaked signing key",
+        )
+        .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("INC-1 declared (SEV1, private)"),
+        "{reply}"
+    );
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    let create = &k.fake.calls_to("conversations.create")[0];
+    assert_eq!(create["is_private"], true, "{create}");
+    // A change edits the announcement; neither it nor the post shows the title or the channel.
+    k.say("U0ONCALL", "C0000001", "ack").await;
+    k.say("U0ONCALL", "C0000001", "escalate").await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "chat.update"
+                && c.body["channel"] == "incidents"
+                && c.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Acknowledged: <@U0ONCALL>")))
+            .await
+    );
+    assert!(
+        k.fake
+            .until(|c| c
+                .iter()
+                .filter(|c| c.method == "chat.postMessage" && c.body["channel"] == "incidents")
+                .count()
+                == 2)
+            .await
+    );
+    let paging: Vec<Value> = k
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.body["channel"] == "incidents")
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(
+        paging[0]["blocks"][0]["text"]["text"],
+        "*🔒 🔴 SEV1 · INC-1 ·* private incident"
+    );
+    assert_eq!(
+        paging[0]["blocks"][1]["fields"][1]["text"],
+        "*Channel*\nprivate · ask <@U0ONCALL> for access"
+    );
+    for body in &paging {
+        let text = body.to_string();
+        assert!(
+            !text.contains("Leaked") && !text.contains("leaked"),
+            "{text}"
+        );
+        assert!(!text.contains("C0000001"), "{text}");
+    }
+    k.stop().await;
+}
