@@ -288,15 +288,14 @@ pub async fn serve(
 
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     let transport = settings.slack_signing_secret.is_some() || settings.slack_app_token.is_some();
-    match &settings.slack_bot_token {
+    let slack_api = match &settings.slack_bot_token {
         Some(token) if transport => {
-            apis.insert(
-                PlatformKind::Slack,
-                Arc::new(klaxon_slack::SlackApi::new(
-                    token.expose_secret(),
-                    settings.slack_api_url.as_deref(),
-                )),
+            let api = klaxon_slack::SlackApi::new(
+                token.expose_secret(),
+                settings.slack_api_url.as_deref(),
             );
+            apis.insert(PlatformKind::Slack, Arc::new(api.clone()));
+            api
         }
         Some(_) => anyhow::bail!(
             "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP) is"
@@ -307,7 +306,7 @@ pub async fn serve(
             )
         }
         None => anyhow::bail!("no platform is configured"),
-    }
+    };
     let app = App::new(store.clone(), config, Arc::new(SystemClock), apis)?;
     let cancel = CancellationToken::new();
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
@@ -321,6 +320,7 @@ pub async fn serve(
                     app_token.expose_secret(),
                     settings.slack_api_url.as_deref(),
                     handler,
+                    slack_api.clone(),
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?,
@@ -332,6 +332,7 @@ pub async fn serve(
         engine: Arc::clone(&app.engine),
         store: store.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
+        slack_api: Some(slack_api),
         slack_socket: socket
             .as_ref()
             .map(klaxon_slack::SocketMode::connected_flag),

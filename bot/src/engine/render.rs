@@ -175,7 +175,30 @@ impl View<'_> {
             next.extend(["/inc update <text>", "/inc help"]);
             m = m.line(Rich::plain(format!("Next: {}", next.join(" · "))));
         }
-        self.buttons(m)
+        let m = self.buttons(m);
+        // In the channel, Post update sits between Acknowledge and Resolve.
+        match m
+            .buttons
+            .iter()
+            .position(|b| b.action == ButtonAction::Resolve)
+        {
+            Some(at) => {
+                let mut m = m;
+                m.buttons.insert(
+                    at,
+                    Button {
+                        action: ButtonAction::Update,
+                        label: "Post update".to_owned(),
+                        incident: i.number,
+                        danger: false,
+                        confirm: None,
+                        code: None,
+                    },
+                );
+                m
+            }
+            None => m,
+        }
     }
 
     /// The incident channel's topic.
