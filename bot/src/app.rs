@@ -366,15 +366,14 @@ pub async fn serve(
 
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     let transport = settings.slack_signing_secret.is_some() || settings.slack_app_token.is_some();
-    match &settings.slack_bot_token {
+    let slack_api = match &settings.slack_bot_token {
         Some(token) if transport => {
-            apis.insert(
-                PlatformKind::Slack,
-                Arc::new(klaxon_slack::SlackApi::new(
-                    token.expose_secret(),
-                    settings.slack_api_url.as_deref(),
-                )),
+            let api = klaxon_slack::SlackApi::new(
+                token.expose_secret(),
+                settings.slack_api_url.as_deref(),
             );
+            apis.insert(PlatformKind::Slack, Arc::new(api.clone()));
+            Some(api)
         }
         Some(_) => anyhow::bail!(
             "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP) is"
@@ -384,8 +383,8 @@ pub async fn serve(
                 "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not"
             )
         }
-        None => {}
-    }
+        None => None,
+    };
     match &settings.discord_token {
         Some(token) => {
             anyhow::ensure!(
@@ -429,20 +428,21 @@ pub async fn serve(
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
     let dispatcher =
         tokio::spawn(Arc::clone(&app.dispatcher).run(cancel.clone(), Duration::from_secs(10)));
-    let socket = match &settings.slack_app_token {
-        Some(app_token) => {
+    let socket = match (&settings.slack_app_token, &slack_api) {
+        (Some(app_token), Some(slack_api)) => {
             let handler: Arc<dyn klaxon_commands::Handler> = app.engine.clone();
             Some(
                 klaxon_slack::SocketMode::start(
                     app_token.expose_secret(),
                     settings.slack_api_url.as_deref(),
                     handler,
+                    slack_api.clone(),
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?,
             )
         }
-        None => None,
+        _ => None,
     };
     let discord = match &settings.discord_token {
         Some(token) => Some(
@@ -482,6 +482,7 @@ pub async fn serve(
         engine: Arc::clone(&app.engine),
         store: store.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
+        slack_api,
         slack_socket: socket
             .as_ref()
             .map(klaxon_slack::SocketMode::connected_flag),

@@ -28,6 +28,8 @@ pub struct HttpState {
     pub store: Store,
     /// Enables `POST /slack/commands`.
     pub slack_signing_secret: Option<SecretString>,
+    /// The Slack Web API, to open forms (`views.open`) from commands and clicks.
+    pub slack_api: Option<klaxon_slack::SlackApi>,
     /// Set while Slack Socket Mode is connected (when it is configured).
     pub slack_socket: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Set while the Discord gateway is connected (when it is configured).
@@ -158,11 +160,24 @@ async fn slack_commands(
                 .into_response();
         }
     };
-    let reply = state.engine.handle(command.invocation()).await;
+    let invocation = command.invocation();
+    if let Some(api) = &state.slack_api
+        && let Some(reply) = klaxon_slack::command::open_form(
+            &command.text,
+            &command.trigger_id,
+            &invocation.channel,
+            api,
+        )
+        .await
+    {
+        return axum::Json(klaxon_slack::command::response(&reply)).into_response();
+    }
+    let reply = state.engine.handle(invocation).await;
     axum::Json(klaxon_slack::command::response(&reply)).into_response()
 }
 
-/// Button clicks. Slack wants a 200 within 3 seconds; the announcement's edit shows the effect.
+/// Button clicks, the shortcut and form submissions. Slack wants an answer within 3 seconds: a
+/// click's effect shows in the edited posts, a form gets its errors or the reply.
 async fn slack_interactions(
     State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
@@ -182,11 +197,11 @@ async fn slack_interactions(
     let Some(payload) = payload else {
         return (StatusCode::BAD_REQUEST, "not an interaction payload\n").into_response();
     };
-    if let Some(invocation) = klaxon_slack::interaction::invocation(&payload) {
-        let reply = state.engine.handle(invocation).await;
-        if reply.kind != klaxon_commands::ReplyKind::Ok {
-            tracing::info!(reply = %reply.to_plain(), "button refused");
-        }
+    let Some(api) = &state.slack_api else {
+        return StatusCode::OK.into_response();
+    };
+    match klaxon_slack::interaction::handle(&payload, state.engine.as_ref(), api).await {
+        Some(answer) => axum::Json(answer).into_response(),
+        None => StatusCode::OK.into_response(),
     }
-    StatusCode::OK.into_response()
 }

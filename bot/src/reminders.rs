@@ -243,10 +243,21 @@ pub async fn escalate(
                 .text(".")
         }
     };
-    let line = line
-        .text(" Acknowledge with /inc ack in ")
-        .channel(&crate::engine::render::planned(incident))
-        .text(".");
+    // A private incident's channel is named after its title: the page names neither.
+    let line = if incident.private {
+        let roles = store::incidents::roles(conn, incident.id).await?;
+        let contact = roles
+            .iter()
+            .find(|(role, _)| *role == klaxon_commands::Role::Ic)
+            .map_or(&incident.declared_by, |(_, who)| who);
+        line.text(" It is private: acknowledge with the announcement's button or /inc ack in its channel (ask ")
+            .person(contact)
+            .text(" for access).")
+    } else {
+        line.text(" Acknowledge with /inc ack in ")
+            .channel(&crate::engine::render::planned(incident))
+            .text(".")
+    };
     let paging = config.paging_channel(incident.tenant.platform);
     let text = if paged.0.is_empty() {
         format!("Escalation due (tier {tier}); no tiers configured")

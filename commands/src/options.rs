@@ -18,6 +18,8 @@ pub enum OptionValue {
     Integer(i64),
     /// A user option: the platform's user id.
     User(String),
+    /// A boolean option, for a `--flag`.
+    Flag(bool),
 }
 
 /// The choices a typed option offers, for arguments with a fixed set of values.
@@ -35,7 +37,9 @@ pub fn choices(kind: ArgKind) -> Vec<(&'static str, String)> {
             .iter()
             .map(|r| (r.label(), r.as_str().to_owned()))
             .collect(),
-        ArgKind::User | ArgKind::Count | ArgKind::Word | ArgKind::Text => Vec::new(),
+        ArgKind::User | ArgKind::Count | ArgKind::Word | ArgKind::Text | ArgKind::Flag => {
+            Vec::new()
+        }
     }
 }
 
@@ -76,16 +80,24 @@ pub fn from_options(
         return Ok(Command::Declare {
             severity: None,
             title: Title::parse(title)?,
+            private: matches!(value("private"), Some(OptionValue::Flag(true))),
         });
     }
     let mut text = String::from(spec.name);
     for arg in spec.args {
         let Some(v) = value(arg.name) else { continue };
-        text.push(' ');
         match v {
-            OptionValue::Text(t) => text.push_str(t.trim()),
-            OptionValue::Integer(n) => text.push_str(&n.to_string()),
-            OptionValue::User(id) => text.push_str(&mention(platform, id)),
+            OptionValue::Flag(false) => continue,
+            OptionValue::Flag(true) => text.push_str(&format!(" --{}", arg.name)),
+            OptionValue::Text(t) => {
+                text.push(' ');
+                text.push_str(t.trim());
+            }
+            OptionValue::Integer(n) => text.push_str(&format!(" {n}")),
+            OptionValue::User(id) => {
+                text.push(' ');
+                text.push_str(&mention(platform, id));
+            }
         }
     }
     crate::parse(&text, platform)
@@ -128,6 +140,7 @@ mod tests {
             Ok(Command::Declare {
                 severity: Some(Severity::Sev1),
                 title: Title::parse("checkout errors").expect("title"),
+                private: false,
             })
         );
         assert_eq!(
@@ -166,6 +179,23 @@ mod tests {
             Ok(Command::Declare {
                 severity: None,
                 title: Title::parse("1 node down").expect("title"),
+                private: false,
+            })
+        );
+        assert_eq!(
+            from_options(
+                "declare",
+                &opts(&[
+                    ("private", OptionValue::Flag(true)),
+                    ("severity", text("sev2")),
+                    ("title", text("private beta down"))
+                ]),
+                PlatformKind::Discord
+            ),
+            Ok(Command::Declare {
+                severity: Some(Severity::Sev2),
+                title: Title::parse("private beta down").expect("title"),
+                private: true,
             })
         );
     }

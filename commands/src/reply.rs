@@ -120,6 +120,8 @@ pub enum ButtonAction {
     Resolve,
     /// Confirm a runbook action; the button carries its code.
     Confirm,
+    /// Post a status update: platforms with forms ask for the text first.
+    Update,
 }
 
 impl ButtonAction {
@@ -128,6 +130,7 @@ impl ButtonAction {
             Self::Ack => "ack",
             Self::Resolve => "resolve",
             Self::Confirm => "confirm",
+            Self::Update => "update",
         }
     }
 
@@ -136,6 +139,7 @@ impl ButtonAction {
             "ack" => Some(Self::Ack),
             "resolve" => Some(Self::Resolve),
             "confirm" => Some(Self::Confirm),
+            "update" => Some(Self::Update),
             _ => None,
         }
     }

@@ -38,6 +38,10 @@ pub fn discord_options(
         }
         let (word, after) = rest.split_once(' ').unwrap_or((rest, ""));
         let (value, kind) = match arg.kind {
+            ArgKind::Flag if word == format!("--{}", arg.name) || word == arg.name => {
+                (serde_json::json!(true), 5)
+            }
+            ArgKind::Flag => continue,
             ArgKind::Severity => match klaxon_commands::Severity::from_word(word) {
                 // A choice's value, as the client sends it.
                 Some(s) => (serde_json::json!(format!("sev{}", s.level())), 3),

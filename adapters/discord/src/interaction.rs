@@ -176,7 +176,7 @@ fn values(options: &[CommandDataOption]) -> Vec<(String, OptionValue)> {
                 CommandDataOptionValue::String(s) => OptionValue::Text(s.clone()),
                 CommandDataOptionValue::Integer(n) => OptionValue::Integer(*n),
                 CommandDataOptionValue::User(u) => OptionValue::User(u.to_string()),
-                CommandDataOptionValue::Boolean(b) => OptionValue::Text(b.to_string()),
+                CommandDataOptionValue::Boolean(b) => OptionValue::Flag(*b),
                 _ => return None,
             };
             Some((o.name.clone(), value))
@@ -195,6 +195,8 @@ fn component(c: &ComponentInteraction) -> Plan {
         return Plan::Respond(ask_first(&clicked));
     }
     let command = match clicked.action {
+        // The text comes from a form; its submission is the command.
+        ButtonAction::Update => return Plan::Respond(update_modal(clicked.incident)),
         ButtonAction::Ack => Command::Ack,
         ButtonAction::Resolve => Command::Resolve { summary: None },
         ButtonAction::Confirm => match clicked.code {
@@ -233,6 +235,7 @@ fn ask_first(clicked: &Clicked) -> CreateInteractionResponse {
             "Send this action now? It cannot be undone.".to_owned(),
             "Yes, send",
         ),
+        ButtonAction::Update => return update_modal(clicked.incident),
     };
     let button = Button {
         action: clicked.action,
@@ -384,12 +387,6 @@ impl Responder {
             }
             Plan::Invoke(invocation) => invocation,
         };
-        if let Some(number) = wants_modal(&interaction, &invocation) {
-            if let Err(e) = send_first(update_modal(number)).await {
-                tracing::warn!(error = %e, "could not open the update modal");
-            }
-            return;
-        }
         let handler = Arc::clone(&self.handler);
         let mut work = tokio::spawn(async move { handler.handle(invocation).await });
         let reply = tokio::select! {
@@ -438,12 +435,6 @@ impl Responder {
             }
         }
     }
-}
-
-/// `Post update` opens a modal instead of running a command (not yet a button on every
-/// platform; `/inc update` with no text on Discord also opens it).
-fn wants_modal(_interaction: &Interaction, _invocation: &Invocation) -> Option<i64> {
-    None
 }
 
 fn log_refusal(reply: &Reply) {

@@ -107,6 +107,7 @@ fn subcommand(name: &str, spec: &Spec) -> CreateCommandOption {
         let kind = match arg.kind {
             ArgKind::User => CommandOptionType::User,
             ArgKind::Count => CommandOptionType::Integer,
+            ArgKind::Flag => CommandOptionType::Boolean,
             ArgKind::Severity | ArgKind::Status | ArgKind::Role | ArgKind::Word | ArgKind::Text => {
                 CommandOptionType::String
             }
@@ -156,8 +157,10 @@ mod tests {
             .expect("declare");
         assert_eq!(declare["options"][0]["name"], "title");
         assert_eq!(declare["options"][0]["required"], true);
-        assert_eq!(declare["options"][1]["name"], "severity");
-        assert_eq!(declare["options"][1]["choices"][0]["value"], "sev1");
+        assert_eq!(declare["options"][1]["name"], "private");
+        assert_eq!(declare["options"][1]["type"], 5);
+        assert_eq!(declare["options"][2]["name"], "severity");
+        assert_eq!(declare["options"][2]["choices"][0]["value"], "sev1");
         let role = options.iter().find(|o| o["name"] == "role").expect("role");
         assert_eq!(role["options"][1]["type"], 6, "a USER option");
     }

@@ -204,9 +204,16 @@ async fn slash_commands_are_registered_from_the_spec_in_one_overwrite() {
     assert_eq!(declare["type"], 1);
     assert_eq!(declare["options"][0]["name"], "title");
     assert_eq!(declare["options"][0]["type"], 3);
-    assert_eq!(declare["options"][1]["name"], "severity");
+    let option = |name: &str| {
+        declare["options"]
+            .as_array()
+            .and_then(|o| o.iter().find(|o| o["name"] == name))
+            .cloned()
+            .expect(name)
+    };
+    assert_eq!(option("private")["type"], 5, "a flag is a BOOLEAN option");
     assert_eq!(
-        declare["options"][1]["choices"],
+        option("severity")["choices"],
         json!([
             {"name": "SEV1", "value": "sev1"}, {"name": "SEV2", "value": "sev2"},
             {"name": "SEV3", "value": "sev3"}, {"name": "SEV4", "value": "sev4"}
@@ -483,7 +490,31 @@ async fn buttons_ask_first_then_act_once_and_the_modal_posts_an_update() {
         ask["data"]["components"][0]["components"][0]["custom_id"],
         "klaxon:resolve:1"
     );
-    // The update modal, submitted.
+    // Post update (a button under the pinned summary) opens the update form…
+    let summary = k
+        .fake
+        .calls_to("POST", &format!("/channels/{channel}/messages"))
+        .into_iter()
+        .find(|p| p["components"].to_string().contains("klaxon:update:1"))
+        .expect("the summary has a Post update button");
+    assert!(summary["content"].as_str().is_some_and(|c| !c.is_empty()));
+    let form = k
+        .fake
+        .interact(fake_discord::click(
+            &next_id(),
+            ONCALL,
+            &channel,
+            "klaxon:update:1",
+            "650000000000000002",
+        ))
+        .await;
+    assert_eq!(form["type"], 9, "a modal: {form}");
+    assert_eq!(form["data"]["custom_id"], "klaxon:update:1");
+    assert_eq!(
+        form["data"]["components"][0]["components"][0]["custom_id"],
+        "text"
+    );
+    // …whose submission is the update.
     let r = k
         .fake
         .interact(fake_discord::submit(
@@ -760,5 +791,62 @@ async fn the_http_endpoint_checks_signatures_and_answers_like_the_gateway() {
                 .is_empty())
             .await
     );
+    let _ = k.stop().await;
+}
+
+#[tokio::test]
+async fn a_private_incident_hides_its_channel_and_redacts_the_announcement() {
+    let k = Running::start().await;
+    let r = k
+        .fake
+        .interact(fake_discord::slash(
+            &next_id(),
+            ONCALL,
+            GENERAL,
+            "declare",
+            json!([
+                { "name": "title", "type": 3, "value": "Leaked credentials in CI logs" },
+                { "name": "severity", "type": 3, "value": "sev1" },
+                { "name": "private", "type": 5, "value": true }
+            ]),
+        ))
+        .await;
+    assert!(!ephemeral(&r).starts_with("⚠️"));
+    assert!(
+        k.fake
+            .until(|f| !f
+                .calls_to("POST", &format!("/channels/{PAGING}/messages"))
+                .is_empty())
+            .await
+    );
+    let (_, created) = created_channel(&k.fake);
+    let overwrites = created["permission_overwrites"]
+        .as_array()
+        .expect("overwrites");
+    let everyone = overwrites
+        .iter()
+        .find(|o| o["id"] == GUILD && o["type"] == 0)
+        .expect("@everyone is denied");
+    assert_eq!(everyone["deny"], "1024", "VIEW_CHANNEL");
+    assert!(
+        overwrites
+            .iter()
+            .any(|o| o["id"] == fake_discord::BOT_ID && o["type"] == 1)
+    );
+    assert!(
+        overwrites
+            .iter()
+            .any(|o| o["id"] == ONCALL && o["type"] == 1)
+    );
+    for post in k
+        .fake
+        .calls_to("POST", &format!("/channels/{PAGING}/messages"))
+    {
+        let shown = post.to_string();
+        assert!(
+            !shown.contains("Leaked") && !shown.contains("credentials"),
+            "{shown}"
+        );
+    }
     let _ = k.stop().await;
 }

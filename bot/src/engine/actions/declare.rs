@@ -9,7 +9,12 @@ use crate::outbox::{Op, Target};
 use crate::store::incidents::{self, NewIncident};
 use crate::store::posts::PostKind;
 
-pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) -> ActionResult {
+pub async fn run(
+    ctx: &mut Ctx<'_>,
+    severity: Option<Severity>,
+    title: Title,
+    private: bool,
+) -> ActionResult {
     let severity = severity.unwrap_or(ctx.config.incidents.default_severity);
     let tenant = ctx.inv.tenant.clone();
     let number = incidents::next_number(ctx.conn, &tenant).await?;
@@ -35,7 +40,7 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
             number,
             title: title.as_str(),
             severity,
-            private: false,
+            private,
             declared_by: &ctx.inv.user,
             declared_in: ctx
                 .inv
@@ -56,7 +61,11 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
     ctx.record_data(
         &incident,
         "declared",
-        &format!("Declared {severity}: {title}"),
+        &if incident.private {
+            format!("Declared {severity} (private): {title}")
+        } else {
+            format!("Declared {severity}: {title}")
+        },
         data,
     )
     .await?;
@@ -104,9 +113,13 @@ pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) ->
         ctx.enqueue(&incident, &op).await?;
     }
 
+    let private = if incident.private { ", private" } else { "" };
     Ok(Reply::ok_line(
-        Rich::plain(format!("🚨 {} declared ({severity}) → ", incident.key()))
-            .channel(&planned(&incident))
-            .text(". Next: /inc ack, /inc lead @someone."),
+        Rich::plain(format!(
+            "🚨 {} declared ({severity}{private}) → ",
+            incident.key()
+        ))
+        .channel(&planned(&incident))
+        .text(". Next: /inc ack, /inc lead @someone."),
     ))
 }
