@@ -307,6 +307,7 @@ pub async fn serve(
         }
         None => anyhow::bail!("no platform is configured"),
     };
+    let capture_emoji = config.slack.capture_emoji.clone();
     let app = App::new(store.clone(), config, Arc::new(SystemClock), apis)?;
     let cancel = CancellationToken::new();
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
@@ -321,6 +322,7 @@ pub async fn serve(
                     settings.slack_api_url.as_deref(),
                     handler,
                     slack_api.clone(),
+                    capture_emoji.clone(),
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?,
@@ -333,6 +335,7 @@ pub async fn serve(
         store: store.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
         slack_api: Some(slack_api),
+        slack_capture_emoji: capture_emoji,
         slack_socket: socket
             .as_ref()
             .map(klaxon_slack::SocketMode::connected_flag),

@@ -32,6 +32,42 @@ pub struct Config {
     pub postmortem: PostmortemConfig,
     #[serde(default)]
     pub runbooks: RunbooksConfig,
+    #[serde(default)]
+    pub slack: SlackConfig,
+}
+
+/// `[slack]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// The reaction that puts a message on its incident's timeline, by Slack's emoji name
+    /// (without colons).
+    #[serde(deserialize_with = "emoji_name")]
+    pub capture_emoji: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            capture_emoji: "pushpin".to_owned(),
+        }
+    }
+}
+
+fn emoji_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    let name = name.trim_matches(':').to_owned();
+    let ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_+-'".contains(c));
+    if ok {
+        Ok(name)
+    } else {
+        Err(serde::de::Error::custom(
+            "an emoji name such as \"pushpin\" (lowercase letters, digits, _ + - ')",
+        ))
+    }
 }
 
 /// `[runbooks]`.

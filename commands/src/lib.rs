@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod error;
+pub mod event;
 pub mod invocation;
 pub mod naming;
 pub mod port;
@@ -15,6 +16,7 @@ pub use command::{
     Arg, ArgKind, Command, Followup, Remind, RunbookCmd, Scope, Spec, help_text, parse, specs,
 };
 pub use error::UserError;
+pub use event::{Captured, ChannelEvent, EventKind};
 pub use invocation::{ChannelRef, Input, Invocation, MessageRef, PlatformKind, Tenant, UserRef};
 pub use port::{ApiError, ChatApi, Handler, NewChannel, Upload};
 pub use reply::{Button, ButtonAction, Field, Message, Reply, ReplyKind, Rich, Span};

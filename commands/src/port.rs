@@ -10,6 +10,13 @@ use crate::{ChannelRef, Invocation, Message, MessageRef, Reply, Rich, UserRef};
 #[async_trait]
 pub trait Handler: Send + Sync {
     async fn handle(&self, invocation: Invocation) -> Reply;
+
+    /// Records an event about a message in an incident channel. `Ok` only once it is
+    /// committed (or has nothing to do); `Err` asks the platform to deliver it again.
+    async fn event(&self, event: crate::ChannelEvent) -> Result<(), String> {
+        let _ = event;
+        Ok(())
+    }
 }
 
 /// A channel Klaxon asks a platform to create.

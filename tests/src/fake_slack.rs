@@ -47,6 +47,9 @@ struct Inner {
     latency: std::time::Duration,
     /// Forms opened with `views.open`, as Slack stores them (with their id and hash).
     views: Vec<Value>,
+    /// Messages people wrote, by channel: what `conversations.history` and
+    /// `conversations.replies` answer with.
+    messages: std::collections::BTreeMap<String, Vec<Value>>,
 }
 
 #[derive(Clone)]
@@ -67,7 +70,7 @@ impl FakeSlack {
             ..Inner::default()
         }));
         let app = Router::new()
-            .route("/api/{method}", post(method))
+            .route("/api/{method}", post(method).get(method))
             .route("/link", axum::routing::get(link))
             .with_state(Arc::clone(&inner));
         tokio::spawn(async move {
@@ -108,6 +111,23 @@ impl FakeSlack {
     /// Every Web API answer waits this long first.
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.with(|i| i.latency = latency);
+    }
+
+    /// A message someone wrote in `channel` (in the thread of `thread_ts`, if given).
+    pub fn add_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        user: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+    ) {
+        let mut m =
+            json!({ "type": "message", "user": user, "text": text, "ts": ts, "team": "T0TEAM" });
+        if let Some(t) = thread_ts {
+            m["thread_ts"] = t.into();
+        }
+        self.with(|i| i.messages.entry(channel.to_owned()).or_default().push(m));
     }
 
     /// The forms Klaxon opened, oldest first, as Slack holds them.
@@ -178,9 +198,16 @@ fn error(code: &str) -> Response {
 async fn method(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(method): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    // Reading methods come as GET with the arguments in the query string.
+    let body = if body.is_empty() {
+        axum::body::Bytes::from(query.unwrap_or_default())
+    } else {
+        body
+    };
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
     if method == "apps.connections.open" {
         if auth != Some(&format!("Bearer {APP_TOKEN}")) {
@@ -254,6 +281,52 @@ async fn method(
             ok(json!({ "channel": channel, "ts": body["ts"], "message": { "text": body["text"] } }))
         }
         "pins.add" => ok(json!({})),
+        "conversations.history" => {
+            let latest = body["latest"].as_str().unwrap_or("");
+            let inclusive = body["inclusive"] == "true";
+            let mut found: Vec<Value> = i
+                .messages
+                .get(&channel)
+                .map(|m| {
+                    m.iter()
+                        .filter(|m| m["thread_ts"].is_null() || m["thread_ts"] == m["ts"])
+                        .filter(|m| {
+                            let ts = m["ts"].as_str().unwrap_or("");
+                            latest.is_empty() || ts < latest || (inclusive && ts == latest)
+                        })
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.sort_by(|a, b| b["ts"].as_str().cmp(&a["ts"].as_str()));
+            found.truncate(
+                body["limit"]
+                    .as_str()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(100),
+            );
+            ok(json!({ "messages": found, "has_more": false }))
+        }
+        "conversations.replies" => {
+            let ts = body["ts"].as_str().unwrap_or("");
+            let all = i.messages.get(&channel).cloned().unwrap_or_default();
+            let Some(m) = all.iter().find(|m| m["ts"] == ts) else {
+                return error("thread_not_found");
+            };
+            let thread = m["thread_ts"].as_str().unwrap_or(ts).to_owned();
+            let mut found: Vec<Value> = all
+                .into_iter()
+                .filter(|m| m["ts"] == thread.as_str() || m["thread_ts"] == thread.as_str())
+                .collect();
+            found.sort_by(|a, b| a["ts"].as_str().cmp(&b["ts"].as_str()));
+            ok(json!({ "messages": found, "has_more": false }))
+        }
+        "chat.getPermalink" => {
+            let ts = body["message_ts"].as_str().unwrap_or("").replace('.', "");
+            ok(
+                json!({ "channel": channel, "permalink": format!("https://acme.slack.com/archives/{channel}/p{ts}") }),
+            )
+        }
         "views.open" => {
             if body["trigger_id"].as_str().unwrap_or("").is_empty() {
                 return error("invalid_trigger_id");
@@ -440,4 +513,48 @@ pub fn declare_values(title: &str, severity: Option<&str>, private: bool) -> Val
         "severity": { "severity": severity },
         "private": { "private": { "type": "checkboxes", "selected_options": options } },
     })
+}
+
+/// An `event_callback` as the Events API sends it.
+pub fn event_callback(event_id: &str, event: Value) -> Value {
+    json!({
+        "token": "legacy-verification-token",
+        "team_id": "T0TEAM",
+        "api_app_id": "A0KLAXON",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1_763_888_500,
+        "authorizations": [{ "team_id": "T0TEAM", "user_id": "U0KLAXON", "is_bot": true }],
+    })
+}
+
+/// A `reaction_added` or `reaction_removed` event on a message.
+pub fn reaction(kind: &str, user: &str, name: &str, channel: &str, ts: &str) -> Value {
+    json!({
+        "type": kind,
+        "user": user,
+        "reaction": name,
+        "item_user": "U0ALICE",
+        "item": { "type": "message", "channel": channel, "ts": ts },
+        "event_ts": "1763888500.000900",
+    })
+}
+
+/// Posts a signed Events API request to Klaxon's `/slack/events`, with an optional
+/// `X-Slack-Retry-Num`.
+pub async fn event(klaxon: &str, payload: &Value, retry: Option<u32>) -> reqwest::Response {
+    let body = payload.to_string();
+    let ts = chrono::Utc::now().timestamp();
+    let mut req = reqwest::Client::new()
+        .post(format!("{klaxon}/slack/events"))
+        .header("content-type", "application/json")
+        .header("x-slack-signature", sign(SIGNING_SECRET, ts, &body))
+        .header("x-slack-request-timestamp", ts.to_string());
+    if let Some(n) = retry {
+        req = req
+            .header("x-slack-retry-num", n.to_string())
+            .header("x-slack-retry-reason", "http_timeout");
+    }
+    req.body(body).send().await.expect("klaxon answers")
 }

@@ -71,6 +71,84 @@ impl SlackApi {
             .map_err(classify)
     }
 
+    /// The message `ts` in `channel` as Slack holds it, with its permalink: from
+    /// `conversations.history` (latest = ts, inclusive, limit 1), or, for a reply in a thread,
+    /// `conversations.replies`. `None` when Slack no longer has it.
+    pub async fn fetch_message(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<klaxon_commands::Captured>, ApiError> {
+        let session = self.client.open_session(&self.token);
+        let channel_id = SlackChannelId(channel.to_owned());
+        let history = session
+            .conversations_history(
+                &SlackApiConversationsHistoryRequest::new()
+                    .with_channel(channel_id.clone())
+                    .with_latest(SlackTs(ts.to_owned()))
+                    .with_inclusive(true)
+                    .with_limit(1),
+            )
+            .await
+            .map_err(classify)?;
+        let mut found = history.messages.into_iter().find(|m| m.origin.ts.0 == ts);
+        if found.is_none() {
+            found = match session
+                .conversations_replies(
+                    &SlackApiConversationsRepliesRequest::new(
+                        channel_id.clone(),
+                        SlackTs(ts.to_owned()),
+                    )
+                    .with_latest(SlackTs(ts.to_owned()))
+                    .with_inclusive(true),
+                )
+                .await
+            {
+                Ok(replies) => replies.messages.into_iter().find(|m| m.origin.ts.0 == ts),
+                Err(SlackClientError::ApiError(a)) if a.code == "thread_not_found" => None,
+                Err(e) => return Err(classify(e)),
+            };
+        }
+        let Some(message) = found else {
+            return Ok(None);
+        };
+        let Some(at) = crate::events::ts_time(ts) else {
+            return Ok(None);
+        };
+        // A missing permalink does not lose the capture.
+        let permalink = match session
+            .chat_get_permalink(&SlackApiChatGetPermalinkRequest::new(
+                channel_id,
+                SlackTs(ts.to_owned()),
+            ))
+            .await
+        {
+            Ok(p) => Some(p.permalink.to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "no permalink for a captured message");
+                None
+            }
+        };
+        let author = match (&message.sender.user, &message.sender.bot_id) {
+            (Some(user), _) => UserRef::id(user.0.clone()),
+            (None, Some(bot)) => UserRef::named(
+                bot.0.clone(),
+                message
+                    .sender
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| "bot".to_owned()),
+            ),
+            (None, None) => UserRef::named("unknown", "unknown"),
+        };
+        Ok(Some(klaxon_commands::Captured {
+            author,
+            text: message.content.text.unwrap_or_default(),
+            at,
+            permalink,
+        }))
+    }
+
     fn content(message: &Message) -> SlackMessageContent {
         let blocks: Vec<SlackBlock> = mrkdwn::blocks(message)
             .into_iter()

@@ -5,6 +5,7 @@
 //! reply returned. A refusal ([`UserError`]) rolls everything back.
 
 mod actions;
+pub mod capture;
 pub mod render;
 
 use std::sync::Arc;
@@ -258,6 +259,14 @@ impl Engine {
 impl Handler for Engine {
     async fn handle(&self, invocation: Invocation) -> Reply {
         Engine::handle(self, invocation).await
+    }
+
+    async fn event(&self, event: klaxon_commands::ChannelEvent) -> Result<(), String> {
+        self.channel_event(&event).await.map_err(|e| {
+            let e = format!("{e:#}");
+            tracing::error!(error = %e, "could not record a platform event");
+            e
+        })
     }
 }
 
