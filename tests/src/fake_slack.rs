@@ -47,9 +47,25 @@ struct Inner {
     latency: std::time::Duration,
     /// Forms opened with `views.open`, as Slack stores them (with their id and hash).
     views: Vec<Value>,
+    /// Files uploaded to an upload URL, by file id: (bytes, content type).
+    uploads: std::collections::HashMap<String, (Vec<u8>, String)>,
+    /// Files shared with `files.completeUploadExternal`: (file id, title, channel, comment, content).
+    shared: Vec<SharedFile>,
     /// Messages people wrote, by channel: what `conversations.history` and
     /// `conversations.replies` answer with.
     messages: std::collections::BTreeMap<String, Vec<Value>>,
+}
+
+/// A file Klaxon shared in a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedFile {
+    pub id: String,
+    pub title: String,
+    pub filename: String,
+    pub channel: String,
+    pub comment: String,
+    pub content: String,
+    pub content_type: String,
 }
 
 #[derive(Clone)]
@@ -72,6 +88,7 @@ impl FakeSlack {
         let app = Router::new()
             .route("/api/{method}", post(method).get(method))
             .route("/link", axum::routing::get(link))
+            .route("/upload/{file}", post(upload))
             .with_state(Arc::clone(&inner));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -111,6 +128,11 @@ impl FakeSlack {
     /// Every Web API answer waits this long first.
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.with(|i| i.latency = latency);
+    }
+
+    /// The files Klaxon shared, oldest first.
+    pub fn shared_files(&self) -> Vec<SharedFile> {
+        self.with(|i| i.shared.clone())
     }
 
     /// A message someone wrote in `channel` (in the thread of `thread_ts`, if given).
@@ -327,6 +349,47 @@ async fn method(
                 json!({ "channel": channel, "permalink": format!("https://acme.slack.com/archives/{channel}/p{ts}") }),
             )
         }
+        "files.getUploadURLExternal" => {
+            let filename = body["filename"].as_str().unwrap_or("");
+            let length: usize = body["length"]
+                .as_str()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            if filename.is_empty() || length == 0 {
+                return error("invalid_arguments");
+            }
+            let id = format!("F{n:07}");
+            i.uploads.insert(
+                id.clone(),
+                (Vec::new(), format!("pending:{filename}:{length}")),
+            );
+            let base = i.base.clone();
+            ok(json!({ "upload_url": format!("http://{base}/upload/{id}"), "file_id": id }))
+        }
+        "files.completeUploadExternal" => {
+            let Some(file) = body["files"].get(0) else {
+                return error("invalid_arguments");
+            };
+            let id = file["id"].as_str().unwrap_or("").to_owned();
+            let Some((bytes, kind)) = i.uploads.get(&id).cloned() else {
+                return error("file_not_found");
+            };
+            let Some(rest) = kind.strip_prefix("uploaded:") else {
+                return error("file_not_found");
+            };
+            let (content_type, filename) = rest.split_once(':').unwrap_or((rest, ""));
+            let shared = SharedFile {
+                id: id.clone(),
+                title: file["title"].as_str().unwrap_or("").to_owned(),
+                filename: filename.to_owned(),
+                channel: body["channel_id"].as_str().unwrap_or("").to_owned(),
+                comment: body["initial_comment"].as_str().unwrap_or("").to_owned(),
+                content: String::from_utf8_lossy(&bytes).into_owned(),
+                content_type: content_type.to_owned(),
+            };
+            i.shared.push(shared.clone());
+            ok(json!({ "files": [{ "id": id, "title": shared.title, "name": shared.filename }] }))
+        }
         "views.open" => {
             if body["trigger_id"].as_str().unwrap_or("").is_empty() {
                 return error("invalid_trigger_id");
@@ -341,6 +404,40 @@ async fn method(
         }
         _ => error("unknown_method"),
     }
+}
+
+/// An upload URL from `files.getUploadURLExternal`: takes the bytes, answers in plain text.
+async fn upload(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some((bytes, kind)) = i.uploads.get_mut(&file) else {
+        return (StatusCode::NOT_FOUND, "no such upload").into_response();
+    };
+    let Some(rest) = kind.strip_prefix("pending:") else {
+        return (StatusCode::BAD_REQUEST, "already uploaded").into_response();
+    };
+    let (filename, length) = rest.rsplit_once(':').unwrap_or((rest, "0"));
+    if length.parse::<usize>().ok() != Some(body.len()) {
+        return (StatusCode::BAD_REQUEST, "length mismatch").into_response();
+    }
+    *kind = format!("uploaded:{content_type}:{filename}");
+    *bytes = body.to_vec();
+    let len = bytes.len();
+    i.calls.push(ApiCall {
+        method: "upload".to_owned(),
+        body: json!({ "file": file, "bytes": len }),
+        at: std::time::Instant::now(),
+    });
+    format!("OK - {len}").into_response()
 }
 
 /// The Socket Mode WebSocket: hello first, then envelopes; acknowledgements come back.

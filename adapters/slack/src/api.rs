@@ -303,19 +303,38 @@ impl ChatApi for SlackApi {
         }
     }
 
+    /// Slack's current way to share a file: `files.getUploadURLExternal`, the bytes to the URL
+    /// it gives, then `files.completeUploadExternal` shares it in the channel with the comment.
+    /// A retry after a failure starts again from the first step; an upload never completed is
+    /// never shown. The reference is the file's id.
     async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
-        // Shared as a message with the draft in a code block (Slack's limit is 40 000
-        // characters); a real file upload (files.getUploadURLExternal) is a planned change.
-        const MAX: usize = 35_000;
-        let mut body: String = file.content.chars().take(MAX).collect();
-        if file.content.chars().count() > MAX {
-            body.push_str("\n… (cut: `klaxon postmortem` prints it whole)");
-        }
-        let message = file
-            .comment
-            .clone()
-            .line(Rich::plain(format!("{}:", file.filename)))
-            .line(Rich::plain("```").user_text(body).text("```"));
-        self.post(channel, &message).await
+        let session = self.client.open_session(&self.token);
+        let bytes = file.content.as_bytes().to_vec();
+        let url = session
+            .get_upload_url_external(&SlackApiFilesGetUploadUrlExternalRequest::new(
+                file.filename.clone(),
+                bytes.len(),
+            ))
+            .await
+            .map_err(classify)?;
+        session
+            .files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                url.upload_url,
+                bytes,
+                "text/markdown".to_owned(),
+            ))
+            .await
+            .map_err(classify)?;
+        session
+            .files_complete_upload_external(
+                &SlackApiFilesCompleteUploadExternalRequest::new(vec![
+                    SlackApiFilesComplete::new(url.file_id.clone()).with_title(file.title.clone()),
+                ])
+                .with_channel_id(channel_id(channel))
+                .with_initial_comment(mrkdwn::text(&file.comment)),
+            )
+            .await
+            .map_err(classify)?;
+        Ok(MessageRef(url.file_id.0))
     }
 }

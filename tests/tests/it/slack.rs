@@ -1122,3 +1122,77 @@ async fn pins_over_socket_mode_are_captured_once() {
         )]
     );
 }
+
+#[tokio::test]
+async fn the_postmortem_draft_is_shared_as_a_real_file() {
+    let k = Running::start().await;
+    k.say(
+        "U0ONCALL",
+        "C0GENERAL",
+        "declare sev2 Checkout <errors> & timeouts",
+    )
+    .await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    k.say("U0ONCALL", "C0000001", "resolve Rolled back").await;
+    let reply = k.say("U0ONCALL", "C0000001", "postmortem").await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Postmortem draft v1 saved"),
+        "{reply}"
+    );
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "files.completeUploadExternal"))
+            .await,
+        "{:#?}",
+        k.fake.calls()
+    );
+    let methods: Vec<String> = k
+        .fake
+        .calls()
+        .into_iter()
+        .map(|c| c.method)
+        .filter(|m| m.starts_with("files.") || m == "upload")
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "files.getUploadURLExternal",
+            "upload",
+            "files.completeUploadExternal"
+        ]
+    );
+    let files = k.fake.shared_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = &files[0];
+    assert_eq!(file.channel, "C0000001");
+    assert_eq!(file.filename, "INC-1-postmortem-v1.md");
+    assert_eq!(file.title, "INC-1 postmortem draft v1");
+    assert_eq!(file.content_type, "text/markdown");
+    assert!(file.content.starts_with("# "), "{}", file.content);
+    assert!(
+        file.content.contains("Checkout <errors> & timeouts"),
+        "{}",
+        file.content
+    );
+    assert!(
+        file.comment
+            .starts_with("📝 Postmortem draft v1 of INC-1 by <@U0ONCALL>"),
+        "{}",
+        file.comment
+    );
+    // No code-block message any more.
+    assert!(
+        !k.fake
+            .calls_to("chat.postMessage")
+            .iter()
+            .any(|p| p["text"].as_str().unwrap_or("").contains("```")),
+    );
+    k.stop().await;
+}
