@@ -34,6 +34,42 @@ pub struct Config {
     pub runbooks: RunbooksConfig,
     #[serde(default)]
     pub discord: DiscordConfig,
+    #[serde(default)]
+    pub slack: SlackConfig,
+}
+
+/// `[slack]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// The reaction that puts a message on its incident's timeline, by Slack's emoji name
+    /// (without colons).
+    #[serde(deserialize_with = "emoji_name")]
+    pub capture_emoji: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            capture_emoji: "pushpin".to_owned(),
+        }
+    }
+}
+
+fn emoji_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    let name = name.trim_matches(':').to_owned();
+    let ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_+-'".contains(c));
+    if ok {
+        Ok(name)
+    } else {
+        Err(serde::de::Error::custom(
+            "an emoji name such as \"pushpin\" (lowercase letters, digits, _ + - ')",
+        ))
+    }
 }
 
 /// `[discord]`: where incidents live on Discord. Discord names channels by id, so the paging
@@ -49,6 +85,10 @@ pub struct DiscordConfig {
     pub sev1_mention: Option<String>,
     /// Escalation tiers on Discord (Discord mentions); `[escalation]` is used when absent.
     pub escalation: Option<EscalationConfig>,
+    /// A reaction (an emoji such as "📌") that puts a message on its incident's timeline. Needs
+    /// the privileged message content intent; without it, "Add to timeline" (right-click →
+    /// Apps) does the same with no privileged intent.
+    pub capture_emoji: Option<String>,
 }
 
 /// A Discord id: digits only.
@@ -513,6 +553,12 @@ impl Config {
                     "discord.{key} must be a channel id (digits; right-click the channel, Copy Channel ID)"
                 );
             }
+        }
+        if let Some(e) = &d.capture_emoji {
+            anyhow::ensure!(
+                !e.trim().is_empty() && e.chars().count() <= 8 && !e.is_ascii(),
+                "discord.capture_emoji must be an emoji such as \"📌\""
+            );
         }
         if let Some(m) = &d.sev1_mention {
             anyhow::ensure!(
