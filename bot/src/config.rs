@@ -730,6 +730,48 @@ mod tests {
     }
 
     #[test]
+    fn discord_values_are_per_platform_and_checked() {
+        let c = Config::parse(
+            r#"
+            [escalation]
+            default = ["<!subteam^S1>"]
+            [discord]
+            paging_channel = "123456789012345678"
+            category = "123456789012345679"
+            sev1_mention = "<@&42>"
+            [discord.escalation]
+            sev1 = ["<@&7>", "<@8>"]
+            "#,
+        )
+        .expect("valid config");
+        assert_eq!(
+            c.paging_channel(PlatformKind::Discord).id.as_deref(),
+            Some("123456789012345678")
+        );
+        assert_eq!(c.paging_channel(PlatformKind::Slack).name, "incidents");
+        assert_eq!(
+            c.tiers(PlatformKind::Discord, Severity::Sev1),
+            ["<@&7>", "<@8>"]
+        );
+        assert!(c.tiers(PlatformKind::Discord, Severity::Sev2).is_empty());
+        assert_eq!(
+            c.tiers(PlatformKind::Slack, Severity::Sev1),
+            ["<!subteam^S1>"]
+        );
+        assert_eq!(c.sev1_mention(PlatformKind::Discord), Some("<@&42>"));
+        assert_eq!(c.sev1_mention(PlatformKind::Slack), None);
+        for bad in [
+            "[discord]\npaging_channel = \"incidents\"",
+            "[discord]\nsev1_mention = \"@everyone\"",
+            "[discord]\nsev1_mention = \"<@&here>\"",
+            "[discord.escalation]\ndefault = [\"<!subteam^S1>\"]",
+            "[discord]\ncapture_emoji = \"pushpin\"",
+        ] {
+            assert!(Config::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn reminder_settings() {
         let c = Config::parse(
             r#"

@@ -1031,3 +1031,52 @@ async fn a_pushpin_reaction_captures_and_follows_edits_and_removal() {
     assert!(removed, "removing the reaction removes the entry");
     let _ = k.stop().await;
 }
+
+#[tokio::test]
+async fn the_postmortem_draft_is_shared_as_a_markdown_attachment() {
+    let k = Running::start().await;
+    ephemeral(
+        &k.say(ONCALL, GENERAL, "/inc declare sev2 Cache stampede")
+            .await,
+    );
+    assert!(
+        k.fake
+            .until(|f| !f
+                .calls_to("POST", &format!("/guilds/{GUILD}/channels"))
+                .is_empty())
+            .await
+    );
+    let (channel, _) = created_channel(&k.fake);
+    for line in ["/inc resolve TTL jitter added", "/inc postmortem"] {
+        let text = ephemeral(&k.say(ONCALL, &channel, line).await);
+        assert!(!text.starts_with("⚠️"), "{line} → {text}");
+    }
+    let uploaded = k
+        .fake
+        .until(|f| {
+            f.calls_to("POST", &format!("/channels/{channel}/messages"))
+                .iter()
+                .any(|m| m["files"].as_array().is_some_and(|f| !f.is_empty()))
+        })
+        .await;
+    assert!(uploaded, "{:#?}", k.fake.calls());
+    let message = k
+        .fake
+        .calls_to("POST", &format!("/channels/{channel}/messages"))
+        .into_iter()
+        .find(|m| m["files"].as_array().is_some_and(|f| !f.is_empty()))
+        .expect("upload");
+    let file = &message["files"][0];
+    assert!(
+        file["filename"].as_str().unwrap_or("").ends_with(".md"),
+        "{file}"
+    );
+    assert!(
+        file["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Cache stampede")
+    );
+    assert_eq!(message["allowed_mentions"]["parse"], json!([]));
+    let _ = k.stop().await;
+}
