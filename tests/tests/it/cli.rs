@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use klaxon_tests::scenario;
 
 /// Builds the `klaxon` binary once for the whole test run.
-fn klaxon() -> Command {
+pub(crate) fn klaxon() -> Command {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     let path = BIN.get_or_init(|| {
         escargot::CargoBuild::new()

@@ -596,6 +596,104 @@ async fn a_slow_engine_defers_then_edits_the_response() {
 }
 
 #[tokio::test]
+async fn a_slow_discord_does_not_slow_the_first_response() {
+    let k = Running::start().await;
+    // Every REST call (channel, posts) now takes 2 s; the answer must not wait for them.
+    k.fake.set_latency(Duration::from_secs(2));
+    let sent = std::time::Instant::now();
+    let r = k
+        .say(ONCALL, GENERAL, "/inc declare sev2 Slow Discord")
+        .await;
+    // The callback itself went through the slow fake: what is left is Klaxon's own time.
+    assert_eq!(r["type"], 4, "answered, not deferred: {r}");
+    assert!(
+        sent.elapsed() < Duration::from_millis(2000 + 1500),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert!(ephemeral(&r).contains("INC-1 declared"));
+    let _ = k.stop().await;
+}
+
+#[tokio::test]
+async fn the_token_never_appears_in_logs() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("klaxon.toml"),
+        format!("checklist = []\n[discord]\npaging_channel = \"{PAGING}\"\n"),
+    )
+    .expect("config");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = crate::cli::klaxon()
+        .args([
+            "run",
+            "--db",
+            dir.path().join("k.db").to_str().expect("utf-8"),
+        ])
+        .current_dir(dir.path())
+        .env("DISCORD_TOKEN", fake_discord::TOKEN)
+        .env("DISCORD_APPLICATION_ID", fake_discord::APPLICATION_ID)
+        .env("DISCORD_GUILD_IDS", GUILD)
+        .env("DISCORD_API_URL", &fake.api_url)
+        .env("KLAXON_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "trace")
+        // To files: a full pipe nobody reads would stall the bot's logging.
+        .stdout(std::fs::File::create(dir.path().join("out.log")).expect("log file"))
+        .stderr(std::fs::File::create(dir.path().join("err.log")).expect("log file"))
+        .spawn()
+        .expect("spawn klaxon");
+    let connected = fake.until(FakeDiscord::connected).await;
+    if connected {
+        let r = fake
+            .interact(fake_discord::slash(
+                &next_id(),
+                ONCALL,
+                GENERAL,
+                "declare",
+                json!([{ "name": "title", "type": 3, "value": "Token check" }]),
+            ))
+            .await;
+        assert_eq!(r["type"], 4);
+        fake.until(|f| !f.calls_to("PUT", "/channels/*/pins/*").is_empty())
+            .await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs = format!(
+        "{}{}",
+        std::fs::read_to_string(dir.path().join("out.log")).unwrap_or_default(),
+        std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default()
+    );
+    let tail: String = logs
+        .lines()
+        .filter(|l| !l.contains("sqlx::query"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        connected,
+        "{tail}\n{:?}",
+        fake.calls()
+            .iter()
+            .map(|c| format!("{} {}", c.method, c.path))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        logs.len() > 1000,
+        "trace logging was on: {} bytes",
+        logs.len()
+    );
+    assert!(
+        !logs.contains(fake_discord::TOKEN),
+        "the token leaked into the logs"
+    );
+}
+
+#[tokio::test]
 async fn the_gateway_resumes_after_reconnect_and_drops_mid_incident() {
     let k = Running::start().await;
     ephemeral(
