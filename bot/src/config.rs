@@ -44,13 +44,29 @@ pub struct SlackConfig {
     /// (without colons).
     #[serde(deserialize_with = "emoji_name")]
     pub capture_emoji: String,
+    /// How long the paging-channel announcement's edit waits (0 to 10 000 ms) so that a burst
+    /// of changes is one `chat.update`; each change within the window restarts it.
+    #[serde(deserialize_with = "debounce_ms")]
+    pub announcement_debounce_ms: u64,
 }
 
 impl Default for SlackConfig {
     fn default() -> Self {
         Self {
             capture_emoji: "pushpin".to_owned(),
+            announcement_debounce_ms: 1500,
         }
+    }
+}
+
+fn debounce_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let ms = u64::deserialize(d)?;
+    if ms <= 10_000 {
+        Ok(ms)
+    } else {
+        Err(serde::de::Error::custom(
+            "at most 10000 (ten seconds): a longer wait hides changes from the paging channel",
+        ))
     }
 }
 
