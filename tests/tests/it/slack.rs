@@ -1283,3 +1283,65 @@ async fn a_burst_of_changes_is_one_announcement_edit_after_the_debounce_window()
     assert!(edits[1].contains("Status: contained"), "{edits:?}");
     store.close().await;
 }
+
+#[tokio::test]
+async fn socket_mode_reconnects_on_refresh_requested_and_loses_or_doubles_nothing() {
+    let k = Running::start_socket().await;
+    assert!(k.fake.until(|_| k.fake.connected()).await);
+    let command = |channel: &str, text: &str, trigger: &str| {
+        serde_json::json!({
+            "team_id": "T0TEAM", "channel_id": channel, "user_id": "U0ONCALL", "command": "/inc",
+            "text": text, "response_url": "https://hooks.slack.com/x", "trigger_id": trigger,
+        })
+    };
+    k.fake
+        .socket_command(command("C0GENERAL", "declare sev2 Cache stampede", "rc-1"))
+        .await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    let before = k
+        .fake
+        .socket_command(command("C0000001", "note before-refresh-91c", "rc-2"))
+        .await;
+    assert_eq!(k.fake.connections(), 1);
+    k.fake.disconnect("refresh_requested");
+    assert!(
+        k.fake
+            .until(|_| k.fake.connections() >= 2 && k.fake.connected())
+            .await,
+        "Klaxon opened a new connection"
+    );
+    // Slack redelivers an envelope it may not have seen acknowledged: same answer, no effect.
+    let again = k
+        .fake
+        .socket_command(command("C0000001", "note before-refresh-91c", "rc-2"))
+        .await;
+    assert_eq!(before, again);
+    // And the new connection carries new commands.
+    let after = k
+        .fake
+        .socket_command(command("C0000001", "note after-refresh-5d2", "rc-3"))
+        .await;
+    assert!(
+        after["text"].as_str().unwrap_or("").starts_with("✓ Noted"),
+        "{after}"
+    );
+    let count = |c: &[fake_slack::ApiCall], marker: &str| {
+        c.iter()
+            .filter(|c| {
+                c.method == "chat.postMessage"
+                    && c.body["text"].as_str().unwrap_or("").contains(marker)
+            })
+            .count()
+    };
+    assert!(k.fake.until(|c| count(c, "after-refresh-5d2") == 1).await);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let calls = k.fake.calls();
+    assert_eq!(count(&calls, "before-refresh-91c"), 1);
+    assert_eq!(count(&calls, "after-refresh-5d2"), 1);
+    assert_eq!(k.fake.connections(), 2, "one reconnection, not a storm");
+    k.stop().await;
+}
