@@ -1345,3 +1345,55 @@ async fn socket_mode_reconnects_on_refresh_requested_and_loses_or_doubles_nothin
     assert_eq!(k.fake.connections(), 2, "one reconnection, not a storm");
     k.stop().await;
 }
+
+#[tokio::test]
+async fn a_pinned_message_klaxon_cannot_read_is_still_captured() {
+    let k = Running::start().await;
+    k.say("U0ONCALL", "C0GENERAL", "declare sev3 Mail delays")
+        .await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    // The fake has no such message: conversations.history and .replies find nothing.
+    let event = fake_slack::event_callback(
+        "EvU1",
+        fake_slack::reaction(
+            "reaction_added",
+            "U0BOB",
+            "pushpin",
+            "C0000001",
+            "1763888490.000900",
+        ),
+    );
+    let resp = fake_slack::event(&k.url, &event, None).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    // An edit later fills in what it says.
+    let edited = fake_slack::event_callback(
+        "EvU2",
+        serde_json::json!({
+            "type": "message", "subtype": "message_changed", "hidden": true, "channel": "C0000001",
+            "message": { "type": "message", "user": "U0ALICE", "text": "MX records changed at 08:55",
+                "ts": "1763888490.000900", "edited": { "user": "U0ALICE", "ts": "1763888530.000000" } },
+            "event_ts": "1763888530.000100", "ts": "1763888530.000100",
+        }),
+    );
+    let path = k.store_path.clone();
+    let before = captured(&timeline_of(&path).await);
+    assert_eq!(
+        before,
+        [(
+            "2025-11-23 09:01:30 UTC".to_owned(),
+            "U0ALICE".to_owned(),
+            "(a message Klaxon could not read: Slack no longer has it)".to_owned()
+        )]
+    );
+    let resp = fake_slack::event(&k.url, &edited, None).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        captured(&timeline_of(&path).await)[0].2,
+        "MX records changed at 08:55"
+    );
+    let _dir = k.stop().await;
+}
