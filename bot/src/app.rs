@@ -63,6 +63,8 @@ impl App {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
         });
+        let debounce = Duration::from_millis(config.slack.announcement_debounce_ms);
+        let discord_debounce = Duration::from_millis(config.discord.announcement_debounce_ms);
         let config = Arc::new(config);
         let engine = Arc::new(Engine::new(
             store.clone(),
@@ -79,7 +81,11 @@ impl App {
             scheduler_wake,
             Arc::clone(&wake),
         ));
-        let dispatcher = Arc::new(Dispatcher::new(store.clone(), apis, wake));
+        let dispatcher = Arc::new(
+            Dispatcher::new(store.clone(), apis, wake)
+                .with_debounce(Arc::clone(&clock), PlatformKind::Slack, debounce)
+                .with_debounce(Arc::clone(&clock), PlatformKind::Discord, discord_debounce),
+        );
         Ok(Self {
             engine,
             scheduler,

@@ -46,13 +46,29 @@ pub struct SlackConfig {
     /// (without colons).
     #[serde(deserialize_with = "emoji_name")]
     pub capture_emoji: String,
+    /// How long the paging-channel announcement's edit waits (0 to 10 000 ms) so that a burst
+    /// of changes is one `chat.update`; each change within the window restarts it.
+    #[serde(deserialize_with = "debounce_ms")]
+    pub announcement_debounce_ms: u64,
 }
 
 impl Default for SlackConfig {
     fn default() -> Self {
         Self {
             capture_emoji: "pushpin".to_owned(),
+            announcement_debounce_ms: 1500,
         }
+    }
+}
+
+fn debounce_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let ms = u64::deserialize(d)?;
+    if ms <= 10_000 {
+        Ok(ms)
+    } else {
+        Err(serde::de::Error::custom(
+            "at most 10000 (ten seconds): a longer wait hides changes from the paging channel",
+        ))
     }
 }
 
@@ -74,9 +90,11 @@ fn emoji_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error
 
 /// `[discord]`: where incidents live on Discord. Discord names channels by id, so the paging
 /// channel and the category are ids (right-click → Copy Channel ID).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
+    /// How long the announcement's edit waits, so that a burst of changes is one edit.
+    pub announcement_debounce_ms: u64,
     /// The paging channel's id; `incidents.paging_channel` is used when absent.
     pub paging_channel: Option<String>,
     /// The category incident channels are created under.
@@ -89,6 +107,19 @@ pub struct DiscordConfig {
     /// the privileged message content intent; without it, "Add to timeline" (right-click →
     /// Apps) does the same with no privileged intent.
     pub capture_emoji: Option<String>,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            announcement_debounce_ms: 1500,
+            paging_channel: None,
+            category: None,
+            sev1_mention: None,
+            escalation: None,
+            capture_emoji: None,
+        }
+    }
 }
 
 /// A Discord id: digits only.
@@ -543,6 +574,10 @@ impl Config {
             );
         }
         let d = &self.discord;
+        anyhow::ensure!(
+            d.announcement_debounce_ms <= 10_000,
+            "discord.announcement_debounce_ms must be at most 10000"
+        );
         for (key, value) in [
             ("paging_channel", &d.paging_channel),
             ("category", &d.category),

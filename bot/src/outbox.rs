@@ -128,6 +128,15 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     /// One drain at a time, so no call is made twice concurrently.
     running: Mutex<()>,
+    /// Announcement edits on this platform wait this long after the change that queued them,
+    /// by the engine's clock, so that a burst of changes is one edit.
+    debounce: Option<Debounce>,
+}
+
+struct Debounce {
+    clock: Arc<dyn crate::clock::Clock>,
+    /// The window per platform; a platform not listed edits at once.
+    windows: BTreeMap<PlatformKind, chrono::Duration>,
 }
 
 /// What went wrong with one call.
@@ -161,7 +170,50 @@ impl Dispatcher {
             apis,
             wake,
             running: Mutex::new(()),
+            debounce: None,
         }
+    }
+
+    /// Holds announcement edits on `platform` for `window` after the change that queued them
+    /// (a newer change supersedes the waiting edit and restarts the wait). A waiting edit does
+    /// not hold back the incident's other calls. Called once per platform.
+    pub fn with_debounce(
+        mut self,
+        clock: Arc<dyn crate::clock::Clock>,
+        platform: PlatformKind,
+        window: Duration,
+    ) -> Self {
+        if window.is_zero() {
+            return self;
+        }
+        let d = self.debounce.get_or_insert_with(|| Debounce {
+            clock,
+            windows: BTreeMap::new(),
+        });
+        d.windows.insert(
+            platform,
+            chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero()),
+        );
+        self
+    }
+
+    /// How much longer a call waits for its debounce window, if it is a waiting
+    /// announcement edit.
+    fn debounced(&self, call: &store::outbox::Pending) -> Option<chrono::Duration> {
+        let d = self.debounce.as_ref()?;
+        let window = *d.windows.get(&call.tenant.platform)?;
+        if call.attempts > 0 {
+            return None;
+        }
+        let left = call.created_at + window - d.clock.now();
+        let edit = matches!(
+            serde_json::from_str::<Op>(&call.op),
+            Ok(Op::Edit {
+                kind: PostKind::Announcement,
+                ..
+            })
+        );
+        (edit && left > chrono::Duration::zero()).then_some(left)
     }
 
     /// Makes every call that is due, until none is left that can be made now. Returns when
@@ -185,6 +237,11 @@ impl Dispatcher {
             let mut shared_waiting = false;
             let now = Utc::now();
             for call in batch {
+                if let Some(left) = self.debounced(&call) {
+                    let at = now + left;
+                    next_due = Some(next_due.map_or(at, |n| n.min(at)));
+                    continue;
+                }
                 if !lanes.insert((call.tenant.clone(), call.incident_id)) {
                     continue;
                 }

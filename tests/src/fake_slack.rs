@@ -40,6 +40,8 @@ struct Inner {
     forced: VecDeque<(u16, Option<u64>)>,
     /// The open Socket Mode connection: frames to send to Klaxon.
     socket: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// How many Socket Mode connections Klaxon has opened; the open one is the latest.
+    connections: u64,
     /// Envelopes sent and waiting for Klaxon's acknowledgement, by envelope id.
     acks: std::collections::HashMap<String, tokio::sync::oneshot::Sender<Value>>,
     base: String,
@@ -160,6 +162,25 @@ impl FakeSlack {
     /// Whether Klaxon holds a Socket Mode connection.
     pub fn connected(&self) -> bool {
         self.with(|i| i.socket.as_ref().is_some_and(|s| !s.is_closed()))
+    }
+
+    /// How many Socket Mode connections Klaxon has opened so far.
+    pub fn connections(&self) -> u64 {
+        self.with(|i| i.connections)
+    }
+
+    /// Asks Klaxon to reconnect, as Slack does before it recycles a connection.
+    pub fn disconnect(&self, reason: &str) {
+        let frame = json!({
+            "type": "disconnect",
+            "reason": reason,
+            "debug_info": { "host": "fake-slack" }
+        });
+        self.with(|i| {
+            if let Some(socket) = &i.socket {
+                let _ = socket.send(frame.to_string());
+            }
+        });
     }
 
     /// Sends a slash command over Socket Mode, as Slack does, and returns the payload Klaxon
@@ -466,7 +487,12 @@ async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner
         return;
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    inner.lock().unwrap_or_else(PoisonError::into_inner).socket = Some(tx);
+    let generation = {
+        let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
+        i.connections += 1;
+        i.socket = Some(tx);
+        i.connections
+    };
     loop {
         tokio::select! {
             out = rx.recv() => match out {
@@ -492,7 +518,11 @@ async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner
             },
         }
     }
-    inner.lock().unwrap_or_else(PoisonError::into_inner).socket = None;
+    // Only the latest connection is Slack's way to Klaxon; an older one closing changes nothing.
+    let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
+    if i.connections == generation {
+        i.socket = None;
+    }
 }
 
 /// Signs a body the way Slack does: `v0=` + HMAC-SHA256 of `v0:{timestamp}:{body}`.

@@ -42,6 +42,8 @@ pub enum Wanted {
         channel: String,
         ts: String,
         by: UserRef,
+        /// The message's author as the reaction names it, for when the message cannot be read.
+        author: Option<UserRef>,
         event_id: Option<String>,
     },
 }
@@ -75,6 +77,7 @@ pub fn parse(callback: &Value, emoji: &str) -> Option<Wanted> {
                     channel: channel.to_owned(),
                     ts: ts.to_owned(),
                     by,
+                    author: event["item_user"].as_str().map(UserRef::id),
                     event_id: event_id.clone(),
                 })
             } else {
@@ -128,20 +131,32 @@ pub async fn handle(
             channel,
             ts,
             by,
+            author,
             event_id,
         }) => {
+            // A message that cannot be read is still captured, with what the reaction says
+            // about it, so that the mark is never lost; an edit later fills in its text.
+            let unreadable = |why: &str| {
+                ts_time(&ts).map(|at| klaxon_commands::Captured {
+                    author: author
+                        .clone()
+                        .unwrap_or_else(|| UserRef::named("unknown", "unknown")),
+                    text: format!("(a message Klaxon could not read: {why})"),
+                    at,
+                    permalink: None,
+                })
+            };
             let message = match api.fetch_message(&channel, &ts).await {
-                Ok(Some(message)) => message,
-                Ok(None) => {
-                    tracing::info!(%channel, %ts, "a marked message is gone; nothing to capture");
-                    return Ok(());
-                }
+                Ok(Some(message)) => Some(message),
+                Ok(None) => unreadable("Slack no longer has it"),
                 Err(klaxon_commands::ApiError::Permanent(why)) => {
-                    // Not an incident channel Klaxon can read, most often.
                     tracing::info!(%channel, %why, "could not read a marked message");
-                    return Ok(());
+                    unreadable(&why)
                 }
                 Err(e) => return Err(format!("fetching a marked message: {e}")),
+            };
+            let Some(message) = message else {
+                return Ok(());
             };
             ChannelEvent {
                 tenant,

@@ -109,8 +109,9 @@ impl Engine {
                         .await?;
                 }
             }
-            // Unmarking, editing or deleting a message that was never captured.
-            (_, None) => {}
+            // Unmarking, editing or deleting a message that was never captured (Klaxon's own
+            // edited posts, most often): nothing to record, not even the delivery.
+            (_, None) => return Ok(()),
         }
         if let Some(delivery) = &delivery {
             let reply = Reply::ok_line(Rich::plain("recorded"));

@@ -17,6 +17,8 @@ pub struct Pending {
     pub attempts: i64,
     /// Not to be tried before this (real) time, after a transient failure.
     pub not_before: Option<DateTime<Utc>>,
+    /// When the command that queued it ran (the engine's clock).
+    pub created_at: DateTime<Utc>,
 }
 
 /// Adds a call. A pending call of the same incident with the same `coalesce_key` is superseded:
@@ -63,6 +65,7 @@ type PendingRow = (
     String,
     i64,
     Option<String>,
+    String,
 );
 
 /// Pending calls for the given platforms, oldest first.
@@ -77,7 +80,7 @@ pub async fn pending(
     // Only the platforms this process serves: calls for another one must not fill the batch.
     let placeholders: Vec<String> = (2..platforms.len() + 2).map(|n| format!("${n}")).collect();
     let sql = format!(
-        "SELECT id, platform, workspace, incident_id, op, attempts, not_before FROM outbox \
+        "SELECT id, platform, workspace, incident_id, op, attempts, not_before, created_at FROM outbox \
          WHERE state = 'pending' AND platform IN ({}) ORDER BY id LIMIT $1",
         placeholders.join(", ")
     );
@@ -87,7 +90,7 @@ pub async fn pending(
     }
     let rows = query.fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, platform, workspace, incident_id, op, attempts, not_before) in rows {
+    for (id, platform, workspace, incident_id, op, attempts, not_before, created_at) in rows {
         let Some(platform) = PlatformKind::parse(&platform) else {
             continue;
         };
@@ -98,6 +101,7 @@ pub async fn pending(
             op,
             attempts,
             not_before: not_before.as_deref().map(from_db).transpose()?,
+            created_at: from_db(&created_at)?,
         });
     }
     Ok(out)

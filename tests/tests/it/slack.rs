@@ -151,12 +151,13 @@ async fn the_foundation_scenario_runs_over_signed_http() {
             channel = "C0000001".to_owned();
         }
     }
-    // Everything the scenario implies reaches Slack, in order, after the replies.
+    // Everything the scenario implies reaches Slack, in order, after the replies (the
+    // announcement's edit after its debounce window).
     assert!(
         k.fake
             .until(|c| c
                 .iter()
-                .filter(|c| c.method == "chat.update")
+                .filter(|c| c.method == "chat.update" && c.body["channel"] == "incidents")
                 .any(|c| c.body["text"].as_str().unwrap_or("").contains("Resolved")))
             .await,
         "{:#?}",
@@ -1195,4 +1196,204 @@ async fn the_postmortem_draft_is_shared_as_a_real_file() {
             .any(|p| p["text"].as_str().unwrap_or("").contains("```")),
     );
     k.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_changes_is_one_announcement_edit_after_the_debounce_window() {
+    use klaxon::clock::ManualClock;
+    use klaxon_commands::{ChannelRef, Input, Invocation, PlatformKind, Tenant, UserRef};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path().join("k.db").to_str().expect("utf-8"))
+        .await
+        .expect("store");
+    let clock = ManualClock::new(klaxon_tests::start_time());
+    let recorder = Arc::new(klaxon_tests::recorder::Recorder::default());
+    let mut apis: std::collections::BTreeMap<PlatformKind, Arc<dyn klaxon_commands::ChatApi>> =
+        std::collections::BTreeMap::new();
+    apis.insert(PlatformKind::Slack, recorder.clone());
+    let config =
+        Config::parse("checklist = []\n[slack]\nannouncement_debounce_ms = 2000").expect("config");
+    let app =
+        klaxon::app::App::new(store.clone(), config, Arc::new(clock.clone()), apis).expect("app");
+    let tenant = Tenant::new(PlatformKind::Slack, "T0TEAM");
+    let say = |channel: &str, text: &str| Invocation {
+        tenant: tenant.clone(),
+        channel: ChannelRef::new(channel, channel),
+        user: UserRef::named("U0ALICE", "alice"),
+        input: Input::Text(text.to_owned()),
+        incident: None,
+        delivery_id: None,
+    };
+    app.engine
+        .handle(say("C0GENERAL", "declare sev2 Queue backlog"))
+        .await;
+    app.settle().await.expect("settle");
+    let channel = "inc-2026-11-23-queue-backlog";
+    assert_eq!(recorder.posts_in("incidents").len(), 1);
+    // Three changes in the same second: the channel hears each at once, the paging channel
+    // waits.
+    for text in ["ack", "lead <@U0BOB>", "sev 1"] {
+        let reply = app.engine.handle(say(channel, text)).await;
+        assert_eq!(
+            reply.kind,
+            klaxon_commands::ReplyKind::Ok,
+            "{}",
+            reply.to_plain()
+        );
+    }
+    app.settle().await.expect("settle");
+    assert!(recorder.edits_in("incidents").is_empty());
+    assert!(
+        recorder
+            .posts_in(channel)
+            .iter()
+            .any(|p| p.contains("Severity raised")),
+        "{:?}",
+        recorder.posts_in(channel)
+    );
+    app.advance(&clock, std::time::Duration::from_millis(1900))
+        .await
+        .expect("advance");
+    assert!(recorder.edits_in("incidents").is_empty());
+    app.advance(&clock, std::time::Duration::from_millis(100))
+        .await
+        .expect("advance");
+    let edits = recorder.edits_in("incidents");
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert!(
+        edits[0].starts_with("🔴 SEV1 · INC-1 · Queue backlog"),
+        "{edits:?}"
+    );
+    assert!(
+        edits[0].contains("IC: @bob") || edits[0].contains("IC: @U0BOB"),
+        "{edits:?}"
+    );
+    assert!(edits[0].contains("Acknowledged: @alice"), "{edits:?}");
+    // A change after the window is its own edit, again after the window.
+    clock.advance(std::time::Duration::from_secs(60));
+    app.engine.handle(say(channel, "status contained")).await;
+    app.settle().await.expect("settle");
+    assert_eq!(recorder.edits_in("incidents").len(), 1);
+    app.advance(&clock, std::time::Duration::from_secs(2))
+        .await
+        .expect("advance");
+    let edits = recorder.edits_in("incidents");
+    assert_eq!(edits.len(), 2, "{edits:?}");
+    assert!(edits[1].contains("Status: contained"), "{edits:?}");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn socket_mode_reconnects_on_refresh_requested_and_loses_or_doubles_nothing() {
+    let k = Running::start_socket().await;
+    assert!(k.fake.until(|_| k.fake.connected()).await);
+    let command = |channel: &str, text: &str, trigger: &str| {
+        serde_json::json!({
+            "team_id": "T0TEAM", "channel_id": channel, "user_id": "U0ONCALL", "command": "/inc",
+            "text": text, "response_url": "https://hooks.slack.com/x", "trigger_id": trigger,
+        })
+    };
+    k.fake
+        .socket_command(command("C0GENERAL", "declare sev2 Cache stampede", "rc-1"))
+        .await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    let before = k
+        .fake
+        .socket_command(command("C0000001", "note before-refresh-91c", "rc-2"))
+        .await;
+    assert_eq!(k.fake.connections(), 1);
+    k.fake.disconnect("refresh_requested");
+    assert!(
+        k.fake
+            .until(|_| k.fake.connections() >= 2 && k.fake.connected())
+            .await,
+        "Klaxon opened a new connection"
+    );
+    // Slack redelivers an envelope it may not have seen acknowledged: same answer, no effect.
+    let again = k
+        .fake
+        .socket_command(command("C0000001", "note before-refresh-91c", "rc-2"))
+        .await;
+    assert_eq!(before, again);
+    // And the new connection carries new commands.
+    let after = k
+        .fake
+        .socket_command(command("C0000001", "note after-refresh-5d2", "rc-3"))
+        .await;
+    assert!(
+        after["text"].as_str().unwrap_or("").starts_with("✓ Noted"),
+        "{after}"
+    );
+    let count = |c: &[fake_slack::ApiCall], marker: &str| {
+        c.iter()
+            .filter(|c| {
+                c.method == "chat.postMessage"
+                    && c.body["text"].as_str().unwrap_or("").contains(marker)
+            })
+            .count()
+    };
+    assert!(k.fake.until(|c| count(c, "after-refresh-5d2") == 1).await);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let calls = k.fake.calls();
+    assert_eq!(count(&calls, "before-refresh-91c"), 1);
+    assert_eq!(count(&calls, "after-refresh-5d2"), 1);
+    assert_eq!(k.fake.connections(), 2, "one reconnection, not a storm");
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn a_pinned_message_klaxon_cannot_read_is_still_captured() {
+    let k = Running::start().await;
+    k.say("U0ONCALL", "C0GENERAL", "declare sev3 Mail delays")
+        .await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    // The fake has no such message: conversations.history and .replies find nothing.
+    let event = fake_slack::event_callback(
+        "EvU1",
+        fake_slack::reaction(
+            "reaction_added",
+            "U0BOB",
+            "pushpin",
+            "C0000001",
+            "1763888490.000900",
+        ),
+    );
+    let resp = fake_slack::event(&k.url, &event, None).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    // An edit later fills in what it says.
+    let edited = fake_slack::event_callback(
+        "EvU2",
+        serde_json::json!({
+            "type": "message", "subtype": "message_changed", "hidden": true, "channel": "C0000001",
+            "message": { "type": "message", "user": "U0ALICE", "text": "MX records changed at 08:55",
+                "ts": "1763888490.000900", "edited": { "user": "U0ALICE", "ts": "1763888530.000000" } },
+            "event_ts": "1763888530.000100", "ts": "1763888530.000100",
+        }),
+    );
+    let path = k.store_path.clone();
+    let before = captured(&timeline_of(&path).await);
+    assert_eq!(
+        before,
+        [(
+            "2025-11-23 09:01:30 UTC".to_owned(),
+            "U0ALICE".to_owned(),
+            "(a message Klaxon could not read: Slack no longer has it)".to_owned()
+        )]
+    );
+    let resp = fake_slack::event(&k.url, &edited, None).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        captured(&timeline_of(&path).await)[0].2,
+        "MX records changed at 08:55"
+    );
+    let _dir = k.stop().await;
 }
