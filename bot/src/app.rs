@@ -218,6 +218,8 @@ pub struct PlatformSettings {
     pub slack_api_url: Option<String>,
     /// `KLAXON_HTTP_ADDR`, default `127.0.0.1:3000`.
     pub http_addr: String,
+    /// `KLAXON_ALERTS_TOKEN`: the bearer token of `POST /alerts/*`; unset, alert intake is off.
+    pub alerts_token: Option<secrecy::SecretString>,
 }
 
 impl std::fmt::Debug for PlatformSettings {
@@ -237,6 +239,7 @@ impl std::fmt::Debug for PlatformSettings {
             )
             .field("slack_api_url", &self.slack_api_url)
             .field("http_addr", &self.http_addr)
+            .field("alerts_token", &self.alerts_token.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -251,6 +254,7 @@ impl PlatformSettings {
             slack_app_token: secret("SLACK_APP_TOKEN"),
             slack_api_url: var("SLACK_API_URL"),
             http_addr: var("KLAXON_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
+            alerts_token: secret("KLAXON_ALERTS_TOKEN"),
         }
     }
 
@@ -284,6 +288,26 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_clock(
+        store,
+        config,
+        settings,
+        listener,
+        shutdown,
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// [`serve`] with another clock (tests use a manual one).
+pub async fn serve_with_clock(
+    store: Store,
+    config: Config,
+    settings: PlatformSettings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
     use secrecy::ExposeSecret as _;
 
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
@@ -308,7 +332,21 @@ pub async fn serve(
         }
         None => anyhow::bail!("no platform is configured"),
     }
-    let app = App::new(store.clone(), config, Arc::new(SystemClock), apis)?;
+    let platforms: std::collections::BTreeSet<PlatformKind> = apis.keys().copied().collect();
+    for route in &config.alerts.routes {
+        for target in route
+            .targets
+            .iter()
+            .filter(|t| !platforms.contains(&t.platform))
+        {
+            tracing::warn!(
+                route = route.name.as_deref().unwrap_or("(unnamed)"),
+                platform = %target.platform,
+                "an alert route names a platform that is not configured; its alerts skip it"
+            );
+        }
+    }
+    let app = App::new(store.clone(), config, clock, apis)?;
     let cancel = CancellationToken::new();
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
     let dispatcher =
@@ -335,6 +373,10 @@ pub async fn serve(
         slack_socket: socket
             .as_ref()
             .map(klaxon_slack::SocketMode::connected_flag),
+        alerts: crate::alerts::http::Intake {
+            token: settings.alerts_token.clone(),
+            platforms,
+        },
     });
     axum::serve(listener, crate::http::router(state))
         .with_graceful_shutdown(shutdown)

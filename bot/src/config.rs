@@ -32,6 +32,9 @@ pub struct Config {
     pub postmortem: PostmortemConfig,
     #[serde(default)]
     pub runbooks: RunbooksConfig,
+    /// `[alerts]`: routing of incoming alerts (see `crate::alerts`).
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 /// `[runbooks]`.

@@ -120,6 +120,9 @@ pub enum ButtonAction {
     Resolve,
     /// Confirm a runbook action; the button carries its code.
     Confirm,
+    /// Declare an incident from an alert's announcement; the button carries the alert's id as
+    /// its code (and no incident: `incident` is 0).
+    Declare,
 }
 
 impl ButtonAction {
@@ -128,6 +131,7 @@ impl ButtonAction {
             Self::Ack => "ack",
             Self::Resolve => "resolve",
             Self::Confirm => "confirm",
+            Self::Declare => "declare",
         }
     }
 
@@ -136,6 +140,7 @@ impl ButtonAction {
             "ack" => Some(Self::Ack),
             "resolve" => Some(Self::Resolve),
             "confirm" => Some(Self::Confirm),
+            "declare" => Some(Self::Declare),
             _ => None,
         }
     }

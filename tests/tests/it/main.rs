@@ -1,5 +1,6 @@
 //! Klaxon's one integration-test binary.
 
+mod alerts;
 mod cli;
 mod engine;
 mod outbox;

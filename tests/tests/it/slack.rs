@@ -47,6 +47,7 @@ impl Running {
             slack_app_token: socket.then(|| fake_slack::APP_TOKEN.to_owned().into()),
             slack_api_url: Some(fake.api_url.clone()),
             http_addr: String::new(),
+            alerts_token: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let config = Config::parse("checklist = []").expect("config");
