@@ -19,6 +19,9 @@ type Labels = Vec<(&'static str, String)>;
 
 struct Metrics {
     registry: Registry,
+    /// Held from setting the open-incident gauges to encoding them, so concurrent scrapes of
+    /// different stores (tests) each see their own.
+    rendering: std::sync::Mutex<()>,
     commands: Family<Labels, Counter>,
     command_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     open_incidents: Family<Labels, Gauge>,
@@ -100,6 +103,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     );
     Metrics {
         registry,
+        rendering: std::sync::Mutex::new(()),
         commands,
         command_seconds,
         open_incidents,
@@ -179,6 +183,11 @@ pub async fn render(store: &crate::store::Store) -> anyhow::Result<String> {
     let m = &*METRICS;
     let mut conn = store.conn().await?;
     let open = crate::store::incidents::open_by_severity(&mut conn).await?;
+    drop(conn);
+    let _one_at_a_time = m
+        .rendering
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for severity in klaxon_commands::Severity::ALL {
         let n = open
             .iter()

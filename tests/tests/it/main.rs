@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod engine;
+mod ops;
 mod outbox;
 mod postmortem;
 mod reminders;
