@@ -339,6 +339,28 @@ pub fn clean(text: &str, max: usize) -> String {
 }
 
 impl AlertsConfig {
+    /// Every route names at least one channel, each fully.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (n, route) in self.routes.iter().enumerate() {
+            let name = route.name.clone().unwrap_or_else(|| format!("#{}", n + 1));
+            anyhow::ensure!(
+                !route.targets.is_empty(),
+                "alerts.routes {name}: `targets` must name at least one channel"
+            );
+            for t in &route.targets {
+                anyhow::ensure!(
+                    !t.workspace.trim().is_empty() && !t.channel.trim().is_empty(),
+                    "alerts.routes {name}: every target needs a workspace and a channel"
+                );
+            }
+        }
+        anyhow::ensure!(
+            !self.severity_label.trim().is_empty(),
+            "alerts.severity_label must not be empty"
+        );
+        Ok(())
+    }
+
     /// The severity an alert maps to under a rule.
     pub fn severity_of(&self, alert: &Alert, route: &Route) -> Severity {
         let lookup = |word: &str| {
@@ -455,6 +477,18 @@ mod tests {
             ..route
         };
         assert_eq!(config.severity_of(&alert, &fixed), Severity::Sev4);
+    }
+
+    #[test]
+    fn routes_must_name_their_channels() {
+        let bad = crate::config::Config::parse("[[alerts.routes]]\ntargets = []\n");
+        assert!(format!("{:#}", bad.unwrap_err()).contains("at least one channel"));
+        let bad = crate::config::Config::parse(
+            "[[alerts.routes]]\ntargets = [{ platform = \"slack\", workspace = \"\", channel = \"C1\" }]\n",
+        );
+        assert!(bad.is_err());
+        let typo = crate::config::Config::parse("[[alerts.routes]]\nmatch = {}\ntarget = []\n");
+        assert!(typo.is_err(), "unknown keys are errors");
     }
 
     #[test]
