@@ -29,6 +29,17 @@ impl Served {
     /// Serves with `config` (TOML; the checklist is off unless it says otherwise) and, when
     /// `token` is set, alert intake on.
     pub async fn start(config: &str, token: Option<&str>) -> Self {
+        Self::start_mode(config, token, false).await
+    }
+
+    /// The same over Socket Mode instead of signed HTTP.
+    pub async fn start_socket(config: &str, token: Option<&str>) -> Self {
+        let k = Self::start_mode(config, token, true).await;
+        assert!(k.fake.until(|_| k.fake.connected()).await, "Socket Mode");
+        k
+    }
+
+    async fn start_mode(config: &str, token: Option<&str>, socket: bool) -> Self {
         let fake = FakeSlack::start().await;
         let dir = tempfile::tempdir().expect("tmp");
         let db = dir.path().join("k.db");
@@ -41,8 +52,8 @@ impl Served {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let settings = PlatformSettings {
             slack_bot_token: Some(BOT_TOKEN.to_owned().into()),
-            slack_signing_secret: Some(SIGNING_SECRET.to_owned().into()),
-            slack_app_token: None,
+            slack_signing_secret: (!socket).then(|| SIGNING_SECRET.to_owned().into()),
+            slack_app_token: socket.then(|| fake_slack::APP_TOKEN.to_owned().into()),
             slack_api_url: Some(fake.api_url.clone()),
             http_addr: String::new(),
             alerts_token: token.map(|t| t.to_owned().into()),
@@ -105,6 +116,18 @@ impl Served {
             .await
             .status()
             .as_u16()
+    }
+
+    /// The same click over Socket Mode; the payload Klaxon acknowledged it with.
+    pub async fn socket_click_declare(
+        &self,
+        alert: i64,
+        user: &str,
+        trigger: &str,
+    ) -> serde_json::Value {
+        let mut payload = fake_slack::click("declare", 0, user, "C0PAGING", trigger);
+        payload["actions"][0]["value"] = format!("0:{alert}").into();
+        self.fake.socket_envelope("interactive", payload).await
     }
 
     /// A second handle on the database, to read what Klaxon recorded.

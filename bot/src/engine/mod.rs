@@ -103,21 +103,22 @@ impl Engine {
     }
 
     async fn try_handle(&self, inv: &Invocation) -> anyhow::Result<Reply> {
-        let alert = match &inv.input {
-            Input::DeclareAlert { alert } => Some(*alert),
-            _ => None,
-        };
-        let command = match &inv.input {
+        /// What is asked: a command, or a declare from an alert (whose title and severity
+        /// are read inside the transaction).
+        enum Request {
+            Command(Command),
+            DeclareAlert(i64),
+        }
+        let request = match &inv.input {
             Input::Text(text) => match klaxon_commands::parse(text, inv.tenant.platform) {
-                Ok(command) => command,
+                Ok(command) => Request::Command(command),
                 Err(e) => {
                     tracing::info!(error = %e, "refused input");
                     return Ok(Reply::user_error(&e));
                 }
             },
-            Input::Command(command) => command.clone(),
-            // A placeholder: the alert's title and severity are read in the transaction.
-            Input::DeclareAlert { .. } => Command::List,
+            Input::Command(command) => Request::Command(command.clone()),
+            Input::DeclareAlert { alert } => Request::DeclareAlert(*alert),
         };
         let mut tx = self.store.begin().await?;
         if let Some(delivery) = &inv.delivery_id
@@ -135,9 +136,9 @@ impl Engine {
             queued: false,
             execution: None,
         };
-        let (name, result) = match alert {
-            Some(id) => ("declare", alert::declare_clicked(&mut ctx, id).await),
-            None => (command.name(), actions::run(&mut ctx, command).await),
+        let (name, result) = match request {
+            Request::Command(command) => (command.name(), actions::run(&mut ctx, command).await),
+            Request::DeclareAlert(id) => ("declare", alert::declare_clicked(&mut ctx, id).await),
         };
         match result {
             Ok(reply) => {

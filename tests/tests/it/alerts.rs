@@ -350,3 +350,25 @@ async fn the_webhook_takes_a_small_json_and_escapes_it() {
     assert_eq!(answer["deduplicated"], 1, "{answer}");
     k.stop().await;
 }
+
+#[tokio::test]
+async fn the_declare_button_works_over_socket_mode_too() {
+    let k = Served::start_socket(CONFIG, Some(ALERTS_TOKEN)).await;
+    k.alerts("/alerts/alertmanager", &fixture("alertmanager/firing.json"))
+        .await;
+    assert!(k.fake.until(|_| !posts_in(&k, "C0PAGING").is_empty()).await);
+    k.socket_click_declare(1, "U0BOB", "trig-s1").await;
+    // Slack redelivers the same envelope: one incident.
+    k.socket_click_declare(1, "U0BOB", "trig-s1").await;
+    assert!(
+        k.fake
+            .until(|_| updates_in(&k, "C0PAGING")
+                .iter()
+                .any(|u| u["text"].as_str().unwrap_or("").contains("INC-1")))
+            .await
+    );
+    assert_eq!(k.fake.calls_to("conversations.create").len(), 1);
+    let entries = timeline(&k, 1).await;
+    assert!(entries.iter().any(|e| e.kind == "detected"));
+    k.stop().await;
+}
