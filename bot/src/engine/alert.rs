@@ -218,17 +218,22 @@ async fn edit(ctx: &mut Ctx<'_>, id: i64) -> anyhow::Result<()> {
         None => None,
     };
     ctx.mark_queued();
-    outbox::enqueue(
+    // A burst of notifications is one edit: the newest replaces pending ones.
+    store::alerts::supersede_edits(ctx.conn, id, ctx.now).await?;
+    let op = Op::EditAlert {
+        alert: id,
+        message: announcement(&row, incident.as_ref()),
+    };
+    store::outbox::enqueue(
         ctx.conn,
         &row.tenant,
         None,
-        &Op::EditAlert {
-            alert: id,
-            message: announcement(&row, incident.as_ref()),
-        },
+        Some(&store::alerts::edit_key(id)),
+        &serde_json::to_string(&op)?,
         ctx.now,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Declares an incident from an alert: its title and severity; the alert is linked and the

@@ -205,6 +205,28 @@ pub async fn link(conn: &mut SqliteConnection, id: i64, incident_id: i64) -> any
     Ok(())
 }
 
+/// The outbox key that makes pending edits of one alert's announcement replace each other.
+pub fn edit_key(id: i64) -> String {
+    format!("edit:alert:{id}")
+}
+
+/// Supersedes the alert's pending edits that have not been tried: only the newest is made.
+pub async fn supersede_edits(
+    conn: &mut SqliteConnection,
+    id: i64,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'superseded', finished_at = $1 \
+         WHERE state = 'pending' AND attempts = 0 AND incident_id IS NULL AND coalesce_key = $2",
+    )
+    .bind(to_db(at))
+    .bind(edit_key(id))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Remembers the announcement, so later changes edit it.
 pub async fn set_message(
     conn: &mut SqliteConnection,

@@ -372,3 +372,91 @@ async fn the_declare_button_works_over_socket_mode_too() {
     assert!(entries.iter().any(|e| e.kind == "detected"));
     k.stop().await;
 }
+
+#[tokio::test]
+async fn a_burst_of_repeats_is_one_edit_and_a_refire_after_resolution_reaches_the_incident() {
+    use klaxon_tests::{Call, TestBot};
+    let config = klaxon::config::Config::parse(
+        r#"
+checklist = []
+[[alerts.routes]]
+auto_declare = true
+targets = [{ platform = "console", workspace = "local", channel = "alerts" }]
+"#,
+    )
+    .expect("config");
+    let bot = TestBot::with_config(config).await;
+    let platforms = [PlatformKind::Console].into_iter().collect();
+    let firing = || {
+        klaxon::alerts::parse_webhook(br#"{"title":"Queue backlog","fingerprint":"q1"}"#)
+            .expect("alert")
+    };
+    let resolved = || {
+        klaxon::alerts::parse_webhook(
+            br#"{"title":"Queue backlog","fingerprint":"q1","status":"resolved"}"#,
+        )
+        .expect("alert")
+    };
+    for _ in 0..3 {
+        bot.app
+            .engine
+            .ingest_alerts("webhook", firing(), &platforms)
+            .await
+            .expect("ingest");
+    }
+    bot.settle().await;
+    let on_alerts = |calls: Vec<Call>| -> Vec<Call> {
+        calls
+            .into_iter()
+            .filter(|c| matches!(c, Call::Post { channel, .. } | Call::Edit { channel, .. } if channel == "alerts"))
+            .collect()
+    };
+    let calls = on_alerts(bot.api.calls());
+    assert_eq!(calls.len(), 2, "one post, one edit: {calls:?}");
+    let Call::Edit { message, .. } = &calls[1] else {
+        panic!("{calls:?}")
+    };
+    assert!(
+        message.to_plain().contains("Seen: 3 times"),
+        "{}",
+        message.to_plain()
+    );
+
+    bot.advance("10m").await;
+    bot.app
+        .engine
+        .ingest_alerts("webhook", resolved(), &platforms)
+        .await
+        .expect("ingest");
+    bot.advance("10m").await;
+    bot.app
+        .engine
+        .ingest_alerts("webhook", firing(), &platforms)
+        .await
+        .expect("ingest");
+    bot.settle().await;
+    let mut conn = bot.store().conn().await.expect("conn");
+    let incident = store::incidents::by_number(&mut conn, &bot.tenant, 1)
+        .await
+        .expect("query")
+        .expect("incident");
+    let texts: Vec<String> = store::timeline::all(&mut conn, incident.id)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|e| format!("{} {}", e.kind, e.text))
+        .collect();
+    assert!(
+        texts.contains(&"alert Alert resolved: Queue backlog".to_owned()),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"alert Alert firing again: Queue backlog".to_owned()),
+        "{texts:?}"
+    );
+    assert_eq!(
+        texts.iter().filter(|t| t.starts_with("declared")).count(),
+        1,
+        "{texts:?}"
+    );
+}
