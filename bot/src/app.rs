@@ -206,7 +206,7 @@ impl ConsoleHost for ConsoleApp {
 }
 
 /// How to reach the chat platforms, from the environment (standard Slack names).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PlatformSettings {
     /// `SLACK_BOT_TOKEN` (xoxb-…).
     pub slack_bot_token: Option<secrecy::SecretString>,
@@ -216,6 +216,21 @@ pub struct PlatformSettings {
     pub slack_app_token: Option<secrecy::SecretString>,
     /// `SLACK_API_URL`: another Web API base URL, for tests and proxies.
     pub slack_api_url: Option<String>,
+    /// `DISCORD_TOKEN`: the bot token; enables Discord over the gateway.
+    pub discord_token: Option<secrecy::SecretString>,
+    /// `DISCORD_APPLICATION_ID`: needed to register `/inc` and answer interactions.
+    pub discord_application_id: Option<u64>,
+    /// `DISCORD_GUILD_IDS`: comma-separated guilds to register `/inc` in (instant).
+    pub discord_guild_ids: Vec<u64>,
+    /// `DISCORD_GLOBAL_COMMANDS=1`: also register `/inc` globally.
+    pub discord_global_commands: bool,
+    /// `DISCORD_PUBLIC_KEY`: enables `POST /discord/interactions` (Ed25519-signed).
+    pub discord_public_key: Option<String>,
+    /// `DISCORD_API_URL`: another REST base URL, for tests and proxies (the gateway URL then
+    /// comes from it too).
+    pub discord_api_url: Option<String>,
+    /// How long an interaction waits for the engine before it is deferred.
+    pub discord_defer_after: Duration,
     /// `KLAXON_HTTP_ADDR`, default `127.0.0.1:3000`.
     pub http_addr: String,
     /// `KLAXON_ALERTS_TOKEN`: the bearer token of `POST /alerts/*`; unset, alert intake is off.
@@ -238,24 +253,79 @@ impl std::fmt::Debug for PlatformSettings {
                 &self.slack_app_token.as_ref().map(|_| "<set>"),
             )
             .field("slack_api_url", &self.slack_api_url)
+            .field(
+                "discord_token",
+                &self.discord_token.as_ref().map(|_| "<set>"),
+            )
+            .field("discord_application_id", &self.discord_application_id)
+            .field("discord_guild_ids", &self.discord_guild_ids)
+            .field("discord_global_commands", &self.discord_global_commands)
+            .field("discord_public_key", &self.discord_public_key)
+            .field("discord_api_url", &self.discord_api_url)
             .field("http_addr", &self.http_addr)
             .field("alerts_token", &self.alerts_token.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
 
+impl Default for PlatformSettings {
+    fn default() -> Self {
+        Self {
+            slack_bot_token: None,
+            slack_signing_secret: None,
+            slack_app_token: None,
+            slack_api_url: None,
+            discord_token: None,
+            discord_application_id: None,
+            discord_guild_ids: Vec::new(),
+            discord_global_commands: false,
+            discord_public_key: None,
+            discord_api_url: None,
+            discord_defer_after: Duration::from_millis(1500),
+            http_addr: "127.0.0.1:3000".to_owned(),
+            alerts_token: None,
+        }
+    }
+}
+
 impl PlatformSettings {
-    pub fn from_env() -> Self {
+    /// Reads the environment; a malformed id is an error naming the variable.
+    pub fn from_env() -> anyhow::Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let secret = |name: &str| var(name).map(secrecy::SecretString::from);
-        Self {
+        let id = |name: &str, v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| anyhow::anyhow!("{name}: `{v}` is not a Discord id"))
+        };
+        let discord_application_id = var("DISCORD_APPLICATION_ID")
+            .map(|v| id("DISCORD_APPLICATION_ID", &v))
+            .transpose()?;
+        let discord_guild_ids = var("DISCORD_GUILD_IDS")
+            .map(|v| {
+                v.split(',')
+                    .filter(|g| !g.trim().is_empty())
+                    .map(|g| id("DISCORD_GUILD_IDS", g))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
             slack_bot_token: secret("SLACK_BOT_TOKEN"),
             slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
             slack_app_token: secret("SLACK_APP_TOKEN"),
             slack_api_url: var("SLACK_API_URL"),
+            discord_token: secret("DISCORD_TOKEN"),
+            discord_application_id,
+            discord_guild_ids,
+            discord_global_commands: var("DISCORD_GLOBAL_COMMANDS")
+                .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
+            discord_public_key: var("DISCORD_PUBLIC_KEY"),
+            discord_api_url: var("DISCORD_API_URL"),
+            discord_defer_after: Duration::from_millis(1500),
             http_addr: var("KLAXON_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
             alerts_token: secret("KLAXON_ALERTS_TOKEN"),
-        }
+        })
     }
 
     /// Whether any platform is configured (otherwise `klaxon run` runs the console).
@@ -263,6 +333,15 @@ impl PlatformSettings {
         self.slack_bot_token.is_some()
             || self.slack_app_token.is_some()
             || self.slack_signing_secret.is_some()
+            || self.discord_token.is_some()
+            || self.discord_public_key.is_some()
+    }
+
+    fn discord_rest(&self) -> klaxon_discord::RestSettings {
+        klaxon_discord::RestSettings {
+            api_url: self.discord_api_url.clone(),
+            application_id: self.discord_application_id,
+        }
     }
 }
 
@@ -312,15 +391,14 @@ pub async fn serve_with_clock(
 
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     let transport = settings.slack_signing_secret.is_some() || settings.slack_app_token.is_some();
-    match &settings.slack_bot_token {
+    let slack_api = match &settings.slack_bot_token {
         Some(token) if transport => {
-            apis.insert(
-                PlatformKind::Slack,
-                Arc::new(klaxon_slack::SlackApi::new(
-                    token.expose_secret(),
-                    settings.slack_api_url.as_deref(),
-                )),
+            let api = klaxon_slack::SlackApi::new(
+                token.expose_secret(),
+                settings.slack_api_url.as_deref(),
             );
+            apis.insert(PlatformKind::Slack, Arc::new(api.clone()));
+            Some(api)
         }
         Some(_) => anyhow::bail!(
             "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP) is"
@@ -330,7 +408,44 @@ pub async fn serve_with_clock(
                 "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not"
             )
         }
-        None => anyhow::bail!("no platform is configured"),
+        None => None,
+    };
+    match &settings.discord_token {
+        Some(token) => {
+            anyhow::ensure!(
+                settings.discord_application_id.is_some(),
+                "DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not"
+            );
+            anyhow::ensure!(
+                config.discord.paging_channel.is_some()
+                    || config
+                        .incidents
+                        .paging_channel
+                        .bytes()
+                        .all(|b| b.is_ascii_digit()),
+                "Discord needs the paging channel's id: set [discord] paging_channel in klaxon.toml"
+            );
+            let category = config
+                .discord
+                .category
+                .as_deref()
+                .and_then(|c| c.parse::<u64>().ok());
+            let http = Arc::new(klaxon_discord::api::http(
+                token.expose_secret(),
+                &settings.discord_rest(),
+            ));
+            apis.insert(
+                PlatformKind::Discord,
+                Arc::new(klaxon_discord::DiscordApi::new(
+                    http,
+                    klaxon_discord::ChannelSettings { category },
+                )),
+            );
+        }
+        None if settings.discord_public_key.is_some() => {
+            anyhow::bail!("DISCORD_PUBLIC_KEY is set but DISCORD_TOKEN is not")
+        }
+        None => {}
     }
     let platforms: std::collections::BTreeSet<PlatformKind> = apis.keys().copied().collect();
     for route in &config.alerts.routes {
@@ -346,33 +461,74 @@ pub async fn serve_with_clock(
             );
         }
     }
+    anyhow::ensure!(!apis.is_empty(), "no platform is configured");
     let app = App::new(store.clone(), config, clock, apis)?;
     let cancel = CancellationToken::new();
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
     let dispatcher =
         tokio::spawn(Arc::clone(&app.dispatcher).run(cancel.clone(), Duration::from_secs(10)));
-    let socket = match &settings.slack_app_token {
-        Some(app_token) => {
+    let socket = match (&settings.slack_app_token, &slack_api) {
+        (Some(app_token), Some(slack_api)) => {
             let handler: Arc<dyn klaxon_commands::Handler> = app.engine.clone();
             Some(
                 klaxon_slack::SocketMode::start(
                     app_token.expose_secret(),
                     settings.slack_api_url.as_deref(),
                     handler,
+                    slack_api.clone(),
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?,
             )
         }
+        _ => None,
+    };
+    let discord = match &settings.discord_token {
+        Some(token) => Some(
+            klaxon_discord::Gateway::start(
+                token.expose_secret(),
+                &settings.discord_rest(),
+                &klaxon_discord::Registration {
+                    guilds: settings.discord_guild_ids.clone(),
+                    global: settings.discord_global_commands,
+                },
+                app.engine.clone(),
+                settings.discord_defer_after,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?,
+        ),
         None => None,
+    };
+    let discord_endpoint = match (&settings.discord_public_key, &settings.discord_token) {
+        (Some(key), Some(token)) => Some(
+            klaxon_discord::Endpoint::new(
+                key,
+                klaxon_discord::Responder {
+                    handler: app.engine.clone(),
+                    http: Arc::new(klaxon_discord::api::http(
+                        token.expose_secret(),
+                        &settings.discord_rest(),
+                    )),
+                    deadline: settings.discord_defer_after,
+                },
+            )
+            .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        _ => None,
     };
     let state = Arc::new(crate::http::HttpState {
         engine: Arc::clone(&app.engine),
         store: store.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
+        slack_api,
         slack_socket: socket
             .as_ref()
             .map(klaxon_slack::SocketMode::connected_flag),
+        discord_gateway: discord
+            .as_ref()
+            .map(klaxon_discord::Gateway::connected_flag),
+        discord_endpoint,
         alerts: crate::alerts::http::Intake {
             token: settings.alerts_token.clone(),
             platforms,
@@ -384,6 +540,9 @@ pub async fn serve_with_clock(
     tracing::info!("shutting down: finishing platform calls");
     if let Some(socket) = &socket {
         socket.shutdown().await;
+    }
+    if let Some(discord) = discord {
+        discord.shutdown().await;
     }
     cancel.cancel();
     let _ = scheduler.await;

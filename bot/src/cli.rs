@@ -159,7 +159,7 @@ pub fn main() -> ExitCode {
 fn init_logging(cli: &Cli) {
     // The console's own output is the conversation: keep logs to warnings there unless asked.
     let console = matches!(cli.command, None | Some(Cmd::Run))
-        && !crate::app::PlatformSettings::from_env().any();
+        && !crate::app::PlatformSettings::from_env().is_ok_and(|s| s.any());
     let quiet = console || matches!(cli.command, Some(Cmd::Console(_) | Cmd::Runbooks(_)));
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -209,9 +209,10 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
     use std::fmt::Write as _;
     let config = load_config(cli)?;
     match &cli.command {
-        None | Some(Cmd::Run) if crate::app::PlatformSettings::from_env().any() => {
+        None | Some(Cmd::Run) if crate::app::PlatformSettings::from_env()?.any() => {
             let store = Store::open(&cli.db).await?;
-            crate::app::run_platforms(store, config, crate::app::PlatformSettings::from_env()).await
+            crate::app::run_platforms(store, config, crate::app::PlatformSettings::from_env()?)
+                .await
         }
         None | Some(Cmd::Run) => {
             eprintln!(

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use klaxon_commands::{Duration, Severity};
+use klaxon_commands::{ChannelRef, Duration, PlatformKind, Severity};
 use serde::Deserialize;
 
 /// The whole configuration.
@@ -32,9 +32,39 @@ pub struct Config {
     pub postmortem: PostmortemConfig,
     #[serde(default)]
     pub runbooks: RunbooksConfig,
+    #[serde(default)]
+    pub discord: DiscordConfig,
     /// `[alerts]`: routing of incoming alerts (see `crate::alerts`).
     #[serde(default)]
     pub alerts: crate::alerts::AlertsConfig,
+}
+
+/// `[discord]`: where incidents live on Discord. Discord names channels by id, so the paging
+/// channel and the category are ids (right-click → Copy Channel ID).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// The paging channel's id; `incidents.paging_channel` is used when absent.
+    pub paging_channel: Option<String>,
+    /// The category incident channels are created under.
+    pub category: Option<String>,
+    /// Who a SEV1 pages when it is declared or raised: a role `<@&123>` or a user `<@123>`.
+    pub sev1_mention: Option<String>,
+    /// Escalation tiers on Discord (Discord mentions); `[escalation]` is used when absent.
+    pub escalation: Option<EscalationConfig>,
+}
+
+/// A Discord id: digits only.
+fn is_snowflake(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A Discord mention an operator may configure: `<@&role>` or `<@user>`.
+fn is_discord_mention(s: &str) -> bool {
+    s.strip_prefix("<@")
+        .and_then(|m| m.strip_suffix('>'))
+        .map(|m| m.strip_prefix('&').or(m.strip_prefix('!')).unwrap_or(m))
+        .is_some_and(is_snowflake)
 }
 
 /// `[runbooks]`.
@@ -476,6 +506,37 @@ impl Config {
                 "escalation: {tier:?} is not a mention"
             );
         }
+        let d = &self.discord;
+        for (key, value) in [
+            ("paging_channel", &d.paging_channel),
+            ("category", &d.category),
+        ] {
+            if let Some(v) = value {
+                anyhow::ensure!(
+                    is_snowflake(v),
+                    "discord.{key} must be a channel id (digits; right-click the channel, Copy Channel ID)"
+                );
+            }
+        }
+        if let Some(m) = &d.sev1_mention {
+            anyhow::ensure!(
+                is_discord_mention(m),
+                "discord.sev1_mention must be a role <@&123> or a user <@123>; @everyone and @here are never allowed"
+            );
+        }
+        if let Some(e) = &d.escalation {
+            for tier in e.default.iter().chain(
+                [&e.sev1, &e.sev2, &e.sev3, &e.sev4]
+                    .into_iter()
+                    .flatten()
+                    .flatten(),
+            ) {
+                anyhow::ensure!(
+                    is_discord_mention(tier),
+                    "discord.escalation: {tier:?} is not a Discord mention (<@&role> or <@user>)"
+                );
+            }
+        }
         anyhow::ensure!(
             (1..=60).contains(&self.postmortem.due_business_days),
             "postmortem.due_business_days must be 1 to 60"
@@ -497,6 +558,35 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where incidents are announced on a platform.
+    pub fn paging_channel(&self, platform: PlatformKind) -> ChannelRef {
+        let name = match platform {
+            PlatformKind::Discord => self
+                .discord
+                .paging_channel
+                .as_deref()
+                .unwrap_or(&self.incidents.paging_channel),
+            PlatformKind::Slack | PlatformKind::Console => &self.incidents.paging_channel,
+        };
+        ChannelRef::new(name, name)
+    }
+
+    /// Who is paged, tier after tier, for an incident of this severity on a platform.
+    pub fn tiers(&self, platform: PlatformKind, severity: Severity) -> &[String] {
+        match (platform, &self.discord.escalation) {
+            (PlatformKind::Discord, Some(own)) => own.tiers(severity),
+            _ => self.escalation.tiers(severity),
+        }
+    }
+
+    /// Who a SEV1 pages on a platform, if anyone.
+    pub fn sev1_mention(&self, platform: PlatformKind) -> Option<&str> {
+        match platform {
+            PlatformKind::Discord => self.discord.sev1_mention.as_deref(),
+            PlatformKind::Slack | PlatformKind::Console => None,
+        }
     }
 
     /// The checklist posted at declare.

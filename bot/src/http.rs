@@ -28,8 +28,14 @@ pub struct HttpState {
     pub store: Store,
     /// Enables `POST /slack/commands`.
     pub slack_signing_secret: Option<SecretString>,
+    /// The Slack Web API, to open forms (`views.open`) from commands and clicks.
+    pub slack_api: Option<klaxon_slack::SlackApi>,
     /// Set while Slack Socket Mode is connected (when it is configured).
     pub slack_socket: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Set while the Discord gateway is connected (when it is configured).
+    pub discord_gateway: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Enables `POST /discord/interactions`.
+    pub discord_endpoint: Option<klaxon_discord::Endpoint>,
     /// Alert intake's token and the platforms it may announce on.
     pub alerts: crate::alerts::http::Intake,
 }
@@ -40,6 +46,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/slack/commands", post(slack_commands))
         .route("/slack/interactions", post(slack_interactions))
+        .route("/discord/interactions", post(discord_interactions))
         .route("/metrics", get(metrics))
         .route(
             "/alerts/alertmanager",
@@ -86,7 +93,53 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
         )
             .into_response();
     }
+    if let Some(flag) = &state.discord_gateway
+        && !flag.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Discord gateway not connected\n",
+        )
+            .into_response();
+    }
     (StatusCode::OK, "ready\n").into_response()
+}
+
+/// Discord's HTTP interactions: Ed25519-signed; PING answered with PONG; everything else
+/// answered like the gateway's interactions.
+async fn discord_interactions(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(endpoint) = &state.discord_endpoint else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Discord HTTP interactions are off (no DISCORD_PUBLIC_KEY)\n",
+        )
+            .into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = chrono::Utc::now().timestamp();
+    match endpoint
+        .handle(
+            header("x-signature-ed25519"),
+            header("x-signature-timestamp"),
+            &body,
+            now,
+        )
+        .await
+    {
+        klaxon_discord::Answer::Json(json) => axum::Json(json).into_response(),
+        klaxon_discord::Answer::Unauthorized(why) => {
+            tracing::warn!(why, "refused a Discord request");
+            (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response()
+        }
+        klaxon_discord::Answer::BadRequest(why) => {
+            (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response()
+        }
+        klaxon_discord::Answer::Nothing => StatusCode::ACCEPTED.into_response(),
+    }
 }
 
 /// Checks a Slack request's signature; the body as text, or the refusal to send back.
@@ -138,11 +191,24 @@ async fn slack_commands(
                 .into_response();
         }
     };
-    let reply = state.engine.handle(command.invocation()).await;
+    let invocation = command.invocation();
+    if let Some(api) = &state.slack_api
+        && let Some(reply) = klaxon_slack::command::open_form(
+            &command.text,
+            &command.trigger_id,
+            &invocation.channel,
+            api,
+        )
+        .await
+    {
+        return axum::Json(klaxon_slack::command::response(&reply)).into_response();
+    }
+    let reply = state.engine.handle(invocation).await;
     axum::Json(klaxon_slack::command::response(&reply)).into_response()
 }
 
-/// Button clicks. Slack wants a 200 within 3 seconds; the announcement's edit shows the effect.
+/// Button clicks, the shortcut and form submissions. Slack wants an answer within 3 seconds: a
+/// click's effect shows in the edited posts, a form gets its errors or the reply.
 async fn slack_interactions(
     State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
@@ -162,11 +228,11 @@ async fn slack_interactions(
     let Some(payload) = payload else {
         return (StatusCode::BAD_REQUEST, "not an interaction payload\n").into_response();
     };
-    if let Some(invocation) = klaxon_slack::interaction::invocation(&payload) {
-        let reply = state.engine.handle(invocation).await;
-        if reply.kind != klaxon_commands::ReplyKind::Ok {
-            tracing::info!(reply = %reply.to_plain(), "button refused");
-        }
+    let Some(api) = &state.slack_api else {
+        return StatusCode::OK.into_response();
+    };
+    match klaxon_slack::interaction::handle(&payload, state.engine.as_ref(), api).await {
+        Some(answer) => axum::Json(answer).into_response(),
+        None => StatusCode::OK.into_response(),
     }
-    StatusCode::OK.into_response()
 }

@@ -353,6 +353,7 @@ impl Dispatcher {
                 } else {
                     let topic = self.resolve_rich(&call.tenant, topic).await?;
                     let mut request = NewChannel {
+                        workspace: call.tenant.workspace.clone(),
                         name: String::new(),
                         private,
                         topic,

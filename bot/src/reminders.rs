@@ -5,7 +5,7 @@
 //! fires what is due.
 
 use chrono::{DateTime, Utc};
-use klaxon_commands::{Message, Rich, UserRef};
+use klaxon_commands::{ChannelRef, Message, Rich, UserRef};
 use sqlx::SqliteConnection;
 
 use crate::clock::short;
@@ -197,6 +197,24 @@ pub fn checklist_message(
     m
 }
 
+/// The post that pages the platform's SEV1 mention (a Discord role) for a SEV1 incident, when
+/// one is configured.
+pub fn sev1_page(config: &Config, incident: &Incident, paging: ChannelRef) -> Option<Op> {
+    let mention = config.sev1_mention(incident.tenant.platform)?;
+    (incident.severity == klaxon_commands::Severity::Sev1 && incident.is_open()).then(|| Op::Post {
+        to: Target::Channel(paging),
+        message: Message::new().line(
+            Rich::plain(format!("🔴 {} is SEV1: ", incident.key()))
+                .mention(mention)
+                .text(" — join ")
+                .channel(&crate::engine::render::planned(incident))
+                .text("."),
+        ),
+        track: None,
+        timeline_entry: None,
+    })
+}
+
 /// Pages the next escalation tier for an incident: posts in the paging channel, records it and
 /// raises the tier. `why` explains the page (`not acknowledged after 5m`, `@bob escalated`).
 pub async fn escalate(
@@ -208,7 +226,7 @@ pub async fn escalate(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Rich> {
     let tier = incident.escalation_tier + 1;
-    let tiers = config.escalation.tiers(incident.severity);
+    let tiers = config.tiers(incident.tenant.platform, incident.severity);
     let mut paged = Rich::new();
     let line = match tiers.len() {
         0 => Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity))
@@ -225,14 +243,22 @@ pub async fn escalate(
                 .text(".")
         }
     };
-    let line = line
-        .text(" Acknowledge with /inc ack in ")
-        .channel(&crate::engine::render::planned(incident))
-        .text(".");
-    let paging = klaxon_commands::ChannelRef::new(
-        &config.incidents.paging_channel,
-        &config.incidents.paging_channel,
-    );
+    // A private incident's channel is named after its title: the page names neither.
+    let line = if incident.private {
+        let roles = store::incidents::roles(conn, incident.id).await?;
+        let contact = roles
+            .iter()
+            .find(|(role, _)| *role == klaxon_commands::Role::Ic)
+            .map_or(&incident.declared_by, |(_, who)| who);
+        line.text(" It is private: acknowledge with the announcement's button or /inc ack in its channel (ask ")
+            .person(contact)
+            .text(" for access).")
+    } else {
+        line.text(" Acknowledge with /inc ack in ")
+            .channel(&crate::engine::render::planned(incident))
+            .text(".")
+    };
+    let paging = config.paging_channel(incident.tenant.platform);
     let text = if paged.0.is_empty() {
         format!("Escalation due (tier {tier}); no tiers configured")
     } else {

@@ -7,6 +7,7 @@ pub mod command;
 pub mod error;
 pub mod invocation;
 pub mod naming;
+pub mod options;
 pub mod port;
 pub mod reply;
 pub mod values;
@@ -16,6 +17,7 @@ pub use command::{
 };
 pub use error::UserError;
 pub use invocation::{ChannelRef, Input, Invocation, MessageRef, PlatformKind, Tenant, UserRef};
+pub use options::{OptionValue, from_options};
 pub use port::{ApiError, ChatApi, Handler, NewChannel, Upload};
 pub use reply::{Button, ButtonAction, Field, Message, Reply, ReplyKind, Rich, Span};
 pub use values::{Duration, Role, Severity, Status, Text, Title};

@@ -15,6 +15,8 @@ pub trait Handler: Send + Sync {
 /// A channel Klaxon asks a platform to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewChannel {
+    /// The workspace it belongs in (Slack team, Discord guild): the tenant's `workspace`.
+    pub workspace: String,
     /// The name to create. When it is taken the adapter answers [`ApiError::NameTaken`] and
     /// Klaxon asks again with the next suffix.
     pub name: String,

@@ -120,6 +120,8 @@ pub enum ButtonAction {
     Resolve,
     /// Confirm a runbook action; the button carries its code.
     Confirm,
+    /// Post a status update: platforms with forms ask for the text first.
+    Update,
     /// Declare an incident from an alert's announcement; the button carries the alert's id as
     /// its code (and no incident: `incident` is 0).
     Declare,
@@ -131,6 +133,7 @@ impl ButtonAction {
             Self::Ack => "ack",
             Self::Resolve => "resolve",
             Self::Confirm => "confirm",
+            Self::Update => "update",
             Self::Declare => "declare",
         }
     }
@@ -140,6 +143,7 @@ impl ButtonAction {
             "ack" => Some(Self::Ack),
             "resolve" => Some(Self::Resolve),
             "confirm" => Some(Self::Confirm),
+            "update" => Some(Self::Update),
             "declare" => Some(Self::Declare),
             _ => None,
         }

@@ -45,6 +45,8 @@ struct Inner {
     base: String,
     /// Added to every Web API answer, to play a slow Slack.
     latency: std::time::Duration,
+    /// Forms opened with `views.open`, as Slack stores them (with their id and hash).
+    views: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -106,6 +108,11 @@ impl FakeSlack {
     /// Every Web API answer waits this long first.
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.with(|i| i.latency = latency);
+    }
+
+    /// The forms Klaxon opened, oldest first, as Slack holds them.
+    pub fn views(&self) -> Vec<Value> {
+        self.with(|i| i.views.clone())
     }
 
     /// Whether Klaxon holds a Socket Mode connection.
@@ -247,6 +254,18 @@ async fn method(
             ok(json!({ "channel": channel, "ts": body["ts"], "message": { "text": body["text"] } }))
         }
         "pins.add" => ok(json!({})),
+        "views.open" => {
+            if body["trigger_id"].as_str().unwrap_or("").is_empty() {
+                return error("invalid_trigger_id");
+            }
+            let mut view = body["view"].clone();
+            view["id"] = format!("V{n:07}").into();
+            view["team_id"] = "T0TEAM".into();
+            view["hash"] = format!("{n}.hash").into();
+            view["state"] = json!({ "values": {} });
+            i.views.push(view.clone());
+            ok(json!({ "view": view }))
+        }
         _ => error("unknown_method"),
     }
 }
@@ -369,4 +388,56 @@ pub async fn interact(klaxon: &str, payload: &Value) -> reqwest::Response {
         .send()
         .await
         .expect("klaxon answers")
+}
+
+/// The "Declare incident" global shortcut, as Slack sends it.
+pub fn shortcut(user: &str, trigger: &str) -> Value {
+    json!({
+        "type": "shortcut",
+        "token": "legacy-verification-token",
+        "action_ts": "1763888500.000200",
+        "team": { "id": "T0TEAM", "domain": "acme" },
+        "user": { "id": user, "username": user.to_lowercase(), "team_id": "T0TEAM" },
+        "is_enterprise_install": false,
+        "callback_id": "klaxon.declare",
+        "trigger_id": trigger,
+    })
+}
+
+/// A `view_submission` of a form Klaxon opened, with the values the user entered, as Slack
+/// sends it (`state.values` by block id, then action id).
+pub fn submit(view: &Value, user: &str, values: Value) -> Value {
+    let mut view = view.clone();
+    view["state"] = json!({ "values": values });
+    json!({
+        "type": "view_submission",
+        "team": { "id": "T0TEAM", "domain": "acme" },
+        "user": { "id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": "T0TEAM" },
+        "api_app_id": "A0KLAXON",
+        "token": "legacy-verification-token",
+        "trigger_id": "1763888600.submit",
+        "view": view,
+        "response_urls": [],
+        "is_enterprise_install": false,
+    })
+}
+
+/// The values of a filled-in declare form.
+pub fn declare_values(title: &str, severity: Option<&str>, private: bool) -> Value {
+    let selected = severity
+        .map(|s| json!({ "text": { "type": "plain_text", "text": s.to_uppercase() }, "value": s }));
+    let mut severity = json!({ "type": "static_select" });
+    if let Some(selected) = selected {
+        severity["selected_option"] = selected;
+    }
+    let options = if private {
+        json!([{ "text": { "type": "plain_text", "text": "Private incident" }, "value": "private" }])
+    } else {
+        json!([])
+    };
+    json!({
+        "title": { "title": { "type": "plain_text_input", "value": title } },
+        "severity": { "severity": severity },
+        "private": { "private": { "type": "checkboxes", "selected_options": options } },
+    })
 }

@@ -1,8 +1,9 @@
 //! Test harness: a bot on a fresh SQLite file with a manual clock, and fake platforms.
 //!
 //! `Recorder` is a platform that records every call the outbox makes (and can be told to fail),
-//! for engine-level tests. Later issues add fake Slack and Discord servers on 127.0.0.1 here.
+//! for engine-level tests; fake Slack and Discord servers on 127.0.0.1 speak the platforms' wire formats.
 
+pub mod fake_discord;
 pub mod fake_slack;
 pub mod recorder;
 pub mod scenario;

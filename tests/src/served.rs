@@ -57,6 +57,7 @@ impl Served {
             slack_api_url: Some(fake.api_url.clone()),
             http_addr: String::new(),
             alerts_token: token.map(|t| t.to_owned().into()),
+            ..PlatformSettings::default()
         };
         let config = if config.contains("checklist") {
             config.to_owned()

@@ -383,6 +383,7 @@ mod tests {
         let (console, buf) = console();
         console.add_channel("inc-x");
         let new = |name: &str| NewChannel {
+            workspace: "local".into(),
             name: name.into(),
             private: false,
             topic: Rich::plain("SEV1"),

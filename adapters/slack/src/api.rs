@@ -51,6 +51,26 @@ impl SlackApi {
         }
     }
 
+    /// Opens a form (`views.open`) for the command or click whose `trigger_id` this is; Slack
+    /// accepts it only within three seconds of the trigger.
+    pub async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let view: SlackView = serde_json::from_value(view)
+            .map_err(|e| ApiError::Permanent(format!("not a Slack view: {e}")))?;
+        let session = self.client.open_session(&self.token);
+        session
+            .views_open(&SlackApiViewsOpenRequest::new(
+                SlackTriggerId(trigger_id.to_owned()),
+                view,
+            ))
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
     fn content(message: &Message) -> SlackMessageContent {
         let blocks: Vec<SlackBlock> = mrkdwn::blocks(message)
             .into_iter()

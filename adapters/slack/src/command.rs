@@ -43,6 +43,37 @@ impl SlashCommand {
     }
 }
 
+/// `/inc` with no text opens the declare form (with `views.open`, inside the command's
+/// three-second trigger window) instead of the help. `None` when there is text, or when the
+/// form could not be opened: then the engine answers, with the help.
+pub async fn open_form(
+    text: &str,
+    trigger_id: &str,
+    channel: &ChannelRef,
+    api: &crate::SlackApi,
+) -> Option<Reply> {
+    if !text.trim().is_empty() || trigger_id.is_empty() {
+        return None;
+    }
+    let origin = crate::modal::Origin {
+        channel_id: channel.id.clone(),
+        channel_name: Some(channel.name.clone()),
+        incident: None,
+    };
+    match api
+        .open_view(trigger_id, crate::modal::declare_view(&origin))
+        .await
+    {
+        Ok(()) => Some(Reply::ok_line(klaxon_commands::Rich::plain(
+            "📝 Fill in the form to declare an incident (`/inc help` lists the commands).",
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not open the declare form");
+            None
+        }
+    }
+}
+
 /// The immediate answer to a slash command: visible only to its author.
 pub fn response(reply: &Reply) -> serde_json::Value {
     let text = crate::mrkdwn::text(&reply.message);

@@ -1,10 +1,62 @@
-//! Button clicks (`block_actions`), from `POST /slack/interactions` or a Socket Mode
-//! `interactive` envelope; both carry the same JSON.
+//! Interactions, from `POST /slack/interactions` or a Socket Mode `interactive` envelope; both
+//! carry the same JSON: button clicks (`block_actions`), the "Declare incident" shortcut and
+//! form submissions (`view_submission`).
 
 use klaxon_commands::{
-    ButtonAction, ChannelRef, Command, Input, Invocation, PlatformKind, Tenant, UserRef,
+    ButtonAction, ChannelRef, Command, Handler, Input, Invocation, PlatformKind, ReplyKind, Tenant,
+    UserRef,
 };
 use serde_json::Value;
+
+use crate::SlackApi;
+use crate::modal::{self, Origin, Submission};
+
+/// Handles one interaction; the answer's body, or `None` for an empty acknowledgement.
+pub async fn handle(payload: &Value, handler: &dyn Handler, api: &SlackApi) -> Option<Value> {
+    match payload["type"].as_str() {
+        Some("shortcut") if payload["callback_id"] == modal::DECLARE => {
+            let trigger = payload["trigger_id"].as_str()?;
+            if let Err(e) = api
+                .open_view(trigger, modal::declare_view(&Origin::default()))
+                .await
+            {
+                tracing::warn!(error = %e, "could not open the declare form");
+            }
+            None
+        }
+        Some("block_actions") => {
+            let action = &payload["actions"][0];
+            if action["action_id"] == crate::interaction::action_id(ButtonAction::Update) {
+                let number: i64 = action["value"].as_str()?.parse().ok()?;
+                let trigger = payload["trigger_id"].as_str()?;
+                let origin = Origin {
+                    channel_id: payload["channel"]["id"].as_str().map(str::to_owned),
+                    channel_name: payload["channel"]["name"].as_str().map(str::to_owned),
+                    incident: Some(number),
+                };
+                let view = modal::update_view(&origin, &format!("INC-{number}"));
+                if let Err(e) = api.open_view(trigger, view).await {
+                    tracing::warn!(error = %e, "could not open the update form");
+                }
+                return None;
+            }
+            let invocation = invocation(payload)?;
+            let reply = handler.handle(invocation).await;
+            if reply.kind != ReplyKind::Ok {
+                tracing::info!(reply = %reply.to_plain(), "button refused");
+            }
+            None
+        }
+        Some("view_submission") => match modal::submission(payload)? {
+            Submission::Invalid { field, error } => Some(modal::errors(field, &error)),
+            Submission::Run { invocation, field } => {
+                let reply = handler.handle(*invocation).await;
+                Some(modal::response(&reply, field))
+            }
+        },
+        _ => None,
+    }
+}
 
 /// The action id Klaxon gives its buttons: `klaxon.ack`, `klaxon.resolve`.
 pub fn action_id(action: ButtonAction) -> String {
@@ -57,6 +109,8 @@ pub fn invocation(payload: &Value) -> Option<Invocation> {
         ButtonAction::Confirm => Command::Confirm {
             code: code?.to_ascii_uppercase(),
         },
+        // Post update asks for the text in a form first (see `handle`).
+        ButtonAction::Update => return None,
     };
     Some(Invocation {
         tenant: Tenant::new(PlatformKind::Slack, team),

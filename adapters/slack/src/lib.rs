@@ -8,6 +8,7 @@
 pub mod api;
 pub mod command;
 pub mod interaction;
+pub mod modal;
 pub mod mrkdwn;
 pub mod socket;
 

@@ -14,6 +14,8 @@ use slack_morphism::prelude::*;
 /// What the callbacks need, held in slack-morphism's user state.
 struct State {
     handler: Arc<dyn Handler>,
+    /// The Web API with the bot token, to open forms.
+    api: crate::SlackApi,
     connected: Arc<AtomicBool>,
 }
 
@@ -29,6 +31,7 @@ impl SocketMode {
         app_token: &str,
         api_url: Option<&str>,
         handler: Arc<dyn Handler>,
+        api: crate::SlackApi,
     ) -> Result<Self, String> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
@@ -44,6 +47,7 @@ impl SocketMode {
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(client).with_user_state(State {
                 handler,
+                api,
                 connected: Arc::clone(&connected),
             }),
         );
@@ -93,21 +97,27 @@ async fn on_command(
     _: Arc<SlackHyperClient>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
-    let handler = {
-        let guard = states.read().await;
-        guard
-            .get_user_state::<State>()
-            .map(|s| Arc::clone(&s.handler))
-            .ok_or("Klaxon's state is missing from the Socket Mode listener")?
-    };
+    let (handler, api) = state(&states).await?;
+    let channel = ChannelRef::new(
+        event.channel_id.0.clone(),
+        event
+            .channel_name
+            .clone()
+            .unwrap_or(event.channel_id.0.clone()),
+    );
+    let text = event.text.clone().unwrap_or_default();
+    if let Some(reply) = crate::command::open_form(&text, &event.trigger_id.0, &channel, &api).await
+    {
+        return Ok(SlackCommandEventResponse::new(
+            SlackMessageContent::new().with_text(crate::mrkdwn::text(&reply.message)),
+        )
+        .with_response_type(SlackMessageResponseType::Ephemeral));
+    }
     let invocation = Invocation {
         tenant: Tenant::new(PlatformKind::Slack, event.team_id.0),
-        channel: ChannelRef::new(
-            event.channel_id.0.clone(),
-            event.channel_name.unwrap_or(event.channel_id.0),
-        ),
+        channel,
         user: UserRef::id(event.user_id.0),
-        input: Input::Text(event.text.unwrap_or_default()),
+        input: Input::Text(text),
         // Socket Mode redelivers an unacknowledged envelope with the same trigger.
         incident: None,
         delivery_id: Some(event.trigger_id.0),
@@ -124,27 +134,32 @@ async fn on_command(
     )
 }
 
-/// A button click: the same command as typed, on the button's incident. The click is
-/// acknowledged when this returns; the announcement's edit shows what changed.
+/// The engine and the Web API, from the listener's user state.
+async fn state(
+    states: &SlackClientEventsUserState,
+) -> Result<(Arc<dyn Handler>, crate::SlackApi), &'static str> {
+    let guard = states.read().await;
+    guard
+        .get_user_state::<State>()
+        .map(|s| (Arc::clone(&s.handler), s.api.clone()))
+        .ok_or("Klaxon's state is missing from the Socket Mode listener")
+}
+
+/// A button click, the shortcut or a form submission, handled as over HTTP. The envelope is
+/// acknowledged when this returns, with a form's answer (its errors, or the reply) as payload.
 async fn on_interaction(
     event: SlackInteractionEvent,
     _: Arc<SlackHyperClient>,
     states: SlackClientEventsUserState,
-) -> UserCallbackResult<()> {
+) -> UserCallbackResult<SlackInteractionResponse> {
     let payload = serde_json::to_value(&event)?;
-    let Some(invocation) = crate::interaction::invocation(&payload) else {
-        return Ok(());
-    };
-    let handler = {
-        let guard = states.read().await;
-        guard
-            .get_user_state::<State>()
-            .map(|s| Arc::clone(&s.handler))
-            .ok_or("Klaxon's state is missing from the Socket Mode listener")?
-    };
-    let reply = handler.handle(invocation).await;
-    if reply.kind != ReplyKind::Ok {
-        tracing::info!(reply = %reply.to_plain(), "button refused");
-    }
-    Ok(())
+    let (handler, api) = state(&states).await?;
+    Ok(
+        match crate::interaction::handle(&payload, handler.as_ref(), &api).await {
+            Some(answer) => {
+                SlackInteractionResponse::ViewSubmission(serde_json::from_value(answer)?)
+            }
+            None => SlackInteractionResponse::Empty,
+        },
+    )
 }

@@ -244,7 +244,7 @@ async fn declare_from(
     invite: Vec<UserRef>,
 ) -> Result<(Incident, Reply), ActionError> {
     let title = Title::parse(&row.title).or_else(|_| Title::parse("Alert"))?;
-    let (incident, reply) = declare::open(ctx, Some(row.severity), title, invite).await?;
+    let (incident, reply) = declare::open(ctx, Some(row.severity), title, false, invite).await?;
     store::alerts::link(ctx.conn, row.id, incident.id).await?;
     let data = serde_json::json!({
         "source": row.source,

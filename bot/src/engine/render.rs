@@ -100,13 +100,46 @@ impl View<'_> {
         })
     }
 
-    /// The paging-channel announcement, edited in place as the incident changes.
+    /// Who to ask for access to a private incident's channel: the IC, else the declarer.
+    fn contact(&self) -> &UserRef {
+        self.holder(Role::Ic).unwrap_or(&self.incident.declared_by)
+    }
+
+    /// The headline outside the incident channel: a private incident's title is not shown.
+    fn public_headline(&self) -> Rich {
+        let i = self.incident;
+        if !i.private {
+            return self.headline();
+        }
+        if i.is_open() {
+            Rich::new().strong(format!(
+                "🔒 {} {} · {} · ",
+                badge(i.severity),
+                i.severity,
+                i.key()
+            ))
+        } else {
+            Rich::new().strong(format!("✅ Resolved · 🔒 {} · {} · ", i.severity, i.key()))
+        }
+        .text("private incident")
+    }
+
+    /// The paging-channel announcement, edited in place as the incident changes. A private
+    /// incident's shows neither its title nor its channel (whose name comes from the title):
+    /// it says whom to ask for access.
     pub fn announcement(&self) -> Message {
         let i = self.incident;
+        let channel = if i.private {
+            Rich::plain("private · ask ")
+                .person(self.contact())
+                .text(" for access")
+        } else {
+            Rich::new().channel(&planned(i))
+        };
         let m = Message::new()
-            .line(self.headline())
+            .line(self.public_headline())
             .field("Status", self.status())
-            .field("Channel", Rich::new().channel(&planned(i)))
+            .field("Channel", channel)
             .field("IC", self.ic())
             .field(
                 "Declared",
@@ -142,7 +175,30 @@ impl View<'_> {
             next.extend(["/inc update <text>", "/inc help"]);
             m = m.line(Rich::plain(format!("Next: {}", next.join(" · "))));
         }
-        self.buttons(m)
+        let m = self.buttons(m);
+        // In the channel, Post update sits between Acknowledge and Resolve.
+        match m
+            .buttons
+            .iter()
+            .position(|b| b.action == ButtonAction::Resolve)
+        {
+            Some(at) => {
+                let mut m = m;
+                m.buttons.insert(
+                    at,
+                    Button {
+                        action: ButtonAction::Update,
+                        label: "Post update".to_owned(),
+                        incident: i.number,
+                        danger: false,
+                        confirm: None,
+                        code: None,
+                    },
+                );
+                m
+            }
+            None => m,
+        }
     }
 
     /// The incident channel's topic.
@@ -197,9 +253,21 @@ impl View<'_> {
             .field("Last update", update)
     }
 
-    /// One line of `/inc list`.
+    /// One line of `/inc list`, which works anywhere: a private incident shows no title and
+    /// no channel.
     pub fn list_line(&self, now: DateTime<Utc>) -> Rich {
         let i = self.incident;
+        if i.private {
+            return Rich::plain(format!(
+                "🔒 {} {} · {} · {} · private incident · ask ",
+                badge(i.severity),
+                i.key(),
+                i.severity,
+                i.status
+            ))
+            .person(self.contact())
+            .text(format!(" for access · {}", age(i.declared_at, now)));
+        }
         Rich::plain(format!(
             "{} {} · {} · {} · ",
             badge(i.severity),

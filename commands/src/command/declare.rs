@@ -1,10 +1,16 @@
-//! `/inc declare [severity] <title>`: open an incident. Works anywhere.
+//! `/inc declare [--private] [severity] <title>`: open an incident. Works anywhere.
 //!
 //! ```text
 //! declare <title>                 severity from config (SEV3 unless set)
 //! declare <severity> <title>      severity: 1-4, sev1, SEV-1, s1
+//! declare --private sev1 <title>  a private channel and a redacted announcement
+//! declare private sev1 <title>    the same: `private` as the very first word is the flag
+//! declare sev1 --private <title>  `--private` may also follow the severity
 //! ```
 //! A first word that names a severity is the severity; everything after it is the title.
+//! `--private` may be the first word or follow the severity; the bare word `private` is the
+//! flag only as the first word, so `/inc declare sev3 private beta down` is titled "private beta
+//! down".
 
 use super::{Arg, ArgKind, Command, Scope, Spec, Words};
 use crate::{PlatformKind, Severity, Title, UserError};
@@ -12,10 +18,16 @@ use crate::{PlatformKind, Severity, Title, UserError};
 pub const SPEC: Spec = Spec {
     name: "declare",
     aliases: &["new", "open"],
-    usage: "declare [sev1|sev2|sev3|sev4] <title>",
+    usage: "declare [--private] [sev1|sev2|sev3|sev4] <title>",
     summary: "Open an incident: a channel, an announcement and a timeline.",
     scope: Scope::Anywhere,
     args: &[
+        Arg {
+            name: "private",
+            kind: ArgKind::Flag,
+            required: false,
+            help: "A private channel; the paging channel sees no title",
+        },
         Arg {
             name: "severity",
             kind: ArgKind::Severity,
@@ -34,12 +46,34 @@ pub const SPEC: Spec = Spec {
 };
 
 fn parse(words: &mut Words<'_>, _: PlatformKind) -> Result<Command, UserError> {
-    let severity = words.peek().and_then(Severity::from_word);
-    if severity.is_some() {
+    let mut severity = None;
+    let mut private = false;
+    let mut first = true;
+    while let Some(word) = words.peek() {
+        let flag = word.eq_ignore_ascii_case("--private")
+            || (first && word.eq_ignore_ascii_case("private"));
+        if flag {
+            private = true;
+        } else if let (None, Some(s)) = (severity, Severity::from_word(word)) {
+            severity = Some(s);
+        } else if word.starts_with("--") {
+            return Err(UserError::new(format!(
+                "`{}` is not an option of declare; the only one is `--private`. Usage: `/inc {}`.",
+                crate::values::shorten(word, 20),
+                SPEC.usage
+            )));
+        } else {
+            break;
+        }
         words.next();
+        first = false;
     }
     let title = Title::parse(words.rest())?;
-    Ok(Command::Declare { severity, title })
+    Ok(Command::Declare {
+        severity,
+        title,
+        private,
+    })
 }
 
 #[cfg(test)]
@@ -51,6 +85,15 @@ mod tests {
         Ok(Command::Declare {
             severity,
             title: Title::parse(title).expect("valid title"),
+            private: false,
+        })
+    }
+
+    fn private(severity: Option<Severity>, title: &str) -> Result<Command, &'static str> {
+        Ok(Command::Declare {
+            severity,
+            title: Title::parse(title).expect("valid title"),
+            private: true,
         })
     }
 
@@ -79,12 +122,63 @@ mod tests {
     }
 
     #[test]
+    fn private_flag() {
+        use Severity::*;
+        check(
+            "declare --private sev1 key leaked",
+            private(Some(Sev1), "key leaked"),
+        );
+        check(
+            "declare private sev1 key leaked",
+            private(Some(Sev1), "key leaked"),
+        );
+        check("declare PRIVATE key leaked", private(None, "key leaked"));
+        check(
+            "declare sev1 --private key leaked",
+            private(Some(Sev1), "key leaked"),
+        );
+        check(
+            "declare --PRIVATE 2 regions down",
+            private(Some(Sev2), "regions down"),
+        );
+        check("new --private x", private(None, "x"));
+        // The bare word is the flag only as the first word.
+        check(
+            "declare sev3 private beta down",
+            declare(Some(Sev3), "private beta down"),
+        );
+        // A second bare `private` or a second severity is title text; `--private` twice is once.
+        check(
+            "declare private private beta",
+            private(None, "private beta"),
+        );
+        check("declare --private --private x", private(None, "x"));
+        check(
+            "declare --private sev1 sev2 db",
+            private(Some(Sev1), "sev2 db"),
+        );
+        check(
+            "declare sev1 x --private",
+            declare(Some(Sev1), "x --private"),
+        );
+    }
+
+    #[test]
     fn errors() {
         let no_title =
             "An incident needs a title, e.g. `/inc declare sev2 Checkout API returning 500s`.";
         check("declare", Err(no_title));
         check("declare sev1", Err(no_title));
         check("declare sev1   ", Err(no_title));
+        check("declare --private", Err(no_title));
+        check("declare private sev1", Err(no_title));
+        check("declare --private sev2 ", Err(no_title));
+        check(
+            "declare --privte sev1 x",
+            Err(
+                "`--privte` is not an option of declare; the only one is `--private`. Usage: `/inc declare [--private] [sev1|sev2|sev3|sev4] <title>`.",
+            ),
+        );
         check(
             &format!("declare sev1 {}", "x".repeat(5_000)),
             Err("That title is 5000 characters; the limit is 200. Shorten it."),

@@ -49,6 +49,9 @@ pub enum Command {
     Declare {
         severity: Option<Severity>,
         title: Title,
+        /// A private channel, and an announcement that shows no title.
+        #[serde(default)]
+        private: bool,
     },
     Ack,
     Sev {
@@ -195,6 +198,8 @@ pub enum ArgKind {
     Word,
     /// The rest of the line.
     Text,
+    /// A yes/no switch, typed `--name` (a boolean option where the platform has them).
+    Flag,
 }
 
 /// One argument of a subcommand.

@@ -318,7 +318,7 @@ async fn summary_list_and_help() {
     );
     let help = bot.ok("a", "general", "/inc help").await;
     assert!(
-        help.contains("/inc declare [sev1|sev2|sev3|sev4] <title> — Open an incident: a channel, an announcement and a timeline. (anywhere)"),
+        help.contains("/inc declare [--private] [sev1|sev2|sev3|sev4] <title> — Open an incident: a channel, an announcement and a timeline. (anywhere)"),
         "{help}"
     );
     assert_eq!(bot.ok("a", "general", "/inc").await, help);
@@ -573,4 +573,84 @@ async fn concurrent_declares_get_distinct_numbers() {
     let mut numbers: Vec<i64> = open.iter().map(|i| i.number).collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_private_incident_gets_a_private_channel_and_a_redacted_paging_channel() {
+    let config = klaxon::config::Config::parse(
+        "checklist = []\n[escalation]\ndefault = [\"@primary\", \"@secondary\"]",
+    )
+    .expect("config");
+    let bot = TestBot::with_config(config).await;
+    let reply = bot
+        .ok(
+            "alice",
+            "general",
+            "declare --private sev1 Leaked signing key",
+        )
+        .await;
+    assert!(
+        reply.starts_with("🚨 INC-1 declared (SEV1, private) → #inc-"),
+        "{reply}"
+    );
+    bot.settle().await;
+    let created: Vec<(String, bool)> = bot
+        .api
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Create { name, private, .. } => Some((name, private)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        created,
+        [("inc-2026-11-23-leaked-signing-key".to_owned(), true)]
+    );
+    let channel = bot.channel_of(1).await;
+    // Inside the channel everything is as usual.
+    assert!(bot.api.posts_in(&channel)[0].contains("Leaked signing key"));
+
+    // Every change, escalation pages and `/inc list` included, keeps the title and the
+    // channel's name (which comes from the title) out of the paging channel.
+    bot.ok("alice", &channel, "lead @bob").await;
+    bot.ok("bob", &channel, "escalate").await;
+    bot.advance("6m").await;
+    bot.ok("bob", &channel, "sev 2").await;
+    bot.ok("bob", &channel, "resolve Rotated").await;
+    bot.settle().await;
+    let announcement = bot.api.posts_in("incidents");
+    assert_eq!(
+        announcement.len(),
+        3,
+        "announcement and two pages: {announcement:?}"
+    );
+    assert_eq!(
+        announcement[0],
+        "🔒 🔴 SEV1 · INC-1 · private incident\nStatus: triage\nChannel: private · ask @alice for access\nIC: unassigned\nDeclared: @alice at 09:00 UTC\nAcknowledged: not yet"
+    );
+    assert!(
+        announcement[1].contains("It is private: acknowledge with the announcement's button or /inc ack in its channel (ask @bob for access)."),
+        "{}",
+        announcement[1]
+    );
+    let edits = bot.api.edits_in("incidents");
+    assert!(edits.len() >= 2, "{edits:?}");
+    assert!(
+        edits
+            .last()
+            .is_some_and(|e| e.starts_with("✅ Resolved · 🔒 SEV2 · INC-1 · private incident")),
+        "{edits:?}"
+    );
+    for text in announcement.iter().chain(&edits) {
+        assert!(!text.to_lowercase().contains("leaked"), "{text}");
+        assert!(!text.contains("signing"), "{text}");
+    }
+    bot.ok("carol", &channel, "reopen").await;
+    let list = bot.ok("carol", "general", "list").await;
+    assert!(
+        list.contains("🔒 🟠 INC-1 · SEV2 · triage · private incident · ask @bob for access"),
+        "{list}"
+    );
+    assert!(!list.contains("Leaked"), "{list}");
 }

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod cli;
+mod discord;
 mod engine;
 mod ops;
 mod outbox;

@@ -46,8 +46,7 @@ impl Running {
             slack_signing_secret: (!socket).then(|| SIGNING_SECRET.to_owned().into()),
             slack_app_token: socket.then(|| fake_slack::APP_TOKEN.to_owned().into()),
             slack_api_url: Some(fake.api_url.clone()),
-            http_addr: String::new(),
-            alerts_token: None,
+            ..PlatformSettings::default()
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let config = Config::parse("checklist = []").expect("config");
@@ -622,6 +621,274 @@ async fn buttons_work_over_socket_mode() {
                     .unwrap_or("")
                     .contains("<@U0CAROL> acknowledged")))
             .await
+    );
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn a_private_incident_is_a_private_channel_with_a_redacted_announcement() {
+    let k = Running::start().await;
+    let reply = k
+        .say(
+            "U0ONCALL",
+            "C0GENERAL",
+            "declare private sev1 Leaked signing key",
+        )
+        .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("INC-1 declared (SEV1, private)"),
+        "{reply}"
+    );
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    let create = &k.fake.calls_to("conversations.create")[0];
+    assert_eq!(create["is_private"], true, "{create}");
+    // A change edits the announcement; neither it nor the post shows the title or the channel.
+    k.say("U0ONCALL", "C0000001", "ack").await;
+    k.say("U0ONCALL", "C0000001", "escalate").await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "chat.update"
+                && c.body["channel"] == "incidents"
+                && c.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Acknowledged: <@U0ONCALL>")))
+            .await
+    );
+    assert!(
+        k.fake
+            .until(|c| c
+                .iter()
+                .filter(|c| c.method == "chat.postMessage" && c.body["channel"] == "incidents")
+                .count()
+                == 2)
+            .await
+    );
+    let paging: Vec<Value> = k
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.body["channel"] == "incidents")
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(
+        paging[0]["blocks"][0]["text"]["text"],
+        "*🔒 🔴 SEV1 · INC-1 ·* private incident"
+    );
+    assert_eq!(
+        paging[0]["blocks"][1]["fields"][1]["text"],
+        "*Channel*\nprivate · ask <@U0ONCALL> for access"
+    );
+    for body in &paging {
+        let text = body.to_string();
+        assert!(
+            !text.contains("Leaked") && !text.contains("leaked"),
+            "{text}"
+        );
+        assert!(!text.contains("C0000001"), "{text}");
+    }
+    k.stop().await;
+}
+
+/// Waits until Klaxon has opened `n` forms; returns the last.
+async fn opened(fake: &FakeSlack, n: usize) -> Value {
+    assert!(
+        fake.until(|c| c.iter().filter(|c| c.method == "views.open").count() >= n)
+            .await,
+        "{:#?}",
+        fake.calls()
+    );
+    fake.views().pop().expect("a view")
+}
+
+#[tokio::test]
+async fn bare_inc_opens_the_declare_form_and_its_submission_declares_once() {
+    let k = Running::start().await;
+    let reply = k.say_as("U0ALICE", "C0GENERAL", "", "trig-form").await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Fill in the form"),
+        "{reply}"
+    );
+    let call = &k.fake.calls_to("views.open")[0];
+    assert_eq!(call["trigger_id"], "trig-form");
+    let view = opened(&k.fake, 1).await;
+    assert_eq!(view["callback_id"], "klaxon.declare");
+    let blocks: Vec<&str> = view["blocks"]
+        .as_array()
+        .map(|b| b.iter().filter_map(|b| b["block_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(blocks, ["title", "severity", "private"]);
+
+    // A title Klaxon refuses is shown on the field, and nothing happens.
+    let bad = fake_slack::submit(
+        &view,
+        "U0ALICE",
+        fake_slack::declare_values("   ", Some("sev1"), false),
+    );
+    let answer: Value = fake_slack::interact(&k.url, &bad)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["response_action"], "errors", "{answer}");
+    assert!(
+        answer["errors"]["title"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("An incident needs a title"),
+        "{answer}"
+    );
+
+    // A good one is the same declare as typed; submitting it again changes nothing.
+    let good = fake_slack::submit(
+        &view,
+        "U0ALICE",
+        fake_slack::declare_values("Leaked <!channel> key", Some("sev1"), true),
+    );
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let answer: Value = fake_slack::interact(&k.url, &good)
+            .await
+            .json()
+            .await
+            .expect("json");
+        answers.push(answer);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0]["response_action"], "update", "{}", answers[0]);
+    let shown = answers[0]["view"]["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        shown.starts_with("🚨 INC-1 declared (SEV1, private) → #inc-"),
+        "{shown}"
+    );
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let created = k.fake.calls_to("conversations.create");
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["is_private"], true);
+    let invites = k.fake.calls_to("conversations.invite");
+    assert_eq!(invites[0]["users"], serde_json::json!(["U0ALICE"]));
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn the_shortcut_and_the_post_update_button_work_over_socket_mode() {
+    let k = Running::start_socket().await;
+    assert!(k.fake.until(|_| k.fake.connected()).await);
+    k.fake
+        .socket_envelope("interactive", fake_slack::shortcut("U0ALICE", "sc-1"))
+        .await;
+    let view = opened(&k.fake, 1).await;
+    assert_eq!(view["callback_id"], "klaxon.declare");
+    let answer = k
+        .fake
+        .socket_envelope(
+            "interactive",
+            fake_slack::submit(
+                &view,
+                "U0ALICE",
+                fake_slack::declare_values("Search down", None, false),
+            ),
+        )
+        .await;
+    assert_eq!(answer["response_action"], "update", "{answer}");
+    assert!(
+        answer["view"]["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("INC-1 declared (SEV3)"),
+        "the configured default severity: {answer}"
+    );
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    // The pinned summary has Acknowledge, Post update and Resolve.
+    let summary = k
+        .fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|p| p["channel"] == "C0000001")
+        .expect("summary");
+    let buttons: Vec<&str> = summary["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["type"] == "actions"))
+        .and_then(|a| a["elements"].as_array())
+        .map(|e| e.iter().filter_map(|b| b["action_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(buttons, ["klaxon.ack", "klaxon.update", "klaxon.resolve"]);
+    // The paging channel's announcement has no Post update.
+    let announcement = k.fake.calls_to("chat.postMessage")[0].to_string();
+    assert!(!announcement.contains("klaxon.update"), "{announcement}");
+
+    let mut click = fake_slack::click("update", 1, "U0BOB", "C0000001", "up-1");
+    click["channel"]["name"] = "inc-x".into();
+    k.fake.socket_envelope("interactive", click).await;
+    let form = opened(&k.fake, 2).await;
+    assert_eq!(form["callback_id"], "klaxon.update");
+    let text = |t: &str| serde_json::json!({ "text": { "text": { "type": "plain_text_input", "value": t } } });
+    let answer = k
+        .fake
+        .socket_envelope(
+            "interactive",
+            fake_slack::submit(&form, "U0BOB", text("Failed over <!here>")),
+        )
+        .await;
+    assert_eq!(answer["response_action"], "update", "{answer}");
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "chat.postMessage"
+                && c.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Failed over &lt;!here&gt;")))
+            .await
+    );
+    // Once resolved, the form's refusal shows on its field.
+    k.fake
+        .socket_envelope(
+            "interactive",
+            fake_slack::click("resolve", 1, "U0BOB", "C0000001", "r-1"),
+        )
+        .await;
+    k.fake
+        .socket_envelope(
+            "interactive",
+            fake_slack::click("update", 1, "U0BOB", "C0000001", "up-2"),
+        )
+        .await;
+    let late = opened(&k.fake, 3).await;
+    let answer = k
+        .fake
+        .socket_envelope(
+            "interactive",
+            fake_slack::submit(&late, "U0BOB", text("Too late")),
+        )
+        .await;
+    assert_eq!(answer["response_action"], "errors", "{answer}");
+    assert!(
+        answer["errors"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("INC-1 is resolved"),
+        "{answer}"
     );
     k.stop().await;
 }

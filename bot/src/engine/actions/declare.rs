@@ -10,9 +10,14 @@ use crate::outbox::{Op, Target};
 use crate::store::incidents::{self, NewIncident};
 use crate::store::posts::PostKind;
 
-pub async fn run(ctx: &mut Ctx<'_>, severity: Option<Severity>, title: Title) -> ActionResult {
+pub async fn run(
+    ctx: &mut Ctx<'_>,
+    severity: Option<Severity>,
+    title: Title,
+    private: bool,
+) -> ActionResult {
     let invite = vec![ctx.inv.user.clone()];
-    Ok(open(ctx, severity, title, invite).await?.1)
+    Ok(open(ctx, severity, title, private, invite).await?.1)
 }
 
 /// Declares an incident, inviting `invite` to its channel; the incident and the reply.
@@ -20,6 +25,7 @@ pub(crate) async fn open(
     ctx: &mut Ctx<'_>,
     severity: Option<Severity>,
     title: Title,
+    private: bool,
     invite: Vec<klaxon_commands::UserRef>,
 ) -> Result<(crate::store::Incident, Reply), crate::engine::ActionError> {
     let severity = severity.unwrap_or(ctx.config.incidents.default_severity);
@@ -47,7 +53,7 @@ pub(crate) async fn open(
             number,
             title: title.as_str(),
             severity,
-            private: false,
+            private,
             declared_by: &ctx.inv.user,
             declared_in: ctx
                 .inv
@@ -68,7 +74,11 @@ pub(crate) async fn open(
     ctx.record_data(
         &incident,
         "declared",
-        &format!("Declared {severity}: {title}"),
+        &if incident.private {
+            format!("Declared {severity} (private): {title}")
+        } else {
+            format!("Declared {severity}: {title}")
+        },
         data,
     )
     .await?;
@@ -77,10 +87,8 @@ pub(crate) async fn open(
         incident: &incident,
         roles: &[],
     };
-    let paging = klaxon_commands::ChannelRef::new(
-        &ctx.config.incidents.paging_channel,
-        &ctx.config.incidents.paging_channel,
-    );
+    let paging = ctx.config.paging_channel(tenant.platform);
+    let sev1_page = crate::reminders::sev1_page(ctx.config, &incident, paging.clone());
     let ops = [
         Op::CreateChannel {
             private: incident.private,
@@ -103,7 +111,7 @@ pub(crate) async fn open(
             kind: PostKind::Summary,
         },
     ];
-    for op in &ops {
+    for op in ops.iter().chain(&sev1_page) {
         ctx.enqueue(&incident, op).await?;
     }
     if let Some(checklist) =
@@ -118,10 +126,14 @@ pub(crate) async fn open(
         ctx.enqueue(&incident, &op).await?;
     }
 
+    let private = if incident.private { ", private" } else { "" };
     let reply = Reply::ok_line(
-        Rich::plain(format!("🚨 {} declared ({severity}) → ", incident.key()))
-            .channel(&planned(&incident))
-            .text(". Next: /inc ack, /inc lead @someone."),
+        Rich::plain(format!(
+            "🚨 {} declared ({severity}{private}) → ",
+            incident.key()
+        ))
+        .channel(&planned(&incident))
+        .text(". Next: /inc ack, /inc lead @someone."),
     );
     Ok((incident, reply))
 }

@@ -37,7 +37,11 @@ use crate::store::Incident;
 /// Runs a command inside the caller's transaction.
 pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
     match command {
-        Command::Declare { severity, title } => declare::run(ctx, severity, title).await,
+        Command::Declare {
+            severity,
+            title,
+            private,
+        } => declare::run(ctx, severity, title, private).await,
         Command::List => list::run(ctx).await,
         Command::Help { topic } => help::run(topic.as_deref()),
         Command::Runbook { runbook } => runbook::run(ctx, runbook).await,

@@ -39,6 +39,16 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> A
         ),
     )
     .await?;
+    if severity == Severity::Sev1 {
+        let raised = Incident {
+            severity,
+            ..incident.clone()
+        };
+        let paging = ctx.config.paging_channel(raised.tenant.platform);
+        if let Some(page) = crate::reminders::sev1_page(ctx.config, &raised, paging) {
+            ctx.enqueue(&raised, &page).await?;
+        }
+    }
     ctx.refresh_views(incident.id, &before).await?;
     Ok(done(format!("✓ {} is now {severity}.", incident.key())))
 }

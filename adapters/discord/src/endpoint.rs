@@ -1,0 +1,102 @@
+//! The optional HTTP interactions endpoint (`POST /discord/interactions`): Discord signs each
+//! request with Ed25519; Klaxon checks the signature (serenity's verifier) and that the
+//! timestamp is at most five minutes from now, answers PING with PONG, and hands everything
+//! else to the same [`Responder`] as the gateway.
+
+use futures_util::FutureExt as _;
+use serenity::all::{CreateInteractionResponse, Interaction};
+use serenity::interactions_endpoint::Verifier;
+use tokio::sync::oneshot;
+
+use crate::interaction::{Responder, SendFirst};
+
+/// How far a request's timestamp may be from now.
+pub const WINDOW_SECS: i64 = 300;
+
+/// What the HTTP handler answers.
+#[derive(Debug)]
+pub enum Answer {
+    /// 200 with this JSON body.
+    Json(serde_json::Value),
+    /// 401: the signature or timestamp did not check out.
+    Unauthorized(&'static str),
+    /// 400: not an interaction.
+    BadRequest(String),
+    /// 202: nothing to say (an interaction that is not Klaxon's).
+    Nothing,
+}
+
+/// Verifies and answers interactions posted to Klaxon.
+pub struct Endpoint {
+    verifier: Verifier,
+    responder: Responder,
+}
+
+impl Endpoint {
+    /// `public_key`: `DISCORD_PUBLIC_KEY`, 64 hex digits.
+    pub fn new(public_key: &str, responder: Responder) -> Result<Self, String> {
+        let bytes = decode_key(public_key).ok_or("DISCORD_PUBLIC_KEY must be 64 hex digits")?;
+        let verifier = Verifier::try_new(bytes)
+            .map_err(|_| "DISCORD_PUBLIC_KEY is not a valid Ed25519 key")?;
+        Ok(Self {
+            verifier,
+            responder,
+        })
+    }
+
+    /// Handles one request. `now`: Unix seconds.
+    pub async fn handle(
+        &self,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Answer {
+        let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
+            return Answer::Unauthorized("unsigned request");
+        };
+        let fresh = timestamp
+            .parse::<i64>()
+            .is_ok_and(|t| (now - t).abs() <= WINDOW_SECS);
+        if !fresh {
+            return Answer::Unauthorized("stale or malformed timestamp");
+        }
+        if self.verifier.verify(signature, timestamp, body).is_err() {
+            return Answer::Unauthorized("bad signature");
+        }
+        let interaction: Interaction = match serde_json::from_slice(body) {
+            Ok(i) => i,
+            Err(e) => return Answer::BadRequest(format!("not an interaction: {e}")),
+        };
+        let (tx, rx) = oneshot::channel::<CreateInteractionResponse>();
+        let send_first: SendFirst = Box::new(move |response| {
+            async move {
+                tx.send(response)
+                    .map_err(|_| "the HTTP request went away".to_owned())
+            }
+            .boxed()
+        });
+        let responder = self.responder.clone();
+        // The work goes on after the first answer when it was deferred.
+        tokio::spawn(async move { responder.respond(interaction, send_first).await });
+        match rx.await {
+            Ok(response) => match serde_json::to_value(&response) {
+                Ok(json) => Answer::Json(json),
+                Err(e) => Answer::BadRequest(format!("could not encode the response: {e}")),
+            },
+            Err(_) => Answer::Nothing,
+        }
+    }
+}
+
+fn decode_key(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
