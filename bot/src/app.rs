@@ -462,6 +462,8 @@ pub async fn serve_with_clock(
         }
     }
     anyhow::ensure!(!apis.is_empty(), "no platform is configured");
+    let discord_capture = config.discord.capture_emoji.clone();
+    let capture_emoji = config.slack.capture_emoji.clone();
     let app = App::new(store.clone(), config, clock, apis)?;
     let cancel = CancellationToken::new();
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
@@ -476,6 +478,7 @@ pub async fn serve_with_clock(
                     settings.slack_api_url.as_deref(),
                     handler,
                     slack_api.clone(),
+                    capture_emoji.clone(),
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?,
@@ -491,6 +494,7 @@ pub async fn serve_with_clock(
                 &klaxon_discord::Registration {
                     guilds: settings.discord_guild_ids.clone(),
                     global: settings.discord_global_commands,
+                    capture_emoji: discord_capture.clone(),
                 },
                 app.engine.clone(),
                 settings.discord_defer_after,
@@ -522,6 +526,7 @@ pub async fn serve_with_clock(
         store: store.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
         slack_api,
+        slack_capture_emoji: capture_emoji,
         slack_socket: socket
             .as_ref()
             .map(klaxon_slack::SocketMode::connected_flag),

@@ -34,9 +34,45 @@ pub struct Config {
     pub runbooks: RunbooksConfig,
     #[serde(default)]
     pub discord: DiscordConfig,
+    #[serde(default)]
+    pub slack: SlackConfig,
     /// `[alerts]`: routing of incoming alerts (see `crate::alerts`).
     #[serde(default)]
     pub alerts: crate::alerts::AlertsConfig,
+}
+
+/// `[slack]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// The reaction that puts a message on its incident's timeline, by Slack's emoji name
+    /// (without colons).
+    #[serde(deserialize_with = "emoji_name")]
+    pub capture_emoji: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            capture_emoji: "pushpin".to_owned(),
+        }
+    }
+}
+
+fn emoji_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    let name = name.trim_matches(':').to_owned();
+    let ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_+-'".contains(c));
+    if ok {
+        Ok(name)
+    } else {
+        Err(serde::de::Error::custom(
+            "an emoji name such as \"pushpin\" (lowercase letters, digits, _ + - ')",
+        ))
+    }
 }
 
 /// `[discord]`: where incidents live on Discord. Discord names channels by id, so the paging
@@ -52,6 +88,10 @@ pub struct DiscordConfig {
     pub sev1_mention: Option<String>,
     /// Escalation tiers on Discord (Discord mentions); `[escalation]` is used when absent.
     pub escalation: Option<EscalationConfig>,
+    /// A reaction (an emoji such as "📌") that puts a message on its incident's timeline. Needs
+    /// the privileged message content intent; without it, "Add to timeline" (right-click →
+    /// Apps) does the same with no privileged intent.
+    pub capture_emoji: Option<String>,
 }
 
 /// A Discord id: digits only.
@@ -518,6 +558,12 @@ impl Config {
                 );
             }
         }
+        if let Some(e) = &d.capture_emoji {
+            anyhow::ensure!(
+                !e.trim().is_empty() && e.chars().count() <= 8 && !e.is_ascii(),
+                "discord.capture_emoji must be an emoji such as \"📌\""
+            );
+        }
         if let Some(m) = &d.sev1_mention {
             anyhow::ensure!(
                 is_discord_mention(m),
@@ -685,6 +731,48 @@ mod tests {
         assert!(Config::parse("[incidents]\ndefault_severity = \"sev9\"").is_err());
         assert!(Config::parse("[severity.sev1]\nupdate_every = \"soon\"").is_err());
         assert!(Config::parse("[incidents]\nchannel_prefix = \"INC!\"").is_err());
+    }
+
+    #[test]
+    fn discord_values_are_per_platform_and_checked() {
+        let c = Config::parse(
+            r#"
+            [escalation]
+            default = ["<!subteam^S1>"]
+            [discord]
+            paging_channel = "123456789012345678"
+            category = "123456789012345679"
+            sev1_mention = "<@&42>"
+            [discord.escalation]
+            sev1 = ["<@&7>", "<@8>"]
+            "#,
+        )
+        .expect("valid config");
+        assert_eq!(
+            c.paging_channel(PlatformKind::Discord).id.as_deref(),
+            Some("123456789012345678")
+        );
+        assert_eq!(c.paging_channel(PlatformKind::Slack).name, "incidents");
+        assert_eq!(
+            c.tiers(PlatformKind::Discord, Severity::Sev1),
+            ["<@&7>", "<@8>"]
+        );
+        assert!(c.tiers(PlatformKind::Discord, Severity::Sev2).is_empty());
+        assert_eq!(
+            c.tiers(PlatformKind::Slack, Severity::Sev1),
+            ["<!subteam^S1>"]
+        );
+        assert_eq!(c.sev1_mention(PlatformKind::Discord), Some("<@&42>"));
+        assert_eq!(c.sev1_mention(PlatformKind::Slack), None);
+        for bad in [
+            "[discord]\npaging_channel = \"incidents\"",
+            "[discord]\nsev1_mention = \"@everyone\"",
+            "[discord]\nsev1_mention = \"<@&here>\"",
+            "[discord.escalation]\ndefault = [\"<!subteam^S1>\"]",
+            "[discord]\ncapture_emoji = \"pushpin\"",
+        ] {
+            assert!(Config::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

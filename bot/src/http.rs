@@ -1,6 +1,7 @@
 //! Klaxon's HTTP endpoints, on one axum server (`KLAXON_HTTP_ADDR`, default 127.0.0.1:3000):
 //! `GET /healthz` (the process is up), `GET /readyz` (the database answers and Slack's Socket
-//! Mode, when configured, is connected), and `POST /slack/commands` (signed slash commands).
+//! Mode, when configured, is connected), `POST /slack/commands` (signed slash commands),
+//! `POST /slack/interactions` (clicks, shortcuts, forms) and `POST /slack/events` (Events API).
 //!
 //! A slash command is answered after its effects are committed: the engine writes the platform
 //! calls to the outbox and returns at once, so the answer reaches Slack well inside its 3-second
@@ -28,8 +29,11 @@ pub struct HttpState {
     pub store: Store,
     /// Enables `POST /slack/commands`.
     pub slack_signing_secret: Option<SecretString>,
-    /// The Slack Web API, to open forms (`views.open`) from commands and clicks.
+    /// The Slack Web API, to open forms (`views.open`) from commands and clicks and to read
+    /// messages marked for the timeline.
     pub slack_api: Option<klaxon_slack::SlackApi>,
+    /// The reaction that captures a message (`[slack] capture_emoji`).
+    pub slack_capture_emoji: String,
     /// Set while Slack Socket Mode is connected (when it is configured).
     pub slack_socket: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Set while the Discord gateway is connected (when it is configured).
@@ -47,6 +51,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/slack/commands", post(slack_commands))
         .route("/slack/interactions", post(slack_interactions))
         .route("/discord/interactions", post(discord_interactions))
+        .route("/slack/events", post(slack_events))
         .route("/metrics", get(metrics))
         .route(
             "/alerts/alertmanager",
@@ -234,5 +239,48 @@ async fn slack_interactions(
     match klaxon_slack::interaction::handle(&payload, state.engine.as_ref(), api).await {
         Some(answer) => axum::Json(answer).into_response(),
         None => StatusCode::OK.into_response(),
+    }
+}
+
+/// The Events API: `url_verification` is answered with its challenge; an `event_callback` is
+/// answered 200 once it is committed (a redelivery, `X-Slack-Retry-Num`, carries the same
+/// `event_id` and has no effect), or 500 so that Slack delivers it again.
+async fn slack_events(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match verified(&state, &headers, &body) {
+        Ok(b) => b,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Ok(callback) = serde_json::from_str::<serde_json::Value>(body) else {
+        return (StatusCode::BAD_REQUEST, "not an event\n").into_response();
+    };
+    match callback["type"].as_str() {
+        Some("url_verification") => axum::Json(serde_json::json!({
+            "challenge": callback["challenge"].as_str().unwrap_or_default()
+        }))
+        .into_response(),
+        Some("event_callback") => {
+            let Some(api) = &state.slack_api else {
+                return StatusCode::OK.into_response();
+            };
+            match klaxon_slack::events::handle(
+                &callback,
+                &state.slack_capture_emoji,
+                state.engine.as_ref(),
+                api,
+            )
+            .await
+            {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "event not recorded; Slack will deliver it again");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        }
+        _ => StatusCode::OK.into_response(),
     }
 }

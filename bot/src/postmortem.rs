@@ -230,6 +230,13 @@ fn event(e: &Entry) -> String {
         "impact" => format!("Impact: {text}"),
         "rootcause" => format!("Root cause: {text}"),
         "lesson" => format!("Lesson: {text}"),
+        // A message captured with a reaction, linked to where it was said.
+        "captured" => match e.data.as_ref().and_then(|d| d["permalink"].as_str()) {
+            Some(link) if link.starts_with("https://") => {
+                format!("📌 {text} ([message](<{}>))", link.replace('>', "%3E"))
+            }
+            _ => format!("📌 {text}"),
+        },
         _ => text,
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod error;
+pub mod event;
 pub mod invocation;
 pub mod naming;
 pub mod options;
@@ -16,6 +17,7 @@ pub use command::{
     Arg, ArgKind, Command, Followup, Remind, RunbookCmd, Scope, Spec, help_text, parse, specs,
 };
 pub use error::UserError;
+pub use event::{Captured, ChannelEvent, EventKind};
 pub use invocation::{ChannelRef, Input, Invocation, MessageRef, PlatformKind, Tenant, UserRef};
 pub use options::{OptionValue, from_options};
 pub use port::{ApiError, ChatApi, Handler, NewChannel, Upload};

@@ -10,6 +10,22 @@ use crate::{ChannelRef, Invocation, Message, MessageRef, Reply, Rich, UserRef};
 #[async_trait]
 pub trait Handler: Send + Sync {
     async fn handle(&self, invocation: Invocation) -> Reply;
+
+    /// Records an event about a message in an incident channel. `Ok` only once it is
+    /// committed (or has nothing to do); `Err` asks the platform to deliver it again.
+    async fn event(&self, event: crate::ChannelEvent) -> Result<(), String> {
+        let _ = event;
+        Ok(())
+    }
+
+    /// A person asked, in so many words, to put a message on its incident's timeline (Discord's
+    /// "Add to timeline"): records the event and says what happened, to that person.
+    async fn mark(&self, event: crate::ChannelEvent) -> Reply {
+        match self.event(event).await {
+            Ok(()) => Reply::ok_line(Rich::plain("📌 Added to the timeline.")),
+            Err(_) => Reply::internal_error("event"),
+        }
+    }
 }
 
 /// A channel Klaxon asks a platform to create.

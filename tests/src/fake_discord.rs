@@ -60,6 +60,10 @@ struct Inner {
     /// Interaction callbacks waiting for Klaxon's first response, by interaction id.
     waiting: std::collections::HashMap<String, tokio::sync::oneshot::Sender<Value>>,
     base: String,
+    /// Messages people posted, by id, for `GET /channels/{c}/messages/{m}`.
+    messages: std::collections::HashMap<String, Value>,
+    /// The intents of the newest IDENTIFY.
+    intents: Option<u64>,
 }
 
 impl Inner {
@@ -168,6 +172,25 @@ impl FakeDiscord {
         self.with(|i| i.gateway.as_ref().is_some_and(|g| !g.is_closed()))
     }
 
+    /// A message someone posted in `channel`, for Klaxon to read; returns its JSON.
+    pub fn add_message(
+        &self,
+        channel: &str,
+        id: &str,
+        author: &str,
+        content: &str,
+        at: &str,
+    ) -> Value {
+        let m = user_message(id, channel, author, content, at);
+        self.with(|i| i.messages.insert(id.to_owned(), m.clone()));
+        m
+    }
+
+    /// The gateway intents Klaxon identified with.
+    pub fn intents(&self) -> Option<u64> {
+        self.with(|i| i.intents)
+    }
+
     /// (IDENTIFYs, RESUMEs) received so far.
     pub fn sessions(&self) -> (u32, u32) {
         self.with(|i| (i.identifies, i.resumes))
@@ -272,6 +295,17 @@ fn message_json(id: &str, channel: &str, body: &Value) -> Value {
         "pinned": false, "type": 0, "flags": 0,
         "components": body["components"].as_array().cloned().unwrap_or_default()
     })
+}
+
+/// A message a person posted.
+pub fn user_message(id: &str, channel: &str, author: &str, content: &str, at: &str) -> Value {
+    let mut m = message_json(id, channel, &json!({ "content": content }));
+    m["author"] = user(
+        author,
+        &format!("user{}", &author[author.len().saturating_sub(2)..]),
+    );
+    m["timestamp"] = json!(at);
+    m
 }
 
 /// The JSON of a request: the body, or a multipart upload's `payload_json` with the files'
@@ -450,6 +484,10 @@ async fn rest(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Response 
             let id = i.id();
             axum::Json(message_json(&id, c, &body)).into_response()
         }
+        (&Method::GET, ["channels", _, "messages", m]) => match i.messages.get(*m) {
+            Some(message) => axum::Json(message.clone()).into_response(),
+            None => error(StatusCode::NOT_FOUND, 10008, "Unknown Message"),
+        },
         (&Method::PATCH, ["channels", c, "messages", m]) => {
             axum::Json(message_json(m, c, &body)).into_response()
         }
@@ -524,6 +562,7 @@ async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner
                             }
                             let mut i = lock();
                             i.identifies += 1;
+                            i.intents = frame["d"]["intents"].as_u64();
                             i.seq += 1;
                             let ready = json!({
                                 "op": 0, "t": "READY", "s": i.seq,
@@ -642,4 +681,26 @@ pub fn submit(
 /// A PING sent to the HTTP endpoint.
 pub fn ping(id: &str) -> Value {
     json!({ "id": id, "application_id": APPLICATION_ID, "type": 1, "token": format!("token-{id}"), "version": 1 })
+}
+
+/// "Add to timeline" on `message` (a message command, type 3).
+pub fn add_to_timeline(id: &str, user_id: &str, channel: &str, message: &Value) -> Value {
+    let mut i = base_interaction(id, 2, user_id, channel);
+    let target = message["id"].clone();
+    let mut messages = serde_json::Map::new();
+    messages.insert(target.as_str().unwrap_or("").to_owned(), message.clone());
+    i["data"] = json!({
+        "id": "500000000000000002", "name": "Add to timeline", "type": 3, "guild_id": GUILD,
+        "target_id": target, "resolved": { "messages": messages }
+    });
+    i
+}
+
+/// A MESSAGE_REACTION_ADD / _REMOVE payload.
+pub fn reaction(user_id: &str, channel: &str, message: &str, emoji: &str) -> Value {
+    json!({
+        "user_id": user_id, "channel_id": channel, "message_id": message, "guild_id": GUILD,
+        "member": member(user_id, "reactor"), "emoji": { "id": null, "name": emoji },
+        "burst": false, "type": 0
+    })
 }

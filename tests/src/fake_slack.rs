@@ -47,6 +47,25 @@ struct Inner {
     latency: std::time::Duration,
     /// Forms opened with `views.open`, as Slack stores them (with their id and hash).
     views: Vec<Value>,
+    /// Files uploaded to an upload URL, by file id: (bytes, content type).
+    uploads: std::collections::HashMap<String, (Vec<u8>, String)>,
+    /// Files shared with `files.completeUploadExternal`: (file id, title, channel, comment, content).
+    shared: Vec<SharedFile>,
+    /// Messages people wrote, by channel: what `conversations.history` and
+    /// `conversations.replies` answer with.
+    messages: std::collections::BTreeMap<String, Vec<Value>>,
+}
+
+/// A file Klaxon shared in a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedFile {
+    pub id: String,
+    pub title: String,
+    pub filename: String,
+    pub channel: String,
+    pub comment: String,
+    pub content: String,
+    pub content_type: String,
 }
 
 #[derive(Clone)]
@@ -67,8 +86,9 @@ impl FakeSlack {
             ..Inner::default()
         }));
         let app = Router::new()
-            .route("/api/{method}", post(method))
+            .route("/api/{method}", post(method).get(method))
             .route("/link", axum::routing::get(link))
+            .route("/upload/{file}", post(upload))
             .with_state(Arc::clone(&inner));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -108,6 +128,28 @@ impl FakeSlack {
     /// Every Web API answer waits this long first.
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.with(|i| i.latency = latency);
+    }
+
+    /// The files Klaxon shared, oldest first.
+    pub fn shared_files(&self) -> Vec<SharedFile> {
+        self.with(|i| i.shared.clone())
+    }
+
+    /// A message someone wrote in `channel` (in the thread of `thread_ts`, if given).
+    pub fn add_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        user: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+    ) {
+        let mut m =
+            json!({ "type": "message", "user": user, "text": text, "ts": ts, "team": "T0TEAM" });
+        if let Some(t) = thread_ts {
+            m["thread_ts"] = t.into();
+        }
+        self.with(|i| i.messages.entry(channel.to_owned()).or_default().push(m));
     }
 
     /// The forms Klaxon opened, oldest first, as Slack holds them.
@@ -178,9 +220,16 @@ fn error(code: &str) -> Response {
 async fn method(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(method): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    // Reading methods come as GET with the arguments in the query string.
+    let body = if body.is_empty() {
+        axum::body::Bytes::from(query.unwrap_or_default())
+    } else {
+        body
+    };
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
     if method == "apps.connections.open" {
         if auth != Some(&format!("Bearer {APP_TOKEN}")) {
@@ -254,6 +303,93 @@ async fn method(
             ok(json!({ "channel": channel, "ts": body["ts"], "message": { "text": body["text"] } }))
         }
         "pins.add" => ok(json!({})),
+        "conversations.history" => {
+            let latest = body["latest"].as_str().unwrap_or("");
+            let inclusive = body["inclusive"] == "true";
+            let mut found: Vec<Value> = i
+                .messages
+                .get(&channel)
+                .map(|m| {
+                    m.iter()
+                        .filter(|m| m["thread_ts"].is_null() || m["thread_ts"] == m["ts"])
+                        .filter(|m| {
+                            let ts = m["ts"].as_str().unwrap_or("");
+                            latest.is_empty() || ts < latest || (inclusive && ts == latest)
+                        })
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.sort_by(|a, b| b["ts"].as_str().cmp(&a["ts"].as_str()));
+            found.truncate(
+                body["limit"]
+                    .as_str()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(100),
+            );
+            ok(json!({ "messages": found, "has_more": false }))
+        }
+        "conversations.replies" => {
+            let ts = body["ts"].as_str().unwrap_or("");
+            let all = i.messages.get(&channel).cloned().unwrap_or_default();
+            let Some(m) = all.iter().find(|m| m["ts"] == ts) else {
+                return error("thread_not_found");
+            };
+            let thread = m["thread_ts"].as_str().unwrap_or(ts).to_owned();
+            let mut found: Vec<Value> = all
+                .into_iter()
+                .filter(|m| m["ts"] == thread.as_str() || m["thread_ts"] == thread.as_str())
+                .collect();
+            found.sort_by(|a, b| a["ts"].as_str().cmp(&b["ts"].as_str()));
+            ok(json!({ "messages": found, "has_more": false }))
+        }
+        "chat.getPermalink" => {
+            let ts = body["message_ts"].as_str().unwrap_or("").replace('.', "");
+            ok(
+                json!({ "channel": channel, "permalink": format!("https://acme.slack.com/archives/{channel}/p{ts}") }),
+            )
+        }
+        "files.getUploadURLExternal" => {
+            let filename = body["filename"].as_str().unwrap_or("");
+            let length: usize = body["length"]
+                .as_str()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            if filename.is_empty() || length == 0 {
+                return error("invalid_arguments");
+            }
+            let id = format!("F{n:07}");
+            i.uploads.insert(
+                id.clone(),
+                (Vec::new(), format!("pending:{filename}:{length}")),
+            );
+            let base = i.base.clone();
+            ok(json!({ "upload_url": format!("http://{base}/upload/{id}"), "file_id": id }))
+        }
+        "files.completeUploadExternal" => {
+            let Some(file) = body["files"].get(0) else {
+                return error("invalid_arguments");
+            };
+            let id = file["id"].as_str().unwrap_or("").to_owned();
+            let Some((bytes, kind)) = i.uploads.get(&id).cloned() else {
+                return error("file_not_found");
+            };
+            let Some(rest) = kind.strip_prefix("uploaded:") else {
+                return error("file_not_found");
+            };
+            let (content_type, filename) = rest.split_once(':').unwrap_or((rest, ""));
+            let shared = SharedFile {
+                id: id.clone(),
+                title: file["title"].as_str().unwrap_or("").to_owned(),
+                filename: filename.to_owned(),
+                channel: body["channel_id"].as_str().unwrap_or("").to_owned(),
+                comment: body["initial_comment"].as_str().unwrap_or("").to_owned(),
+                content: String::from_utf8_lossy(&bytes).into_owned(),
+                content_type: content_type.to_owned(),
+            };
+            i.shared.push(shared.clone());
+            ok(json!({ "files": [{ "id": id, "title": shared.title, "name": shared.filename }] }))
+        }
         "views.open" => {
             if body["trigger_id"].as_str().unwrap_or("").is_empty() {
                 return error("invalid_trigger_id");
@@ -268,6 +404,40 @@ async fn method(
         }
         _ => error("unknown_method"),
     }
+}
+
+/// An upload URL from `files.getUploadURLExternal`: takes the bytes, answers in plain text.
+async fn upload(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some((bytes, kind)) = i.uploads.get_mut(&file) else {
+        return (StatusCode::NOT_FOUND, "no such upload").into_response();
+    };
+    let Some(rest) = kind.strip_prefix("pending:") else {
+        return (StatusCode::BAD_REQUEST, "already uploaded").into_response();
+    };
+    let (filename, length) = rest.rsplit_once(':').unwrap_or((rest, "0"));
+    if length.parse::<usize>().ok() != Some(body.len()) {
+        return (StatusCode::BAD_REQUEST, "length mismatch").into_response();
+    }
+    *kind = format!("uploaded:{content_type}:{filename}");
+    *bytes = body.to_vec();
+    let len = bytes.len();
+    i.calls.push(ApiCall {
+        method: "upload".to_owned(),
+        body: json!({ "file": file, "bytes": len }),
+        at: std::time::Instant::now(),
+    });
+    format!("OK - {len}").into_response()
 }
 
 /// The Socket Mode WebSocket: hello first, then envelopes; acknowledgements come back.
@@ -440,4 +610,48 @@ pub fn declare_values(title: &str, severity: Option<&str>, private: bool) -> Val
         "severity": { "severity": severity },
         "private": { "private": { "type": "checkboxes", "selected_options": options } },
     })
+}
+
+/// An `event_callback` as the Events API sends it.
+pub fn event_callback(event_id: &str, event: Value) -> Value {
+    json!({
+        "token": "legacy-verification-token",
+        "team_id": "T0TEAM",
+        "api_app_id": "A0KLAXON",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1_763_888_500,
+        "authorizations": [{ "team_id": "T0TEAM", "user_id": "U0KLAXON", "is_bot": true }],
+    })
+}
+
+/// A `reaction_added` or `reaction_removed` event on a message.
+pub fn reaction(kind: &str, user: &str, name: &str, channel: &str, ts: &str) -> Value {
+    json!({
+        "type": kind,
+        "user": user,
+        "reaction": name,
+        "item_user": "U0ALICE",
+        "item": { "type": "message", "channel": channel, "ts": ts },
+        "event_ts": "1763888500.000900",
+    })
+}
+
+/// Posts a signed Events API request to Klaxon's `/slack/events`, with an optional
+/// `X-Slack-Retry-Num`.
+pub async fn event(klaxon: &str, payload: &Value, retry: Option<u32>) -> reqwest::Response {
+    let body = payload.to_string();
+    let ts = chrono::Utc::now().timestamp();
+    let mut req = reqwest::Client::new()
+        .post(format!("{klaxon}/slack/events"))
+        .header("content-type", "application/json")
+        .header("x-slack-signature", sign(SIGNING_SECRET, ts, &body))
+        .header("x-slack-request-timestamp", ts.to_string());
+    if let Some(n) = retry {
+        req = req
+            .header("x-slack-retry-num", n.to_string())
+            .header("x-slack-retry-reason", "http_timeout");
+    }
+    req.body(body).send().await.expect("klaxon answers")
 }

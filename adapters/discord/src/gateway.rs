@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::FutureExt as _;
-use klaxon_commands::Handler;
+use klaxon_commands::{
+    ChannelEvent, EventKind, Handler, MessageRef, PlatformKind, Tenant, UserRef,
+};
 use serenity::all::{
-    ClientBuilder, Command, ConnectionStage, Context, EventHandler, GatewayIntents, GuildId, Http,
-    Interaction, Ready, ResumedEvent, ShardManager, ShardStageUpdateEvent,
+    ChannelId, ClientBuilder, Command, ConnectionStage, Context, EventHandler, GatewayIntents,
+    GuildId, Http, Interaction, Message, MessageId, MessageUpdateEvent, Reaction, ReactionType,
+    Ready, ResumedEvent, ShardManager, ShardStageUpdateEvent,
 };
 
 use crate::api::{self, RestSettings};
@@ -24,6 +27,10 @@ pub struct Registration {
     pub guilds: Vec<u64>,
     /// Register globally as well (takes up to an hour to show up everywhere).
     pub global: bool,
+    /// The reaction that puts a message on its incident's timeline (`📌`). Needs the message
+    /// content intent (privileged: enable it in the developer portal); `None` keeps Klaxon on
+    /// unprivileged intents, with "Add to timeline" only.
+    pub capture_emoji: Option<String>,
 }
 
 /// A running gateway connection.
@@ -36,6 +43,36 @@ pub struct Gateway {
 struct Events {
     responder: Responder,
     connected: Arc<AtomicBool>,
+    /// The reaction that puts a message on the timeline, when reaction capture is on.
+    capture: Option<String>,
+}
+
+impl Events {
+    fn wants(&self, reaction: &Reaction) -> bool {
+        match (&self.capture, &reaction.emoji) {
+            (Some(emoji), ReactionType::Unicode(got)) => got == emoji,
+            _ => false,
+        }
+    }
+
+    async fn record(&self, event: ChannelEvent) {
+        if let Err(e) = self.responder.handler.event(event).await {
+            tracing::warn!(error = %e, "could not record a Discord message event");
+        }
+    }
+
+    fn reactor(reaction: &Reaction) -> Option<UserRef> {
+        let id = reaction.user_id?;
+        let name = reaction.member.as_ref().map(|m| {
+            m.nick
+                .clone()
+                .unwrap_or_else(|| m.user.display_name().to_owned())
+        });
+        Some(match name {
+            Some(name) => UserRef::named(id.to_string(), name),
+            None => UserRef::id(id.to_string()),
+        })
+    }
 }
 
 #[async_trait]
@@ -56,6 +93,104 @@ impl EventHandler for Events {
         if !up {
             tracing::info!(stage = %event.new, "Discord gateway not connected");
         }
+    }
+
+    async fn reaction_add(&self, ctx: Context, reaction: Reaction) {
+        let (Some(guild), Some(by)) = (reaction.guild_id, Self::reactor(&reaction)) else {
+            return;
+        };
+        if !self.wants(&reaction) {
+            return;
+        }
+        let message = match reaction
+            .channel_id
+            .message(&ctx.http, reaction.message_id)
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a marked message");
+                return;
+            }
+        };
+        let guild = guild.to_string();
+        self.record(ChannelEvent {
+            tenant: Tenant::new(PlatformKind::Discord, &guild),
+            channel_id: reaction.channel_id.to_string(),
+            message: MessageRef(reaction.message_id.to_string()),
+            event_id: None,
+            kind: EventKind::Marked {
+                by,
+                message: crate::interaction::captured(&guild, &message),
+            },
+        })
+        .await;
+    }
+
+    async fn reaction_remove(&self, _: Context, reaction: Reaction) {
+        let (Some(guild), Some(by)) = (reaction.guild_id, Self::reactor(&reaction)) else {
+            return;
+        };
+        if !self.wants(&reaction) {
+            return;
+        }
+        self.record(ChannelEvent {
+            tenant: Tenant::new(PlatformKind::Discord, guild.to_string()),
+            channel_id: reaction.channel_id.to_string(),
+            message: MessageRef(reaction.message_id.to_string()),
+            event_id: None,
+            kind: EventKind::Unmarked { by },
+        })
+        .await;
+    }
+
+    async fn message_update(
+        &self,
+        _: Context,
+        _: Option<Message>,
+        _: Option<Message>,
+        event: MessageUpdateEvent,
+    ) {
+        let (Some(guild), Some(text)) = (event.guild_id, event.content) else {
+            return;
+        };
+        if self.capture.is_none() {
+            return;
+        }
+        let at = event
+            .edited_timestamp
+            .map_or_else(chrono::Utc::now, crate::interaction::utc);
+        self.record(ChannelEvent {
+            tenant: Tenant::new(PlatformKind::Discord, guild.to_string()),
+            channel_id: event.channel_id.to_string(),
+            message: MessageRef(event.id.to_string()),
+            event_id: None,
+            kind: EventKind::Edited { text, at },
+        })
+        .await;
+    }
+
+    async fn message_delete(
+        &self,
+        _: Context,
+        channel: ChannelId,
+        message: MessageId,
+        guild: Option<GuildId>,
+    ) {
+        let Some(guild) = guild else { return };
+        if self.capture.is_none() {
+            return;
+        }
+        self.record(ChannelEvent {
+            tenant: Tenant::new(PlatformKind::Discord, guild.to_string()),
+            channel_id: channel.to_string(),
+            message: MessageRef(message.to_string()),
+            event_id: None,
+            kind: EventKind::Deleted {
+                at: chrono::Utc::now(),
+            },
+        })
+        .await;
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
@@ -119,8 +254,14 @@ impl Gateway {
                 deadline,
             },
             connected: Arc::clone(&connected),
+            capture: registration.capture_emoji.clone(),
         };
-        let intents = GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGE_REACTIONS;
+        let mut intents = GatewayIntents::GUILDS;
+        if registration.capture_emoji.is_some() {
+            intents |= GatewayIntents::GUILD_MESSAGE_REACTIONS
+                | GatewayIntents::GUILD_MESSAGES
+                | GatewayIntents::MESSAGE_CONTENT;
+        }
         // The client gets its gateway URL from the REST API it is given: Discord's, or the
         // configured base URL's.
         let mut client = ClientBuilder::new_with_http(api::http(token, rest), intents)

@@ -9,17 +9,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use klaxon_commands::{
-    Button, ButtonAction, ChannelRef, Command, Handler, Input, Invocation, OptionValue,
-    PlatformKind, Reply, ReplyKind, Tenant, UserRef,
+    Button, ButtonAction, Captured, ChannelEvent, ChannelRef, Command, EventKind, Handler, Input,
+    Invocation, MessageRef, OptionValue, PlatformKind, Reply, ReplyKind, Tenant, UserRef,
 };
 use serenity::all::{
     ActionRowComponent, ButtonStyle, CommandDataOption, CommandDataOptionValue, CommandInteraction,
     CommandType, ComponentInteraction, CreateActionRow, CreateButton, CreateInputText,
     CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal,
-    EditInteractionResponse, Http, InputTextStyle, Interaction, Member, ModalInteraction,
-    PartialChannel, User,
+    EditInteractionResponse, Http, InputTextStyle, Interaction, Member, MessageId,
+    ModalInteraction, PartialChannel, User,
 };
 use serenity::builder::Builder as _;
 
@@ -77,6 +79,8 @@ const UPDATE_FIELD: &str = "text";
 pub enum Plan {
     /// Run it through the engine; answer with its reply.
     Invoke(Invocation),
+    /// Put a message on its incident's timeline ("Add to timeline"); answer with the result.
+    Mark(ChannelEvent),
     /// Answer at once, without the engine (a refusal, a question, a modal).
     Respond(CreateInteractionResponse),
     /// Not Klaxon's.
@@ -124,7 +128,66 @@ pub fn plan(interaction: &Interaction) -> Plan {
     }
 }
 
+/// A link to a message, as Discord's "Copy Message Link" gives it.
+pub fn permalink(guild: &str, channel: &str, message: &str) -> String {
+    format!("https://discord.com/channels/{guild}/{channel}/{message}")
+}
+
+/// A Discord timestamp as UTC.
+pub fn utc(t: serenity::all::Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.unix_timestamp(), 0).unwrap_or_default()
+}
+
+/// A message as the timeline keeps it.
+pub fn captured(guild: &str, message: &serenity::all::Message) -> Captured {
+    let text = if message.content.trim().is_empty() {
+        "(no text: an attachment or embed)".to_owned()
+    } else {
+        message.content.clone()
+    };
+    Captured {
+        author: UserRef::named(
+            message.author.id.to_string(),
+            message.author.display_name().to_owned(),
+        ),
+        text,
+        at: utc(message.timestamp),
+        permalink: Some(permalink(
+            guild,
+            &message.channel_id.to_string(),
+            &message.id.to_string(),
+        )),
+    }
+}
+
+/// "Add to timeline" (right-click a message → Apps): the message as the interaction carries
+/// it, so no privileged intent is needed.
+fn add_to_timeline(c: &CommandInteraction) -> Plan {
+    let Some(tenant) = tenant(c.guild_id) else {
+        return Plan::Respond(refusal(OUTSIDE_A_SERVER));
+    };
+    let Some(target) = c.data.target_id.map(|t| MessageId::new(t.get())) else {
+        return Plan::Ignore;
+    };
+    let Some(message) = c.data.resolved.messages.get(&target) else {
+        return Plan::Respond(refusal("Discord did not send the message; try again."));
+    };
+    Plan::Mark(ChannelEvent {
+        channel_id: message.channel_id.to_string(),
+        message: MessageRef(message.id.to_string()),
+        event_id: Some(c.id.to_string()),
+        kind: EventKind::Marked {
+            by: who(&c.user, c.member.as_deref()),
+            message: captured(&tenant.workspace, message),
+        },
+        tenant,
+    })
+}
+
 fn command(c: &CommandInteraction) -> Plan {
+    if c.data.kind == CommandType::Message && c.data.name == register::ADD_TO_TIMELINE {
+        return add_to_timeline(c);
+    }
     if c.data.kind != CommandType::ChatInput || c.data.name != register::COMMAND {
         return Plan::Ignore;
     }
@@ -395,7 +458,8 @@ pub struct Responder {
 impl Responder {
     /// Handles one interaction to its end: the first response, and the result when deferred.
     pub async fn respond(&self, interaction: Interaction, send_first: SendFirst) {
-        let invocation = match plan(&interaction) {
+        let handler = Arc::clone(&self.handler);
+        let work: BoxFuture<'static, Reply> = match plan(&interaction) {
             Plan::Ignore => return,
             Plan::Respond(response) => {
                 if let Err(e) = send_first(response).await {
@@ -403,10 +467,10 @@ impl Responder {
                 }
                 return;
             }
-            Plan::Invoke(invocation) => invocation,
+            Plan::Invoke(invocation) => async move { handler.handle(invocation).await }.boxed(),
+            Plan::Mark(event) => async move { handler.mark(event).await }.boxed(),
         };
-        let handler = Arc::clone(&self.handler);
-        let mut work = tokio::spawn(async move { handler.handle(invocation).await });
+        let mut work = tokio::spawn(work);
         let reply = tokio::select! {
             done = &mut work => Some(done),
             () = tokio::time::sleep(self.deadline) => None,

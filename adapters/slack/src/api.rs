@@ -71,6 +71,84 @@ impl SlackApi {
             .map_err(classify)
     }
 
+    /// The message `ts` in `channel` as Slack holds it, with its permalink: from
+    /// `conversations.history` (latest = ts, inclusive, limit 1), or, for a reply in a thread,
+    /// `conversations.replies`. `None` when Slack no longer has it.
+    pub async fn fetch_message(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<klaxon_commands::Captured>, ApiError> {
+        let session = self.client.open_session(&self.token);
+        let channel_id = SlackChannelId(channel.to_owned());
+        let history = session
+            .conversations_history(
+                &SlackApiConversationsHistoryRequest::new()
+                    .with_channel(channel_id.clone())
+                    .with_latest(SlackTs(ts.to_owned()))
+                    .with_inclusive(true)
+                    .with_limit(1),
+            )
+            .await
+            .map_err(classify)?;
+        let mut found = history.messages.into_iter().find(|m| m.origin.ts.0 == ts);
+        if found.is_none() {
+            found = match session
+                .conversations_replies(
+                    &SlackApiConversationsRepliesRequest::new(
+                        channel_id.clone(),
+                        SlackTs(ts.to_owned()),
+                    )
+                    .with_latest(SlackTs(ts.to_owned()))
+                    .with_inclusive(true),
+                )
+                .await
+            {
+                Ok(replies) => replies.messages.into_iter().find(|m| m.origin.ts.0 == ts),
+                Err(SlackClientError::ApiError(a)) if a.code == "thread_not_found" => None,
+                Err(e) => return Err(classify(e)),
+            };
+        }
+        let Some(message) = found else {
+            return Ok(None);
+        };
+        let Some(at) = crate::events::ts_time(ts) else {
+            return Ok(None);
+        };
+        // A missing permalink does not lose the capture.
+        let permalink = match session
+            .chat_get_permalink(&SlackApiChatGetPermalinkRequest::new(
+                channel_id,
+                SlackTs(ts.to_owned()),
+            ))
+            .await
+        {
+            Ok(p) => Some(p.permalink.to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "no permalink for a captured message");
+                None
+            }
+        };
+        let author = match (&message.sender.user, &message.sender.bot_id) {
+            (Some(user), _) => UserRef::id(user.0.clone()),
+            (None, Some(bot)) => UserRef::named(
+                bot.0.clone(),
+                message
+                    .sender
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| "bot".to_owned()),
+            ),
+            (None, None) => UserRef::named("unknown", "unknown"),
+        };
+        Ok(Some(klaxon_commands::Captured {
+            author,
+            text: message.content.text.unwrap_or_default(),
+            at,
+            permalink,
+        }))
+    }
+
     fn content(message: &Message) -> SlackMessageContent {
         let blocks: Vec<SlackBlock> = mrkdwn::blocks(message)
             .into_iter()
@@ -225,19 +303,38 @@ impl ChatApi for SlackApi {
         }
     }
 
+    /// Slack's current way to share a file: `files.getUploadURLExternal`, the bytes to the URL
+    /// it gives, then `files.completeUploadExternal` shares it in the channel with the comment.
+    /// A retry after a failure starts again from the first step; an upload never completed is
+    /// never shown. The reference is the file's id.
     async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
-        // Shared as a message with the draft in a code block (Slack's limit is 40 000
-        // characters); a real file upload (files.getUploadURLExternal) is a planned change.
-        const MAX: usize = 35_000;
-        let mut body: String = file.content.chars().take(MAX).collect();
-        if file.content.chars().count() > MAX {
-            body.push_str("\n… (cut: `klaxon postmortem` prints it whole)");
-        }
-        let message = file
-            .comment
-            .clone()
-            .line(Rich::plain(format!("{}:", file.filename)))
-            .line(Rich::plain("```").user_text(body).text("```"));
-        self.post(channel, &message).await
+        let session = self.client.open_session(&self.token);
+        let bytes = file.content.as_bytes().to_vec();
+        let url = session
+            .get_upload_url_external(&SlackApiFilesGetUploadUrlExternalRequest::new(
+                file.filename.clone(),
+                bytes.len(),
+            ))
+            .await
+            .map_err(classify)?;
+        session
+            .files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                url.upload_url,
+                bytes,
+                "text/markdown".to_owned(),
+            ))
+            .await
+            .map_err(classify)?;
+        session
+            .files_complete_upload_external(
+                &SlackApiFilesCompleteUploadExternalRequest::new(vec![
+                    SlackApiFilesComplete::new(url.file_id.clone()).with_title(file.title.clone()),
+                ])
+                .with_channel_id(channel_id(channel))
+                .with_initial_comment(mrkdwn::text(&file.comment)),
+            )
+            .await
+            .map_err(classify)?;
+        Ok(MessageRef(url.file_id.0))
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod command;
+pub mod events;
 pub mod interaction;
 pub mod modal;
 pub mod mrkdwn;

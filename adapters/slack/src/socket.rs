@@ -14,8 +14,10 @@ use slack_morphism::prelude::*;
 /// What the callbacks need, held in slack-morphism's user state.
 struct State {
     handler: Arc<dyn Handler>,
-    /// The Web API with the bot token, to open forms.
+    /// The Web API with the bot token, to open forms and read marked messages.
     api: crate::SlackApi,
+    /// The reaction that captures a message.
+    capture_emoji: String,
     connected: Arc<AtomicBool>,
 }
 
@@ -32,6 +34,7 @@ impl SocketMode {
         api_url: Option<&str>,
         handler: Arc<dyn Handler>,
         api: crate::SlackApi,
+        capture_emoji: String,
     ) -> Result<Self, String> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
@@ -48,13 +51,15 @@ impl SocketMode {
             SlackClientEventsListenerEnvironment::new(client).with_user_state(State {
                 handler,
                 api,
+                capture_emoji,
                 connected: Arc::clone(&connected),
             }),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
             .with_command_events(on_command)
-            .with_interaction_events(on_interaction);
+            .with_interaction_events(on_interaction)
+            .with_push_events(on_event);
         let config = SlackClientSocketModeConfig::new().with_max_connections_count(1);
         let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
         let token = SlackApiToken::new(SlackApiTokenValue(app_token.to_owned()));
@@ -162,4 +167,26 @@ async fn on_interaction(
             None => SlackInteractionResponse::Empty,
         },
     )
+}
+
+/// An `events_api` envelope: acknowledged once the event is committed. An error leaves it
+/// unacknowledged, so Slack delivers it again (Socket Mode gives no retry count: redeliveries
+/// are told apart by `event_id`).
+async fn on_event(
+    event: SlackPushEventCallback,
+    _: Arc<SlackHyperClient>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let callback = serde_json::to_value(&event)?;
+    let (handler, api) = state(&states).await?;
+    let emoji = {
+        let guard = states.read().await;
+        guard
+            .get_user_state::<State>()
+            .map(|s| s.capture_emoji.clone())
+            .unwrap_or_default()
+    };
+    crate::events::handle(&callback, &emoji, handler.as_ref(), &api)
+        .await
+        .map_err(Into::into)
 }

@@ -6,13 +6,14 @@
 
 mod actions;
 mod alert;
+pub mod capture;
 pub mod render;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use klaxon_commands::{Command, Handler, Input, Invocation, Reply, UserError};
+use klaxon_commands::{Command, Handler, Input, Invocation, Reply, Rich, UserError};
 use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 use tracing::Instrument as _;
@@ -282,6 +283,43 @@ impl Engine {
 impl Handler for Engine {
     async fn handle(&self, invocation: Invocation) -> Reply {
         Engine::handle(self, invocation).await
+    }
+
+    async fn event(&self, event: klaxon_commands::ChannelEvent) -> Result<(), String> {
+        self.channel_event(&event).await.map_err(|e| {
+            let e = format!("{e:#}");
+            tracing::error!(error = %e, "could not record a platform event");
+            e
+        })
+    }
+
+    async fn mark(&self, event: klaxon_commands::ChannelEvent) -> Reply {
+        let incident = async {
+            let mut conn = self.store.conn().await?;
+            crate::store::incidents::by_channel(&mut conn, &event.tenant, &event.channel_id).await
+        }
+        .await;
+        let key = match incident {
+            Ok(Some(incident)) => incident.key(),
+            Ok(None) => {
+                return Reply::user_error(&UserError::new(
+                    "This is not an incident channel: only messages in one go on a timeline.",
+                ));
+            }
+            Err(e) => {
+                let id = correlation_id();
+                tracing::error!(error = %format!("{e:#}"), correlation = %id, "could not look up a channel");
+                return Reply::internal_error(&id);
+            }
+        };
+        match self.channel_event(&event).await {
+            Ok(()) => Reply::ok_line(Rich::plain(format!("📌 Added to {key}'s timeline."))),
+            Err(e) => {
+                let id = correlation_id();
+                tracing::error!(error = %format!("{e:#}"), correlation = %id, "could not record a marked message");
+                Reply::internal_error(&id)
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! the lock up front (`BEGIN IMMEDIATE`) so concurrent commands queue instead of failing.
 
 pub mod alerts;
+pub mod captures;
 pub mod checklist;
 pub mod deliveries;
 pub mod incidents;

@@ -131,3 +131,26 @@ pub async fn set_message_ref(
         .await?;
     Ok(())
 }
+
+/// Rewrites an entry's text (a captured message that was edited or deleted).
+pub async fn set_text(
+    conn: &mut SqliteConnection,
+    entry_id: i64,
+    text: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE timeline SET text = $1 WHERE id = $2")
+        .bind(text)
+        .bind(entry_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes an entry that only showed a captured message (its capture keeps the text).
+pub async fn remove(conn: &mut SqliteConnection, entry_id: i64) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM timeline WHERE id = $1 AND kind = 'captured'")
+        .bind(entry_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Discord benchmark: 200 declares, 20 in flight, against the fake Discord on 127.0.0.1.
+//!
+//! Runs the real `klaxon` binary (release) connected to the fake Discord's gateway, and sends
+//! `/inc declare` interactions as INTERACTION_CREATE dispatches. Twice: with the fake's REST
+//! answering at once, and with 50 ms added to every REST call. Reports the interaction → first
+//! response latency (p50/p95/p99, measured at the fake: dispatch sent → callback received), the
+//! time from the interaction to the channel's creation reaching Discord, interactions per
+//! second, and the bot's resident memory idle and after.
+//!
+//! Run: `cargo bench -p klaxon-tests --bench discord`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use klaxon_tests::fake_discord::{self, FakeDiscord, GENERAL, GUILD, PAGING};
+use serde_json::json;
+
+const DECLARES: usize = 200;
+const IN_FLIGHT: usize = 20;
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+struct Bot {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(bin: &std::path::Path, fake: &FakeDiscord) -> Bot {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("klaxon.toml"),
+        format!("checklist = []\n[discord]\npaging_channel = \"{PAGING}\"\n"),
+    )
+    .expect("config");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = Command::new(bin)
+        .args([
+            "run",
+            "--db",
+            dir.path().join("bench.db").to_str().expect("utf-8"),
+        ])
+        .current_dir(dir.path())
+        .env("DISCORD_TOKEN", fake_discord::TOKEN)
+        .env("DISCORD_APPLICATION_ID", fake_discord::APPLICATION_ID)
+        .env("DISCORD_GUILD_IDS", GUILD)
+        .env("DISCORD_API_URL", &fake.api_url)
+        .env("KLAXON_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start klaxon");
+    assert!(
+        fake.until(FakeDiscord::connected).await,
+        "klaxon did not connect to the fake gateway"
+    );
+    Bot { child, _dir: dir }
+}
+
+async fn round(bin: &std::path::Path, latency: Duration) {
+    let fake = FakeDiscord::start().await;
+    fake.set_latency(latency);
+    let bot = start(bin, &fake).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_mib(bot.child.id());
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..DECLARES {
+        let (fake, sem) = (fake.clone(), std::sync::Arc::clone(&sem));
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await.expect("semaphore");
+            let interaction = fake_discord::slash(
+                &format!("{}", 410_000_000_000_000_000u64 + n as u64),
+                "100000000000000001",
+                GENERAL,
+                "declare",
+                json!([
+                    { "name": "title", "type": 3, "value": format!("Bench outage {n:03}") },
+                    { "name": "severity", "type": 3, "value": "sev2" }
+                ]),
+            );
+            let sent = Instant::now();
+            let response = fake.interact(interaction).await;
+            assert_eq!(response["type"], 4, "{response}");
+            (n, sent, sent.elapsed())
+        }));
+    }
+    let mut firsts = Vec::new();
+    let mut sent_at = vec![started; DECLARES];
+    for t in tasks {
+        let (n, sent, took) = t.await.expect("task");
+        sent_at[n] = sent;
+        firsts.push(took);
+    }
+    let all_answered = started.elapsed();
+    let created = || fake.calls_to("POST", &format!("/guilds/{GUILD}/channels"));
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while created().len() < DECLARES && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all_created = started.elapsed();
+    let mut to_channel: Vec<Duration> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "POST" && c.path == format!("/guilds/{GUILD}/channels"))
+        .filter_map(|c| {
+            let name = c.body["name"].as_str()?.to_owned();
+            let n: usize = name.rsplit('-').next()?.parse().ok()?;
+            Some(c.at.saturating_duration_since(sent_at[n]))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_mib(bot.child.id());
+    firsts.sort_unstable();
+    to_channel.sort_unstable();
+    let mib = |m: Option<f64>| m.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1} MiB"));
+    println!(
+        "| {} ms | {:.1} / {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.0} | {:.1} s | {} → {} |",
+        latency.as_millis(),
+        pct(&firsts, 50.0),
+        pct(&firsts, 95.0),
+        pct(&firsts, 99.0),
+        pct(&to_channel, 50.0),
+        pct(&to_channel, 99.0),
+        DECLARES as f64 / all_answered.as_secs_f64(),
+        all_created.as_secs_f64(),
+        mib(idle),
+        mib(after),
+    );
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let bin = escargot::CargoBuild::new()
+        .package("klaxon")
+        .bin("klaxon")
+        .release()
+        .run()
+        .expect("build klaxon (release)")
+        .path()
+        .to_path_buf();
+    println!("{DECLARES} declares, {IN_FLIGHT} in flight, against the fake Discord:\n");
+    println!(
+        "| added REST latency | first response p50 / p95 / p99 | interaction → channel created p50 / p99 | declares/s (answered) | all channels created after | bot RSS idle → after |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    round(&bin, Duration::ZERO).await;
+    round(&bin, Duration::from_millis(50)).await;
+}
