@@ -556,5 +556,18 @@ mod tests {
         assert_eq!(parse_custom_id("klaxon:frob:1"), None);
         assert_eq!(parse_custom_id("klaxon:ack:x"), None);
         assert_eq!(parse_custom_id("other:ack:1"), None);
+        let declare = Button {
+            action: ButtonAction::Declare,
+            label: "Declare incident".into(),
+            incident: 0,
+            danger: false,
+            confirm: None,
+            code: Some("42".into()),
+        };
+        assert_eq!(custom_id(&declare, false), "klaxon:declare:0:42");
+        assert_eq!(
+            parse_custom_id("klaxon:declare:0:42").map(|c| (c.action, c.code)),
+            Some((ButtonAction::Declare, Some("42".into())))
+        );
     }
 }
