@@ -239,6 +239,8 @@ pub struct PlatformSettings {
     pub discord_defer_after: Duration,
     /// `KLAXON_HTTP_ADDR`, default `127.0.0.1:3000`.
     pub http_addr: String,
+    /// `KLAXON_ALERTS_TOKEN`: the bearer token of `POST /alerts/*`; unset, alert intake is off.
+    pub alerts_token: Option<secrecy::SecretString>,
 }
 
 impl std::fmt::Debug for PlatformSettings {
@@ -267,6 +269,7 @@ impl std::fmt::Debug for PlatformSettings {
             .field("discord_public_key", &self.discord_public_key)
             .field("discord_api_url", &self.discord_api_url)
             .field("http_addr", &self.http_addr)
+            .field("alerts_token", &self.alerts_token.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -286,6 +289,7 @@ impl Default for PlatformSettings {
             discord_api_url: None,
             discord_defer_after: Duration::from_millis(1500),
             http_addr: "127.0.0.1:3000".to_owned(),
+            alerts_token: None,
         }
     }
 }
@@ -326,6 +330,7 @@ impl PlatformSettings {
             discord_api_url: var("DISCORD_API_URL"),
             discord_defer_after: Duration::from_millis(1500),
             http_addr: var("KLAXON_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
+            alerts_token: secret("KLAXON_ALERTS_TOKEN"),
         })
     }
 
@@ -367,6 +372,26 @@ pub async fn serve(
     settings: PlatformSettings,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with_clock(
+        store,
+        config,
+        settings,
+        listener,
+        shutdown,
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// [`serve`] with another clock (tests use a manual one).
+pub async fn serve_with_clock(
+    store: Store,
+    config: Config,
+    settings: PlatformSettings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
     use secrecy::ExposeSecret as _;
 
@@ -428,10 +453,24 @@ pub async fn serve(
         }
         None => {}
     }
+    let platforms: std::collections::BTreeSet<PlatformKind> = apis.keys().copied().collect();
+    for route in &config.alerts.routes {
+        for target in route
+            .targets
+            .iter()
+            .filter(|t| !platforms.contains(&t.platform))
+        {
+            tracing::warn!(
+                route = route.name.as_deref().unwrap_or("(unnamed)"),
+                platform = %target.platform,
+                "an alert route names a platform that is not configured; its alerts skip it"
+            );
+        }
+    }
     anyhow::ensure!(!apis.is_empty(), "no platform is configured");
     let discord_capture = config.discord.capture_emoji.clone();
     let capture_emoji = config.slack.capture_emoji.clone();
-    let app = App::new(store.clone(), config, Arc::new(SystemClock), apis)?;
+    let app = App::new(store.clone(), config, clock, apis)?;
     let cancel = CancellationToken::new();
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
     let dispatcher =
@@ -501,6 +540,10 @@ pub async fn serve(
             .as_ref()
             .map(klaxon_discord::Gateway::connected_flag),
         discord_endpoint,
+        alerts: crate::alerts::http::Intake {
+            token: settings.alerts_token.clone(),
+            platforms,
+        },
     });
     axum::serve(listener, crate::http::router(state))
         .with_graceful_shutdown(shutdown)

@@ -164,10 +164,17 @@ fn init_logging(cli: &Cli) {
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    // `KLAXON_LOG_FORMAT=json`: one JSON object per line, with the command span's fields
+    // (correlation id, tenant, user) on every event inside it.
+    let json = std::env::var("KLAXON_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
+    }
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<Config> {

@@ -36,6 +36,9 @@ pub struct Config {
     pub discord: DiscordConfig,
     #[serde(default)]
     pub slack: SlackConfig,
+    /// `[alerts]`: routing of incoming alerts (see `crate::alerts`).
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 /// `[slack]`.
@@ -561,6 +564,7 @@ impl Config {
             !bh.days.is_empty(),
             "business_hours.days must name at least one day"
         );
+        self.alerts.validate()?;
         let e = &self.escalation;
         for tier in e.default.iter().chain(
             [&e.sev1, &e.sev2, &e.sev3, &e.sev4]
@@ -910,5 +914,9 @@ mod tests {
         for s in Severity::ALL {
             assert_eq!(example.ladder(s), Config::default().ladder(s));
         }
+        let alerts = crate::alerts::AlertsConfig::default();
+        assert_eq!(example.alerts.severities, alerts.severities);
+        assert_eq!(example.alerts.default_severity, alerts.default_severity);
+        assert!(example.alerts.routes.is_empty());
     }
 }

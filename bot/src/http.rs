@@ -40,6 +40,8 @@ pub struct HttpState {
     pub discord_gateway: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Enables `POST /discord/interactions`.
     pub discord_endpoint: Option<klaxon_discord::Endpoint>,
+    /// Alert intake's token and the platforms it may announce on.
+    pub alerts: crate::alerts::http::Intake,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -50,8 +52,37 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/slack/interactions", post(slack_interactions))
         .route("/discord/interactions", post(discord_interactions))
         .route("/slack/events", post(slack_events))
+        .route("/metrics", get(metrics))
+        .route(
+            "/alerts/alertmanager",
+            post(crate::alerts::http::alertmanager)
+                .layer(DefaultBodyLimit::max(crate::alerts::http::MAX_ALERT_BODY)),
+        )
+        .route(
+            "/alerts/webhook",
+            post(crate::alerts::http::webhook)
+                .layer(DefaultBodyLimit::max(crate::alerts::http::MAX_ALERT_BODY)),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+/// Klaxon's own metrics, in the Prometheus text format.
+async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
+    match crate::metrics::render(&state.store).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "could not render metrics");
+            (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
+        }
+    }
 }
 
 async fn readyz(State(state): State<Arc<HttpState>>) -> Response {

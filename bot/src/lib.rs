@@ -4,12 +4,14 @@
 //! `main` is thin: [`cli::main`] parses arguments and calls into [`app`], which wires a
 //! [`store::Store`], a [`clock::Clock`], the [`engine::Engine`] and the adapters together.
 
+pub mod alerts;
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod metrics;
 pub mod outbox;
 pub mod postmortem;
 pub mod reminders;

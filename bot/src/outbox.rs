@@ -77,6 +77,14 @@ pub enum Op {
     Edit { kind: PostKind, message: Message },
     /// Share a stored postmortem draft in the incident channel, as a file.
     UploadPostmortem { version: i64, comment: Message },
+    /// Announce an alert in a paging channel; the alert row remembers the message.
+    PostAlert {
+        alert: i64,
+        channel: ChannelRef,
+        message: Message,
+    },
+    /// Replace an alert's announcement (fired again, resolved, declared).
+    EditAlert { alert: i64, message: Message },
 }
 
 impl Op {
@@ -316,6 +324,20 @@ impl Dispatcher {
     async fn make(&self, call: &store::outbox::Pending) -> Result<(), DateTime<Utc>> {
         let outcome = self.attempt(call).await;
         let now = Utc::now();
+        crate::metrics::platform_call(
+            call.tenant.platform.as_str(),
+            &method_of(&call.op),
+            match &outcome {
+                Ok(()) => "ok",
+                Err(Failure::Api(ApiError::Transient { reason, .. }))
+                    if reason == "ratelimited" || reason == "HTTP 429" =>
+                {
+                    "rate_limited"
+                }
+                Err(Failure::Api(ApiError::Transient { .. }) | Failure::Internal(_)) => "retry",
+                Err(_) => "failed",
+            },
+        );
         let recorded = async {
             let mut conn = self.store.conn().await?;
             match outcome {
@@ -461,6 +483,39 @@ impl Dispatcher {
                 )
                 .await?;
             }
+            Op::PostAlert {
+                alert,
+                channel,
+                message,
+            } => {
+                let message = self.resolve_message(&call.tenant, message).await?;
+                let posted = api.post(&channel, &message).await?;
+                let mut tx = self.store.begin().await?;
+                store::alerts::set_message(&mut tx, alert, &posted).await?;
+                store::outbox::mark_done(&mut tx, call.id, now).await?;
+                tx.commit().await.map_err(anyhow::Error::from)?;
+                return Ok(());
+            }
+            Op::EditAlert { alert, message } => {
+                let row = {
+                    let mut conn = self.store.conn().await?;
+                    store::alerts::get(&mut conn, alert).await?
+                };
+                let (channel, target) = row
+                    .and_then(|a| a.message_ref.map(|m| (a.channel_id, m)))
+                    .ok_or_else(|| {
+                        Failure::Impossible(format!(
+                            "alert {alert}'s announcement was never posted"
+                        ))
+                    })?;
+                let message = self.resolve_message(&call.tenant, message).await?;
+                api.edit(
+                    &ChannelRef::new(channel.clone(), channel),
+                    &target,
+                    &message,
+                )
+                .await?;
+            }
             Op::Edit { kind, message } => {
                 let (channel, target) = self.tracked(incident.as_ref(), kind).await?;
                 let message = self.resolve_message(&call.tenant, message).await?;
@@ -574,6 +629,15 @@ fn incident_channel(incident: Option<&Incident>) -> Result<ChannelRef, Failure> 
         )));
     }
     Ok(incident.channel())
+}
+
+/// The stored call's kind (`post`, `edit`, `create_channel` …), for metrics.
+fn method_of(op: &str) -> String {
+    #[derive(Deserialize)]
+    struct Tag {
+        op: String,
+    }
+    serde_json::from_str::<Tag>(op).map_or_else(|_| "unknown".to_owned(), |t| t.op)
 }
 
 /// 1 s, 2 s, 4 s … capped at five minutes.

@@ -161,7 +161,10 @@ pub async fn gather(
         ended: incident.resolved_at.map(long),
         duration: age(incident.declared_at, end),
         declared_by: format!("@{}", incident.declared_by.label()),
-        detected_by: None,
+        detected_by: entries
+            .iter()
+            .find(|e| e.kind == "detected")
+            .map(|e| line(&e.text)),
         resolved_by: incident.resolved_at.and(
             entries
                 .iter()

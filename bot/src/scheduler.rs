@@ -82,6 +82,8 @@ impl Scheduler {
             if posted {
                 self.outbox_wake.notify_one();
             }
+            let lateness = (now - reminder.due_at).num_milliseconds();
+            crate::metrics::reminder(reminder.kind.as_str(), posted, lateness as f64 / 1000.0);
             tracing::debug!(
                 kind = reminder.kind.as_str(),
                 incident = reminder.incident_id,

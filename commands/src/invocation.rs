@@ -188,6 +188,11 @@ pub struct MessageRef(pub String);
 pub enum Input {
     Text(String),
     Command(Command),
+    /// A click on an alert announcement's "Declare incident" button
+    /// ([`crate::ButtonAction::Declare`]): declare with that alert's title and severity.
+    DeclareAlert {
+        alert: i64,
+    },
 }
 
 /// One request from a person, as every adapter hands it to the engine.

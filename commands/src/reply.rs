@@ -122,6 +122,9 @@ pub enum ButtonAction {
     Confirm,
     /// Post a status update: platforms with forms ask for the text first.
     Update,
+    /// Declare an incident from an alert's announcement; the button carries the alert's id as
+    /// its code (and no incident: `incident` is 0).
+    Declare,
 }
 
 impl ButtonAction {
@@ -131,6 +134,7 @@ impl ButtonAction {
             Self::Resolve => "resolve",
             Self::Confirm => "confirm",
             Self::Update => "update",
+            Self::Declare => "declare",
         }
     }
 
@@ -140,6 +144,7 @@ impl ButtonAction {
             "resolve" => Some(Self::Resolve),
             "confirm" => Some(Self::Confirm),
             "update" => Some(Self::Update),
+            "declare" => Some(Self::Declare),
             _ => None,
         }
     }

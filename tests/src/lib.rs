@@ -7,6 +7,7 @@ pub mod fake_discord;
 pub mod fake_slack;
 pub mod recorder;
 pub mod scenario;
+pub mod served;
 pub mod target;
 
 use std::collections::BTreeMap;

@@ -260,6 +260,20 @@ fn component(c: &ComponentInteraction) -> Plan {
     let command = match clicked.action {
         // The text comes from a form; its submission is the command.
         ButtonAction::Update => return Plan::Respond(update_modal(clicked.incident)),
+        // An alert's announcement: the code is the alert's id, and there is no incident yet.
+        ButtonAction::Declare => {
+            let Some(alert) = clicked.code.as_deref().and_then(|c| c.parse().ok()) else {
+                return Plan::Ignore;
+            };
+            return Plan::Invoke(Invocation {
+                tenant,
+                channel: channel(c.channel_id, c.channel.as_ref()),
+                user: who(&c.user, c.member.as_ref()),
+                input: Input::DeclareAlert { alert },
+                incident: None,
+                delivery_id: Some(c.id.to_string()),
+            });
+        }
         ButtonAction::Ack => Command::Ack,
         ButtonAction::Resolve => Command::Resolve { summary: None },
         ButtonAction::Confirm => match clicked.code {
@@ -299,6 +313,10 @@ fn ask_first(clicked: &Clicked) -> CreateInteractionResponse {
             "Yes, send",
         ),
         ButtonAction::Update => return update_modal(clicked.incident),
+        ButtonAction::Declare => (
+            "Declare an incident from this alert?".to_owned(),
+            "Yes, declare",
+        ),
     };
     let button = Button {
         action: clicked.action,
@@ -538,5 +556,18 @@ mod tests {
         assert_eq!(parse_custom_id("klaxon:frob:1"), None);
         assert_eq!(parse_custom_id("klaxon:ack:x"), None);
         assert_eq!(parse_custom_id("other:ack:1"), None);
+        let declare = Button {
+            action: ButtonAction::Declare,
+            label: "Declare incident".into(),
+            incident: 0,
+            danger: false,
+            confirm: None,
+            code: Some("42".into()),
+        };
+        assert_eq!(custom_id(&declare, false), "klaxon:declare:0:42");
+        assert_eq!(
+            parse_custom_id("klaxon:declare:0:42").map(|c| (c.action, c.code)),
+            Some((ButtonAction::Declare, Some("42".into())))
+        );
     }
 }

@@ -92,6 +92,18 @@ pub fn invocation(payload: &Value) -> Option<Invocation> {
     let channel_id = payload["channel"]["id"].as_str().unwrap_or_default();
     let channel_name = payload["channel"]["name"].as_str().unwrap_or(channel_id);
     let command = match button {
+        ButtonAction::Declare => {
+            return Some(Invocation {
+                tenant: Tenant::new(PlatformKind::Slack, team),
+                channel: ChannelRef::new(channel_id, channel_name),
+                user,
+                input: Input::DeclareAlert {
+                    alert: code?.parse().ok()?,
+                },
+                incident: None,
+                delivery_id: payload["trigger_id"].as_str().map(str::to_owned),
+            });
+        }
         ButtonAction::Ack => Command::Ack,
         ButtonAction::Resolve => Command::Resolve { summary: None },
         ButtonAction::Confirm => Command::Confirm {
@@ -152,5 +164,12 @@ mod tests {
             invocation(&other).is_none(),
             "a confirm button without its code does nothing"
         );
+        other["actions"][0]["action_id"] = "klaxon.declare".into();
+        other["actions"][0]["value"] = "0:42".into();
+        let declare = invocation(&other).expect("a declare button");
+        assert_eq!(declare.input, Input::DeclareAlert { alert: 42 });
+        assert_eq!(declare.incident, None);
+        other["actions"][0]["value"] = "0:x".into();
+        assert!(invocation(&other).is_none());
     }
 }

@@ -161,6 +161,21 @@ mod tests {
     }
 
     #[test]
+    fn a_declare_button_carries_its_alert() {
+        let m = Message::new().button(klaxon_commands::Button {
+            action: klaxon_commands::ButtonAction::Declare,
+            label: "Declare incident".into(),
+            incident: 0,
+            danger: false,
+            confirm: None,
+            code: Some("42".into()),
+        });
+        let b = blocks(&m);
+        assert_eq!(b[0]["elements"][0]["action_id"], "klaxon.declare");
+        assert_eq!(b[0]["elements"][0]["value"], "0:42");
+    }
+
+    #[test]
     fn blocks_have_a_section_and_fields() {
         let m = Message::new()
             .line(Rich::new().strong("🔴 SEV1 · INC-1 · ").user_text("<b>"))

@@ -5,6 +5,7 @@
 //! reply returned. A refusal ([`UserError`]) rolls everything back.
 
 mod actions;
+mod alert;
 pub mod capture;
 pub mod render;
 
@@ -80,25 +81,45 @@ impl Engine {
             tenant = %invocation.tenant,
             user = %invocation.user.id,
         );
-        match self.try_handle(&invocation).instrument(span.clone()).await {
+        let received = std::time::Instant::now();
+        let reply = match self.try_handle(&invocation).instrument(span.clone()).await {
             Ok(reply) => reply,
             Err(e) => {
                 span.in_scope(|| tracing::error!(error = %format!("{e:#}"), "command failed"));
                 Reply::internal_error(&correlation)
             }
-        }
+        };
+        let outcome = match reply.kind {
+            klaxon_commands::ReplyKind::Ok => "ok",
+            klaxon_commands::ReplyKind::UserError => "user_error",
+            klaxon_commands::ReplyKind::InternalError => "internal_error",
+        };
+        crate::metrics::command(
+            invocation.tenant.platform.as_str(),
+            command_label(&invocation),
+            outcome,
+            received.elapsed().as_secs_f64(),
+        );
+        reply
     }
 
     async fn try_handle(&self, inv: &Invocation) -> anyhow::Result<Reply> {
-        let command = match &inv.input {
+        /// What is asked: a command, or a declare from an alert (whose title and severity
+        /// are read inside the transaction).
+        enum Request {
+            Command(Command),
+            DeclareAlert(i64),
+        }
+        let request = match &inv.input {
             Input::Text(text) => match klaxon_commands::parse(text, inv.tenant.platform) {
-                Ok(command) => command,
+                Ok(command) => Request::Command(command),
                 Err(e) => {
                     tracing::info!(error = %e, "refused input");
                     return Ok(Reply::user_error(&e));
                 }
             },
-            Input::Command(command) => command.clone(),
+            Input::Command(command) => Request::Command(command.clone()),
+            Input::DeclareAlert { alert } => Request::DeclareAlert(*alert),
         };
         let mut tx = self.store.begin().await?;
         if let Some(delivery) = &inv.delivery_id
@@ -116,8 +137,11 @@ impl Engine {
             queued: false,
             execution: None,
         };
-        let name = command.name();
-        match actions::run(&mut ctx, command).await {
+        let (name, result) = match request {
+            Request::Command(command) => (command.name(), actions::run(&mut ctx, command).await),
+            Request::DeclareAlert(id) => ("declare", alert::declare_clicked(&mut ctx, id).await),
+        };
+        match result {
             Ok(reply) => {
                 let queued = ctx.queued;
                 let execution = ctx.execution.take();
@@ -299,6 +323,17 @@ impl Handler for Engine {
     }
 }
 
+/// The subcommand an invocation names, for metrics: `invalid` when it does not parse.
+fn command_label(inv: &Invocation) -> &'static str {
+    match &inv.input {
+        Input::Text(text) => klaxon_commands::parse(text, inv.tenant.platform)
+            .map(|c| c.name())
+            .unwrap_or("invalid"),
+        Input::Command(c) => c.name(),
+        Input::DeclareAlert { .. } => "declare",
+    }
+}
+
 /// A short id tying an "internal error" reply to its log lines.
 fn correlation_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
@@ -365,7 +400,9 @@ impl Ctx<'_> {
                 .split_whitespace()
                 .next()
                 .map(str::to_ascii_lowercase),
-            klaxon_commands::Input::Command(_) => None,
+            klaxon_commands::Input::Command(_) | klaxon_commands::Input::DeclareAlert { .. } => {
+                None
+            }
         };
         let name = typed.unwrap_or_else(|| command.name().to_owned());
         found.ok_or_else(|| {

@@ -236,6 +236,19 @@ pub async fn all(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Incident>> {
     convert(rows)
 }
 
+/// How many incidents are open, by severity, across every tenant (for `/metrics`).
+pub async fn open_by_severity(conn: &mut SqliteConnection) -> anyhow::Result<Vec<(Severity, i64)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT severity, COUNT(*) FROM incidents WHERE status <> 'resolved' GROUP BY severity",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(level, n)| Severity::from_level(level).map(|s| (s, n)))
+        .collect())
+}
+
 /// The next per-tenant number. Call inside the write transaction that inserts it.
 pub async fn next_number(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow::Result<i64> {
     let n: i64 = sqlx::query_scalar(

@@ -4,6 +4,7 @@
 //! keys on, and `synchronous = FULL` so a committed command survives a power cut. Writers take
 //! the lock up front (`BEGIN IMMEDIATE`) so concurrent commands queue instead of failing.
 
+pub mod alerts;
 pub mod captures;
 pub mod checklist;
 pub mod deliveries;

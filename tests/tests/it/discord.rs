@@ -1178,3 +1178,91 @@ async fn the_postmortem_draft_is_shared_as_a_markdown_attachment() {
     assert_eq!(message["allowed_mentions"]["parse"], json!([]));
     let _ = k.stop().await;
 }
+
+#[tokio::test]
+async fn an_alert_is_announced_on_discord_and_its_button_declares_once() {
+    let fake = FakeDiscord::start().await;
+    let mut s = settings(&fake);
+    s.alerts_token = Some("alert-token".to_owned().into());
+    let mut cfg = Config::parse(&format!(
+        "checklist = []\n[discord]\npaging_channel = \"{PAGING}\"\n\
+         [[alerts.routes]]\nname = \"all\"\n\
+         targets = [{{ platform = \"discord\", workspace = \"{GUILD}\", channel = \"{PAGING}\" }}]\n"
+    ))
+    .expect("config");
+    cfg.discord.announcement_debounce_ms = 0;
+    let k = Running::start_full(fake, s, tempfile::tempdir().expect("tmp"), cfg).await;
+    let alert = json!({
+        "title": "@everyone HighErrorRate", "severity": "sev2", "summary": "5xx above 5%",
+        "source": "prometheus", "fingerprint": "fp-1", "labels": { "team": "payments" }
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{}/alerts/webhook", k.url))
+        .bearer_auth("alert-token")
+        .json(&alert)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    assert!(
+        k.fake
+            .until(|f| !f
+                .calls_to("POST", &format!("/channels/{PAGING}/messages"))
+                .is_empty())
+            .await
+    );
+    let post = &k
+        .fake
+        .calls_to("POST", &format!("/channels/{PAGING}/messages"))[0];
+    assert!(!post.to_string().contains("@everyone"), "{post}");
+    assert_eq!(post["allowed_mentions"]["parse"], json!([]));
+    let custom_id = post["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .expect("a Declare incident button")
+        .to_owned();
+    assert!(custom_id.starts_with("klaxon:declare"), "{custom_id}");
+    let mut click_id = custom_id.clone();
+    if custom_id.contains('?') {
+        let ask = k
+            .fake
+            .interact(fake_discord::click(
+                &next_id(),
+                ONCALL,
+                PAGING,
+                &custom_id,
+                "650000000000000009",
+            ))
+            .await;
+        click_id = ask["data"]["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .expect("the confirming button")
+            .to_owned();
+    }
+    for _ in 0..2 {
+        let r = k
+            .fake
+            .interact(fake_discord::click(
+                &next_id(),
+                ONCALL,
+                PAGING,
+                &click_id,
+                "650000000000000009",
+            ))
+            .await;
+        assert_eq!(r["type"], 4, "{r}");
+    }
+    assert!(
+        k.fake
+            .until(|f| !f.calls_to("PUT", "/channels/*/pins/*").is_empty())
+            .await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        k.fake
+            .calls_to("POST", &format!("/guilds/{GUILD}/channels"))
+            .len(),
+        1,
+        "two clicks declare once"
+    );
+    let _ = k.stop().await;
+}

@@ -1,8 +1,10 @@
 //! Klaxon's one integration-test binary.
 
+mod alerts;
 mod cli;
 mod discord;
 mod engine;
+mod ops;
 mod outbox;
 mod postmortem;
 mod reminders;

@@ -5,6 +5,7 @@ use klaxon_commands::{Reply, Rich, Severity, Title};
 
 use crate::engine::render::{View, planned};
 use crate::engine::{ActionResult, Ctx};
+
 use crate::outbox::{Op, Target};
 use crate::store::incidents::{self, NewIncident};
 use crate::store::posts::PostKind;
@@ -15,6 +16,18 @@ pub async fn run(
     title: Title,
     private: bool,
 ) -> ActionResult {
+    let invite = vec![ctx.inv.user.clone()];
+    Ok(open(ctx, severity, title, private, invite).await?.1)
+}
+
+/// Declares an incident, inviting `invite` to its channel; the incident and the reply.
+pub(crate) async fn open(
+    ctx: &mut Ctx<'_>,
+    severity: Option<Severity>,
+    title: Title,
+    private: bool,
+    invite: Vec<klaxon_commands::UserRef>,
+) -> Result<(crate::store::Incident, Reply), crate::engine::ActionError> {
     let severity = severity.unwrap_or(ctx.config.incidents.default_severity);
     let tenant = ctx.inv.tenant.clone();
     let number = incidents::next_number(ctx.conn, &tenant).await?;
@@ -80,7 +93,7 @@ pub async fn run(
         Op::CreateChannel {
             private: incident.private,
             topic: view.topic(),
-            invite: vec![ctx.inv.user.clone()],
+            invite,
         },
         Op::Post {
             to: Target::Channel(paging),
@@ -114,12 +127,13 @@ pub async fn run(
     }
 
     let private = if incident.private { ", private" } else { "" };
-    Ok(Reply::ok_line(
+    let reply = Reply::ok_line(
         Rich::plain(format!(
             "🚨 {} declared ({severity}{private}) → ",
             incident.key()
         ))
         .channel(&planned(&incident))
         .text(". Next: /inc ack, /inc lead @someone."),
-    ))
+    );
+    Ok((incident, reply))
 }

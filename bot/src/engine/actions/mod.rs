@@ -3,7 +3,7 @@
 mod ack;
 mod check;
 mod checklist;
-mod declare;
+pub(crate) mod declare;
 mod escalate;
 mod facts;
 mod followup;

@@ -1,0 +1,206 @@
+//! Klaxon's own metrics, served at `GET /metrics` in the Prometheus (OpenMetrics) text format
+//! through `prometheus-client`.
+//!
+//! One process-wide registry: the engine, the outbox, the scheduler and alert intake count into
+//! it wherever they are, and the endpoint encodes it. Open incidents are read from the database
+//! at scrape time (the database is the truth; a gauge kept in memory would drift across
+//! restarts).
+
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+struct Metrics {
+    registry: Registry,
+    /// Held from setting the open-incident gauges to encoding them, so concurrent scrapes of
+    /// different stores (tests) each see their own.
+    rendering: std::sync::Mutex<()>,
+    commands: Family<Labels, Counter>,
+    command_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    open_incidents: Family<Labels, Gauge>,
+    reminders: Family<Labels, Counter>,
+    reminder_lateness: Family<Labels, Histogram, fn() -> Histogram>,
+    platform_calls: Family<Labels, Counter>,
+    alerts: Family<Labels, Counter>,
+    alerts_deduplicated: Family<Labels, Counter>,
+    alerts_rejected: Family<Labels, Counter>,
+}
+
+/// 1 ms to about 16 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// 1 s to about 4.5 hours.
+fn lateness_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 15))
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("klaxon");
+    let commands = Family::<Labels, Counter>::default();
+    registry.register(
+        "commands",
+        "Commands handled, by subcommand and outcome (ok, user_error, internal_error)",
+        commands.clone(),
+    );
+    let command_seconds =
+        Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+    registry.register(
+        "command_duration_seconds",
+        "Time from receiving a command to answering it, by platform",
+        command_seconds.clone(),
+    );
+    let open_incidents = Family::<Labels, Gauge>::default();
+    registry.register(
+        "open_incidents",
+        "Incidents not yet resolved, by severity",
+        open_incidents.clone(),
+    );
+    let reminders = Family::<Labels, Counter>::default();
+    registry.register(
+        "reminders_fired",
+        "Reminders that fell due, by kind and whether they posted",
+        reminders.clone(),
+    );
+    let reminder_lateness =
+        Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(lateness_histogram);
+    registry.register(
+        "reminder_lateness_seconds",
+        "How long after its due time a reminder fired, by kind",
+        reminder_lateness.clone(),
+    );
+    let platform_calls = Family::<Labels, Counter>::default();
+    registry.register(
+        "platform_calls",
+        "Outbound platform calls by platform, method and outcome (ok, retry, rate_limited, failed)",
+        platform_calls.clone(),
+    );
+    let alerts = Family::<Labels, Counter>::default();
+    registry.register(
+        "alerts_received",
+        "Alerts received, by endpoint and status (firing, resolved)",
+        alerts.clone(),
+    );
+    let alerts_deduplicated = Family::<Labels, Counter>::default();
+    registry.register(
+        "alerts_deduplicated",
+        "Alerts that matched an existing announcement (by fingerprint) and edited it",
+        alerts_deduplicated.clone(),
+    );
+    let alerts_rejected = Family::<Labels, Counter>::default();
+    registry.register(
+        "alerts_rejected",
+        "Alert payloads refused as malformed, by endpoint",
+        alerts_rejected.clone(),
+    );
+    Metrics {
+        registry,
+        rendering: std::sync::Mutex::new(()),
+        commands,
+        command_seconds,
+        open_incidents,
+        reminders,
+        reminder_lateness,
+        platform_calls,
+        alerts,
+        alerts_deduplicated,
+        alerts_rejected,
+    }
+});
+
+pub fn command(platform: &str, command: &str, outcome: &str, seconds: f64) {
+    let m = &*METRICS;
+    m.commands
+        .get_or_create(&vec![
+            ("command", command.to_owned()),
+            ("outcome", outcome.to_owned()),
+        ])
+        .inc();
+    m.command_seconds
+        .get_or_create(&vec![("platform", platform.to_owned())])
+        .observe(seconds);
+}
+
+pub fn reminder(kind: &str, posted: bool, lateness_seconds: f64) {
+    let m = &*METRICS;
+    m.reminders
+        .get_or_create(&vec![
+            ("kind", kind.to_owned()),
+            ("posted", posted.to_string()),
+        ])
+        .inc();
+    m.reminder_lateness
+        .get_or_create(&vec![("kind", kind.to_owned())])
+        .observe(lateness_seconds.max(0.0));
+}
+
+pub fn platform_call(platform: &str, method: &str, outcome: &str) {
+    METRICS
+        .platform_calls
+        .get_or_create(&vec![
+            ("platform", platform.to_owned()),
+            ("method", method.to_owned()),
+            ("outcome", outcome.to_owned()),
+        ])
+        .inc();
+}
+
+pub fn alert_received(endpoint: &str, firing: bool) {
+    let status = if firing { "firing" } else { "resolved" };
+    METRICS
+        .alerts
+        .get_or_create(&vec![
+            ("endpoint", endpoint.to_owned()),
+            ("status", status.to_owned()),
+        ])
+        .inc();
+}
+
+pub fn alert_deduplicated(endpoint: &str) {
+    METRICS
+        .alerts_deduplicated
+        .get_or_create(&vec![("endpoint", endpoint.to_owned())])
+        .inc();
+}
+
+pub fn alert_rejected(endpoint: &str) {
+    METRICS
+        .alerts_rejected
+        .get_or_create(&vec![("endpoint", endpoint.to_owned())])
+        .inc();
+}
+
+/// The metrics as OpenMetrics text, with open incidents counted in `store` now.
+pub async fn render(store: &crate::store::Store) -> anyhow::Result<String> {
+    let m = &*METRICS;
+    let mut conn = store.conn().await?;
+    let open = crate::store::incidents::open_by_severity(&mut conn).await?;
+    drop(conn);
+    let _one_at_a_time = m
+        .rendering
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for severity in klaxon_commands::Severity::ALL {
+        let n = open
+            .iter()
+            .find(|(s, _)| *s == severity)
+            .map_or(0, |(_, n)| *n);
+        m.open_incidents
+            .get_or_create(&vec![("severity", severity.to_string())])
+            .set(n);
+    }
+    let mut out = String::new();
+    encode(&mut out, &m.registry)?;
+    Ok(out)
+}
+
+/// The content type of [`render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
