@@ -55,15 +55,14 @@ pub fn discord_options(
         options.push(serde_json::json!({ "name": arg.name, "type": kind, "value": value }));
         rest = if arg.kind == ArgKind::Text { "" } else { after };
     }
-    let group = match spec.name {
-        "checklist" | "check" | "uncheck" => Some("checklist"),
-        "postmortem" | "impact" | "rootcause" | "lesson" | "followup" => Some("postmortem"),
-        _ => None,
-    };
-    let sub = match (group, spec.name) {
-        (Some(_), "checklist") => "show".to_owned(),
-        (Some(_), "postmortem") => "draft".to_owned(),
-        (_, n) => n.to_owned(),
-    };
+    // Where the registered command puts it: `/inc <sub>` or `/inc <group> <sub>`.
+    let (group, sub) = klaxon_discord::register::GROUPS
+        .iter()
+        .find_map(|(group, _, subs)| {
+            subs.iter()
+                .find(|(_, name)| *name == spec.name)
+                .map(|(sub, _)| (Some(*group), (*sub).to_owned()))
+        })
+        .unwrap_or_else(|| (None, spec.name.to_owned()));
     (group, sub, serde_json::Value::Array(options))
 }

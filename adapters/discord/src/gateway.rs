@@ -240,17 +240,16 @@ impl Gateway {
         handler: Arc<dyn Handler>,
         deadline: Duration,
     ) -> Result<Self, String> {
-        let http = api::http(token, rest);
         if rest.application_id.is_none() {
             return Err("DISCORD_APPLICATION_ID is not set".to_owned());
         }
+        let http = Arc::new(api::http(token, rest));
         register(&http, registration).await?;
         let connected = Arc::new(AtomicBool::new(false));
-        let responder_http = Arc::new(api::http(token, rest));
         let events = Events {
             responder: Responder {
                 handler,
-                http: responder_http,
+                http,
                 deadline,
             },
             connected: Arc::clone(&connected),

@@ -399,7 +399,7 @@ fn modal(m: &ModalInteraction) -> Plan {
 
 /// A reply as an ephemeral response.
 pub fn reply_message(reply: &Reply) -> CreateInteractionResponseMessage {
-    let (content, embed, buttons, _) = reply_parts(reply);
+    let (content, embed, buttons) = reply_parts(reply);
     let mut m = CreateInteractionResponseMessage::new()
         .content(content)
         .ephemeral(true)
@@ -411,11 +411,11 @@ pub fn reply_message(reply: &Reply) -> CreateInteractionResponseMessage {
     m
 }
 
+/// A reply's content, embed and buttons. Replies are seen by one person: they notify nobody.
 type Parts = (
     String,
     Option<serenity::all::CreateEmbed>,
     Vec<CreateActionRow>,
-    Mentions,
 );
 
 fn reply_parts(reply: &Reply) -> Parts {
@@ -426,11 +426,11 @@ fn reply_parts(reply: &Reply) -> Parts {
             markdown::clip(&format!("⚠️ {}", rendered.content), markdown::CONTENT_LIMIT)
         }
     };
-    (content, rendered.embed, rendered.buttons, rendered.mentions)
+    (content, rendered.embed, rendered.buttons)
 }
 
 fn reply_edit(reply: &Reply) -> EditInteractionResponse {
-    let (content, embed, buttons, _) = reply_parts(reply);
+    let (content, embed, buttons) = reply_parts(reply);
     // serenity applies no default allowed mentions to this edit: always set them.
     let mut e = EditInteractionResponse::new()
         .content(content)

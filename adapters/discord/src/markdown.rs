@@ -102,13 +102,14 @@ pub fn line(rich: &Rich, mentions: &mut Mentions) -> String {
         match span {
             Span::Plain(t) => out.push_str(&escape(t)),
             Span::Strong(t) => {
-                let t = t.trim_end();
-                if !t.is_empty() {
+                // Markdown emphasis must not end in a space: it moves outside the stars.
+                let trimmed = t.trim_end();
+                if !trimmed.is_empty() {
                     out.push_str("**");
-                    out.push_str(&escape(t));
+                    out.push_str(&escape(trimmed));
                     out.push_str("**");
                 }
-                if t.len() != span_len(span) {
+                if trimmed.len() != t.len() {
                     out.push(' ');
                 }
             }
@@ -134,13 +135,6 @@ pub fn line(rich: &Rich, mentions: &mut Mentions) -> String {
         }
     }
     out
-}
-
-fn span_len(span: &Span) -> usize {
-    match span {
-        Span::Strong(t) => t.len(),
-        _ => 0,
-    }
 }
 
 fn person(out: &mut String, u: &klaxon_commands::UserRef) {

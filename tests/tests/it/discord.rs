@@ -119,6 +119,22 @@ impl Running {
         self.fake.interact(interaction).await
     }
 
+    /// `/inc declare …` from #general, answered without a refusal; waits for the incident
+    /// channel to be created and returns its id.
+    async fn declare(&self, line: &str) -> String {
+        let text = ephemeral(&self.say(ONCALL, GENERAL, line).await);
+        assert!(!text.starts_with("⚠️"), "{line} → {text}");
+        let created = self
+            .fake
+            .until(|f| {
+                !f.calls_to("POST", &format!("/guilds/{GUILD}/channels"))
+                    .is_empty()
+            })
+            .await;
+        assert!(created, "no channel for {line}: {:#?}", self.fake.calls());
+        created_channel(&self.fake).0
+    }
+
     /// Waits until every announcement edit has reached the fake and returns the newest.
     async fn announcement_edit(&self, containing: &str) -> Value {
         let found = self
@@ -696,18 +712,7 @@ async fn the_token_never_appears_in_logs() {
 #[tokio::test]
 async fn the_gateway_resumes_after_reconnect_and_drops_mid_incident() {
     let k = Running::start().await;
-    ephemeral(
-        &k.say(ONCALL, GENERAL, "/inc declare sev2 Queue backlog")
-            .await,
-    );
-    assert!(
-        k.fake
-            .until(|f| !f
-                .calls_to("POST", &format!("/guilds/{GUILD}/channels"))
-                .is_empty())
-            .await
-    );
-    let (channel, _) = created_channel(&k.fake);
+    let channel = k.declare("/inc declare sev2 Queue backlog").await;
     k.fake.request_reconnect();
     assert!(
         k.fake.until(|f| f.sessions().1 >= 1).await,
@@ -805,12 +810,7 @@ fn signing_key() -> ed25519_dalek::SigningKey {
 }
 
 fn public_key_hex() -> String {
-    signing_key()
-        .verifying_key()
-        .to_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(signing_key().verifying_key().to_bytes())
 }
 
 async fn post_signed(
@@ -823,11 +823,7 @@ async fn post_signed(
     let body = body.to_string();
     let ts = timestamp.to_string();
     let signature = key.sign(format!("{ts}{body}").as_bytes());
-    let hex: String = signature
-        .to_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hex::encode(signature.to_bytes());
     reqwest::Client::new()
         .post(format!("{url}/discord/interactions"))
         .header("content-type", "application/json")
@@ -976,18 +972,7 @@ async fn timeline_of(path: &std::path::Path, number: i64) -> Vec<klaxon::store::
 #[tokio::test]
 async fn add_to_timeline_captures_a_message_once_with_its_own_time_and_author() {
     let k = Running::start().await;
-    ephemeral(
-        &k.say(ONCALL, GENERAL, "/inc declare sev2 Login failures")
-            .await,
-    );
-    assert!(
-        k.fake
-            .until(|f| !f
-                .calls_to("POST", &format!("/guilds/{GUILD}/channels"))
-                .is_empty())
-            .await
-    );
-    let (channel, _) = created_channel(&k.fake);
+    let channel = k.declare("/inc declare sev2 Login failures").await;
     // Unprivileged: no message content intent unless reaction capture is configured.
     assert_eq!(k.fake.intents().map(|i| i & (1 << 15)), Some(0));
     let elsewhere = fake_discord::user_message(
@@ -1051,18 +1036,7 @@ async fn a_pushpin_reaction_captures_and_follows_edits_and_removal() {
         Some(1 << 15),
         "the message content intent is asked for"
     );
-    ephemeral(
-        &k.say(ONCALL, GENERAL, "/inc declare sev2 Disk full on db-3")
-            .await,
-    );
-    assert!(
-        k.fake
-            .until(|f| !f
-                .calls_to("POST", &format!("/guilds/{GUILD}/channels"))
-                .is_empty())
-            .await
-    );
-    let (channel, _) = created_channel(&k.fake);
+    let channel = k.declare("/inc declare sev2 Disk full on db-3").await;
     let id = "660000000000000003";
     k.fake.add_message(
         &channel,
@@ -1133,18 +1107,7 @@ async fn a_pushpin_reaction_captures_and_follows_edits_and_removal() {
 #[tokio::test]
 async fn the_postmortem_draft_is_shared_as_a_markdown_attachment() {
     let k = Running::start().await;
-    ephemeral(
-        &k.say(ONCALL, GENERAL, "/inc declare sev2 Cache stampede")
-            .await,
-    );
-    assert!(
-        k.fake
-            .until(|f| !f
-                .calls_to("POST", &format!("/guilds/{GUILD}/channels"))
-                .is_empty())
-            .await
-    );
-    let (channel, _) = created_channel(&k.fake);
+    let channel = k.declare("/inc declare sev2 Cache stampede").await;
     for line in ["/inc resolve TTL jitter added", "/inc postmortem"] {
         let text = ephemeral(&k.say(ONCALL, &channel, line).await);
         assert!(!text.starts_with("⚠️"), "{line} → {text}");
