@@ -15,9 +15,17 @@ use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
 use crate::engine::{Engine, Services};
 use crate::outbox::Dispatcher;
+use crate::runbooks::allow::{Resolve, SystemResolver};
 use crate::runbooks::request::{EnvSecrets, Secrets};
 use crate::scheduler::{Fired, Scheduler};
 use crate::store::Store;
+
+/// Where runbook actions get their secrets and resolve their hosts: the environment
+/// (`KLAXON_SECRET_*`) and the system resolver in production.
+pub struct RunbookIo {
+    pub secrets: Arc<dyn Secrets>,
+    pub resolver: Arc<dyn Resolve>,
+}
 
 /// The engine, the scheduler that fires its reminders, and the dispatcher that makes its
 /// platform calls.
@@ -48,6 +56,21 @@ impl App {
         apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
         secrets: Arc<dyn Secrets>,
     ) -> anyhow::Result<Self> {
+        let io = RunbookIo {
+            secrets,
+            resolver: Arc::new(SystemResolver),
+        };
+        Self::with_runbook_io(store, config, clock, apis, io)
+    }
+
+    /// The same, with both the secrets and the name resolver of runbook actions given.
+    pub fn with_runbook_io(
+        store: Store,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
+        runbook_io: RunbookIo,
+    ) -> anyhow::Result<Self> {
         let wake = Arc::new(Notify::new());
         let scheduler_wake = Arc::new(Notify::new());
         let (catalog, problems) = crate::runbooks::Catalog::load_dir(&config.runbooks.dir);
@@ -57,11 +80,8 @@ impl App {
         let services = Arc::new(Services {
             renderer: crate::postmortem::Renderer::new(&config)?,
             catalog,
-            secrets,
-            http: reqwest::Client::builder()
-                .user_agent(concat!("klaxon/", env!("CARGO_PKG_VERSION")))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
+            secrets: runbook_io.secrets,
+            resolver: runbook_io.resolver,
         });
         let debounce = Duration::from_millis(config.slack.announcement_debounce_ms);
         let discord_debounce = Duration::from_millis(config.discord.announcement_debounce_ms);
@@ -95,8 +115,23 @@ impl App {
         })
     }
 
-    /// Fires every due reminder and makes every due platform call.
+    /// At start-up, before taking commands: runbook actions an earlier process was sending
+    /// when it stopped end `unknown` (and their channels are told); none is sent again.
+    pub async fn recover(&self) -> anyhow::Result<()> {
+        let n = self.engine.recover_interrupted_actions().await?;
+        if n > 0 {
+            tracing::warn!(
+                runs = n,
+                "runbook actions cut off by the last stop are marked unknown"
+            );
+        }
+        Ok(())
+    }
+
+    /// Waits for runbook actions in flight, fires every due reminder and makes every due
+    /// platform call.
     pub async fn settle(&self) -> anyhow::Result<Vec<Fired>> {
+        self.engine.actions_idle().await;
         let fired = self.scheduler.fire_due().await?;
         self.dispatcher.drain().await?;
         Ok(fired)
@@ -157,6 +192,7 @@ pub async fn run_console(
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     apis.insert(PlatformKind::Console, Arc::new(console.clone()));
     let app = App::new(store.clone(), config, clock, apis)?;
+    app.recover().await?;
     // Calls and reminders left due by an earlier run come first.
     app.settle().await?;
     // On the real clock, reminders fire by themselves while the console waits for input.
@@ -471,6 +507,7 @@ pub async fn serve_with_clock(
     let discord_capture = config.discord.capture_emoji.clone();
     let capture_emoji = config.slack.capture_emoji.clone();
     let app = App::new(store.clone(), config, clock, apis)?;
+    app.recover().await?;
     let cancel = CancellationToken::new();
     let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
     let dispatcher =
@@ -554,6 +591,16 @@ pub async fn serve_with_clock(
     }
     if let Some(discord) = discord {
         discord.shutdown().await;
+    }
+    // Runbook actions in flight get a grace period to record their outcome; one still
+    // running after it ends `unknown` at the next start.
+    if tokio::time::timeout(Duration::from_secs(10), app.engine.actions_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "runbook actions still in flight at shutdown; their outcome will be unknown"
+        );
     }
     cancel.cancel();
     let _ = scheduler.await;

@@ -144,8 +144,10 @@ fn is_discord_mention(s: &str) -> bool {
 pub struct RunbooksConfig {
     /// The folder of runbook files (`*.toml`), relative to the working directory.
     pub dir: std::path::PathBuf,
-    /// Hosts runbook actions may call. Empty: no action can send anything (fail closed).
-    pub allowed_hosts: Vec<String>,
+    /// Hosts runbook actions may call: `"host[:port]"` (public addresses only), or
+    /// `{ host = "host[:port]", private = true, secrets_over_http = true }`. Empty: no action
+    /// can send anything (fail closed).
+    pub allowed_hosts: Vec<crate::runbooks::allow::AllowedHost>,
     /// How long a confirmation code stays valid.
     pub confirm_within: Duration,
 }

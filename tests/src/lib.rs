@@ -30,8 +30,8 @@ pub use recorder::{Call, Recorder};
 pub struct MapSecrets(pub std::collections::HashMap<String, String>);
 
 impl klaxon::runbooks::request::Secrets for MapSecrets {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
+    fn get(&self, name: &str) -> Option<secrecy::SecretString> {
+        self.0.get(name).cloned().map(secrecy::SecretString::from)
     }
 }
 
@@ -51,6 +51,8 @@ pub struct TestBot {
     pub db: PathBuf,
     pub tenant: Tenant,
     pub secrets: MapSecrets,
+    /// How runbook actions resolve host names (the system's unless a test gives a table).
+    pub resolver: Arc<dyn klaxon::runbooks::allow::Resolve>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -70,6 +72,7 @@ impl TestBot {
             Arc::new(Recorder::default()),
             config,
             MapSecrets::default(),
+            Arc::new(klaxon::runbooks::allow::SystemResolver),
         )
         .await
     }
@@ -81,20 +84,25 @@ impl TestBot {
         api: Arc<Recorder>,
         config: Config,
         secrets: MapSecrets,
+        resolver: Arc<dyn klaxon::runbooks::allow::Resolve>,
     ) -> Self {
         let store = Store::open(db.to_str().expect("utf-8 path"))
             .await
             .expect("open store");
         let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
         apis.insert(PlatformKind::Console, api.clone());
-        let app = App::with_secrets(
+        let app = App::with_runbook_io(
             store,
             config.clone(),
             Arc::new(clock.clone()),
             apis,
-            Arc::new(secrets.clone()),
+            klaxon::app::RunbookIo {
+                secrets: Arc::new(secrets.clone()),
+                resolver: Arc::clone(&resolver),
+            },
         )
         .expect("app");
+        app.recover().await.expect("recover");
         Self {
             app,
             clock,
@@ -103,6 +111,7 @@ impl TestBot {
             db,
             tenant: Tenant::new(PlatformKind::Console, "local"),
             secrets,
+            resolver,
             _dir: dir,
         }
     }
@@ -118,16 +127,37 @@ impl TestBot {
             self.api,
             self.config,
             self.secrets,
+            self.resolver,
         )
         .await
     }
 
     /// A bot whose `[runbooks] dir` holds `files` (name, TOML), with `config` (TOML) around
-    /// it and `secrets` for its actions.
+    /// it, `secrets` for its actions and `allowed_hosts` (a TOML array, e.g. from
+    /// [`target::Target::allow`]).
     pub async fn with_runbooks(
         config: &str,
         files: &[(&str, &str)],
         secrets: &[(&str, &str)],
+        allowed_hosts: &str,
+    ) -> Self {
+        Self::with_runbooks_resolving(
+            config,
+            files,
+            secrets,
+            allowed_hosts,
+            Arc::new(klaxon::runbooks::allow::SystemResolver),
+        )
+        .await
+    }
+
+    /// The same, resolving host names with `resolver`.
+    pub async fn with_runbooks_resolving(
+        config: &str,
+        files: &[(&str, &str)],
+        secrets: &[(&str, &str)],
+        allowed_hosts: &str,
+        resolver: Arc<dyn klaxon::runbooks::allow::Resolve>,
     ) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let rb = dir.path().join("runbooks");
@@ -136,7 +166,7 @@ impl TestBot {
             std::fs::write(rb.join(name), text).expect("write runbook");
         }
         let config = Config::parse(&format!(
-            "{config}\n[runbooks]\ndir = {:?}\nallowed_hosts = [\"127.0.0.1\"]\n",
+            "{config}\n[runbooks]\ndir = {:?}\nallowed_hosts = {allowed_hosts}\n",
             rb.to_str().expect("utf-8")
         ))
         .expect("config");
@@ -154,6 +184,7 @@ impl TestBot {
             Arc::new(Recorder::default()),
             config,
             secrets,
+            resolver,
         )
         .await
     }

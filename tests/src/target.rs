@@ -25,12 +25,15 @@ struct Inner {
     received: Vec<Received>,
     statuses: HashMap<String, u16>,
     delays: HashMap<String, Duration>,
+    /// Requests on these paths wait until the semaphore is closed ([`Target::release`]).
+    held: HashMap<String, Arc<tokio::sync::Semaphore>>,
 }
 
 /// The running target. Dropping it does not stop the server; it ends with the test's runtime.
 #[derive(Clone)]
 pub struct Target {
     pub base: String,
+    pub port: u16,
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -49,8 +52,18 @@ impl Target {
         });
         Self {
             base: format!("http://127.0.0.1:{}", addr.port()),
+            port: addr.port(),
             inner,
         }
+    }
+
+    /// An `allowed_hosts` array that lets actions reach this target (loopback, plain http,
+    /// secret headers included).
+    pub fn allow(&self) -> String {
+        format!(
+            "[{{ host = \"127.0.0.1:{}\", private = true, secrets_over_http = true }}]",
+            self.port
+        )
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
@@ -61,9 +74,33 @@ impl Target {
         self.with(|i| i.received.clone())
     }
 
+    /// Waits (up to 10 s) until `check` holds for what was received.
+    pub async fn until(&self, check: impl Fn(&[Received]) -> bool) -> bool {
+        for _ in 0..500 {
+            if check(&self.received()) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// Answer `status` on `path` from now on.
     pub fn answer(&self, path: &str, status: u16) {
         self.with(|i| i.statuses.insert(path.to_owned(), status));
+    }
+
+    /// Hold requests on `path` (received and recorded, not answered) until [`Target::release`].
+    pub fn hold(&self, path: &str) {
+        self.with(|i| {
+            i.held
+                .insert(path.to_owned(), Arc::new(tokio::sync::Semaphore::new(0)))
+        });
+    }
+
+    /// Answer the requests held on `path`, and those to come.
+    pub fn release(&self, path: &str) {
+        self.with(|i| i.held.get(path).map(|s| s.close()));
     }
 
     /// Wait this long before answering on `path`.
@@ -80,7 +117,7 @@ async fn handle(
     body: Bytes,
 ) -> impl IntoResponse {
     let path = uri.path().to_owned();
-    let (status, delay, n) = {
+    let (status, delay, n, held) = {
         let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
         i.received.push(Received {
             method: method.to_string(),
@@ -95,8 +132,13 @@ async fn handle(
             i.statuses.get(&path).copied().unwrap_or(200),
             i.delays.get(&path).copied(),
             i.received.len(),
+            i.held.get(&path).cloned(),
         )
     };
+    if let Some(gate) = held {
+        // Closed means released.
+        let _ = gate.acquire().await;
+    }
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }

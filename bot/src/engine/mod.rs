@@ -7,6 +7,7 @@
 mod actions;
 mod alert;
 pub mod capture;
+mod execute;
 pub mod render;
 
 use std::sync::Arc;
@@ -33,15 +34,19 @@ pub struct Engine {
     /// Woken after every commit, since commands move reminder schedules.
     scheduler_wake: Arc<Notify>,
     services: Arc<Services>,
+    /// Sends claimed runbook actions after their command's commit.
+    runner: Arc<execute::Runner>,
 }
 
+pub(crate) use execute::Execution;
+
 /// What actions use besides the store: the postmortem renderer, the runbook catalog, secrets
-/// for runbook actions, and the HTTP client that sends them.
+/// for runbook actions, and the resolver whose checked answers their requests connect to.
 pub struct Services {
     pub renderer: crate::postmortem::Renderer,
     pub catalog: crate::runbooks::Catalog,
     pub secrets: Arc<dyn crate::runbooks::request::Secrets>,
-    pub http: reqwest::Client,
+    pub resolver: Arc<dyn crate::runbooks::allow::Resolve>,
 }
 
 impl Engine {
@@ -53,6 +58,12 @@ impl Engine {
         scheduler_wake: Arc<Notify>,
         services: Arc<Services>,
     ) -> Self {
+        let runner = Arc::new(execute::Runner::new(
+            store.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&services),
+            Arc::clone(&outbox_wake),
+        ));
         Self {
             store,
             clock,
@@ -60,7 +71,19 @@ impl Engine {
             outbox_wake,
             scheduler_wake,
             services,
+            runner,
         }
+    }
+
+    /// Waits until every runbook action sent in the background has its outcome recorded.
+    pub async fn actions_idle(&self) {
+        self.runner.idle().await;
+    }
+
+    /// At start-up, before any command: ends every run an earlier process left `running`
+    /// as `unknown`, and says so in its incident channel. Such a run is never sent again.
+    pub async fn recover_interrupted_actions(&self) -> anyhow::Result<usize> {
+        self.runner.recover().await
     }
 
     pub fn store(&self) -> &Store {
@@ -145,8 +168,9 @@ impl Engine {
             Ok(reply) => {
                 let queued = ctx.queued;
                 let execution = ctx.execution.take();
-                // A delivery that sends an action is recorded with the action's outcome.
-                if let (Some(delivery), None) = (&inv.delivery_id, &execution) {
+                // A delivery that sends an action is recorded here too, with the claim: a
+                // redelivery while the request is in flight gets this same answer.
+                if let Some(delivery) = &inv.delivery_id {
                     store::deliveries::put(
                         &mut tx,
                         &inv.tenant,
@@ -158,10 +182,8 @@ impl Engine {
                 }
                 tx.commit().await?;
                 if let Some(execution) = execution {
-                    if queued {
-                        self.outbox_wake.notify_one();
-                    }
-                    return self.execute(inv, execution).await;
+                    // The answer goes back now; the outcome follows as a post.
+                    self.runner.spawn(inv.user.clone(), execution);
                 }
                 if queued {
                     self.outbox_wake.notify_one();
@@ -177,105 +199,6 @@ impl Engine {
             }
             Err(ActionError::Internal(e)) => Err(e.context(format!("running /inc {name}"))),
         }
-    }
-}
-
-/// A runbook action claimed for sending (its run row is `running`).
-pub(crate) struct Execution {
-    pub run_id: i64,
-    pub incident: Incident,
-    pub action: String,
-    pub params_text: String,
-    pub prepared: crate::runbooks::request::Prepared,
-}
-
-impl Engine {
-    /// Sends a claimed action outside any transaction (the write lock is not held while the
-    /// target answers), then records the outcome, audits it and replies.
-    async fn execute(&self, inv: &Invocation, e: Execution) -> anyhow::Result<Reply> {
-        use crate::runbooks::request::{Outcome, execute};
-        let outcome = execute(&self.services.http, &e.prepared).await;
-        let now = self.clock.now();
-        let (status, request_id, millis) = match &outcome {
-            Outcome::Answered {
-                status,
-                request_id,
-                millis,
-            } => (Some(*status), request_id.clone(), Some(*millis)),
-            Outcome::NoAnswer { millis, .. } => (None, None, Some(*millis)),
-            Outcome::PreconditionFailed { .. } => (None, None, None),
-        };
-        let summary = match &outcome {
-            Outcome::Answered {
-                status,
-                request_id,
-                millis,
-            } => {
-                let rid = request_id
-                    .as_ref()
-                    .map_or_else(String::new, |r| format!(", request id {r}"));
-                format!("answered {status} in {millis} ms{rid}")
-            }
-            Outcome::NoAnswer { error, millis } => {
-                format!("got no answer ({error} after {millis} ms)")
-            }
-            Outcome::PreconditionFailed { name, detail } => {
-                format!("was not sent: precondition \"{name}\" failed ({detail})")
-            }
-        };
-        let ok = outcome.succeeded();
-        let mut tx = self.store.begin().await?;
-        store::runbooks::finish(
-            &mut tx,
-            e.run_id,
-            ok,
-            status,
-            request_id.as_deref(),
-            millis,
-            &summary,
-            now,
-        )
-        .await?;
-        let text = format!("Ran {}{}: {summary}", e.action, e.params_text);
-        let entry =
-            store::timeline::append(&mut tx, e.incident.id, now, &inv.user, "action", &text)
-                .await?;
-        let mark = if ok { "⚡" } else { "⚠️" };
-        let message = klaxon_commands::Message::new().line(
-            klaxon_commands::Rich::plain(format!("{mark} "))
-                .person(&inv.user)
-                .text(format!(" ran {}", e.action))
-                .user_text(e.params_text.clone())
-                .text(format!(": {summary}.")),
-        );
-        outbox::enqueue(
-            &mut tx,
-            &e.incident.tenant,
-            Some(e.incident.id),
-            &Op::Post {
-                to: outbox::Target::Incident,
-                message,
-                track: None,
-                timeline_entry: Some(entry),
-            },
-            now,
-        )
-        .await?;
-        let reply = if ok {
-            Reply::ok_line(klaxon_commands::Rich::plain(format!(
-                "✓ {}: {summary}.",
-                e.action
-            )))
-        } else {
-            Reply::user_error(&UserError::new(format!("{} {summary}.", e.action)))
-        };
-        if let Some(delivery) = &inv.delivery_id {
-            store::deliveries::put(&mut tx, &inv.tenant, delivery, now, &reply).await?;
-        }
-        tx.commit().await?;
-        self.outbox_wake.notify_one();
-        tracing::info!(action = %e.action, ok, "runbook action finished");
-        Ok(reply)
     }
 }
 

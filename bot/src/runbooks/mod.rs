@@ -3,7 +3,11 @@
 //!
 //! The schema is documented in README.md ("Runbook files"); `runbooks/*.toml` are examples.
 
+pub mod allow;
+#[cfg(test)]
+mod drills;
 pub mod request;
+pub mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -371,14 +375,6 @@ impl Lines<'_> {
     }
 }
 
-/// The template environment runbook actions render with (shared with `request`).
-pub fn template_env() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env
-}
-
 const ID_RULE: &str = "lowercase letters, digits and -, starting with a letter, at most 40";
 
 fn valid_id(id: &str) -> bool {
@@ -644,7 +640,7 @@ fn template(
     secrets_allowed: bool,
     problems: &mut Vec<Problem>,
 ) {
-    let env = template_env();
+    let env = template::env();
     match env.template_from_str(t.get_ref()) {
         Err(e) => problems.push(lines.at(
             t.span(),
@@ -662,6 +658,19 @@ fn template(
                     v if params.contains(v) => {}
                     v => problems
                         .push(lines.at(t.span(), format!("`{v}` is not a declared parameter"))),
+                }
+            }
+            for var in tpl.undeclared_variables(true) {
+                if let Some(name) = var.strip_prefix("secret.")
+                    && !request::valid_secret_name(name)
+                {
+                    problems.push(lines.at(
+                        t.span(),
+                        format!(
+                            "secret `{name}` must be A-Z, digits and _ (it is read from {}NAME)",
+                            request::SECRET_PREFIX
+                        ),
+                    ));
                 }
             }
         }
@@ -686,9 +695,8 @@ fn action(
     for h in a.headers.values() {
         template(lines, h, &declared, true, problems);
     }
-    let url = a.url.get_ref();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        problems.push(lines.at(a.url.span(), "the URL must start with https:// or http://"));
+    if let Err(e) = template::check_url_template(a.url.get_ref()) {
+        problems.push(lines.at(a.url.span(), e));
     }
     let timeout = match &a.timeout {
         None => std::time::Duration::from_secs(10),
@@ -789,6 +797,9 @@ fn action(
     for pc in &a.preconditions {
         let raw_pc = pc.get_ref();
         template(lines, &raw_pc.url, &declared, false, problems);
+        if let Err(e) = template::check_url_template(raw_pc.url.get_ref()) {
+            problems.push(lines.at(raw_pc.url.span(), e));
+        }
         for h in raw_pc.headers.values() {
             template(lines, h, &declared, true, problems);
         }
@@ -808,6 +819,17 @@ fn action(
             expect_status: raw_pc.expect_status,
         });
     }
+    let headers: BTreeMap<String, String> = a
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+        .collect();
+    if let Some(b) = &a.body
+        && problems.len() == before
+        && let Err(e) = template::check_body(b.get_ref(), &headers, &samples(&params))
+    {
+        problems.push(lines.at(b.span(), e));
+    }
     if problems.len() > before {
         return None;
     }
@@ -818,11 +840,7 @@ fn action(
         method: method_?,
         url: a.url.get_ref().clone(),
         body: a.body.as_ref().map(|b| b.get_ref().clone()),
-        headers: a
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.get_ref().clone()))
-            .collect(),
+        headers,
         timeout,
         allowed_roles: roles,
         allowed_users: a.allowed_users.clone(),
@@ -835,6 +853,23 @@ fn action(
             .clone()
             .unwrap_or_else(|| "x-request-id".to_owned()),
     })
+}
+
+/// A value of each parameter, to render a body once at load time.
+fn samples(params: &BTreeMap<String, Param>) -> BTreeMap<String, serde_json::Value> {
+    params
+        .iter()
+        .map(|(name, p)| {
+            let v = match &p.kind {
+                ParamKind::Text | ParamKind::Word => serde_json::Value::from("sample"),
+                ParamKind::Int { min, .. } => serde_json::Value::from(min.unwrap_or(0)),
+                ParamKind::Enum(values) => {
+                    serde_json::Value::from(values.first().cloned().unwrap_or_default())
+                }
+            };
+            (name.clone(), v)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -173,12 +173,66 @@ pub async fn finish(
 ) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE action_runs SET state = $1, status = $2, request_id = $3, duration_ms = $4, \
-         outcome = $5, finished_at = $6 WHERE id = $7",
+         outcome = $5, finished_at = $6 WHERE id = $7 AND state IN ('awaiting', 'running')",
     )
     .bind(if ok { "done" } else { "failed" })
     .bind(status.map(i64::from))
     .bind(request_id)
     .bind(duration_ms.and_then(|d| i64::try_from(d).ok()))
+    .bind(outcome)
+    .bind(to_db(at))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A run that was being sent when Klaxon stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    pub id: i64,
+    pub incident_id: i64,
+    pub action: String,
+    pub params: Vec<(String, String)>,
+    pub requested_by: UserRef,
+}
+
+/// Every run still `running`. Called at start-up, before any command, so each was cut off by
+/// a stop of an earlier process.
+pub async fn interrupted(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Interrupted>> {
+    let rows: Vec<(i64, i64, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, incident_id, action, params, requested_by_id, requested_by_name \
+         FROM action_runs WHERE state = 'running' ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, incident_id, action, params, by_id, by_name)| {
+            Ok(Interrupted {
+                id,
+                incident_id,
+                action,
+                params: serde_json::from_str(&params)?,
+                requested_by: UserRef {
+                    id: by_id,
+                    name: by_name,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Ends a run whose outcome nobody recorded: `unknown`, never sent again.
+pub async fn mark_unknown(
+    conn: &mut SqliteConnection,
+    id: i64,
+    outcome: &str,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE action_runs SET state = 'unknown', outcome = $1, finished_at = $2 \
+         WHERE id = $3 AND state = 'running'",
+    )
     .bind(outcome)
     .bind(to_db(at))
     .bind(id)

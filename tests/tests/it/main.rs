@@ -4,6 +4,7 @@ mod alerts;
 mod cli;
 mod discord;
 mod engine;
+mod guardrails;
 mod ops;
 mod outbox;
 mod postmortem;

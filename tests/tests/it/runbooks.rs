@@ -104,6 +104,7 @@ async fn setup(sev: &str) -> (TestBot, Target, String) {
         "checklist = []",
         &[("payments.toml", &runbook(&target.base))],
         &[("PAY_TOKEN", SECRET)],
+        &target.allow(),
     )
     .await;
     bot.ok(
@@ -127,6 +128,23 @@ async fn audit(bot: &TestBot) -> Vec<String> {
         .filter(|e| e.kind == "action")
         .map(|e| e.text)
         .collect()
+}
+
+/// Waits for the actions in flight and returns the post that reports `action`'s outcome (the
+/// last one).
+async fn outcome(bot: &TestBot, ch: &str, action: &str) -> String {
+    bot.settle().await;
+    bot.api
+        .posts_in(ch)
+        .into_iter()
+        .rev()
+        .find(|p| p.contains(&format!(" ran {action}")))
+        .unwrap_or_else(|| panic!("no outcome of {action} in {:#?}", bot.api.posts_in(ch)))
+}
+
+/// The reply to a run that is sent: given before the request is made.
+fn sending(action: &str) -> String {
+    format!("Sending {action} now; its outcome will be posted in this channel.")
 }
 
 fn code_in(reply: &str) -> String {
@@ -284,9 +302,13 @@ async fn an_action_with_confirmation_is_sent_once_with_its_parameters() {
             .any(|p| p.starts_with("⚠️ @alice asks to run disable-provider"))
     );
 
-    let done = bot.ok("alice", &ch, &format!("/inc confirm {code}")).await;
+    let reply = bot.ok("alice", &ch, &format!("/inc confirm {code}")).await;
+    assert_eq!(reply, sending("disable-provider"));
+    let done = outcome(&bot, &ch, "disable-provider").await;
     assert!(
-        done.starts_with("✓ disable-provider: answered 200 in "),
+        done.starts_with(
+            "⚡ @alice ran disable-provider provider=stripe reason=\"card declines spiking\": answered 200 in "
+        ),
         "{done}"
     );
     assert!(done.ends_with(" ms, request id req-1."), "{done}");
@@ -375,6 +397,7 @@ async fn concurrent_confirmations_send_once() {
     // again, for a retry of the delivery that sent it.
     assert!(!oks.is_empty() && oks.len() <= 2, "{all:#?}");
     assert!(oks.iter().all(|r| *r == oks[0]), "{oks:?}");
+    bot.settle().await;
     assert_eq!(target.received().len(), 1);
 }
 
@@ -428,7 +451,7 @@ async fn guardrails_refuse_and_audit_without_sending() {
         (
             "alice",
             "/inc run elsewhere",
-            "Not run: localhost is not on the allow-list ([runbooks] allowed_hosts), so nothing was sent.",
+            "Not run: localhost:9 is not on the allow-list ([runbooks] allowed_hosts), so nothing was sent.",
         ),
         (
             "alice",
@@ -454,6 +477,7 @@ async fn guardrails_refuse_and_audit_without_sending() {
     }
     // A listed user may run it without a role.
     bot.ok("dave", &ch, "/inc run status").await;
+    bot.settle().await;
     assert_eq!(target.received().len(), 1);
     let audit = audit(&bot).await;
     assert_eq!(
@@ -470,6 +494,7 @@ async fn a_missing_secret_fails_closed() {
         "checklist = []",
         &[("payments.toml", &runbook(&target.base))],
         &[],
+        &target.allow(),
     )
     .await;
     bot.ok("alice", "general", "/inc declare sev1 x").await;
@@ -526,6 +551,7 @@ async fn the_confirmer_must_be_allowed_too() {
     assert!(target.received().is_empty());
     bot.ok("alice", &ch, "/inc role ops @bob").await;
     bot.ok("bob", &ch, &format!("/inc confirm {code}")).await;
+    bot.settle().await;
     assert_eq!(target.received().len(), 1);
 }
 
@@ -534,13 +560,18 @@ async fn a_failed_precondition_stops_the_action() {
     let (bot, target, ch) = setup("sev1").await;
     target.answer("/health", 503);
     assert_eq!(
-        bot.refused("alice", &ch, "/inc run resume").await,
-        "resume was not sent: precondition \"risk controls healthy\" failed (answered 503)."
+        bot.ok("alice", &ch, "/inc run resume").await,
+        sending("resume")
+    );
+    assert_eq!(
+        outcome(&bot, &ch, "resume").await,
+        "⚠️ @alice ran resume: was not sent: precondition \"risk controls healthy\" failed (answered 503)."
     );
     let paths: Vec<String> = target.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/health"], "the action itself was not sent");
     target.answer("/health", 200);
     bot.ok("alice", &ch, "/inc run resume").await;
+    bot.settle().await;
     let paths: Vec<String> = target.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/health", "/health", "/resume"]);
 }
@@ -549,9 +580,10 @@ async fn a_failed_precondition_stops_the_action() {
 async fn a_slow_target_times_out_and_says_so() {
     let (bot, target, ch) = setup("sev1").await;
     target.delay("/slow", std::time::Duration::from_secs(3));
-    let reply = bot.refused("alice", &ch, "/inc run slow").await;
+    assert_eq!(bot.ok("alice", &ch, "/inc run slow").await, sending("slow"));
+    let reply = outcome(&bot, &ch, "slow").await;
     assert!(
-        reply.starts_with("slow got no answer (timed out after"),
+        reply.starts_with("⚠️ @alice ran slow: got no answer (timed out after"),
         "{reply}"
     );
     let audit = audit(&bot).await;
@@ -616,6 +648,7 @@ async fn broken_runbooks_are_reported_and_skipped_at_start() {
             ("payments.toml", &runbook(&target.base)),
         ],
         &[],
+        &target.allow(),
     )
     .await;
     let list = bot.ok("alice", "general", "/inc runbook list").await;
@@ -665,5 +698,6 @@ async fn the_request_post_carries_a_confirm_button_that_sends_once() {
     assert_eq!(first.kind, ReplyKind::Ok, "{}", first.to_plain());
     let second = bot.app.engine.handle(click(2)).await;
     assert_eq!(second.kind, ReplyKind::UserError);
+    bot.settle().await;
     assert_eq!(target.received().len(), 1);
 }

@@ -22,6 +22,7 @@ mod resolve;
 mod role;
 mod rootcause;
 mod run;
+pub(crate) use run::params_text;
 mod runbook;
 mod sev;
 mod status;

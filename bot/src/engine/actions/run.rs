@@ -5,7 +5,9 @@
 //! severity, a bad parameter, a host outside the allow-list, a missing secret or an unconfirmed
 //! request sends nothing, and the user is told why. Every attempt, refused or sent, is audited
 //! on the timeline (secrets masked). A confirmation is claimed in the database before the
-//! request is sent, so a double click or a platform retry never sends it twice.
+//! request is sent, so a double click or a platform retry never sends it twice. A send is
+//! answered at once ("Sending …"); `engine::execute` makes the request after the commit and
+//! posts the outcome.
 
 use klaxon_commands::{Message, Reply, Rich, UserError};
 
@@ -17,7 +19,7 @@ use crate::runbooks::request::{self, IncidentVars};
 use crate::store::{Incident, incidents, runbooks as runs};
 
 /// ` name=value …` as shown in the audit (values quoted when they have spaces).
-fn params_text(params: &[(String, String)]) -> String {
+pub(crate) fn params_text(params: &[(String, String)]) -> String {
     params
         .iter()
         .map(|(n, v)| {
@@ -228,7 +230,7 @@ pub async fn run(
         params_text: params_text(&given),
         prepared,
     });
-    Ok(done("Sending…"))
+    Ok(sending(&action.name))
 }
 
 pub async fn confirm(ctx: &mut Ctx<'_>, incident: Incident, code: String) -> ActionResult {
@@ -313,7 +315,15 @@ pub async fn confirm(ctx: &mut Ctx<'_>, incident: Incident, code: String) -> Act
         params_text: params_text(&run.params),
         prepared,
     });
-    Ok(done("Sending…"))
+    Ok(sending(&action.name))
+}
+
+/// The answer to a run that will be sent: given before the request is made (so a platform's
+/// deadline never waits for the target), the outcome follows as a post in the channel.
+fn sending(action: &str) -> Reply {
+    done(format!(
+        "Sending {action} now; its outcome will be posted in this channel."
+    ))
 }
 
 /// Six characters without look-alikes (no 0/O, 1/I).
