@@ -22,7 +22,7 @@ use klaxon::config::Config;
 use klaxon::store::reminders::Kind;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
-    PlatformKind, Rich, Tenant, Upload, UserRef,
+    PlatformKind, Posted, Rich, Tenant, Upload, UserRef,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -40,8 +40,11 @@ impl ChatApi for Instant200 {
     async fn set_topic(&self, _: &ChannelRef, _: &Rich) -> Result<(), ApiError> {
         Ok(())
     }
-    async fn post(&self, _: &ChannelRef, _: &Message) -> Result<MessageRef, ApiError> {
-        Ok(MessageRef("m".into()))
+    async fn post(&self, c: &ChannelRef, _: &Message) -> Result<Posted, ApiError> {
+        Ok(Posted {
+            channel_id: c.id.clone().unwrap_or_default(),
+            message: MessageRef("m".into()),
+        })
     }
     async fn edit(&self, _: &ChannelRef, _: &MessageRef, _: &Message) -> Result<(), ApiError> {
         Ok(())

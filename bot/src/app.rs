@@ -431,6 +431,7 @@ pub async fn serve_with_clock(
 ) -> anyhow::Result<()> {
     use secrecy::ExposeSecret as _;
 
+    let mut config = config;
     let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
     let transport = settings.slack_signing_secret.is_some() || settings.slack_app_token.is_some();
     let slack_api = match &settings.slack_bot_token {
@@ -439,6 +440,7 @@ pub async fn serve_with_clock(
                 token.expose_secret(),
                 settings.slack_api_url.as_deref(),
             );
+            crate::slack_setup::resolve(&mut config, &api).await?;
             apis.insert(PlatformKind::Slack, Arc::new(api.clone()));
             Some(api)
         }
@@ -581,6 +583,7 @@ pub async fn serve_with_clock(
             token: settings.alerts_token.clone(),
             platforms,
         },
+        outbox: Arc::clone(&app.dispatcher),
     });
     axum::serve(listener, crate::http::router(state))
         .with_graceful_shutdown(shutdown)

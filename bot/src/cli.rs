@@ -1,4 +1,4 @@
-//! The command line: `klaxon [run | console | incidents | timeline | migrate | config check]`.
+//! The command line: `klaxon [run | console | doctor | incidents | timeline | migrate | config check]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +39,9 @@ pub enum Cmd {
     Run,
     /// Run an incident in the terminal: `/inc` lines on standard input.
     Console(ConsoleArgs),
+    /// Check each configured platform's token, scopes or permissions and channels; one line
+    /// per check with what to fix; exits non-zero when any check fails. Changes nothing.
+    Doctor,
     /// Look at incidents.
     #[command(subcommand)]
     Incidents(IncidentsCmd),
@@ -246,6 +249,17 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Some(Cmd::Doctor) => {
+            let settings = crate::app::PlatformSettings::from_env()?;
+            let checks = crate::doctor::run(&config, &settings).await;
+            let (report, passed) = crate::doctor::report(&checks);
+            out.push_str(&report);
+            anyhow::ensure!(
+                passed,
+                "klaxon doctor found problems (the FAIL lines say what to fix)"
+            );
+            Ok(())
         }
         Some(Cmd::Incidents(IncidentsCmd::List { json })) => {
             let store = existing(&cli.db).await?;

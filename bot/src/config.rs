@@ -53,6 +53,13 @@ pub struct SlackConfig {
     /// of changes is one `chat.update`; each change within the window restarts it.
     #[serde(deserialize_with = "debounce_ms")]
     pub announcement_debounce_ms: u64,
+    /// How long after resolve an incident's channel is archived (`conversations.archive`);
+    /// reopening cancels it. Off when absent.
+    pub archive_after: Option<Cadence>,
+    /// The paging channel's ID, found at start from `incidents.paging_channel` (a name or an
+    /// ID); not read from the file.
+    #[serde(skip)]
+    pub paging_channel_id: Option<String>,
 }
 
 impl Default for SlackConfig {
@@ -60,6 +67,8 @@ impl Default for SlackConfig {
         Self {
             capture_emoji: "pushpin".to_owned(),
             announcement_debounce_ms: 1500,
+            archive_after: None,
+            paging_channel_id: None,
         }
     }
 }
@@ -651,7 +660,14 @@ impl Config {
                 .paging_channel
                 .as_deref()
                 .unwrap_or(&self.incidents.paging_channel),
-            PlatformKind::Slack | PlatformKind::Console => &self.incidents.paging_channel,
+            PlatformKind::Slack => {
+                let name = &self.incidents.paging_channel;
+                return match &self.slack.paging_channel_id {
+                    Some(id) => ChannelRef::new(id, name),
+                    None => ChannelRef::new(name, name),
+                };
+            }
+            PlatformKind::Console => &self.incidents.paging_channel,
         };
         ChannelRef::new(name, name)
     }

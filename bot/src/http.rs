@@ -42,6 +42,8 @@ pub struct HttpState {
     pub discord_endpoint: Option<klaxon_discord::Endpoint>,
     /// Alert intake's token and the platforms it may announce on.
     pub alerts: crate::alerts::http::Intake,
+    /// The outbox, which says when a platform's calls are paused on a refused token.
+    pub outbox: Arc<crate::outbox::Dispatcher>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -88,6 +90,14 @@ async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
 async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     if !state.store.ping().await {
         return (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n").into_response();
+    }
+    let paused = state.outbox.paused();
+    if !paused.is_empty() {
+        let lines: Vec<String> = paused
+            .iter()
+            .map(|(platform, fix)| format!("{platform} calls paused: {fix}\n"))
+            .collect();
+        return (StatusCode::SERVICE_UNAVAILABLE, lines.concat()).into_response();
     }
     if let Some(flag) = &state.slack_socket
         && !flag.load(std::sync::atomic::Ordering::Relaxed)

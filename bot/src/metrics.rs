@@ -28,6 +28,7 @@ struct Metrics {
     reminders: Family<Labels, Counter>,
     reminder_lateness: Family<Labels, Histogram, fn() -> Histogram>,
     platform_calls: Family<Labels, Counter>,
+    platform_paused: Family<Labels, Gauge>,
     alerts: Family<Labels, Counter>,
     alerts_deduplicated: Family<Labels, Counter>,
     alerts_rejected: Family<Labels, Counter>,
@@ -83,6 +84,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Outbound platform calls by platform, method and outcome (ok, retry, rate_limited, failed)",
         platform_calls.clone(),
     );
+    let platform_paused = Family::<Labels, Gauge>::default();
+    registry.register(
+        "platform_paused",
+        "1 while a platform refuses Klaxon's token or app and its calls wait (see /readyz and the log for the fix)",
+        platform_paused.clone(),
+    );
     let alerts = Family::<Labels, Counter>::default();
     registry.register(
         "alerts_received",
@@ -110,6 +117,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         reminders,
         reminder_lateness,
         platform_calls,
+        platform_paused,
         alerts,
         alerts_deduplicated,
         alerts_rejected,
@@ -151,6 +159,14 @@ pub fn platform_call(platform: &str, method: &str, outcome: &str) {
             ("outcome", outcome.to_owned()),
         ])
         .inc();
+}
+
+/// Whether a platform's calls are paused on a refused token.
+pub fn platform_paused(platform: &str, paused: bool) {
+    METRICS
+        .platform_paused
+        .get_or_create(&vec![("platform", platform.to_owned())])
+        .set(i64::from(paused));
 }
 
 pub fn alert_received(endpoint: &str, firing: bool) {

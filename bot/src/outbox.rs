@@ -7,6 +7,10 @@
 //! backoff or the platform's `Retry-After`. A crash after the reply loses nothing: pending calls
 //! are still in the table when the bot starts again. A crash between a platform accepting a call
 //! and the call being marked done can repeat that one call; nothing else is ever repeated.
+//!
+//! A platform that refuses Klaxon's token or app (`ApiError::Auth`) pauses: its calls stay
+//! queued, untouched, `/readyz` and a metric say so, and one call is tried again every
+//! [`AUTH_RECHECK`] (or all of them at the next start, with a new token).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -46,6 +50,18 @@ const MAX_NAME_TRIES: u32 = 50;
 
 /// Longest wait between two tries of a failing call.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// How often a paused platform's token is tried again, with one of its queued calls.
+pub const AUTH_RECHECK: Duration = Duration::from_secs(60);
+
+/// A platform whose token or app was refused.
+#[derive(Debug, Clone)]
+struct Pause {
+    /// What to fix, from the adapter.
+    reason: String,
+    /// When one queued call is tried again.
+    recheck_at: DateTime<Utc>,
+}
 
 /// One platform call, as stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +155,8 @@ pub struct Dispatcher {
     /// Announcement edits on this platform wait this long after the change that queued them,
     /// by the engine's clock, so that a burst of changes is one edit.
     debounce: Option<Debounce>,
+    /// Platforms paused because their token or app was refused.
+    paused: std::sync::Mutex<BTreeMap<PlatformKind, Pause>>,
 }
 
 struct Debounce {
@@ -179,6 +197,54 @@ impl Dispatcher {
             wake,
             running: Mutex::new(()),
             debounce: None,
+            paused: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The platforms whose calls are paused, with what to fix.
+    pub fn paused(&self) -> Vec<(PlatformKind, String)> {
+        self.pauses()
+            .iter()
+            .map(|(p, pause)| (*p, pause.reason.clone()))
+            .collect()
+    }
+
+    fn pauses(&self) -> std::sync::MutexGuard<'_, BTreeMap<PlatformKind, Pause>> {
+        self.paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a refused token: the platform pauses until `AUTH_RECHECK` from now.
+    fn pause(&self, platform: PlatformKind, reason: &str) -> DateTime<Utc> {
+        let recheck_at =
+            Utc::now() + chrono::Duration::from_std(AUTH_RECHECK).unwrap_or(chrono::Duration::MAX);
+        let was = self.pauses().insert(
+            platform,
+            Pause {
+                reason: reason.to_owned(),
+                recheck_at,
+            },
+        );
+        if was.is_none() {
+            tracing::error!(
+                platform = platform.as_str(),
+                fix = %reason,
+                "platform refused Klaxon's token: its calls are paused (kept, not dropped) until the token works"
+            );
+            crate::metrics::platform_paused(platform.as_str(), true);
+        }
+        recheck_at
+    }
+
+    /// A call went through: a paused platform resumes.
+    fn resume(&self, platform: PlatformKind) {
+        if self.pauses().remove(&platform).is_some() {
+            tracing::info!(
+                platform = platform.as_str(),
+                "platform accepts Klaxon's token again: its queued calls resume"
+            );
+            crate::metrics::platform_paused(platform.as_str(), false);
         }
     }
 
@@ -244,7 +310,17 @@ impl Dispatcher {
             let mut shared_taken = false;
             let mut shared_waiting = false;
             let now = Utc::now();
+            let pauses = self.pauses().clone();
+            // A paused platform's calls wait; when its recheck is due, one of them goes.
+            let mut probing: HashSet<PlatformKind> = HashSet::new();
             for call in batch {
+                if let Some(pause) = pauses.get(&call.tenant.platform) {
+                    if pause.recheck_at > now || !probing.insert(call.tenant.platform) {
+                        let at = pause.recheck_at.max(now);
+                        next_due = Some(next_due.map_or(at, |n| n.min(at)));
+                        continue;
+                    }
+                }
                 if let Some(left) = self.debounced(&call) {
                     let at = now + left;
                     next_due = Some(next_due.map_or(at, |n| n.min(at)));
@@ -335,13 +411,31 @@ impl Dispatcher {
                     "rate_limited"
                 }
                 Err(Failure::Api(ApiError::Transient { .. }) | Failure::Internal(_)) => "retry",
+                Err(Failure::Api(ApiError::Auth(_))) => "paused",
                 Err(_) => "failed",
             },
         );
+        match &outcome {
+            Ok(()) => self.resume(call.tenant.platform),
+            // The call stays as it is, neither tried nor failed: the token is what failed.
+            Err(Failure::Api(ApiError::Auth(reason))) => {
+                return Err(self.pause(call.tenant.platform, reason));
+            }
+            Err(_) => {}
+        }
         let recorded = async {
             let mut conn = self.store.conn().await?;
             match outcome {
                 Ok(()) => Ok(None),
+                Err(Failure::Api(ApiError::Auth(_))) => Ok(None),
+                Err(Failure::Api(ApiError::Unreachable(reason))) => {
+                    tracing::error!(call = call.id, %reason, "platform call failed for good: the channel does not exist for Klaxon");
+                    let mut tx = self.store.begin().await?;
+                    store::outbox::mark_failed(&mut tx, call.id, &reason, now).await?;
+                    self.tell_declarer(&mut tx, call, &reason).await?;
+                    tx.commit().await?;
+                    Ok(None)
+                }
                 Err(Failure::Api(ApiError::Transient {
                     reason,
                     retry_after,
@@ -449,11 +543,18 @@ impl Dispatcher {
                 let posted = api.post(&channel, &message).await?;
                 let mut tx = self.store.begin().await?;
                 if let (Some(kind), Some(incident)) = (track, incident.as_ref()) {
-                    let channel_id = channel.id.as_deref().unwrap_or(&channel.name);
-                    store::posts::put(&mut tx, incident.id, kind, channel_id, &posted).await?;
+                    // The channel id the platform answered with: later edits and pins use it.
+                    store::posts::put(
+                        &mut tx,
+                        incident.id,
+                        kind,
+                        &posted.channel_id,
+                        &posted.message,
+                    )
+                    .await?;
                 }
                 if let Some(entry) = timeline_entry {
-                    store::timeline::set_message_ref(&mut tx, entry, &posted.0).await?;
+                    store::timeline::set_message_ref(&mut tx, entry, &posted.message.0).await?;
                 }
                 store::outbox::mark_done(&mut tx, call.id, now).await?;
                 tx.commit().await.map_err(anyhow::Error::from)?;
@@ -491,7 +592,7 @@ impl Dispatcher {
                 let message = self.resolve_message(&call.tenant, message).await?;
                 let posted = api.post(&channel, &message).await?;
                 let mut tx = self.store.begin().await?;
-                store::alerts::set_message(&mut tx, alert, &posted).await?;
+                store::alerts::set_message(&mut tx, alert, &posted.message).await?;
                 store::outbox::mark_done(&mut tx, call.id, now).await?;
                 tx.commit().await.map_err(anyhow::Error::from)?;
                 return Ok(());
@@ -525,6 +626,43 @@ impl Dispatcher {
         let mut conn = self.store.conn().await?;
         store::outbox::mark_done(&mut conn, call.id, now).await?;
         Ok(())
+    }
+
+    /// A post to a shared channel (the paging channel) failed because the channel does not
+    /// exist for Klaxon: the incident's channel is told, naming whoever declared, with the fix.
+    async fn tell_declarer(
+        &self,
+        conn: &mut SqliteConnection,
+        call: &store::outbox::Pending,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let (
+            Some(incident_id),
+            Ok(Op::Post {
+                to: Target::Channel(channel),
+                ..
+            }),
+        ) = (call.incident_id, serde_json::from_str::<Op>(&call.op))
+        else {
+            return Ok(());
+        };
+        let Some(incident) = store::incidents::get(conn, incident_id).await? else {
+            return Ok(());
+        };
+        let line = Rich::new()
+            .ping(&incident.declared_by)
+            .text(" ⚠️ Klaxon could not post in ")
+            .channel(&channel)
+            .text(&format!(
+                " ({reason}): the channel does not exist for Klaxon. If it is private, invite Klaxon to it; otherwise check incidents.paging_channel."
+            ));
+        let notice = Op::Post {
+            to: Target::Incident,
+            message: Message::new().line(line),
+            track: None,
+            timeline_entry: None,
+        };
+        enqueue(conn, &call.tenant, Some(incident_id), &notice, Utc::now()).await
     }
 
     /// Creates the incident's channel under the first free name: the planned one, then the

@@ -63,8 +63,14 @@ pub enum ApiError {
         reason: String,
         retry_after: Option<std::time::Duration>,
     },
-    /// Retrying cannot help (missing scope, unknown channel).
+    /// Retrying cannot help (a refused argument, a message that no longer exists).
     Permanent(String),
+    /// The platform refused the token or the app (revoked, deactivated, a scope missing): no
+    /// call on that platform can work until an operator fixes it. Calls are kept, not dropped;
+    /// the reason says what to fix.
+    Auth(String),
+    /// The channel does not exist for Klaxon: deleted, or private without Klaxon in it.
+    Unreachable(String),
 }
 
 impl std::fmt::Display for ApiError {
@@ -73,8 +79,18 @@ impl std::fmt::Display for ApiError {
             Self::NameTaken => f.write_str("name_taken"),
             Self::Transient { reason, .. } => write!(f, "transient: {reason}"),
             Self::Permanent(reason) => write!(f, "permanent: {reason}"),
+            Self::Auth(reason) => write!(f, "auth: {reason}"),
+            Self::Unreachable(reason) => write!(f, "unreachable: {reason}"),
         }
     }
+}
+
+/// A message the platform accepted: the channel's id as the platform answered it (a post
+/// addressed by name comes back with the id) and the message's reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub channel_id: String,
+    pub message: MessageRef,
 }
 
 /// The platform calls the engine's outbox makes. Each adapter implements it over its SDK.
@@ -84,7 +100,7 @@ pub trait ChatApi: Send + Sync {
     async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError>;
     async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError>;
     async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError>;
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<MessageRef, ApiError>;
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError>;
     async fn edit(
         &self,
         channel: &ChannelRef,

@@ -1,8 +1,11 @@
 //! A fake Slack on 127.0.0.1: the Web API methods Klaxon calls, answering with Slack's real
-//! response and error shapes (`name_taken`, `ratelimited` with `Retry-After`, `invalid_auth`),
-//! and a sender of signed slash commands.
+//! response and error shapes and refusing what Slack refuses (`web.rs`, `rules.rs`), Socket
+//! Mode, and senders of signed slash commands, interactions and events.
 
-use std::collections::{BTreeSet, VecDeque};
+mod rules;
+mod web;
+
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -20,6 +23,8 @@ pub const APP_TOKEN: &str = "xapp-test-token";
 /// The signing secret both sides share.
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
+pub use web::{BOT_USER, Channel, GENERAL, INCIDENTS, SCOPES, TEAM};
+
 /// One Web API call as received.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiCall {
@@ -27,15 +32,20 @@ pub struct ApiCall {
     pub body: Value,
     /// When the fake received it.
     pub at: std::time::Instant,
+    /// The error Slack answered with, if it refused the call.
+    pub error: Option<String>,
 }
 
 #[derive(Default)]
 struct Inner {
     calls: Vec<ApiCall>,
-    channels: BTreeSet<String>,
+    /// Channels, people, scopes and what is posted and pinned.
+    ws: web::Workspace,
+    /// Bot tokens Slack knows, with the error each answers (`None`: valid).
+    tokens: std::collections::HashMap<String, Option<String>>,
+    /// While set, `apps.connections.open` fails: Socket Mode cannot reconnect.
+    refuse_sockets: bool,
     next: u64,
-    /// Channel ids are numbered on their own: C0000001, C0000002, …
-    next_channel: u64,
     /// Responses to force, in order, before normal service: (status, retry-after seconds).
     forced: VecDeque<(u16, Option<u64>)>,
     /// The open Socket Mode connection: frames to send to Klaxon.
@@ -53,9 +63,6 @@ struct Inner {
     uploads: std::collections::HashMap<String, (Vec<u8>, String)>,
     /// Files shared with `files.completeUploadExternal`: (file id, title, channel, comment, content).
     shared: Vec<SharedFile>,
-    /// Messages people wrote, by channel: what `conversations.history` and
-    /// `conversations.replies` answer with.
-    messages: std::collections::BTreeMap<String, Vec<Value>>,
 }
 
 /// A file Klaxon shared in a channel.
@@ -85,12 +92,14 @@ impl FakeSlack {
         let port = listener.local_addr().expect("addr").port();
         let inner = Arc::new(Mutex::new(Inner {
             base: format!("127.0.0.1:{port}"),
+            tokens: [(BOT_TOKEN.to_owned(), None)].into_iter().collect(),
             ..Inner::default()
         }));
         let app = Router::new()
             .route("/api/{method}", post(method).get(method))
             .route("/link", axum::routing::get(link))
             .route("/upload/{file}", post(upload))
+            .route("/respond/{trigger}", post(respond))
             .with_state(Arc::clone(&inner));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -117,9 +126,83 @@ impl FakeSlack {
             .collect()
     }
 
-    /// A channel that exists already (an archived one keeps its name).
+    /// A channel that exists already under `name`, archived (an archived one keeps its name).
     pub fn take_name(&self, name: &str) {
-        self.with(|i| i.channels.insert(name.to_owned()));
+        self.with(|i| {
+            let id = format!("C0TAKEN{}", i.ws.channels.len());
+            i.ws.add_channel(&id, name, false, false);
+            if let Some(c) = i.ws.channels.get_mut(&id) {
+                c.archived = true;
+            }
+        });
+    }
+
+    /// Adds a channel everyone is in; the bot is in it when `bot_member`.
+    pub fn add_channel(&self, id: &str, name: &str, private: bool, bot_member: bool) {
+        self.with(|i| i.ws.add_channel(id, name, private, bot_member));
+    }
+
+    /// A channel as Slack holds it now.
+    pub fn channel(&self, id: &str) -> Option<Channel> {
+        self.with(|i| i.ws.channels.get(id).cloned())
+    }
+
+    /// The channel named `name`, as Slack holds it now.
+    pub fn channel_named(&self, name: &str) -> Option<Channel> {
+        self.with(|i| i.ws.channels.values().find(|c| c.name == name).cloned())
+    }
+
+    /// Takes a scope away from the bot token (as an app installed without it).
+    pub fn remove_scope(&self, scope: &str) {
+        self.with(|i| i.ws.scopes.remove(scope));
+    }
+
+    /// Makes every bot-token call answer `error` (`token_revoked`, `account_inactive` …).
+    pub fn break_token(&self, error: &str) {
+        self.with(|i| {
+            i.tokens
+                .insert(BOT_TOKEN.to_owned(), Some(error.to_owned()));
+        });
+    }
+
+    /// Another valid bot token (a reinstalled app's).
+    pub fn add_token(&self, token: &str) {
+        self.with(|i| {
+            i.tokens.insert(token.to_owned(), None);
+        });
+    }
+
+    /// Turns on Slack's rate limits (`conversations.create`, `chat.update`, one
+    /// `chat.postMessage` per second per channel); off by default so tests stay fast.
+    pub fn enforce_rate_limits(&self) {
+        self.with(|i| i.ws.rate_limits = true);
+    }
+
+    /// A `trigger_id` as Slack puts in a command or click, issued now: good for one
+    /// `views.open` within three seconds.
+    pub fn trigger(&self) -> String {
+        self.with(|i| i.ws.trigger(std::time::Duration::ZERO))
+    }
+
+    /// A `trigger_id` issued four seconds ago, so expired.
+    pub fn stale_trigger(&self) -> String {
+        self.with(|i| i.ws.trigger(std::time::Duration::from_secs(4)))
+    }
+
+    /// Drops the Socket Mode connection without a goodbye; with `refuse`, Slack also refuses
+    /// new ones (`apps.connections.open` fails) until `restore_sockets`.
+    pub fn drop_socket(&self, refuse: bool) {
+        self.with(|i| {
+            i.refuse_sockets = refuse;
+            if let Some(socket) = &i.socket {
+                let _ = socket.send(DROP.to_owned());
+            }
+        });
+    }
+
+    /// Lets Socket Mode connect again.
+    pub fn restore_sockets(&self) {
+        self.with(|i| i.refuse_sockets = false);
     }
 
     /// The next calls answer 429 with `Retry-After` (or another status).
@@ -151,7 +234,7 @@ impl FakeSlack {
         if let Some(t) = thread_ts {
             m["thread_ts"] = t.into();
         }
-        self.with(|i| i.messages.entry(channel.to_owned()).or_default().push(m));
+        self.with(|i| i.ws.messages.entry(channel.to_owned()).or_default().push(m));
     }
 
     /// The forms Klaxon opened, oldest first, as Slack holds them.
@@ -214,6 +297,25 @@ impl FakeSlack {
             .unwrap_or(Value::Null)
     }
 
+    /// A click on one of Klaxon's buttons, as Slack sends it; its `response_url` leads here
+    /// (what Klaxon answers through it is a call to `response_url`).
+    pub fn click(
+        &self,
+        action: &str,
+        incident: i64,
+        user: &str,
+        channel: &str,
+        trigger: &str,
+    ) -> Value {
+        let base = self.with(|i| i.base.clone());
+        click_payload(&base, action, incident, user, channel, trigger)
+    }
+
+    /// What Klaxon said through clicks' `response_url`s, oldest first.
+    pub fn responses(&self) -> Vec<Value> {
+        self.calls_to("response_url")
+    }
+
     /// Waits (up to 10 s) until `check` holds; returns whether it did.
     pub async fn until(&self, check: impl Fn(&[ApiCall]) -> bool) -> bool {
         for _ in 0..500 {
@@ -238,6 +340,9 @@ fn error(code: &str) -> Response {
     axum::Json(json!({ "ok": false, "error": code })).into_response()
 }
 
+/// What the socket task sends itself to drop the connection.
+const DROP: &str = "\u{0}drop";
+
 async fn method(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(method): Path<String>,
@@ -256,15 +361,29 @@ async fn method(
         if auth != Some(&format!("Bearer {APP_TOKEN}")) {
             return error("invalid_auth");
         }
-        let base = inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .base
-            .clone();
+        let (base, refuse) = {
+            let i = inner.lock().unwrap_or_else(PoisonError::into_inner);
+            (i.base.clone(), i.refuse_sockets)
+        };
+        if refuse {
+            return (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response();
+        }
         return ok(json!({ "url": format!("ws://{base}/link?ticket=t1") }));
     }
-    if auth != Some(&format!("Bearer {BOT_TOKEN}")) {
-        return error("invalid_auth");
+    // docs.slack.dev/authentication/tokens: an unknown token is `invalid_auth`; a revoked one
+    // `token_revoked`, a deactivated workspace or bot `account_inactive`.
+    let token = auth.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("");
+    let refused = match inner
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .tokens
+        .get(token)
+    {
+        None => Some("invalid_auth".to_owned()),
+        Some(e) => e.clone(),
+    };
+    if let Some(code) = refused {
+        return error(&code);
     }
     let latency = inner.lock().unwrap_or_else(PoisonError::into_inner).latency;
     if !latency.is_zero() {
@@ -290,57 +409,83 @@ async fn method(
         }
         return r;
     }
+    i.next += 1;
+    let n = i.next;
+    let channel = body["channel"].as_str().unwrap_or("").to_owned();
+    let answer = answer(&mut i, &method, &channel, &body, n);
+    let error = match &answer {
+        web::Answer::Ok(_) => None,
+        web::Answer::Err(code, _) => Some(code.clone()),
+        web::Answer::RateLimited(_) => Some("ratelimited".to_owned()),
+    };
     i.calls.push(ApiCall {
         method: method.clone(),
         body: body.clone(),
         at: std::time::Instant::now(),
+        error,
     });
-    i.next += 1;
-    let n = i.next;
-    let channel = body["channel"].as_str().unwrap_or("").to_owned();
-    match method.as_str() {
-        "conversations.create" => {
-            let name = body["name"].as_str().unwrap_or("").to_owned();
-            if !i.channels.insert(name.clone()) {
-                return error("name_taken");
+    let scopes = i.ws.scopes.iter().cloned().collect::<Vec<_>>().join(",");
+    drop(i);
+    let mut response = match answer {
+        web::Answer::Ok(v) => ok(v),
+        web::Answer::Err(code, extra) => {
+            let mut body = json!({ "ok": false, "error": code });
+            if let (Some(b), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                b.extend(extra.clone());
             }
-            i.next_channel += 1;
-            let id = format!("C{:07}", i.next_channel);
-            ok(
-                json!({ "channel": { "id": id, "name": name, "created": 1_763_888_400, "is_channel": true } }),
+            axum::Json(body).into_response()
+        }
+        web::Answer::RateLimited(secs) => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({ "ok": false, "error": "ratelimited" })),
             )
+                .into_response();
+            if let Ok(v) = secs.to_string().parse() {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
         }
-        "conversations.invite" => {
-            ok(json!({ "channel": { "id": channel, "created": 1_763_888_400 } }))
-        }
-        "conversations.setTopic" => ok(json!({ "topic": body["topic"] })),
-        "chat.postMessage" => {
-            let ts = format!("1763888400.{n:06}");
-            ok(
-                json!({ "channel": channel, "ts": ts, "message": { "ts": ts, "text": body["text"] } }),
-            )
-        }
-        "chat.update" => {
-            ok(json!({ "channel": channel, "ts": body["ts"], "message": { "text": body["text"] } }))
-        }
-        "pins.add" => ok(json!({})),
+    };
+    // docs.slack.dev/authentication/tokens ("Token types" → checking scopes): every Web API
+    // answer carries the token's scopes in `x-oauth-scopes`.
+    if let Ok(v) = scopes.parse() {
+        response.headers_mut().insert("x-oauth-scopes", v);
+    }
+    response
+}
+
+/// The answer to one call: the workspace's methods (`web.rs`), then reading messages, files
+/// and forms here.
+fn answer(i: &mut Inner, method: &str, channel: &str, body: &Value, n: u64) -> web::Answer {
+    use web::Answer;
+    let refuse = |code: &str| Answer::Err(code.to_owned(), json!({}));
+    let ok = Answer::Ok;
+    let needs_channel = matches!(
+        method,
+        "conversations.history" | "conversations.replies" | "chat.getPermalink"
+    );
+    if needs_channel && let Err(a) = web::visible(&mut i.ws, channel) {
+        return a;
+    }
+    match method {
         "conversations.history" => {
             let latest = body["latest"].as_str().unwrap_or("");
             let inclusive = body["inclusive"] == "true";
-            let mut found: Vec<Value> = i
-                .messages
-                .get(&channel)
-                .map(|m| {
-                    m.iter()
-                        .filter(|m| m["thread_ts"].is_null() || m["thread_ts"] == m["ts"])
-                        .filter(|m| {
-                            let ts = m["ts"].as_str().unwrap_or("");
-                            latest.is_empty() || ts < latest || (inclusive && ts == latest)
-                        })
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
+            let mut found: Vec<Value> =
+                i.ws.messages
+                    .get(channel)
+                    .map(|m| {
+                        m.iter()
+                            .filter(|m| m["thread_ts"].is_null() || m["thread_ts"] == m["ts"])
+                            .filter(|m| {
+                                let ts = m["ts"].as_str().unwrap_or("");
+                                latest.is_empty() || ts < latest || (inclusive && ts == latest)
+                            })
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
             found.sort_by(|a, b| b["ts"].as_str().cmp(&a["ts"].as_str()));
             found.truncate(
                 body["limit"]
@@ -352,9 +497,9 @@ async fn method(
         }
         "conversations.replies" => {
             let ts = body["ts"].as_str().unwrap_or("");
-            let all = i.messages.get(&channel).cloned().unwrap_or_default();
+            let all = i.ws.messages.get(channel).cloned().unwrap_or_default();
             let Some(m) = all.iter().find(|m| m["ts"] == ts) else {
-                return error("thread_not_found");
+                return refuse("thread_not_found");
             };
             let thread = m["thread_ts"].as_str().unwrap_or(ts).to_owned();
             let mut found: Vec<Value> = all
@@ -377,7 +522,7 @@ async fn method(
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(0);
             if filename.is_empty() || length == 0 {
-                return error("invalid_arguments");
+                return refuse("invalid_arguments");
             }
             let id = format!("F{n:07}");
             i.uploads.insert(
@@ -389,14 +534,20 @@ async fn method(
         }
         "files.completeUploadExternal" => {
             let Some(file) = body["files"].get(0) else {
-                return error("invalid_arguments");
+                return refuse("invalid_arguments");
             };
+            // docs.slack.dev/reference/methods/files.completeUploadExternal: `channel_id` is
+            // an ID.
+            let target = body["channel_id"].as_str().unwrap_or("");
+            if let Err(a) = web::visible(&mut i.ws, target) {
+                return a;
+            }
             let id = file["id"].as_str().unwrap_or("").to_owned();
             let Some((bytes, kind)) = i.uploads.get(&id).cloned() else {
-                return error("file_not_found");
+                return refuse("file_not_found");
             };
             let Some(rest) = kind.strip_prefix("uploaded:") else {
-                return error("file_not_found");
+                return refuse("file_not_found");
             };
             let (content_type, filename) = rest.split_once(':').unwrap_or((rest, ""));
             let shared = SharedFile {
@@ -412,10 +563,15 @@ async fn method(
             ok(json!({ "files": [{ "id": id, "title": shared.title, "name": shared.filename }] }))
         }
         "views.open" => {
-            if body["trigger_id"].as_str().unwrap_or("").is_empty() {
-                return error("invalid_trigger_id");
+            let mut view = match &body["view"] {
+                Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+                v => v.clone(),
+            };
+            if let Err(a) =
+                web::use_trigger(&mut i.ws, body["trigger_id"].as_str().unwrap_or(""), &view)
+            {
+                return a;
             }
-            let mut view = body["view"].clone();
             view["id"] = format!("V{n:07}").into();
             view["team_id"] = "T0TEAM".into();
             view["hash"] = format!("{n}.hash").into();
@@ -423,7 +579,7 @@ async fn method(
             i.views.push(view.clone());
             ok(json!({ "view": view }))
         }
-        _ => error("unknown_method"),
+        _ => web::call(&mut i.ws, method, body),
     }
 }
 
@@ -457,8 +613,37 @@ async fn upload(
         method: "upload".to_owned(),
         body: json!({ "file": file, "bytes": len }),
         at: std::time::Instant::now(),
+        error: None,
     });
     format!("OK - {len}").into_response()
+}
+
+/// A click's `response_url`: docs.slack.dev/interactivity/handling-user-interaction ("Message
+/// responses"): a JSON message, `replace_original` to keep the clicked message or not; Slack
+/// answers `ok`.
+async fn respond(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(trigger): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(mut message) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+    };
+    if let Err(code) = rules::message(&message) {
+        return (StatusCode::BAD_REQUEST, code).into_response();
+    }
+    message["trigger"] = trigger.into();
+    inner
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .calls
+        .push(ApiCall {
+            method: "response_url".to_owned(),
+            body: message,
+            at: std::time::Instant::now(),
+            error: None,
+        });
+    "ok".into_response()
 }
 
 /// The Socket Mode WebSocket: hello first, then envelopes; acknowledgements come back.
@@ -496,6 +681,7 @@ async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner
     loop {
         tokio::select! {
             out = rx.recv() => match out {
+                Some(frame) if frame == DROP => return,
                 Some(frame) => {
                     if to_klaxon.send(Message::Text(frame.into())).await.is_err() {
                         break;
@@ -553,8 +739,16 @@ pub async fn send(klaxon: &str, body: &str, signature: Option<(String, i64)>) ->
     req.send().await.expect("klaxon answers")
 }
 
-/// A button click (`block_actions`) on one of Klaxon's buttons, as Slack sends it.
-pub fn click(action: &str, incident: i64, user: &str, channel: &str, trigger: &str) -> Value {
+/// A button click (`block_actions`) on one of Klaxon's buttons, as Slack sends it, with a
+/// `response_url` that leads back to `base` (the fake's `/respond`).
+fn click_payload(
+    base: &str,
+    action: &str,
+    incident: i64,
+    user: &str,
+    channel: &str,
+    trigger: &str,
+) -> Value {
     json!({
         "type": "block_actions",
         "team": { "id": "T0TEAM", "domain": "acme" },
@@ -563,7 +757,7 @@ pub fn click(action: &str, incident: i64, user: &str, channel: &str, trigger: &s
         "container": { "type": "message", "message_ts": "1763888400.000004", "channel_id": channel },
         "trigger_id": trigger,
         "channel": { "id": channel, "name": "incidents" },
-        "response_url": "https://hooks.slack.com/actions/T0TEAM/1/x",
+        "response_url": format!("http://{base}/respond/{trigger}"),
         "actions": [{
             "type": "button",
             "action_id": format!("klaxon.{action}"),

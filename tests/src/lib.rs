@@ -35,6 +35,17 @@ impl klaxon::runbooks::request::Secrets for MapSecrets {
     }
 }
 
+/// Waits until a served Klaxon at `url` answers (start-up, such as resolving Slack channel
+/// names, is over); panics if it stopped instead.
+pub async fn started(url: &str) {
+    let health = reqwest::get(format!("{url}/healthz"));
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), health)
+        .await
+        .expect("Klaxon answers within 20 s")
+        .expect("Klaxon started (it stops at once on a start-up error)");
+    assert_eq!(answer.status().as_u16(), 200);
+}
+
 /// The instant every test starts at: a Monday morning, UTC.
 pub fn start_time() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")

@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Rich, Upload, UserRef,
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Posted, Rich, Upload, UserRef,
 };
 
 /// One platform call, as received.
@@ -199,7 +199,7 @@ impl ChatApi for Recorder {
         Ok(())
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<MessageRef, ApiError> {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
         self.attempt()?;
         let id = self.next_id();
         self.record(Call::Post {
@@ -207,7 +207,10 @@ impl ChatApi for Recorder {
             message: message.clone(),
             id: id.clone(),
         });
-        Ok(MessageRef(id))
+        Ok(Posted {
+            channel_id: key(channel),
+            message: MessageRef(id),
+        })
     }
 
     async fn edit(

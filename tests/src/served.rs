@@ -77,6 +77,7 @@ impl Served {
             },
             Arc::new(clock.clone()),
         ));
+        crate::started(&url).await;
         Self {
             url,
             fake,
@@ -111,7 +112,7 @@ impl Served {
 
     /// A signed click on the Declare button of alert `alert`, by `user`.
     pub async fn click_declare(&self, alert: i64, user: &str, trigger: &str) -> u16 {
-        let mut payload = fake_slack::click("declare", 0, user, "C0PAGING", trigger);
+        let mut payload = self.fake.click("declare", 0, user, "C0PAGING", trigger);
         payload["actions"][0]["value"] = format!("0:{alert}").into();
         fake_slack::interact(&self.url, &payload)
             .await
@@ -126,7 +127,7 @@ impl Served {
         user: &str,
         trigger: &str,
     ) -> serde_json::Value {
-        let mut payload = fake_slack::click("declare", 0, user, "C0PAGING", trigger);
+        let mut payload = self.fake.click("declare", 0, user, "C0PAGING", trigger);
         payload["actions"][0]["value"] = format!("0:{alert}").into();
         self.fake.socket_envelope("interactive", payload).await
     }

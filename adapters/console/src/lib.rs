@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
-    PlatformKind, Reply, ReplyKind, Rich, Tenant, Upload, UserRef,
+    PlatformKind, Posted, Reply, ReplyKind, Rich, Tenant, Upload, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
@@ -282,7 +282,7 @@ impl ChatApi for Console {
         Ok(())
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<MessageRef, ApiError> {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
         let channel = id(channel);
         let reference = self.with(|s| {
             s.next_message += 1;
@@ -292,7 +292,10 @@ impl ChatApi for Console {
             r
         });
         self.print(&channel, "", &render(message));
-        Ok(MessageRef(reference))
+        Ok(Posted {
+            channel_id: channel,
+            message: MessageRef(reference),
+        })
     }
 
     async fn edit(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Rich, Upload, UserRef,
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Posted, Rich, Upload, UserRef,
 };
 use serenity::all::{
     ChannelId, ChannelType, CreateAttachment, CreateChannel, CreateMessage, EditChannel,
@@ -244,12 +244,15 @@ impl ChatApi for DiscordApi {
             .map_err(api_error)
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<MessageRef, ApiError> {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
         let sent = channel_id(channel)?
             .send_message(&*self.http, create_message(message))
             .await
             .map_err(api_error)?;
-        Ok(MessageRef(sent.id.to_string()))
+        Ok(Posted {
+            channel_id: sent.channel_id.to_string(),
+            message: MessageRef(sent.id.to_string()),
+        })
     }
 
     async fn edit(

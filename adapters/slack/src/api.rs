@@ -1,16 +1,22 @@
 //! `SlackApi`: Klaxon's platform calls as Slack Web API methods, through slack-morphism.
 //!
 //! Errors are sorted for the outbox: `name_taken` asks for the next name, 429 and 5xx (and
-//! network failures) are retried after Slack's `Retry-After` or with backoff, anything else is
-//! permanent. The token lives in the client; it is never logged.
+//! network failures) are retried after Slack's `Retry-After` or with backoff, a refused token
+//! or a missing scope pauses the calls (`ApiError::Auth`), a channel Klaxon cannot see is
+//! `ApiError::Unreachable`, anything else is permanent. Every channel is addressed by ID
+//! (`chat.postMessage` alone takes a name, and answers with the ID). People are shown by name
+//! (`users.info`, cached), never as a mention that notifies. The token lives in the client; it
+//! is never logged.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Rich, Upload, UserRef,
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Posted, Rich, Span, Upload,
+    UserRef,
 };
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -22,8 +28,12 @@ type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 /// The Slack Web API, as Klaxon uses it. Cheap to clone.
 #[derive(Clone)]
 pub struct SlackApi {
-    client: Arc<SlackClient<Connector>>,
-    token: SlackApiToken,
+    pub(crate) client: Arc<SlackClient<Connector>>,
+    pub(crate) token: SlackApiToken,
+    /// The Web API base (`None`: Slack's), for the one raw call `auth.test`'s scopes need.
+    pub(crate) api_url: Option<String>,
+    /// People's names by user id, from `users.info`.
+    names: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -48,6 +58,60 @@ impl SlackApi {
         Self {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(SlackApiTokenValue(bot_token.to_owned())),
+            api_url: api_url.map(|u| u.trim_end_matches('/').to_owned()),
+            names: Arc::default(),
+        }
+    }
+
+    /// The names of the people `rich` shows (`Span::Person`), from `users.info` once per
+    /// person; someone Slack does not answer for keeps the name Klaxon has.
+    async fn names(&self, rich: &[&Rich]) -> mrkdwn::Names {
+        let mut names = mrkdwn::Names::new();
+        for span in rich.iter().flat_map(|r| r.0.iter()) {
+            let Span::Person(u) = span else { continue };
+            if names.contains_key(&u.id) || !mrkdwn::is_user_id(&u.id) {
+                continue;
+            }
+            let cached = self
+                .names
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&u.id)
+                .cloned();
+            let name = match cached {
+                Some(n) => Some(n),
+                None => self.look_up(&u.id).await,
+            };
+            if let Some(name) = name {
+                names.insert(u.id.clone(), name);
+            }
+        }
+        names
+    }
+
+    async fn look_up(&self, id: &str) -> Option<String> {
+        let session = self.client.open_session(&self.token);
+        match session
+            .users_info(&SlackApiUsersInfoRequest::new(SlackUserId(id.to_owned())))
+            .await
+        {
+            Ok(found) => {
+                let u = found.user;
+                let profile = u.profile.unwrap_or_else(SlackUserProfile::new);
+                let name = [profile.display_name, profile.real_name, u.real_name, u.name]
+                    .into_iter()
+                    .flatten()
+                    .find(|n| !n.trim().is_empty())?;
+                self.names
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(id.to_owned(), name.clone());
+                Some(name)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "users.info failed; showing the name Klaxon has");
+                None
+            }
         }
     }
 
@@ -66,6 +130,23 @@ impl SlackApi {
                 SlackTriggerId(trigger_id.to_owned()),
                 view,
             ))
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    /// Answers the person who clicked a button through the click's `response_url`: a message
+    /// only they see, leaving the message they clicked as it is.
+    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), ApiError> {
+        let url = response_url
+            .parse::<url::Url>()
+            .map_err(|e| ApiError::Permanent(format!("not a response_url: {e}")))?;
+        let req = SlackApiPostWebhookMessageRequest::new(
+            SlackMessageContent::new().with_text(mrkdwn::clip(text, 3000)),
+        )
+        .with_replace_original(false);
+        self.client
+            .respond_to_event(&SlackResponseUrl(url), &req)
             .await
             .map(|_| ())
             .map_err(classify)
@@ -149,25 +230,60 @@ impl SlackApi {
         }))
     }
 
-    fn content(message: &Message) -> SlackMessageContent {
-        let blocks: Vec<SlackBlock> = mrkdwn::blocks(message)
+    async fn content(&self, message: &Message) -> SlackMessageContent {
+        let rich: Vec<&Rich> = message
+            .lines
+            .iter()
+            .chain(message.fields.iter().map(|f| &f.value))
+            .collect();
+        let names = self.names(&rich).await;
+        let blocks: Vec<SlackBlock> = mrkdwn::blocks_named(message, &names)
             .into_iter()
             .filter_map(|b| serde_json::from_value(b).ok())
             .collect();
         SlackMessageContent::new()
-            .with_text(mrkdwn::text(message))
+            .with_text(mrkdwn::text_named(message, &names))
             .with_blocks(blocks)
     }
 }
 
+/// What to do about a refused token or app, by Slack's error code.
+fn auth_fix(code: &str, body: Option<&str>) -> Option<String> {
+    Some(match code {
+        "invalid_auth" | "not_authed" => {
+            "invalid_auth: SLACK_BOT_TOKEN is not a valid bot token; copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page".to_owned()
+        }
+        "token_revoked" | "token_expired" => format!(
+            "{code}: the bot token was revoked; reinstall the app and set the new SLACK_BOT_TOKEN"
+        ),
+        "account_inactive" => {
+            "account_inactive: the bot or workspace is deactivated; reinstall the app and set the new SLACK_BOT_TOKEN".to_owned()
+        }
+        "missing_scope" | "no_permission" => {
+            let needed = body
+                .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+                .and_then(|v| v["needed"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "a scope".to_owned());
+            format!(
+                "{code}: the app lacks {needed}; add it under OAuth & Permissions (slack/manifest.yaml lists every scope), reinstall, and set the new SLACK_BOT_TOKEN"
+            )
+        }
+        _ => return None,
+    })
+}
+
 /// Sorts a Slack failure for the outbox.
-fn classify(e: SlackClientError) -> ApiError {
+pub(crate) fn classify(e: SlackClientError) -> ApiError {
     match e {
         SlackClientError::RateLimitError(r) => ApiError::Transient {
             reason: "ratelimited".to_owned(),
             retry_after: r.retry_after,
         },
         SlackClientError::ApiError(a) => match a.code.as_str() {
+            code if auth_fix(code, None).is_some() => {
+                ApiError::Auth(auth_fix(code, a.http_response_body.as_deref()).unwrap_or_default())
+            }
+            "channel_not_found" | "not_in_channel" | "is_archived" => ApiError::Unreachable(a.code),
             "name_taken" => ApiError::NameTaken,
             "ratelimited"
             | "internal_error"
@@ -226,29 +342,32 @@ impl ChatApi for SlackApi {
         Ok(made)
     }
 
+    /// One person per `conversations.invite`: without `force`, one person already there (or
+    /// Klaxon itself) fails the whole call and adds nobody.
     async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
-        let users: Vec<SlackUserId> = users.iter().map(|u| SlackUserId(u.id.clone())).collect();
         let session = self.client.open_session(&self.token);
-        match session
-            .conversations_invite(&SlackApiConversationsInviteRequest::new(
-                channel_id(channel),
-                users,
-            ))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(SlackClientError::ApiError(a))
-                if a.code == "already_in_channel" || a.code == "cant_invite_self" =>
+        let mut seen = std::collections::BTreeSet::new();
+        for user in users.iter().filter(|u| seen.insert(u.id.clone())) {
+            match session
+                .conversations_invite(&SlackApiConversationsInviteRequest::new(
+                    channel_id(channel),
+                    vec![SlackUserId(user.id.clone())],
+                ))
+                .await
             {
-                Ok(())
+                Ok(_) => {}
+                Err(SlackClientError::ApiError(a))
+                    if a.code == "already_in_channel" || a.code == "cant_invite_self" => {}
+                Err(e) => return Err(classify(e)),
             }
-            Err(e) => Err(classify(e)),
         }
+        Ok(())
     }
 
     async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {
         // Topics are at most 250 characters.
-        let topic: String = mrkdwn::line(topic).chars().take(250).collect();
+        let names = self.names(&[topic]).await;
+        let topic = mrkdwn::clip(&mrkdwn::line_named(topic, &names), 250);
         let session = self.client.open_session(&self.token);
         session
             .conversations_set_topic(&SlackApiConversationsSetTopicRequest::new(
@@ -260,13 +379,18 @@ impl ChatApi for SlackApi {
             .map_err(classify)
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<MessageRef, ApiError> {
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
+        let content = self.content(message).await;
         let session = self.client.open_session(&self.token);
-        let req = SlackApiChatPostMessageRequest::new(channel_id(channel), Self::content(message))
+        let req = SlackApiChatPostMessageRequest::new(channel_id(channel), content)
             .with_unfurl_links(false)
             .with_unfurl_media(false);
         let posted = session.chat_post_message(&req).await.map_err(classify)?;
-        Ok(MessageRef(posted.ts.0))
+        // A post addressed by name comes back with the channel's ID: later edits need it.
+        Ok(Posted {
+            channel_id: posted.channel.0,
+            message: MessageRef(posted.ts.0),
+        })
     }
 
     async fn edit(
@@ -275,12 +399,10 @@ impl ChatApi for SlackApi {
         target: &MessageRef,
         message: &Message,
     ) -> Result<(), ApiError> {
+        let content = self.content(message).await;
         let session = self.client.open_session(&self.token);
-        let req = SlackApiChatUpdateRequest::new(
-            channel_id(channel),
-            Self::content(message),
-            SlackTs(target.0.clone()),
-        );
+        let req =
+            SlackApiChatUpdateRequest::new(channel_id(channel), content, SlackTs(target.0.clone()));
         session
             .chat_update(&req)
             .await
@@ -308,6 +430,9 @@ impl ChatApi for SlackApi {
     /// A retry after a failure starts again from the first step; an upload never completed is
     /// never shown. The reference is the file's id.
     async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
+        let rich: Vec<&Rich> = file.comment.lines.iter().collect();
+        let names = self.names(&rich).await;
+        let comment = mrkdwn::clip(&mrkdwn::text_named(&file.comment, &names), 3000);
         let session = self.client.open_session(&self.token);
         let bytes = file.content.as_bytes().to_vec();
         let url = session
@@ -331,7 +456,7 @@ impl ChatApi for SlackApi {
                     SlackApiFilesComplete::new(url.file_id.clone()).with_title(file.title.clone()),
                 ])
                 .with_channel_id(channel_id(channel))
-                .with_initial_comment(mrkdwn::text(&file.comment)),
+                .with_initial_comment(comment),
             )
             .await
             .map_err(classify)?;

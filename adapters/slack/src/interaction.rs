@@ -42,8 +42,25 @@ pub async fn handle(payload: &Value, handler: &dyn Handler, api: &SlackApi) -> O
             }
             let invocation = invocation(payload)?;
             let reply = handler.handle(invocation).await;
-            if reply.kind != ReplyKind::Ok {
-                tracing::info!(reply = %reply.to_plain(), "button refused");
+            // A click shows nothing by itself: the reply reaches the person who clicked, a
+            // refusal (not allowed, expired, already resolved) included.
+            let text = crate::mrkdwn::text(&reply.message);
+            let text = match reply.kind {
+                ReplyKind::Ok => text,
+                ReplyKind::UserError | ReplyKind::InternalError => {
+                    tracing::info!(reply = %reply.to_plain(), "button refused");
+                    format!(":warning: {text}")
+                }
+            };
+            match payload["response_url"].as_str() {
+                Some(url) => {
+                    if let Err(e) = api.respond(url, &text).await {
+                        tracing::warn!(error = %e, "could not answer a button click");
+                    }
+                }
+                None => {
+                    tracing::warn!("a button click without a response_url: its answer is not shown")
+                }
             }
             None
         }

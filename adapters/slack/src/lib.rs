@@ -12,6 +12,7 @@ pub mod interaction;
 pub mod modal;
 pub mod mrkdwn;
 pub mod socket;
+pub mod workspace;
 
 pub use api::SlackApi;
 pub use command::{SlashCommand, Verified, verify};

@@ -205,7 +205,8 @@ fn invalid(field: &'static str, e: &klaxon_commands::UserError) -> Submission {
 
 /// The answer to a submission: the refusal on its field, or the form replaced by the reply.
 pub fn response(reply: &Reply, field: &'static str) -> Value {
-    let text = crate::mrkdwn::text(&reply.message);
+    // A section's text is at most 3000 characters.
+    let text = crate::mrkdwn::clip(&crate::mrkdwn::text(&reply.message), 3000);
     match reply.kind {
         ReplyKind::Ok => json!({
             "response_action": "update",

@@ -1,7 +1,19 @@
-//! Rendering `Rich` lines and `Message`s as Slack mrkdwn and Block Kit.
+//! Rendering `Rich` lines and `Message`s as Slack mrkdwn and Block Kit, within Block Kit's
+//! limits: derived text is cut on a character boundary with an ellipsis.
 
 use klaxon_commands::{Message, Rich, Span};
 use serde_json::{Value, json};
+
+/// People's names by Slack user id, for showing a person without notifying them.
+pub type Names = std::collections::HashMap<String, String>;
+
+/// How `Span::Person` is shown: as `<@U…>` (a reply only the asker sees, which notifies
+/// nobody) or, in posts, by name (`<@U…>` in a post notifies).
+#[derive(Clone, Copy)]
+enum People<'a> {
+    Mentions,
+    Named(&'a Names),
+}
 
 /// Escapes the three characters Slack treats as markup: `&`, `<`, `>`.
 pub fn escape(text: &str) -> String {
@@ -10,9 +22,19 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// One line as mrkdwn. Only operator-written mentions (escalation tiers) pass through as typed;
-/// everything from users is escaped.
+/// One line as mrkdwn for a reply. Only operator-written mentions (escalation tiers) pass
+/// through as typed; everything from users is escaped.
 pub fn line(rich: &Rich) -> String {
+    render(rich, People::Mentions)
+}
+
+/// One line as mrkdwn for a post: people by name (`names`, else the name Klaxon has); only
+/// `Span::Ping` and operator mentions notify.
+pub fn line_named(rich: &Rich, names: &Names) -> String {
+    render(rich, People::Named(names))
+}
+
+fn render(rich: &Rich, people: People<'_>) -> String {
     let mut out = String::new();
     for span in &rich.0 {
         match span {
@@ -27,6 +49,14 @@ pub fn line(rich: &Rich) -> String {
                 out.push(' ');
             }
             Span::User(t) => out.push_str(&escape(t)),
+            Span::Person(u) if matches!(people, People::Named(_)) => {
+                let name = match people {
+                    People::Named(names) => names.get(&u.id).map(String::as_str),
+                    People::Mentions => None,
+                };
+                out.push('@');
+                out.push_str(&escape(name.unwrap_or(u.label())));
+            }
             Span::Person(u) | Span::Ping(u) => {
                 if is_user_id(&u.id) {
                     out.push_str(&format!("<@{}>", u.id));
@@ -49,7 +79,7 @@ pub fn line(rich: &Rich) -> String {
 }
 
 /// A Slack user id (`U…` or `W…`): anything else is shown as a name.
-fn is_user_id(id: &str) -> bool {
+pub fn is_user_id(id: &str) -> bool {
     id.len() > 1
         && id.starts_with(['U', 'W'])
         && id
@@ -57,56 +87,85 @@ fn is_user_id(id: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
-/// The plain-text fallback Slack shows in notifications.
+/// The plain-text fallback of a reply.
 pub fn text(message: &Message) -> String {
-    let mut lines: Vec<String> = message.lines.iter().map(line).collect();
+    text_with(message, People::Mentions)
+}
+
+/// The plain-text fallback Slack shows in notifications, for a post.
+pub fn text_named(message: &Message, names: &Names) -> String {
+    text_with(message, People::Named(names))
+}
+
+/// Slack cuts message text at 40,000 characters (chat.postMessage, "Truncating content").
+const MAX_TEXT: usize = 40_000;
+/// chat.postMessage: at most 50 blocks a message.
+const MAX_BLOCKS: usize = 50;
+
+fn text_with(message: &Message, people: People<'_>) -> String {
+    let mut lines: Vec<String> = message.lines.iter().map(|l| render(l, people)).collect();
     lines.extend(
         message
             .fields
             .iter()
-            .map(|f| format!("{}: {}", escape(&f.label), line(&f.value))),
+            .map(|f| format!("{}: {}", escape(&f.label), render(&f.value, people))),
     );
-    lines.join("\n")
+    clip(&lines.join("\n"), MAX_TEXT)
 }
 
-/// Block Kit: the lines as one section, the fields as a section of fields.
+/// Block Kit for a reply: the lines as one section, the fields as sections of fields.
 pub fn blocks(message: &Message) -> Vec<Value> {
+    blocks_with(message, People::Mentions)
+}
+
+/// Block Kit for a post.
+pub fn blocks_named(message: &Message, names: &Names) -> Vec<Value> {
+    blocks_with(message, People::Named(names))
+}
+
+fn blocks_with(message: &Message, people: People<'_>) -> Vec<Value> {
     let mut blocks = Vec::new();
     if !message.lines.is_empty() {
-        let text: Vec<String> = message.lines.iter().map(line).collect();
+        let text: Vec<String> = message.lines.iter().map(|l| render(l, people)).collect();
         blocks.push(json!({
             "type": "section",
             "text": { "type": "mrkdwn", "text": clip(&text.join("\n"), 3000) }
         }));
     }
-    // Slack allows ten fields per section, each up to 2000 characters.
-    for chunk in message.fields.chunks(10) {
+    // Slack allows ten fields per section, each up to 2000 characters; the buttons' row keeps
+    // its place within the 50 blocks.
+    let room = MAX_BLOCKS - blocks.len() - usize::from(!message.buttons.is_empty());
+    for chunk in message.fields.chunks(10).take(room) {
         let fields: Vec<Value> = chunk
             .iter()
-            .map(|f| json!({ "type": "mrkdwn", "text": clip(&format!("*{}*\n{}", escape(&f.label), line(&f.value)), 2000) }))
+            .map(|f| json!({ "type": "mrkdwn", "text": clip(&format!("*{}*\n{}", escape(&f.label), render(&f.value, people)), 2000) }))
             .collect();
         blocks.push(json!({ "type": "section", "fields": fields }));
     }
     if !message.buttons.is_empty() {
+        // An actions block holds at most 25 elements; a button's text at most 75 characters.
         let elements: Vec<Value> = message
             .buttons
             .iter()
+            .take(25)
             .map(|b| {
                 let mut e = json!({
                     "type": "button",
                     "action_id": crate::interaction::action_id(b.action),
-                    "text": { "type": "plain_text", "text": b.label },
+                    "text": { "type": "plain_text", "text": clip(&b.label, 75) },
                     "value": match &b.code {
                         Some(code) => format!("{}:{code}", b.incident),
                         None => b.incident.to_string(),
                     },
                     "style": if b.danger { "danger" } else { "primary" },
                 });
+                // A confirmation dialog: title at most 100 characters, text 300, the two
+                // buttons 30 each.
                 if let Some(question) = &b.confirm {
                     e["confirm"] = json!({
                         "title": { "type": "plain_text", "text": "Are you sure?" },
-                        "text": { "type": "mrkdwn", "text": escape(question) },
-                        "confirm": { "type": "plain_text", "text": b.label },
+                        "text": { "type": "mrkdwn", "text": clip(&escape(question), 300) },
+                        "confirm": { "type": "plain_text", "text": clip(&b.label, 30) },
                         "deny": { "type": "plain_text", "text": "Cancel" },
                     });
                 }
@@ -118,11 +177,12 @@ pub fn blocks(message: &Message) -> Vec<Value> {
     blocks
 }
 
-fn clip(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` characters, on a character boundary, ending with `…` when cut.
+pub fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {
-        let mut t: String = s.chars().take(max - 1).collect();
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
         t.push('…');
         t
     }
@@ -158,6 +218,74 @@ mod tests {
             line(&r),
             "<@U0ALICE> @bob in <#C0INC> and #inc-y pages <!subteam^S0ONCALL>"
         );
+    }
+
+    #[test]
+    fn people_in_posts_are_names_that_notify_nobody() {
+        let alice = UserRef::named("U0ALICE", "alice");
+        let r = Rich::new()
+            .person(&alice)
+            .text(" and ")
+            .person(&UserRef::id("U0BOB"))
+            .text(" paged ")
+            .ping(&alice);
+        let names = Names::from([("U0ALICE".to_owned(), "Alice <A>".to_owned())]);
+        assert_eq!(
+            line_named(&r, &names),
+            "@Alice &lt;A&gt; and @U0BOB paged <@U0ALICE>"
+        );
+    }
+
+    #[test]
+    fn derived_text_stays_within_block_kit_limits() {
+        let long = "é".repeat(5000);
+        let mut m = Message::new().line(Rich::new().user_text(&long));
+        for n in 0..600 {
+            m = m.field(&format!("f{n}"), Rich::new().user_text(&long));
+        }
+        for _ in 0..30 {
+            m = m.button(klaxon_commands::Button {
+                action: klaxon_commands::ButtonAction::Resolve,
+                label: "R".repeat(120),
+                incident: 1,
+                danger: true,
+                confirm: Some("?".repeat(400)),
+                code: None,
+            });
+        }
+        let b = blocks(&m);
+        assert_eq!(b.len(), 50);
+        let section = b[0]["text"]["text"].as_str().expect("text");
+        assert_eq!(section.chars().count(), 3000);
+        assert!(section.ends_with('…'));
+        assert!(
+            b[1]["fields"][0]["text"]
+                .as_str()
+                .expect("field")
+                .chars()
+                .count()
+                <= 2000
+        );
+        let buttons = b[49]["elements"].as_array().expect("buttons");
+        assert_eq!(buttons.len(), 25);
+        assert_eq!(
+            buttons[0]["text"]["text"]
+                .as_str()
+                .map(|t| t.chars().count()),
+            Some(75)
+        );
+        let confirm = &buttons[0]["confirm"];
+        assert_eq!(
+            confirm["text"]["text"].as_str().map(|t| t.chars().count()),
+            Some(300)
+        );
+        assert_eq!(
+            confirm["confirm"]["text"]
+                .as_str()
+                .map(|t| t.chars().count()),
+            Some(30)
+        );
+        assert!(text(&m).chars().count() <= 40_000);
     }
 
     #[test]

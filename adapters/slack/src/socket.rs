@@ -2,6 +2,10 @@
 //! needed). The command's reply goes back in the envelope's acknowledgement, which
 //! slack-morphism sends when the callback returns: the engine commits and answers at once, and
 //! the platform calls follow from the outbox, so the acknowledgement is never slow.
+//!
+//! The connection counts as up from Slack's `hello` until the socket fails (slack-morphism
+//! reports a broken socket to the listener's error handler before it reconnects, and the new
+//! connection says hello again).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,12 +52,14 @@ impl SocketMode {
         let client = Arc::new(SlackClient::new(connector));
         let connected = Arc::new(AtomicBool::new(false));
         let environment = Arc::new(
-            SlackClientEventsListenerEnvironment::new(client).with_user_state(State {
-                handler,
-                api,
-                capture_emoji,
-                connected: Arc::clone(&connected),
-            }),
+            SlackClientEventsListenerEnvironment::new(client)
+                .with_error_handler(on_error)
+                .with_user_state(State {
+                    handler,
+                    api,
+                    capture_emoji,
+                    connected: Arc::clone(&connected),
+                }),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
@@ -95,6 +101,29 @@ async fn on_hello<E>(_: E, _: Arc<SlackHyperClient>, states: SlackClientEventsUs
         state.connected.store(true, Ordering::Relaxed);
     }
     tracing::info!("Slack Socket Mode connected");
+}
+
+/// A broken socket (a WebSocket error) marks the connection down until the next `hello`; other
+/// errors (a callback's, which makes Slack deliver the envelope again) leave it as it is.
+fn on_error(
+    error: Box<dyn std::error::Error + Send + Sync>,
+    _: Arc<SlackHyperClient>,
+    states: SlackClientEventsUserState,
+) -> HttpStatusCode {
+    use slack_morphism::errors::SlackClientError;
+    if let Some(SlackClientError::SocketModeProtocolError(e)) =
+        error.downcast_ref::<SlackClientError>()
+    {
+        tracing::warn!(error = %e, "Slack Socket Mode connection lost; reconnecting");
+        if let Ok(guard) = states.try_read()
+            && let Some(state) = guard.get_user_state::<State>()
+        {
+            state.connected.store(false, Ordering::Relaxed);
+        }
+    } else {
+        tracing::warn!(error = %error, "Slack Socket Mode callback failed; Slack delivers it again");
+    }
+    HttpStatusCode::BAD_REQUEST
 }
 
 async fn on_command(

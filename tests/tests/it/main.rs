@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod discord;
+mod doctor;
 mod engine;
 mod guardrails;
 mod ops;
@@ -11,3 +12,4 @@ mod postmortem;
 mod reminders;
 mod runbooks;
 mod slack;
+mod slack_fake;

@@ -53,6 +53,7 @@ impl Running {
         let done = tokio::spawn(serve(store, config, settings, listener, async move {
             let _ = stopped.await;
         }));
+        klaxon_tests::started(&url).await;
         Self {
             url,
             fake,
@@ -65,7 +66,7 @@ impl Running {
 
     /// `/inc <text>` by `user` in `channel`, with a unique trigger id.
     async fn say(&self, user: &str, channel: &str, text: &str) -> Value {
-        let trigger = format!("trigger-{}", uuid_like());
+        let trigger = self.fake.trigger();
         self.say_as(user, channel, text, &trigger).await
     }
 
@@ -111,16 +112,6 @@ fn slack_mentions(text: &str) -> String {
         .join(" ")
 }
 
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 #[tokio::test]
 async fn the_foundation_scenario_runs_over_signed_http() {
     let k = Running::start().await;
@@ -147,8 +138,14 @@ async fn the_foundation_scenario_runs_over_signed_http() {
                     + &chrono::Utc::now().format("%Y-%m-%d").to_string()
                     + "-checkout-api-returning-500s"
             );
-            // Later commands come from the new channel, by its id.
+            // Later commands come from the new channel, by its id, once Klaxon has it (its
+            // announcement follows the channel's creation).
             channel = "C0000001".to_owned();
+            assert!(
+                k.fake
+                    .until(|c| c.iter().any(|c| c.method == "chat.postMessage"))
+                    .await
+            );
         }
     }
     // Everything the scenario implies reaches Slack, in order, after the replies (the
@@ -157,7 +154,7 @@ async fn the_foundation_scenario_runs_over_signed_http() {
         k.fake
             .until(|c| c
                 .iter()
-                .filter(|c| c.method == "chat.update" && c.body["channel"] == "incidents")
+                .filter(|c| c.method == "chat.update" && c.body["channel"] == fake_slack::INCIDENTS)
                 .any(|c| c.body["text"].as_str().unwrap_or("").contains("Resolved")))
             .await,
         "{:#?}",
@@ -169,7 +166,7 @@ async fn the_foundation_scenario_runs_over_signed_http() {
     assert_eq!(invites[0]["users"], serde_json::json!(["U0ONCALL"]));
     let posts = k.fake.calls_to("chat.postMessage");
     let announcement = &posts[0];
-    assert_eq!(announcement["channel"], "incidents");
+    assert_eq!(announcement["channel"], fake_slack::INCIDENTS);
     assert_eq!(announcement["unfurl_links"], false);
     assert!(announcement.get("link_names").is_none() && announcement.get("parse").is_none());
     assert_eq!(announcement["blocks"][0]["type"], "section");
@@ -190,7 +187,10 @@ async fn the_foundation_scenario_runs_over_signed_http() {
     );
     assert!(!k.fake.calls_to("pins.add").is_empty());
     assert_eq!(
-        posts.iter().filter(|p| p["channel"] == "incidents").count(),
+        posts
+            .iter()
+            .filter(|p| p["channel"] == fake_slack::INCIDENTS)
+            .count(),
         1
     );
     let last_edit = k
@@ -198,7 +198,7 @@ async fn the_foundation_scenario_runs_over_signed_http() {
         .calls_to("chat.update")
         .into_iter()
         .rev()
-        .find(|u| u["channel"] == "incidents")
+        .find(|u| u["channel"] == fake_slack::INCIDENTS)
         .expect("edited");
     assert!(
         last_edit["text"]
@@ -278,7 +278,15 @@ async fn forged_unsigned_and_stale_requests_get_401_and_change_nothing() {
     .await;
     assert_eq!(resp.status().as_u16(), 413);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(k.fake.calls().is_empty(), "nothing reached Slack");
+    // Only start-up's channel lookup reached Slack.
+    assert!(
+        k.fake
+            .calls()
+            .iter()
+            .all(|c| c.method == "conversations.list"),
+        "nothing reached Slack: {:#?}",
+        k.fake.calls()
+    );
     let health = reqwest::get(format!("{}/healthz", k.url))
         .await
         .expect("healthz");
@@ -513,18 +521,19 @@ async fn buttons_acknowledge_and_resolve_with_one_effect() {
     // A click from the paging channel acts on the button's incident.
     let resp = fake_slack::interact(
         &k.url,
-        &fake_slack::click("ack", 1, "U0BOB", "incidents", "t-ack"),
+        &k.fake
+            .click("ack", 1, "U0BOB", fake_slack::INCIDENTS, "t-ack"),
     )
     .await;
     assert_eq!(resp.status().as_u16(), 200);
     let acked = |c: &[fake_slack::ApiCall]| {
         c.iter().any(|c| {
             c.method == "chat.update"
-                && c.body["channel"] == "incidents"
+                && c.body["channel"] == fake_slack::INCIDENTS
                 && c.body["text"]
                     .as_str()
                     .unwrap_or("")
-                    .contains("Acknowledged: <@U0BOB>")
+                    .contains("Acknowledged: @bob")
         })
     };
     assert!(
@@ -537,7 +546,7 @@ async fn buttons_acknowledge_and_resolve_with_one_effect() {
         .calls_to("chat.update")
         .into_iter()
         .rev()
-        .find(|u| u["channel"] == "incidents")
+        .find(|u| u["channel"] == fake_slack::INCIDENTS)
         .expect("edit");
     let buttons: Vec<&str> = edit["blocks"][2]["elements"]
         .as_array()
@@ -553,7 +562,13 @@ async fn buttons_acknowledge_and_resolve_with_one_effect() {
     for n in 0..2 {
         let resp = fake_slack::interact(
             &k.url,
-            &fake_slack::click("resolve", 1, "U0BOB", "incidents", &format!("t-r{n}")),
+            &k.fake.click(
+                "resolve",
+                1,
+                "U0BOB",
+                fake_slack::INCIDENTS,
+                &format!("t-r{n}"),
+            ),
         )
         .await;
         assert_eq!(resp.status().as_u16(), 200);
@@ -577,7 +592,10 @@ async fn buttons_acknowledge_and_resolve_with_one_effect() {
     assert_eq!(resolved, 1);
 
     // A forged click is refused.
-    let payload = fake_slack::click("resolve", 1, "U0EVE", "incidents", "t-x").to_string();
+    let payload = k
+        .fake
+        .click("resolve", 1, "U0EVE", fake_slack::INCIDENTS, "t-x")
+        .to_string();
     let body = format!("payload={payload}");
     let resp = reqwest::Client::new()
         .post(format!("{}/slack/interactions", k.url))
@@ -611,7 +629,8 @@ async fn buttons_work_over_socket_mode() {
     k.fake
         .socket_envelope(
             "interactive",
-            fake_slack::click("ack", 1, "U0CAROL", "incidents", "s-2"),
+            k.fake
+                .click("ack", 1, "U0CAROL", fake_slack::INCIDENTS, "s-2"),
         )
         .await;
     assert!(
@@ -620,7 +639,7 @@ async fn buttons_work_over_socket_mode() {
                 && c.body["text"]
                     .as_str()
                     .unwrap_or("")
-                    .contains("<@U0CAROL> acknowledged")))
+                    .contains("@carol acknowledged")))
             .await
     );
     k.stop().await;
@@ -656,18 +675,19 @@ async fn a_private_incident_is_a_private_channel_with_a_redacted_announcement() 
     assert!(
         k.fake
             .until(|c| c.iter().any(|c| c.method == "chat.update"
-                && c.body["channel"] == "incidents"
+                && c.body["channel"] == fake_slack::INCIDENTS
                 && c.body["text"]
                     .as_str()
                     .unwrap_or("")
-                    .contains("Acknowledged: <@U0ONCALL>")))
+                    .contains("Acknowledged: @oncall")))
             .await
     );
     assert!(
         k.fake
             .until(|c| c
                 .iter()
-                .filter(|c| c.method == "chat.postMessage" && c.body["channel"] == "incidents")
+                .filter(|c| c.method == "chat.postMessage"
+                    && c.body["channel"] == fake_slack::INCIDENTS)
                 .count()
                 == 2)
             .await
@@ -676,7 +696,7 @@ async fn a_private_incident_is_a_private_channel_with_a_redacted_announcement() 
         .fake
         .calls()
         .into_iter()
-        .filter(|c| c.body["channel"] == "incidents")
+        .filter(|c| c.body["channel"] == fake_slack::INCIDENTS)
         .map(|c| c.body)
         .collect();
     assert_eq!(
@@ -685,7 +705,7 @@ async fn a_private_incident_is_a_private_channel_with_a_redacted_announcement() 
     );
     assert_eq!(
         paging[0]["blocks"][1]["fields"][1]["text"],
-        "*Channel*\nprivate · ask <@U0ONCALL> for access"
+        "*Channel*\nprivate · ask @oncall for access"
     );
     for body in &paging {
         let text = body.to_string();
@@ -712,7 +732,8 @@ async fn opened(fake: &FakeSlack, n: usize) -> Value {
 #[tokio::test]
 async fn bare_inc_opens_the_declare_form_and_its_submission_declares_once() {
     let k = Running::start().await;
-    let reply = k.say_as("U0ALICE", "C0GENERAL", "", "trig-form").await;
+    let trigger = k.fake.trigger();
+    let reply = k.say_as("U0ALICE", "C0GENERAL", "", &trigger).await;
     assert!(
         reply["text"]
             .as_str()
@@ -721,7 +742,7 @@ async fn bare_inc_opens_the_declare_form_and_its_submission_declares_once() {
         "{reply}"
     );
     let call = &k.fake.calls_to("views.open")[0];
-    assert_eq!(call["trigger_id"], "trig-form");
+    assert_eq!(call["trigger_id"], trigger.as_str());
     let view = opened(&k.fake, 1).await;
     assert_eq!(view["callback_id"], "klaxon.declare");
     let blocks: Vec<&str> = view["blocks"]
@@ -793,7 +814,10 @@ async fn the_shortcut_and_the_post_update_button_work_over_socket_mode() {
     let k = Running::start_socket().await;
     assert!(k.fake.until(|_| k.fake.connected()).await);
     k.fake
-        .socket_envelope("interactive", fake_slack::shortcut("U0ALICE", "sc-1"))
+        .socket_envelope(
+            "interactive",
+            fake_slack::shortcut("U0ALICE", &k.fake.trigger()),
+        )
         .await;
     let view = opened(&k.fake, 1).await;
     assert_eq!(view["callback_id"], "klaxon.declare");
@@ -839,7 +863,9 @@ async fn the_shortcut_and_the_post_update_button_work_over_socket_mode() {
     let announcement = k.fake.calls_to("chat.postMessage")[0].to_string();
     assert!(!announcement.contains("klaxon.update"), "{announcement}");
 
-    let mut click = fake_slack::click("update", 1, "U0BOB", "C0000001", "up-1");
+    let mut click = k
+        .fake
+        .click("update", 1, "U0BOB", "C0000001", &k.fake.trigger());
     click["channel"]["name"] = "inc-x".into();
     k.fake.socket_envelope("interactive", click).await;
     let form = opened(&k.fake, 2).await;
@@ -866,13 +892,14 @@ async fn the_shortcut_and_the_post_update_button_work_over_socket_mode() {
     k.fake
         .socket_envelope(
             "interactive",
-            fake_slack::click("resolve", 1, "U0BOB", "C0000001", "r-1"),
+            k.fake.click("resolve", 1, "U0BOB", "C0000001", "r-1"),
         )
         .await;
     k.fake
         .socket_envelope(
             "interactive",
-            fake_slack::click("update", 1, "U0BOB", "C0000001", "up-2"),
+            k.fake
+                .click("update", 1, "U0BOB", "C0000001", &k.fake.trigger()),
         )
         .await;
     let late = opened(&k.fake, 3).await;
@@ -1184,7 +1211,7 @@ async fn the_postmortem_draft_is_shared_as_a_real_file() {
     );
     assert!(
         file.comment
-            .starts_with("📝 Postmortem draft v1 of INC-1 by <@U0ONCALL>"),
+            .starts_with("📝 Postmortem draft v1 of INC-1 by @oncall"),
         "{}",
         file.comment
     );
