@@ -53,9 +53,6 @@ pub struct SlackConfig {
     /// of changes is one `chat.update`; each change within the window restarts it.
     #[serde(deserialize_with = "debounce_ms")]
     pub announcement_debounce_ms: u64,
-    /// How long after resolve an incident's channel is archived (`conversations.archive`);
-    /// reopening cancels it. Off when absent.
-    pub archive_after: Option<Cadence>,
     /// The paging channel's ID, found at start from `incidents.paging_channel` (a name or an
     /// ID); not read from the file.
     #[serde(skip)]
@@ -67,7 +64,6 @@ impl Default for SlackConfig {
         Self {
             capture_emoji: "pushpin".to_owned(),
             announcement_debounce_ms: 1500,
-            archive_after: None,
             paging_channel_id: None,
         }
     }

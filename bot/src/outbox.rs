@@ -314,12 +314,12 @@ impl Dispatcher {
             // A paused platform's calls wait; when its recheck is due, one of them goes.
             let mut probing: HashSet<PlatformKind> = HashSet::new();
             for call in batch {
-                if let Some(pause) = pauses.get(&call.tenant.platform) {
-                    if pause.recheck_at > now || !probing.insert(call.tenant.platform) {
-                        let at = pause.recheck_at.max(now);
-                        next_due = Some(next_due.map_or(at, |n| n.min(at)));
-                        continue;
-                    }
+                if let Some(pause) = pauses.get(&call.tenant.platform)
+                    && (pause.recheck_at > now || !probing.insert(call.tenant.platform))
+                {
+                    let at = pause.recheck_at.max(now);
+                    next_due = Some(next_due.map_or(at, |n| n.min(at)));
+                    continue;
                 }
                 if let Some(left) = self.debounced(&call) {
                     let at = now + left;
@@ -653,7 +653,7 @@ impl Dispatcher {
             .ping(&incident.declared_by)
             .text(" ⚠️ Klaxon could not post in ")
             .channel(&channel)
-            .text(&format!(
+            .text(format!(
                 " ({reason}): the channel does not exist for Klaxon. If it is private, invite Klaxon to it; otherwise check incidents.paging_channel."
             ));
         let notice = Op::Post {

@@ -413,7 +413,7 @@ mod tests {
         let m = Message::new()
             .line(Rich::plain("one"))
             .line(Rich::plain("two"));
-        let r = console.post(&channel, &m).await.expect("posted");
+        let r = console.post(&channel, &m).await.expect("posted").message;
         console.edit(&channel, &r, &m).await.expect("edited");
         assert_eq!(
             text(&buf),

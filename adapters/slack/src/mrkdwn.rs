@@ -241,7 +241,7 @@ mod tests {
         let long = "é".repeat(5000);
         let mut m = Message::new().line(Rich::new().user_text(&long));
         for n in 0..600 {
-            m = m.field(&format!("f{n}"), Rich::new().user_text(&long));
+            m = m.field(format!("f{n}"), Rich::new().user_text(&long));
         }
         for _ in 0..30 {
             m = m.button(klaxon_commands::Button {

@@ -13,3 +13,4 @@ mod reminders;
 mod runbooks;
 mod slack;
 mod slack_fake;
+mod slack_rules;
