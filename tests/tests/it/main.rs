@@ -13,4 +13,5 @@ mod reminders;
 mod runbooks;
 mod slack;
 mod slack_fake;
+mod slack_manifest;
 mod slack_rules;
