@@ -445,7 +445,14 @@ async fn socket_mode_connects_and_runs_the_scenario() {
                     .until(|c| c.iter().any(|c| c.method == "conversations.create"))
                     .await
             );
+            // Later commands come from the new channel once Klaxon has its id (its
+            // announcement follows the channel's creation).
             channel = "C0000001".to_owned();
+            assert!(
+                k.fake
+                    .until(|c| c.iter().any(|c| c.method == "chat.postMessage"))
+                    .await
+            );
         }
     }
     // A redelivered envelope (same trigger) gets the same answer and changes nothing.
