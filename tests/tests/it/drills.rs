@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use klaxon::outbox::{Op, Target};
 use klaxon::store::posts::PostKind;
-use klaxon_tests::fake_slack::{ApiCall, BOT_TOKEN, FakeSlack, SIGNING_SECRET, click, sign};
+use klaxon_tests::fake_slack::{ApiCall, BOT_TOKEN, FakeSlack, SIGNING_SECRET, sign};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -135,8 +135,12 @@ impl Drop for Process {
 enum Cmd {
     /// `/inc declare sev3 <title>` in #general.
     Declare { title: String, trigger: String },
-    /// A click on Acknowledge under incident `number`'s announcement.
-    Ack { number: i64, trigger: String },
+    /// A click on Acknowledge under incident `number`'s announcement (Slack's payload).
+    Ack {
+        number: i64,
+        trigger: String,
+        payload: Value,
+    },
 }
 
 impl Cmd {
@@ -169,13 +173,9 @@ async fn send(client: &reqwest::Client, url: &str, cmd: &Cmd) -> Result<Value, S
             ])
             .expect("form"),
         ),
-        Cmd::Ack { number, trigger } => (
+        Cmd::Ack { payload, .. } => (
             "/slack/interactions",
-            serde_urlencoded::to_string([(
-                "payload",
-                click("ack", *number, "U0BOB", PAGING, trigger).to_string(),
-            )])
-            .expect("form"),
+            serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form"),
         ),
     };
     let ts = chrono::Utc::now().timestamp();
@@ -212,6 +212,7 @@ fn incident_number(reply: &Value) -> Option<i64> {
 /// commands and how many sends went unanswered.
 async fn lane(
     lane: usize,
+    fake: FakeSlack,
     mut current: watch::Receiver<Current>,
     answered: Arc<AtomicUsize>,
 ) -> Result<(Vec<Cmd>, usize), String> {
@@ -231,9 +232,11 @@ async fn lane(
             .ok_or_else(|| format!("{declare:?} was not declared: {reply}"))?;
         done.push(declare);
         answered.fetch_add(1, Ordering::SeqCst);
+        let trigger = format!("drill-ack-{lane}-{k}");
         let ack = Cmd::Ack {
             number,
-            trigger: format!("drill-ack-{lane}-{k}"),
+            payload: fake.click("ack", number, "U0BOB", PAGING, &trigger),
+            trigger,
         };
         until_answered(&client, &mut current, &ack, &mut unanswered).await?;
         done.push(ack);
@@ -349,7 +352,14 @@ async fn drill(seed: u64, bin: &Path) -> Result<String, String> {
     let (current_tx, current_rx) = watch::channel::<Current>((0, None));
     let answered = Arc::new(AtomicUsize::new(0));
     let lanes: Vec<_> = (0..LANES)
-        .map(|l| tokio::spawn(lane(l, current_rx.clone(), Arc::clone(&answered))))
+        .map(|l| {
+            tokio::spawn(lane(
+                l,
+                fake.clone(),
+                current_rx.clone(),
+                Arc::clone(&answered),
+            ))
+        })
         .collect();
     let lanes_done = || lanes.iter().all(tokio::task::JoinHandle::is_finished);
 
