@@ -13,6 +13,9 @@ pub mod interaction;
 pub mod markdown;
 pub mod register;
 
+#[cfg(test)]
+mod properties;
+
 pub use api::{ChannelSettings, DiscordApi, RestSettings};
 pub use endpoint::{Answer, Endpoint};
 pub use gateway::{Gateway, Registration};

@@ -14,6 +14,9 @@ pub mod mrkdwn;
 pub mod socket;
 pub mod workspace;
 
+#[cfg(test)]
+mod properties;
+
 pub use api::SlackApi;
 pub use command::{SlashCommand, Verified, verify};
 pub use socket::SocketMode;

@@ -66,7 +66,7 @@ fn render(rich: &Rich, people: People<'_>) -> String {
                 }
             }
             Span::Channel(c) => match &c.id {
-                Some(id) if id.starts_with(['C', 'G']) => out.push_str(&format!("<#{id}>")),
+                Some(id) if is_channel_id(id) => out.push_str(&format!("<#{id}>")),
                 _ => {
                     out.push('#');
                     out.push_str(&escape(&c.name));
@@ -82,6 +82,16 @@ fn render(rich: &Rich, people: People<'_>) -> String {
 pub fn is_user_id(id: &str) -> bool {
     id.len() > 1
         && id.starts_with(['U', 'W'])
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// A Slack channel id (`C…` or `G…`): anything else is shown as a name, so an id can never
+/// close the link early and add a mention of its own.
+fn is_channel_id(id: &str) -> bool {
+    id.len() > 1
+        && id.starts_with(['C', 'G'])
         && id
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
@@ -286,6 +296,13 @@ mod tests {
             Some(30)
         );
         assert!(text(&m).chars().count() <= 40_000);
+    }
+
+    #[test]
+    fn a_channel_id_that_is_not_one_shows_as_a_name() {
+        // Found by the property tests: an id is put inside `<#…>` only when it is one.
+        let r = Rich::new().channel(&ChannelRef::new("C1><!channel", "inc-x"));
+        assert_eq!(line(&r), "#inc-x");
     }
 
     #[test]

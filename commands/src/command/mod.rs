@@ -393,6 +393,9 @@ pub(crate) mod testing {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::testing::check;
     use super::*;

@@ -4,6 +4,7 @@ mod alerts;
 mod cli;
 mod discord;
 mod doctor;
+mod drills;
 mod engine;
 mod guardrails;
 mod ops;
