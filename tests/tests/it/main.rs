@@ -5,6 +5,7 @@ mod cli;
 mod discord;
 mod doctor;
 mod engine;
+mod fake_discord;
 mod guardrails;
 mod ops;
 mod outbox;
