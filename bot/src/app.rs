@@ -482,7 +482,10 @@ pub async fn serve_with_clock(
                 PlatformKind::Discord,
                 Arc::new(klaxon_discord::DiscordApi::new(
                     http,
-                    klaxon_discord::ChannelSettings { category },
+                    klaxon_discord::ChannelSettings {
+                        category,
+                        ..klaxon_discord::ChannelSettings::default()
+                    },
                 )),
             );
         }

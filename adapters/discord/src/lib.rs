@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod gateway;
 pub mod interaction;
 pub mod markdown;
+pub mod places;
 pub mod register;
 
 pub use api::{ChannelSettings, DiscordApi, RestSettings};

@@ -73,6 +73,7 @@ async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner
                                 None
                             };
                             if let Some((code, reason)) = refusal {
+                                lock().closes.push(code);
                                 let _ = to_klaxon
                                     .send(Message::Close(Some(axum::extract::ws::CloseFrame {
                                         code,

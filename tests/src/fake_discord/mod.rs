@@ -153,6 +153,8 @@ struct Inner {
     commands: HashMap<String, Vec<Value>>,
     /// The intents of the newest IDENTIFY.
     intents: Option<u64>,
+    /// Close codes the gateway refused an IDENTIFY with.
+    closes: Vec<u16>,
 }
 
 impl Inner {
@@ -234,6 +236,7 @@ impl FakeDiscord {
             pins: HashMap::new(),
             commands: HashMap::new(),
             intents: None,
+            closes: Vec::new(),
         }));
         let app = Router::new()
             .route("/api/v10/{*path}", any(rest::rest))
@@ -386,6 +389,11 @@ impl FakeDiscord {
     /// The gateway intents Klaxon identified with.
     pub fn intents(&self) -> Option<u64> {
         self.with(|i| i.intents)
+    }
+
+    /// Close codes the gateway refused an IDENTIFY with (4004, 4014).
+    pub fn closes(&self) -> Vec<u16> {
+        self.with(|i| i.closes.clone())
     }
 
     /// (IDENTIFYs, RESUMEs) received so far.

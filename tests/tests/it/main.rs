@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod discord;
+mod discord_limits;
 mod doctor;
 mod engine;
 mod fake_discord;
