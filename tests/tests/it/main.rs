@@ -3,6 +3,8 @@
 mod alerts;
 mod cli;
 mod discord;
+mod discord_doctor;
+mod discord_guilds;
 mod discord_limits;
 mod doctor;
 mod engine;
