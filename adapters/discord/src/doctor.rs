@@ -139,10 +139,11 @@ pub async fn guild(http: &Http, me: UserId, expect: &Expect) -> Vec<Finding> {
         }
     };
     let roles = guild["roles"].as_array().cloned().unwrap_or_default();
+    let everyone = expect.guild.to_string();
     let mine: Vec<&Value> = roles
         .iter()
         .filter(|r| {
-            r["id"] == expect.guild.to_string()
+            r["id"].as_str() == Some(everyone.as_str())
                 || member["roles"]
                     .as_array()
                     .is_some_and(|m| m.contains(&r["id"]))
@@ -190,7 +191,7 @@ pub async fn guild(http: &Http, me: UserId, expect: &Expect) -> Vec<Finding> {
         }
         let mut p = base;
         for (a, d) in [
-            of(&|o| o["id"] == expect.guild.to_string()),
+            of(&|o| o["id"].as_str() == Some(everyone.as_str())),
             of(&|o| {
                 o["type"] == 0
                     && member["roles"]
