@@ -76,10 +76,12 @@ async fn get(http: &Http, route: Route<'_>) -> Result<Value, String> {
         .request(Request::new(route, LightMethod::Get))
         .await
         .map_err(|e| crate::api::api_error(e).to_string())?;
-    response
-        .json()
+    // serenity's reqwest has no `json` feature (tests enable it, the binary does not).
+    let body = response
+        .bytes()
         .await
-        .map_err(|e| e.without_url().to_string())
+        .map_err(|e| e.without_url().to_string())?;
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
 fn bits(v: &Value) -> u64 {
