@@ -379,7 +379,7 @@ impl PlatformSettings {
             || self.discord_public_key.is_some()
     }
 
-    fn discord_rest(&self) -> klaxon_discord::RestSettings {
+    pub(crate) fn discord_rest(&self) -> klaxon_discord::RestSettings {
         klaxon_discord::RestSettings {
             api_url: self.discord_api_url.clone(),
             application_id: self.discord_application_id,
@@ -460,20 +460,33 @@ pub async fn serve_with_clock(
                 settings.discord_application_id.is_some(),
                 "DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not"
             );
+            let every_guild_has_one = !config.discord.guilds.is_empty()
+                && config
+                    .discord
+                    .guilds
+                    .values()
+                    .all(|g| g.paging_channel.is_some());
             anyhow::ensure!(
                 config.discord.paging_channel.is_some()
+                    || every_guild_has_one
                     || config
                         .incidents
                         .paging_channel
                         .bytes()
                         .all(|b| b.is_ascii_digit()),
-                "Discord needs the paging channel's id: set [discord] paging_channel in klaxon.toml"
+                "Discord needs the paging channel's id: set [discord] paging_channel (or each \
+                 [discord.guilds.\"<guild id>\"] paging_channel) in klaxon.toml"
             );
-            let category = config
+            let id = |c: Option<&str>| c.and_then(|c| c.parse::<u64>().ok());
+            let category = id(config.discord.category.as_deref());
+            let guilds = config
                 .discord
-                .category
-                .as_deref()
-                .and_then(|c| c.parse::<u64>().ok());
+                .guilds
+                .iter()
+                .filter_map(|(guild, g)| {
+                    Some((guild.parse::<u64>().ok()?, id(g.category.as_deref())?))
+                })
+                .collect();
             let http = Arc::new(klaxon_discord::api::http(
                 token.expose_secret(),
                 &settings.discord_rest(),
@@ -482,7 +495,7 @@ pub async fn serve_with_clock(
                 PlatformKind::Discord,
                 Arc::new(klaxon_discord::DiscordApi::new(
                     http,
-                    klaxon_discord::ChannelSettings { category },
+                    klaxon_discord::ChannelSettings { category, guilds },
                 )),
             );
         }

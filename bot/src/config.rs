@@ -7,8 +7,11 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use klaxon_commands::{ChannelRef, Duration, PlatformKind, Severity};
+use klaxon_commands::{ChannelRef, Duration, PlatformKind, Severity, Tenant};
 use serde::Deserialize;
+
+mod discord;
+pub use discord::GuildConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,6 +118,8 @@ pub struct DiscordConfig {
     /// the privileged message content intent; without it, "Add to timeline" (right-click →
     /// Apps) does the same with no privileged intent.
     pub capture_emoji: Option<String>,
+    /// Per guild: `[discord.guilds."<guild id>"]`, overriding the keys above.
+    pub guilds: std::collections::BTreeMap<String, GuildConfig>,
 }
 
 impl Default for DiscordConfig {
@@ -126,8 +131,44 @@ impl Default for DiscordConfig {
             sev1_mention: None,
             escalation: None,
             capture_emoji: None,
+            guilds: std::collections::BTreeMap::new(),
         }
     }
+}
+
+/// The checks of one guild's keys (`at` is where they are: `discord` or a guild's table).
+fn check_discord_guild(at: &str, g: &GuildConfig) -> anyhow::Result<()> {
+    for (key, value) in [
+        ("paging_channel", &g.paging_channel),
+        ("category", &g.category),
+    ] {
+        if let Some(v) = value {
+            anyhow::ensure!(
+                is_snowflake(v),
+                "{at}.{key} must be a channel id (digits; right-click the channel, Copy Channel ID)"
+            );
+        }
+    }
+    if let Some(m) = &g.sev1_mention {
+        anyhow::ensure!(
+            is_discord_mention(m),
+            "{at}.sev1_mention must be a role <@&123> or a user <@123>; @everyone and @here are never allowed"
+        );
+    }
+    if let Some(e) = &g.escalation {
+        for tier in e.default.iter().chain(
+            [&e.sev1, &e.sev2, &e.sev3, &e.sev4]
+                .into_iter()
+                .flatten()
+                .flatten(),
+        ) {
+            anyhow::ensure!(
+                is_discord_mention(tier),
+                "{at}.escalation: {tier:?} is not a Discord mention (<@&role> or <@user>)"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A Discord id: digits only.
@@ -589,41 +630,29 @@ impl Config {
             d.announcement_debounce_ms <= 10_000,
             "discord.announcement_debounce_ms must be at most 10000"
         );
-        for (key, value) in [
-            ("paging_channel", &d.paging_channel),
-            ("category", &d.category),
-        ] {
-            if let Some(v) = value {
-                anyhow::ensure!(
-                    is_snowflake(v),
-                    "discord.{key} must be a channel id (digits; right-click the channel, Copy Channel ID)"
-                );
-            }
-        }
         if let Some(e) = &d.capture_emoji {
             anyhow::ensure!(
                 !e.trim().is_empty() && e.chars().count() <= 8 && !e.is_ascii(),
                 "discord.capture_emoji must be an emoji such as \"📌\""
             );
         }
-        if let Some(m) = &d.sev1_mention {
+        let flat = GuildConfig {
+            paging_channel: d.paging_channel.clone(),
+            category: d.category.clone(),
+            sev1_mention: d.sev1_mention.clone(),
+            escalation: d.escalation.clone(),
+        };
+        check_discord_guild("discord", &flat)?;
+        for (id, guild) in &d.guilds {
             anyhow::ensure!(
-                is_discord_mention(m),
-                "discord.sev1_mention must be a role <@&123> or a user <@123>; @everyone and @here are never allowed"
+                is_snowflake(id),
+                "discord.guilds.{id:?}: the key must be a guild id (right-click the server, Copy Server ID)"
             );
-        }
-        if let Some(e) = &d.escalation {
-            for tier in e.default.iter().chain(
-                [&e.sev1, &e.sev2, &e.sev3, &e.sev4]
-                    .into_iter()
-                    .flatten()
-                    .flatten(),
-            ) {
-                anyhow::ensure!(
-                    is_discord_mention(tier),
-                    "discord.escalation: {tier:?} is not a Discord mention (<@&role> or <@user>)"
-                );
-            }
+            check_discord_guild(&format!("discord.guilds.\"{id}\""), guild)?;
+            anyhow::ensure!(
+                d.guilds.len() == 1 || guild.paging_channel.is_some(),
+                "discord.guilds.\"{id}\".paging_channel: with several guilds, each needs its own paging channel"
+            );
         }
         anyhow::ensure!(
             (1..=60).contains(&self.postmortem.due_business_days),
@@ -648,13 +677,21 @@ impl Config {
         Ok(())
     }
 
-    /// Where incidents are announced on a platform.
-    pub fn paging_channel(&self, platform: PlatformKind) -> ChannelRef {
-        let name = match platform {
+    /// The `[discord.guilds."<id>"]` table of a Discord tenant, if it has one.
+    fn discord_guild(&self, tenant: &Tenant) -> Option<&GuildConfig> {
+        if tenant.platform != PlatformKind::Discord {
+            return None;
+        }
+        self.discord.guilds.get(&tenant.workspace)
+    }
+
+    /// Where a tenant's incidents are announced.
+    pub fn paging_channel(&self, tenant: &Tenant) -> ChannelRef {
+        let name = match tenant.platform {
             PlatformKind::Discord => self
-                .discord
-                .paging_channel
-                .as_deref()
+                .discord_guild(tenant)
+                .and_then(|g| g.paging_channel.as_deref())
+                .or(self.discord.paging_channel.as_deref())
                 .unwrap_or(&self.incidents.paging_channel),
             PlatformKind::Slack => {
                 let name = &self.incidents.paging_channel;
@@ -668,18 +705,34 @@ impl Config {
         ChannelRef::new(name, name)
     }
 
-    /// Who is paged, tier after tier, for an incident of this severity on a platform.
-    pub fn tiers(&self, platform: PlatformKind, severity: Severity) -> &[String] {
-        match (platform, &self.discord.escalation) {
+    /// The category a Discord guild's incident channels go under, if any.
+    pub fn discord_category(&self, guild: &str) -> Option<&str> {
+        self.discord
+            .guilds
+            .get(guild)
+            .and_then(|g| g.category.as_deref())
+            .or(self.discord.category.as_deref())
+    }
+
+    /// Who is paged, tier after tier, for an incident of this severity in a tenant.
+    pub fn tiers(&self, tenant: &Tenant, severity: Severity) -> &[String] {
+        let own = self
+            .discord_guild(tenant)
+            .and_then(|g| g.escalation.as_ref())
+            .or(self.discord.escalation.as_ref());
+        match (tenant.platform, own) {
             (PlatformKind::Discord, Some(own)) => own.tiers(severity),
             _ => self.escalation.tiers(severity),
         }
     }
 
-    /// Who a SEV1 pages on a platform, if anyone.
-    pub fn sev1_mention(&self, platform: PlatformKind) -> Option<&str> {
-        match platform {
-            PlatformKind::Discord => self.discord.sev1_mention.as_deref(),
+    /// Who a SEV1 pages in a tenant, if anyone.
+    pub fn sev1_mention(&self, tenant: &Tenant) -> Option<&str> {
+        match tenant.platform {
+            PlatformKind::Discord => self
+                .discord_guild(tenant)
+                .and_then(|g| g.sev1_mention.as_deref())
+                .or(self.discord.sev1_mention.as_deref()),
             PlatformKind::Slack | PlatformKind::Console => None,
         }
     }
@@ -797,31 +850,62 @@ mod tests {
             "#,
         )
         .expect("valid config");
+        let discord = Tenant::new(PlatformKind::Discord, "800000000000000001");
+        let slack = Tenant::new(PlatformKind::Slack, "T1");
         assert_eq!(
-            c.paging_channel(PlatformKind::Discord).id.as_deref(),
+            c.paging_channel(&discord).id.as_deref(),
             Some("123456789012345678")
         );
-        assert_eq!(c.paging_channel(PlatformKind::Slack).name, "incidents");
-        assert_eq!(
-            c.tiers(PlatformKind::Discord, Severity::Sev1),
-            ["<@&7>", "<@8>"]
-        );
-        assert!(c.tiers(PlatformKind::Discord, Severity::Sev2).is_empty());
-        assert_eq!(
-            c.tiers(PlatformKind::Slack, Severity::Sev1),
-            ["<!subteam^S1>"]
-        );
-        assert_eq!(c.sev1_mention(PlatformKind::Discord), Some("<@&42>"));
-        assert_eq!(c.sev1_mention(PlatformKind::Slack), None);
+        assert_eq!(c.paging_channel(&slack).name, "incidents");
+        assert_eq!(c.tiers(&discord, Severity::Sev1), ["<@&7>", "<@8>"]);
+        assert!(c.tiers(&discord, Severity::Sev2).is_empty());
+        assert_eq!(c.tiers(&slack, Severity::Sev1), ["<!subteam^S1>"]);
+        assert_eq!(c.sev1_mention(&discord), Some("<@&42>"));
+        assert_eq!(c.sev1_mention(&slack), None);
         for bad in [
             "[discord]\npaging_channel = \"incidents\"",
             "[discord]\nsev1_mention = \"@everyone\"",
             "[discord]\nsev1_mention = \"<@&here>\"",
             "[discord.escalation]\ndefault = [\"<!subteam^S1>\"]",
             "[discord]\ncapture_emoji = \"pushpin\"",
+            "[discord.guilds.\"x\"]\npaging_channel = \"1\"",
+            "[discord.guilds.\"1\"]\npaging_channel = \"incidents\"",
+            "[discord.guilds.\"1\"]\nsev1_mention = \"@here\"",
+            "[discord.guilds.\"1\"]\npaging_channel = \"11\"\n[discord.guilds.\"2\"]\ncategory = \"22\"",
         ] {
             assert!(Config::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn discord_settings_are_per_guild_with_the_flat_keys_as_default() {
+        let c = Config::parse(
+            r#"
+            [discord]
+            paging_channel = "100"
+            sev1_mention = "<@&1>"
+            [discord.guilds."800000000000000001"]
+            paging_channel = "101"
+            category = "201"
+            escalation.sev1 = ["<@&11>"]
+            [discord.guilds."800000000000000002"]
+            paging_channel = "102"
+            sev1_mention = "<@&2>"
+            "#,
+        )
+        .expect("valid config");
+        let a = Tenant::new(PlatformKind::Discord, "800000000000000001");
+        let b = Tenant::new(PlatformKind::Discord, "800000000000000002");
+        let other = Tenant::new(PlatformKind::Discord, "800000000000000003");
+        assert_eq!(c.paging_channel(&a).name, "101");
+        assert_eq!(c.paging_channel(&b).name, "102");
+        assert_eq!(c.paging_channel(&other).name, "100");
+        assert_eq!(c.discord_category("800000000000000001"), Some("201"));
+        assert_eq!(c.discord_category("800000000000000002"), None);
+        assert_eq!(c.sev1_mention(&a), Some("<@&1>"));
+        assert_eq!(c.sev1_mention(&b), Some("<@&2>"));
+        assert_eq!(c.tiers(&a, Severity::Sev1), ["<@&11>"]);
+        assert!(c.tiers(&b, Severity::Sev1).is_empty());
     }
 
     #[test]

@@ -35,14 +35,24 @@ use crate::store::{self, Incident, Store};
 const CONCURRENT_CALLS: usize = 8;
 
 /// Whether a stored call posts to a fixed, shared channel (rather than an incident's own).
-fn posts_to_shared_channel(op: &str) -> bool {
+fn posts_to_shared_channel(op: Option<&Op>) -> bool {
     matches!(
-        serde_json::from_str::<Op>(op),
-        Ok(Op::Post {
+        op,
+        Some(Op::Post {
             to: Target::Channel(_),
             ..
         })
     )
+}
+
+/// The ordering lane of a call within its incident. Topic edits have their own lane: Discord
+/// allows two per 10 minutes per channel, so a postponed topic edit must not hold back the
+/// incident's posts (the pinned summary and the announcement show the same state and are
+/// not limited that way), and only the newest topic is ever sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lane {
+    Calls,
+    Topic,
 }
 
 /// How many suffixes to try before giving up on a channel name.
@@ -141,7 +151,19 @@ pub async fn enqueue(
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let json = serde_json::to_string(op)?;
-    store::outbox::enqueue(conn, tenant, incident_id, op.coalesce_key(), &json, at).await?;
+    // A newer topic replaces an older one even after that one was tried and postponed by a
+    // rate limit, and keeps its wait: only the latest topic is sent, when the limit allows.
+    let tried_too = matches!(op, Op::SetTopic { .. });
+    store::outbox::enqueue(
+        conn,
+        tenant,
+        incident_id,
+        op.coalesce_key(),
+        tried_too,
+        &json,
+        at,
+    )
+    .await?;
     Ok(())
 }
 
@@ -304,7 +326,9 @@ impl Dispatcher {
             // candidate. Different incidents' calls go concurrently. Posts to a shared channel
             // (the paging channel) go one at a time, in id order, so announcements keep the
             // order of the declares.
-            let mut lanes: HashSet<(Tenant, Option<i64>)> = HashSet::new();
+            let mut lanes: HashSet<(Tenant, Option<i64>, Lane)> = HashSet::new();
+            // Incidents whose channel is still to be created: their topic waits for it.
+            let mut creating: HashSet<(Tenant, Option<i64>)> = HashSet::new();
             let mut next_due: Option<DateTime<Utc>> = None;
             let mut heads = Vec::new();
             let mut shared_taken = false;
@@ -321,19 +345,33 @@ impl Dispatcher {
                     next_due = Some(next_due.map_or(at, |n| n.min(at)));
                     continue;
                 }
+                let op = serde_json::from_str::<Op>(&call.op).ok();
+                let lane = match op {
+                    Some(Op::SetTopic { .. }) => Lane::Topic,
+                    Some(Op::CreateChannel { .. }) => {
+                        creating.insert((call.tenant.clone(), call.incident_id));
+                        Lane::Calls
+                    }
+                    _ => Lane::Calls,
+                };
+                if lane == Lane::Topic
+                    && creating.contains(&(call.tenant.clone(), call.incident_id))
+                {
+                    continue;
+                }
                 if let Some(left) = self.debounced(&call) {
                     let at = now + left;
                     next_due = Some(next_due.map_or(at, |n| n.min(at)));
                     continue;
                 }
-                if !lanes.insert((call.tenant.clone(), call.incident_id)) {
+                if !lanes.insert((call.tenant.clone(), call.incident_id, lane)) {
                     continue;
                 }
                 if let Some(at) = call.not_before.filter(|at| *at > now) {
                     next_due = Some(next_due.map_or(at, |n| n.min(at)));
                     continue;
                 }
-                if posts_to_shared_channel(&call.op) {
+                if posts_to_shared_channel(op.as_ref()) {
                     if shared_taken {
                         shared_waiting = true;
                         continue;

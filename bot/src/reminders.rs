@@ -200,7 +200,7 @@ pub fn checklist_message(
 /// The post that pages the platform's SEV1 mention (a Discord role) for a SEV1 incident, when
 /// one is configured.
 pub fn sev1_page(config: &Config, incident: &Incident, paging: ChannelRef) -> Option<Op> {
-    let mention = config.sev1_mention(incident.tenant.platform)?;
+    let mention = config.sev1_mention(&incident.tenant)?;
     (incident.severity == klaxon_commands::Severity::Sev1 && incident.is_open()).then(|| Op::Post {
         to: Target::Channel(paging),
         message: Message::new().line(
@@ -226,7 +226,7 @@ pub async fn escalate(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Rich> {
     let tier = incident.escalation_tier + 1;
-    let tiers = config.tiers(incident.tenant.platform, incident.severity);
+    let tiers = config.tiers(&incident.tenant, incident.severity);
     let mut paged = Rich::new();
     let line = match tiers.len() {
         0 => Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity))
@@ -258,7 +258,7 @@ pub async fn escalate(
             .channel(&crate::engine::render::planned(incident))
             .text(".")
     };
-    let paging = config.paging_channel(incident.tenant.platform);
+    let paging = config.paging_channel(&incident.tenant);
     let text = if paged.0.is_empty() {
         format!("Escalation due (tier {tier}); no tiers configured")
     } else {

@@ -1,11 +1,18 @@
 //! Klaxon's platform calls as Discord REST calls, through serenity's `Http`.
 //!
-//! In production serenity's rate limiter is on: a 429 is waited out inside serenity and the call
-//! goes through. With `DISCORD_API_URL` (tests, or an HTTP proxy that rate-limits for several
-//! processes) requests go to that base URL and serenity's limiter is off, as serenity requires;
-//! a 429 or 5xx then comes back as a transient error and the outbox retries it later.
+//! In production serenity's rate limiter is on. It sleeps inside the call until a bucket has
+//! room; a short wait is fine, but Discord holds channel name and topic edits to 2 per 10
+//! minutes per channel, and a call sleeping for minutes would hold the outbox. So every call
+//! runs under [`limited`]: when serenity announces a wait of [`INLINE_WAIT`] or more (its
+//! rate-limit callback fires just before it sleeps, before the request is sent again), the
+//! call is dropped there and answers `Transient` with that wait as `retry_after`, and the
+//! outbox tries it again then. With `DISCORD_API_URL` (tests, or an HTTP proxy that
+//! rate-limits for several processes) requests go to that base URL and serenity's limiter is
+//! off, as serenity requires; a 429 or 5xx then comes back as a transient error. serenity keeps
+//! neither the headers nor `retry_after` of such an answer, so the outbox's backoff applies.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use klaxon_commands::{
@@ -16,7 +23,8 @@ use serenity::all::{
     EditMessage, GuildId, Http, HttpBuilder, MessageId, PermissionOverwrite,
     PermissionOverwriteType, Permissions, RoleId, UserId,
 };
-use tokio::sync::OnceCell;
+use serenity::http::RatelimitInfo;
+use tokio::sync::{Notify, OnceCell};
 
 use crate::markdown::{self, Mentions, is_snowflake};
 
@@ -44,14 +52,80 @@ pub fn http(token: &str, settings: &RestSettings) -> Http {
             .proxy(url.trim_end_matches('/'))
             .ratelimiter_disabled(true);
     }
-    builder.build()
+    let mut http = builder.build();
+    if let Some(limiter) = http.ratelimiter.as_mut() {
+        limiter.set_ratelimit_callback(Box::new(on_ratelimit));
+    }
+    http
+}
+
+/// A wait serenity's limiter may spend inside a call; a longer one postpones the call.
+pub const INLINE_WAIT: Duration = Duration::from_secs(2);
+
+/// What serenity's limiter said about the call running in this task.
+#[derive(Default)]
+struct LongWait {
+    wait: std::sync::Mutex<Option<Duration>>,
+    announced: Notify,
+}
+
+tokio::task_local! {
+    static CALL: Arc<LongWait>;
+}
+
+/// serenity's rate-limit callback. It runs inside the call's own poll, just before serenity
+/// sleeps (`Ratelimit::pre_hook`, `post_hook` and the global limit in serenity's
+/// `http/ratelimiting.rs`), so the task-local names the call that is about to wait.
+fn on_ratelimit(info: RatelimitInfo) {
+    if info.timeout < INLINE_WAIT {
+        return;
+    }
+    let _ = CALL.try_with(|call| {
+        *call
+            .wait
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(info.timeout);
+        call.announced.notify_one();
+    });
+}
+
+/// Runs one call; if serenity's limiter announces a long wait, the call is dropped before its
+/// request is sent again and answers `Transient` with Discord's wait as `retry_after`.
+pub async fn limited<T>(
+    call: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let wait = Arc::new(LongWait::default());
+    let announced = wait.announced.notified();
+    tokio::select! {
+        done = CALL.scope(Arc::clone(&wait), call) => done,
+        () = announced => {
+            let retry_after = *wait.wait.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Err(ApiError::Transient {
+                reason: "rate limited by Discord".to_owned(),
+                retry_after,
+            })
+        }
+    }
 }
 
 /// Where incident channels go.
 #[derive(Debug, Clone, Default)]
 pub struct ChannelSettings {
-    /// The category incident channels are created under.
+    /// The category incident channels are created under, for guilds not listed in `guilds`.
     pub category: Option<u64>,
+    /// The category per guild id.
+    pub guilds: std::collections::HashMap<u64, u64>,
+}
+
+impl ChannelSettings {
+    /// The incidents category of this guild, if any.
+    pub fn category(&self, guild: GuildId) -> Option<ChannelId> {
+        self.guilds
+            .get(&guild.get())
+            .copied()
+            .or(self.category)
+            .map(ChannelId::new)
+    }
 }
 
 /// The Discord side of [`ChatApi`].
@@ -60,6 +134,9 @@ pub struct DiscordApi {
     settings: ChannelSettings,
     /// The bot's own user id, so a private channel stays visible to it.
     me: OnceCell<UserId>,
+    /// One channel creation at a time: the name check and the choice of a category with
+    /// room read the guild's channels, which the previous creation changed.
+    creating: tokio::sync::Mutex<()>,
 }
 
 impl DiscordApi {
@@ -68,6 +145,7 @@ impl DiscordApi {
             http,
             settings,
             me: OnceCell::new(),
+            creating: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -169,12 +247,13 @@ fn topic(rich: &Rich) -> String {
     markdown::clip(&markdown::plain(rich), TOPIC_LIMIT)
 }
 
-#[async_trait]
-impl ChatApi for DiscordApi {
+/// The calls themselves; [`ChatApi`] runs each under [`limited`].
+impl DiscordApi {
     /// Discord lets two channels share a name, so Klaxon checks the guild's channels first and
     /// answers `NameTaken`, to keep names unique as on Slack.
-    async fn create_channel(&self, new: &NewChannel) -> Result<ChannelRef, ApiError> {
+    async fn create_channel_now(&self, new: &NewChannel) -> Result<ChannelRef, ApiError> {
         let guild = GuildId::new(snowflake(&new.workspace, "guild")?);
+        let _one_at_a_time = self.creating.lock().await;
         let existing = guild.channels(&*self.http).await.map_err(api_error)?;
         if existing.values().any(|c| c.name == new.name) {
             return Err(ApiError::NameTaken);
@@ -207,8 +286,9 @@ impl ChatApi for DiscordApi {
             .kind(ChannelType::Text)
             .topic(topic(&new.topic))
             .permissions(overwrites);
-        if let Some(category) = self.settings.category {
-            builder = builder.category(ChannelId::new(category));
+        if let Some(category) = self.settings.category(guild) {
+            let room = crate::places::room(&self.http, guild, &existing, category).await?;
+            builder = builder.category(room);
         }
         let made = guild
             .create_channel(&*self.http, builder)
@@ -219,7 +299,7 @@ impl ChatApi for DiscordApi {
 
     /// A member overwrite per person: they can see the channel even in a private incident or
     /// a restricted category.
-    async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
+    async fn invite_now(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
         let id = channel_id(channel)?;
         for user in users.iter().filter_map(member) {
             id.create_permission(
@@ -236,7 +316,7 @@ impl ChatApi for DiscordApi {
         Ok(())
     }
 
-    async fn set_topic(&self, channel: &ChannelRef, rich: &Rich) -> Result<(), ApiError> {
+    async fn set_topic_now(&self, channel: &ChannelRef, rich: &Rich) -> Result<(), ApiError> {
         channel_id(channel)?
             .edit(&*self.http, EditChannel::new().topic(topic(rich)))
             .await
@@ -244,7 +324,11 @@ impl ChatApi for DiscordApi {
             .map_err(api_error)
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
+    async fn post_now(
+        &self,
+        channel: &ChannelRef,
+        message: &Message,
+    ) -> Result<Posted, ApiError> {
         let sent = channel_id(channel)?
             .send_message(&*self.http, create_message(message))
             .await
@@ -255,7 +339,7 @@ impl ChatApi for DiscordApi {
         })
     }
 
-    async fn edit(
+    async fn edit_now(
         &self,
         channel: &ChannelRef,
         target: &MessageRef,
@@ -268,14 +352,18 @@ impl ChatApi for DiscordApi {
             .map_err(api_error)
     }
 
-    async fn pin(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
+    async fn pin_now(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
         channel_id(channel)?
             .pin(&*self.http, message_id(target)?)
             .await
             .map_err(api_error)
     }
 
-    async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
+    async fn upload_now(
+        &self,
+        channel: &ChannelRef,
+        file: &Upload,
+    ) -> Result<MessageRef, ApiError> {
         let attachment = CreateAttachment::bytes(file.content.as_bytes().to_vec(), &file.filename)
             .description(markdown::clip(&file.title, 1024));
         let sent = channel_id(channel)?
@@ -286,5 +374,104 @@ impl ChatApi for DiscordApi {
             .await
             .map_err(api_error)?;
         Ok(MessageRef(sent.id.to_string()))
+    }
+}
+
+#[async_trait]
+impl ChatApi for DiscordApi {
+    async fn create_channel(&self, new: &NewChannel) -> Result<ChannelRef, ApiError> {
+        limited(self.create_channel_now(new)).await
+    }
+
+    async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
+        limited(self.invite_now(channel, users)).await
+    }
+
+    async fn set_topic(&self, channel: &ChannelRef, rich: &Rich) -> Result<(), ApiError> {
+        limited(self.set_topic_now(channel, rich)).await
+    }
+
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
+        limited(self.post_now(channel, message)).await
+    }
+
+    async fn edit(
+        &self,
+        channel: &ChannelRef,
+        target: &MessageRef,
+        message: &Message,
+    ) -> Result<(), ApiError> {
+        limited(self.edit_now(channel, target, message)).await
+    }
+
+    async fn pin(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
+        limited(self.pin_now(channel, target)).await
+    }
+
+    async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
+        limited(self.upload_now(channel, file)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serenity::http::{LightMethod, Request, Route};
+
+    /// serenity's own limiter, with a channel bucket that Discord said is spent for 600 s: the
+    /// call answers at once with that wait instead of sleeping inside the outbox.
+    #[tokio::test]
+    async fn a_long_wait_in_serenitys_limiter_postpones_the_call_instead_of_sleeping() {
+        let http = Arc::new(http("test-token", &RestSettings::default()));
+        let channel = ChannelId::new(700_000_000_000_000_001);
+        let route = Route::Channel {
+            channel_id: channel,
+        };
+        let limiter = http.ratelimiter.as_ref().expect("the limiter is on");
+        let bucket = Arc::clone(
+            limiter
+                .routes()
+                .write()
+                .await
+                .entry(route.ratelimiting_bucket())
+                .or_default(),
+        );
+        let spent: reqwest::Response = ::http::Response::builder()
+            .status(200)
+            .header("x-ratelimit-limit", "2")
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset-after", "600")
+            .body("")
+            .expect("response")
+            .into();
+        bucket
+            .lock()
+            .await
+            .post_hook(
+                &spent,
+                &Request::new(route, LightMethod::Patch),
+                &|_| {},
+                false,
+            )
+            .await
+            .expect("headers");
+        let api = DiscordApi::new(http, ChannelSettings::default());
+        let target = ChannelRef::new(channel.to_string(), "inc-1");
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            api.set_topic(&target, &Rich::plain("SEV1")),
+        )
+        .await
+        .expect("the call does not sleep for the bucket");
+        match answer {
+            Err(ApiError::Transient {
+                retry_after: Some(wait),
+                ..
+            }) => assert!(
+                wait > Duration::from_secs(590) && wait <= Duration::from_secs(600),
+                "{wait:?}"
+            ),
+            other => panic!("expected a postponement, got {other:?}"),
+        }
     }
 }

@@ -211,6 +211,26 @@ impl EventHandler for Events {
     }
 }
 
+/// What to fix when Discord closes the gateway for good (Gateway Close Event Codes): 4004 a
+/// bad token, 4013/4014 intents the application may not use. Klaxon stays not ready.
+pub fn fatal(e: &serenity::Error) -> Option<&'static str> {
+    use serenity::gateway::GatewayError;
+    match e {
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => Some(
+            "close 4004, authentication failed: DISCORD_TOKEN is not this bot's token \
+             (Developer Portal → your application → Bot → Reset Token)",
+        ),
+        serenity::Error::Gateway(
+            GatewayError::DisallowedGatewayIntents | GatewayError::InvalidGatewayIntents,
+        ) => Some(
+            "close 4014, disallowed intent: [discord] capture_emoji needs the Message Content \
+             Intent (Developer Portal → your application → Bot → Privileged Gateway Intents), \
+             or remove capture_emoji",
+        ),
+        _ => None,
+    }
+}
+
 /// Registers `/inc` and "Add to timeline" where configured.
 pub async fn register(http: &Http, registration: &Registration) -> Result<(), String> {
     let commands = crate::register::commands();
@@ -268,9 +288,14 @@ impl Gateway {
             .await
             .map_err(|e| format!("starting the Discord client: {e}"))?;
         let shards = Arc::clone(&client.shard_manager);
+        let down = Arc::clone(&connected);
         let task = tokio::spawn(async move {
             if let Err(e) = client.start().await {
-                tracing::error!(error = %e, "Discord gateway stopped");
+                down.store(false, Ordering::Relaxed);
+                match fatal(&e) {
+                    Some(fix) => tracing::error!(error = %e, "Discord closed the gateway: {fix}"),
+                    None => tracing::error!(error = %e, "Discord gateway stopped"),
+                }
             }
         });
         Ok(Self {
@@ -293,5 +318,25 @@ impl Gateway {
     pub async fn shutdown(self) {
         self.shards.shutdown_all().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serenity::gateway::GatewayError;
+
+    #[test]
+    fn the_fatal_gateway_closes_name_their_fix() {
+        let bad_token = serenity::Error::Gateway(GatewayError::InvalidAuthentication);
+        let fix = super::fatal(&bad_token).expect("fatal");
+        assert!(fix.contains("4004") && fix.contains("Reset Token"), "{fix}");
+        let intent = serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents);
+        let fix = super::fatal(&intent).expect("fatal");
+        assert!(
+            fix.contains("4014") && fix.contains("Message Content Intent"),
+            "{fix}"
+        );
+        let other = serenity::Error::Gateway(GatewayError::NoAuthentication);
+        assert!(super::fatal(&other).is_none());
     }
 }

@@ -7,10 +7,12 @@
 //! escaped for Discord markdown, so a title such as `@everyone` pings nobody.
 
 pub mod api;
+pub mod doctor;
 pub mod endpoint;
 pub mod gateway;
 pub mod interaction;
 pub mod markdown;
+pub mod places;
 pub mod register;
 
 #[cfg(test)]

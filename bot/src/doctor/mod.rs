@@ -1,8 +1,9 @@
 //! `klaxon doctor`: checks, for each configured platform, what Klaxon needs from it (a working
 //! token, the scopes or permissions its calls use, a paging channel it can post in) and prints
 //! one line per check with what to fix. Nothing is posted or changed. A platform is one file
-//! (`slack.rs`); each returns its [`Check`]s.
+//! (`slack.rs`, `discord.rs`); each returns its [`Check`]s.
 
+mod discord;
 mod slack;
 
 use crate::app::PlatformSettings;
@@ -69,6 +70,9 @@ pub async fn run(config: &Config, settings: &PlatformSettings) -> Vec<Check> {
         || settings.slack_signing_secret.is_some()
     {
         checks.extend(slack::checks(config, settings).await);
+    }
+    if settings.discord_token.is_some() {
+        checks.extend(discord::checks(config, settings).await);
     }
     if checks.is_empty() {
         checks.push(Check::fail(

@@ -229,6 +229,7 @@ async fn edit(ctx: &mut Ctx<'_>, id: i64) -> anyhow::Result<()> {
         &row.tenant,
         None,
         Some(&store::alerts::edit_key(id)),
+        false,
         &serde_json::to_string(&op)?,
         ctx.now,
     )

@@ -21,21 +21,34 @@ pub struct Pending {
     pub created_at: DateTime<Utc>,
 }
 
-/// Adds a call. A pending call of the same incident with the same `coalesce_key` is superseded:
-/// only the newest edit of a post or topic is ever made.
+/// Adds a call. A pending call of the same incident with the same `coalesce_key` that has not
+/// been tried is superseded: only the newest edit of a post or topic is ever made. With
+/// `tried_too`, calls already tried and postponed are superseded as well, and the new call
+/// keeps the latest of their `not_before` (a rate limit's wait still applies).
 pub async fn enqueue(
     conn: &mut SqliteConnection,
     tenant: &Tenant,
     incident_id: Option<i64>,
     coalesce_key: Option<&str>,
+    tried_too: bool,
     op: &str,
     at: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
+    let mut not_before: Option<String> = None;
     if let (Some(incident), Some(key)) = (incident_id, coalesce_key) {
-        sqlx::query(
+        let tried = if tried_too { "" } else { "AND attempts = 0 " };
+        not_before = sqlx::query_scalar(&format!(
+            "SELECT MAX(not_before) FROM outbox WHERE state = 'pending' {tried}\
+             AND incident_id = $1 AND coalesce_key = $2"
+        ))
+        .bind(incident)
+        .bind(key)
+        .fetch_one(&mut *conn)
+        .await?;
+        sqlx::query(&format!(
             "UPDATE outbox SET state = 'superseded', finished_at = $1 \
-             WHERE state = 'pending' AND attempts = 0 AND incident_id = $2 AND coalesce_key = $3",
-        )
+             WHERE state = 'pending' {tried}AND incident_id = $2 AND coalesce_key = $3"
+        ))
         .bind(to_db(at))
         .bind(incident)
         .bind(key)
@@ -43,8 +56,8 @@ pub async fn enqueue(
         .await?;
     }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (platform, workspace, incident_id, coalesce_key, op, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO outbox (platform, workspace, incident_id, coalesce_key, op, created_at, not_before) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(tenant.platform.as_str())
     .bind(&tenant.workspace)
@@ -52,6 +65,7 @@ pub async fn enqueue(
     .bind(coalesce_key)
     .bind(op)
     .bind(to_db(at))
+    .bind(not_before)
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)

@@ -11,27 +11,27 @@ use klaxon_tests::fake_discord::{self, FakeDiscord, GENERAL, GUILD, PAGING};
 use klaxon_tests::scenario;
 use serde_json::{Value, json};
 
-const CATEGORY: &str = "710000000000000009";
-const ONCALL: &str = "100000000000000001";
-const ROLE: &str = "300000000000000001";
+const CATEGORY: &str = fake_discord::CATEGORY;
+pub(crate) const ONCALL: &str = "100000000000000001";
+const ROLE: &str = fake_discord::ROLE;
 
-struct Running {
-    url: String,
-    fake: FakeDiscord,
-    store_path: std::path::PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    dir: tempfile::TempDir,
+pub(crate) struct Running {
+    pub(crate) url: String,
+    pub(crate) fake: FakeDiscord,
+    pub(crate) store_path: std::path::PathBuf,
+    pub(crate) stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub(crate) done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub(crate) dir: tempfile::TempDir,
 }
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config::parse(&format!(
         "checklist = []\n[discord]\npaging_channel = \"{PAGING}\"\ncategory = \"{CATEGORY}\"\nsev1_mention = \"<@&{ROLE}>\"\n"
     ))
     .expect("config")
 }
 
-fn settings(fake: &FakeDiscord) -> PlatformSettings {
+pub(crate) fn settings(fake: &FakeDiscord) -> PlatformSettings {
     PlatformSettings {
         discord_token: Some(fake_discord::TOKEN.to_owned().into()),
         discord_application_id: Some(fake_discord::APPLICATION_ID.parse().expect("id")),
@@ -42,13 +42,13 @@ fn settings(fake: &FakeDiscord) -> PlatformSettings {
 }
 
 impl Running {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let fake = FakeDiscord::start().await;
         let s = settings(&fake);
         Self::start_with(fake, s, tempfile::tempdir().expect("tmp")).await
     }
 
-    async fn start_with(
+    pub(crate) async fn start_with(
         fake: FakeDiscord,
         settings: PlatformSettings,
         dir: tempfile::TempDir,
@@ -56,7 +56,7 @@ impl Running {
         Self::start_full(fake, settings, dir, config()).await
     }
 
-    async fn start_full(
+    pub(crate) async fn start_full(
         fake: FakeDiscord,
         settings: PlatformSettings,
         dir: tempfile::TempDir,
@@ -98,7 +98,7 @@ impl Running {
         }
     }
 
-    async fn stop(mut self) -> (FakeDiscord, tempfile::TempDir) {
+    pub(crate) async fn stop(mut self) -> (FakeDiscord, tempfile::TempDir) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -109,7 +109,7 @@ impl Running {
     }
 
     /// `/inc <line>` typed by `user` in `channel`, as typed options; Klaxon's first response.
-    async fn say(&self, user: &str, channel: &str, line: &str) -> Value {
+    pub(crate) async fn say(&self, user: &str, channel: &str, line: &str) -> Value {
         let (group, sub, options) = scenario::discord_options(line, &user_id);
         let id = next_id();
         let interaction = match group {
@@ -121,7 +121,7 @@ impl Running {
 
     /// `/inc declare …` from #general, answered without a refusal; waits for the incident
     /// channel to be created and returns its id.
-    async fn declare(&self, line: &str) -> String {
+    pub(crate) async fn declare(&self, line: &str) -> String {
         let text = ephemeral(&self.say(ONCALL, GENERAL, line).await);
         assert!(!text.starts_with("⚠️"), "{line} → {text}");
         let created = self
@@ -136,7 +136,7 @@ impl Running {
     }
 
     /// Waits until every announcement edit has reached the fake and returns the newest.
-    async fn announcement_edit(&self, containing: &str) -> Value {
+    pub(crate) async fn announcement_edit(&self, containing: &str) -> Value {
         let found = self
             .fake
             .until(|f| {
@@ -159,7 +159,7 @@ impl Running {
     }
 }
 
-fn user_id(name: &str) -> String {
+pub(crate) fn user_id(name: &str) -> String {
     match name {
         "alice" => "100000000000000011".to_owned(),
         "bob" => "100000000000000012".to_owned(),
@@ -167,7 +167,7 @@ fn user_id(name: &str) -> String {
     }
 }
 
-fn next_id() -> String {
+pub(crate) fn next_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(1);
     format!(
@@ -178,7 +178,7 @@ fn next_id() -> String {
 
 /// An ephemeral message response (type 4, flags 64) and its text.
 #[track_caller]
-fn ephemeral(response: &Value) -> String {
+pub(crate) fn ephemeral(response: &Value) -> String {
     assert_eq!(response["type"], 4, "{response}");
     assert_eq!(response["data"]["flags"], 64, "{response}");
     assert_eq!(
@@ -193,7 +193,7 @@ fn ephemeral(response: &Value) -> String {
 }
 
 /// The incident channel Klaxon created (the newest), by id.
-fn created_channel(fake: &FakeDiscord) -> (String, Value) {
+pub(crate) fn created_channel(fake: &FakeDiscord) -> (String, Value) {
     let created = fake.calls_to("POST", &format!("/guilds/{GUILD}/channels"));
     let body = created.last().cloned().expect("a channel was created");
     let name = body["name"].as_str().expect("name").to_owned();

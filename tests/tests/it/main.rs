@@ -3,9 +3,13 @@
 mod alerts;
 mod cli;
 mod discord;
+mod discord_doctor;
+mod discord_guilds;
+mod discord_limits;
 mod doctor;
 mod drills;
 mod engine;
+mod fake_discord;
 mod guardrails;
 mod ops;
 mod outbox;

@@ -87,7 +87,7 @@ pub(crate) async fn open(
         incident: &incident,
         roles: &[],
     };
-    let paging = ctx.config.paging_channel(tenant.platform);
+    let paging = ctx.config.paging_channel(&tenant);
     let sev1_page = crate::reminders::sev1_page(ctx.config, &incident, paging.clone());
     let ops = [
         Op::CreateChannel {

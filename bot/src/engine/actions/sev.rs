@@ -44,7 +44,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> A
             severity,
             ..incident.clone()
         };
-        let paging = ctx.config.paging_channel(raised.tenant.platform);
+        let paging = ctx.config.paging_channel(&raised.tenant);
         if let Some(page) = crate::reminders::sev1_page(ctx.config, &raised, paging) {
             ctx.enqueue(&raised, &page).await?;
         }
