@@ -5,6 +5,7 @@ mod cli;
 mod discord;
 mod engine;
 mod guardrails;
+mod hardening;
 mod ops;
 mod outbox;
 mod postmortem;
