@@ -11,6 +11,7 @@ mod drills;
 mod engine;
 mod fake_discord;
 mod guardrails;
+mod hardening;
 mod ops;
 mod outbox;
 mod postmortem;
