@@ -303,7 +303,6 @@ impl Gateway {
                 },
                 Err(_) => tracing::error!("Discord gateway panicked and stopped"),
             }
-            }
             down.store(false, Ordering::Relaxed);
         });
         Ok(Self {
