@@ -132,6 +132,7 @@ impl App {
     /// platform call.
     pub async fn settle(&self) -> anyhow::Result<Vec<Fired>> {
         self.engine.actions_idle().await;
+        self.scheduler.prune_if_due().await?;
         let fired = self.scheduler.fire_due().await?;
         self.dispatcher.drain().await?;
         Ok(fired)
@@ -140,7 +141,7 @@ impl App {
     /// Moves a manual clock forward by `by`, stopping at each reminder due on the way, so that
     /// exactly what would fire in that much real time fires, in due order, at its due time.
     pub async fn advance(&self, clock: &ManualClock, by: Duration) -> anyhow::Result<Vec<Fired>> {
-        let target = clock.now() + chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        let target = crate::clock::after(clock.now(), by);
         let mut fired = self.settle().await?;
         while let Some(due) = self
             .scheduler
@@ -197,12 +198,10 @@ pub async fn run_console(
     app.settle().await?;
     // On the real clock, reminders fire by themselves while the console waits for input.
     let shutdown = CancellationToken::new();
-    let background = manual.is_none().then(|| {
-        (
-            tokio::spawn(Arc::clone(&app.scheduler).run(shutdown.clone())),
-            tokio::spawn(Arc::clone(&app.dispatcher).run(shutdown.clone(), Duration::from_secs(5))),
-        )
-    });
+    let tasks = crate::supervise::Tasks::new();
+    let background = manual
+        .is_none()
+        .then(|| spawn_background(&tasks, &app, &shutdown, Duration::from_secs(5)));
     let host = ConsoleApp { app, manual };
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     console.run(&host, stdin, interactive).await?;
@@ -511,9 +510,8 @@ pub async fn serve_with_clock(
     let app = App::new(store.clone(), config, clock, apis)?;
     app.recover().await?;
     let cancel = CancellationToken::new();
-    let scheduler = tokio::spawn(Arc::clone(&app.scheduler).run(cancel.clone()));
-    let dispatcher =
-        tokio::spawn(Arc::clone(&app.dispatcher).run(cancel.clone(), Duration::from_secs(10)));
+    let tasks = crate::supervise::Tasks::new();
+    let (scheduler, dispatcher) = spawn_background(&tasks, &app, &cancel, Duration::from_secs(10));
     let socket = match (&settings.slack_app_token, &slack_api) {
         (Some(app_token), Some(slack_api)) => {
             let handler: Arc<dyn klaxon_commands::Handler> = app.engine.clone();
@@ -584,9 +582,18 @@ pub async fn serve_with_clock(
             platforms,
         },
         outbox: Arc::clone(&app.dispatcher),
+        tasks: tasks.clone(),
     });
+    // A background task given up on stops the process too, with an error (see `supervise`).
+    let failed = tasks.failed();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = failed.cancelled() => {}
+        }
+    };
     axum::serve(listener, crate::http::router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop)
         .await?;
     tracing::info!("shutting down: finishing platform calls");
     if let Some(socket) = &socket {
@@ -609,7 +616,30 @@ pub async fn serve_with_clock(
     let _ = scheduler.await;
     let _ = dispatcher.await;
     store.close().await;
+    if let Some(task) = tasks.failed_task() {
+        anyhow::bail!(
+            "the {task} kept panicking (see the log); stopped so that a fresh process can start"
+        );
+    }
     Ok(())
+}
+
+/// Starts the scheduler and the dispatcher as supervised tasks (see [`crate::supervise`]).
+fn spawn_background(
+    tasks: &crate::supervise::Tasks,
+    app: &App,
+    cancel: &CancellationToken,
+    grace: Duration,
+) -> (tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>) {
+    let (scheduler, stop) = (Arc::clone(&app.scheduler), cancel.clone());
+    let scheduler = tasks.spawn("scheduler", move || {
+        Arc::clone(&scheduler).run(stop.clone())
+    });
+    let (dispatcher, stop) = (Arc::clone(&app.dispatcher), cancel.clone());
+    let dispatcher = tasks.spawn("dispatcher", move || {
+        Arc::clone(&dispatcher).run(stop.clone(), grace)
+    });
+    (scheduler, dispatcher)
 }
 
 /// Ctrl-C or SIGTERM.

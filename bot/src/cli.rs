@@ -213,11 +213,13 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
     let config = load_config(cli)?;
     match &cli.command {
         None | Some(Cmd::Run) if crate::app::PlatformSettings::from_env()?.any() => {
+            let _lock = crate::lock::ProcessLock::acquire(&cli.db)?;
             let store = Store::open(&cli.db).await?;
             crate::app::run_platforms(store, config, crate::app::PlatformSettings::from_env()?)
                 .await
         }
         None | Some(Cmd::Run) => {
+            let _lock = crate::lock::ProcessLock::acquire(&cli.db)?;
             eprintln!(
                 "klaxon: no Slack or Discord tokens set; running the console on {} (type :help).",
                 cli.db
@@ -235,6 +237,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             .await
         }
         Some(Cmd::Console(args)) => {
+            let _lock = crate::lock::ProcessLock::acquire(&cli.db)?;
             let store = Store::open(&cli.db).await?;
             let virtual_time = args
                 .virtual_time

@@ -36,7 +36,7 @@ impl ManualClock {
     /// Moves the clock forward; returns the new time.
     pub fn advance(&self, by: std::time::Duration) -> DateTime<Utc> {
         let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        *now = after(*now, by);
         *now
     }
 
@@ -49,6 +49,22 @@ impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The latest time Klaxon computes with: the end of year 9999, the last one [`to_db`]'s
+/// fixed-width text can hold.
+pub fn end_of_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 999_000_000)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t + by`, without overflow: a duration from outside Klaxon (a platform's `Retry-After`, a
+/// stored cadence) that would pass [`end_of_time`] stops there instead of panicking.
+pub fn after(t: DateTime<Utc>, by: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(by)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .map_or_else(end_of_time, |at| at.min(end_of_time()))
 }
 
 /// Formats a UTC time for storage: fixed width, so text order is time order.
@@ -96,5 +112,25 @@ mod tests {
         assert_eq!(clock.now(), start);
         clock.advance(std::time::Duration::from_secs(960));
         assert_eq!(clock.now(), start + chrono::Duration::minutes(16));
+    }
+
+    #[test]
+    fn time_arithmetic_with_outside_durations_never_overflows() {
+        let t = DateTime::parse_from_rfc3339("2026-11-23T15:04:05Z")
+            .expect("valid")
+            .with_timezone(&Utc);
+        assert_eq!(
+            after(t, std::time::Duration::from_secs(60)),
+            t + chrono::Duration::minutes(1)
+        );
+        for absurd in [
+            std::time::Duration::from_secs(100_000_000_000_000),
+            std::time::Duration::MAX,
+        ] {
+            assert_eq!(after(t, absurd), end_of_time());
+        }
+        assert_eq!(to_db(end_of_time()), "9999-12-31T23:59:59.999Z");
+        let clock = ManualClock::new(t);
+        assert_eq!(clock.advance(std::time::Duration::MAX), end_of_time());
     }
 }

@@ -39,6 +39,9 @@ pub struct Config {
     /// `[alerts]`: routing of incoming alerts (see `crate::alerts`).
     #[serde(default)]
     pub alerts: crate::alerts::AlertsConfig,
+    /// `[retention]`: how long finished platform calls and deliveries are kept.
+    #[serde(default)]
+    pub retention: crate::retention::RetentionConfig,
 }
 
 /// `[slack]`.

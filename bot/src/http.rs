@@ -44,11 +44,13 @@ pub struct HttpState {
     pub alerts: crate::alerts::http::Intake,
     /// The outbox, which says when a platform's calls are paused on a refused token.
     pub outbox: Arc<crate::outbox::Dispatcher>,
+    /// The supervised background tasks, for `/healthz`.
+    pub tasks: crate::supervise::Tasks,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/slack/commands", post(slack_commands))
         .route("/slack/interactions", post(slack_interactions))
@@ -85,6 +87,27 @@ async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
         }
     }
+}
+
+/// `ok`, or 503 naming each background task that is not running (restarting after a panic, or
+/// given up on).
+async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
+    let down = state.tasks.down();
+    if down.is_empty() {
+        return (StatusCode::OK, "ok\n").into_response();
+    }
+    let what: Vec<String> = down
+        .iter()
+        .map(|(task, s)| match s {
+            crate::supervise::State::Failed => format!("{task} failed"),
+            _ => format!("{task} restarting after a panic"),
+        })
+        .collect();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("background task down: {}\n", what.join(", ")),
+    )
+        .into_response()
 }
 
 async fn readyz(State(state): State<Arc<HttpState>>) -> Response {

@@ -32,6 +32,8 @@ struct Metrics {
     alerts: Family<Labels, Counter>,
     alerts_deduplicated: Family<Labels, Counter>,
     alerts_rejected: Family<Labels, Counter>,
+    task_panics: Family<Labels, Counter>,
+    reminder_failures: Family<Labels, Counter>,
 }
 
 /// 1 ms to about 16 s.
@@ -108,6 +110,18 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Alert payloads refused as malformed, by endpoint",
         alerts_rejected.clone(),
     );
+    let task_panics = Family::<Labels, Counter>::default();
+    registry.register(
+        "task_panics",
+        "Background tasks (scheduler, dispatcher) that panicked and were restarted or given up, by task",
+        task_panics.clone(),
+    );
+    let reminder_failures = Family::<Labels, Counter>::default();
+    registry.register(
+        "reminder_failures",
+        "Reminders that could not be fired and were put off to try again, by kind",
+        reminder_failures.clone(),
+    );
     Metrics {
         registry,
         rendering: std::sync::Mutex::new(()),
@@ -121,6 +135,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         alerts,
         alerts_deduplicated,
         alerts_rejected,
+        task_panics,
+        reminder_failures,
     }
 });
 
@@ -191,6 +207,20 @@ pub fn alert_rejected(endpoint: &str) {
     METRICS
         .alerts_rejected
         .get_or_create(&vec![("endpoint", endpoint.to_owned())])
+        .inc();
+}
+
+pub fn task_panicked(task: &str) {
+    METRICS
+        .task_panics
+        .get_or_create(&vec![("task", task.to_owned())])
+        .inc();
+}
+
+pub fn reminder_failed(kind: &str) {
+    METRICS
+        .reminder_failures
+        .get_or_create(&vec![("kind", kind.to_owned())])
         .inc();
 }
 

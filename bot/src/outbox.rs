@@ -63,6 +63,14 @@ struct Pause {
     recheck_at: DateTime<Utc>,
 }
 
+/// Longest wait a platform may ask for (`Retry-After`): a longer one (a bug, a proxy, a
+/// hostile answer) is cut to this, so a call is never put off for good.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Longest a single call may take, waits inside the platform's SDK included (serenity's rate
+/// limiter sleeps out a 429 inside the call): past it the call counts as a transient failure.
+const CALL_TIMEOUT: Duration = Duration::from_secs(16 * 60);
+
 /// One platform call, as stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -398,7 +406,21 @@ impl Dispatcher {
 
     /// Makes one call and records the outcome. `Err` is when to try again.
     async fn make(&self, call: &store::outbox::Pending) -> Result<(), DateTime<Utc>> {
-        let outcome = self.attempt(call).await;
+        use futures_util::FutureExt as _;
+        // A call that panics (a bug, or an SDK choking on a platform's answer) fails this call
+        // only, and is retried with backoff; the dispatcher goes on with the others.
+        let attempt = std::panic::AssertUnwindSafe(self.attempt(call)).catch_unwind();
+        let outcome = match tokio::time::timeout(CALL_TIMEOUT, attempt).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(panic)) => Err(Failure::Internal(anyhow::anyhow!(
+                "the call panicked: {}",
+                crate::supervise::panic_message(panic.as_ref())
+            ))),
+            Err(_) => Err(Failure::Api(ApiError::Transient {
+                reason: format!("no answer within {}s", CALL_TIMEOUT.as_secs()),
+                retry_after: None,
+            })),
+        };
         let now = Utc::now();
         crate::metrics::platform_call(
             call.tenant.platform.as_str(),
@@ -440,8 +462,12 @@ impl Dispatcher {
                     reason,
                     retry_after,
                 })) => {
-                    let wait = retry_after.unwrap_or_else(|| backoff(call.attempts));
-                    let at = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                    if let Some(asked) = retry_after.filter(|w| *w > MAX_RETRY_AFTER) {
+                        tracing::warn!(call = call.id, asked = ?asked, "the platform asked for an absurd wait; waiting the maximum instead");
+                    }
+                    let wait = retry_after
+                        .map_or_else(|| backoff(call.attempts), |w| w.min(MAX_RETRY_AFTER));
+                    let at = crate::clock::after(now, wait);
                     tracing::warn!(call = call.id, %reason, retry_in = ?wait, "platform call failed; will retry");
                     store::outbox::retry_later(&mut conn, call.id, &reason, at).await?;
                     Ok(Some(at))
@@ -458,7 +484,7 @@ impl Dispatcher {
                     Ok(None)
                 }
                 Err(Failure::Internal(e)) => {
-                    let at = now + chrono::Duration::from_std(backoff(call.attempts)).unwrap_or(chrono::Duration::MAX);
+                    let at = crate::clock::after(now, backoff(call.attempts));
                     tracing::error!(call = call.id, error = %format!("{e:#}"), "platform call hit an internal error; will retry");
                     store::outbox::retry_later(&mut conn, call.id, &format!("{e:#}"), at).await?;
                     Ok(Some(at))

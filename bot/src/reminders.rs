@@ -20,8 +20,9 @@ pub fn klaxon() -> UserRef {
     UserRef::named("klaxon", "klaxon")
 }
 
-fn to_chrono(d: klaxon_commands::Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d.as_std()).unwrap_or(chrono::Duration::MAX)
+/// `t + d` for a duration from a person or the config file, without overflow.
+fn plus(t: DateTime<Utc>, d: klaxon_commands::Duration) -> DateTime<Utc> {
+    crate::clock::after(t, d.as_std())
 }
 
 /// How often this incident owes a status update, if at all.
@@ -50,7 +51,7 @@ pub fn status_due(
         return None;
     }
     let every = cadence(config, incident)?;
-    Some((last_update_or_declare(incident) + to_chrono(every)).max(now))
+    Some(plus(last_update_or_declare(incident), every).max(now))
 }
 
 /// The next escalation: the acknowledgement target after declare (or after the last page).
@@ -65,7 +66,7 @@ pub fn ack_due(
     }
     let base = last_page.unwrap_or(incident.declared_at);
     let due = match config.ladder(incident.severity).ack_within {
-        AckTarget::Within(d) => base + to_chrono(d),
+        AckTarget::Within(d) => plus(base, d),
         AckTarget::NextBusinessDay => config.business_hours.next_business_day(base),
     };
     Some(due.max(now))
@@ -110,7 +111,7 @@ pub async fn on_declare(
         return Ok(None);
     }
     for (n, item) in (1..).zip(&items) {
-        let due = item.due.map(|d| incident.declared_at + to_chrono(d));
+        let due = item.due.map(|d| plus(incident.declared_at, d));
         let trigger = item.ticked_by.map(trigger_name);
         store::checklist::add(conn, incident.id, n, &item.text, due, trigger).await?;
         if item.ticked_by == Some(Trigger::Declare) {
@@ -198,18 +199,29 @@ pub fn checklist_message(
 }
 
 /// The post that pages the platform's SEV1 mention (a Discord role) for a SEV1 incident, when
-/// one is configured.
-pub fn sev1_page(config: &Config, incident: &Incident, paging: ChannelRef) -> Option<Op> {
+/// one is configured. A private incident's page names neither its title nor its channel (whose
+/// name comes from the title): it says whom to ask for access, `contact` (the IC, else the
+/// declarer).
+pub fn sev1_page(
+    config: &Config,
+    incident: &Incident,
+    paging: ChannelRef,
+    contact: &UserRef,
+) -> Option<Op> {
     let mention = config.sev1_mention(incident.tenant.platform)?;
+    let page = Rich::plain(format!("🔴 {} is SEV1: ", incident.key())).mention(mention);
+    let page = if incident.private {
+        page.text(" — it is private: ask ")
+            .person(contact)
+            .text(" for access.")
+    } else {
+        page.text(" — join ")
+            .channel(&crate::engine::render::planned(incident))
+            .text(".")
+    };
     (incident.severity == klaxon_commands::Severity::Sev1 && incident.is_open()).then(|| Op::Post {
         to: Target::Channel(paging),
-        message: Message::new().line(
-            Rich::plain(format!("🔴 {} is SEV1: ", incident.key()))
-                .mention(mention)
-                .text(" — join ")
-                .channel(&crate::engine::render::planned(incident))
-                .text("."),
-        ),
+        message: Message::new().line(page),
         track: None,
         timeline_entry: None,
     })

@@ -42,6 +42,7 @@ pub struct Scheduler {
     /// Woken by the engine after a command changed schedules.
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
+    retention: crate::retention::Retention,
 }
 
 impl Scheduler {
@@ -52,13 +53,25 @@ impl Scheduler {
         wake: Arc<Notify>,
         outbox_wake: Arc<Notify>,
     ) -> Self {
+        let retention = crate::retention::Retention::new(
+            store.clone(),
+            Arc::clone(&clock),
+            config.retention.clone(),
+        );
         Self {
             store,
             clock,
             config,
             wake,
             outbox_wake,
+            retention,
         }
+    }
+
+    /// Deletes finished platform calls and old deliveries, when an hour has passed since the
+    /// last time (see [`crate::retention`]).
+    pub async fn prune_if_due(&self) -> anyhow::Result<Option<crate::retention::Pruned>> {
+        self.retention.run_if_due().await
     }
 
     /// When the next reminder is due.
@@ -67,7 +80,9 @@ impl Scheduler {
         store::reminders::next_due(&mut conn).await
     }
 
-    /// Fires every reminder due now, earliest first.
+    /// Fires every reminder due now, earliest first. A reminder whose firing fails is rolled
+    /// back, logged and put off with backoff (its due time kept, so it still fires once, when
+    /// it can); the others fire meanwhile.
     pub async fn fire_due(&self) -> anyhow::Result<Vec<Fired>> {
         let mut fired = Vec::new();
         loop {
@@ -77,8 +92,19 @@ impl Scheduler {
                 tx.commit().await?;
                 break;
             };
-            let posted = self.fire(&mut tx, &reminder, now).await?;
-            tx.commit().await?;
+            let outcome = async {
+                let posted = self.fire(&mut tx, &reminder, now).await?;
+                tx.commit().await?;
+                anyhow::Ok(posted)
+            }
+            .await;
+            let posted = match outcome {
+                Ok(posted) => posted,
+                Err(e) => {
+                    self.back_off(&reminder, now, &e).await?;
+                    continue;
+                }
+            };
             if posted {
                 self.outbox_wake.notify_one();
             }
@@ -103,12 +129,55 @@ impl Scheduler {
         Ok(fired)
     }
 
+    /// Records a failed firing (in a transaction of its own, since the firing's was rolled
+    /// back): the reminder is tried again after 1 s, 2 s, 4 s … at most five minutes.
+    async fn back_off(
+        &self,
+        reminder: &Reminder,
+        now: DateTime<Utc>,
+        error: &anyhow::Error,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.store.begin().await?;
+        let before = store::reminders::failures(&mut tx, reminder.id).await?;
+        let wait = reminder_backoff(before);
+        let error = format!("{error:#}");
+        let failures =
+            store::reminders::failed(&mut tx, reminder.id, &error, crate::clock::after(now, wait))
+                .await?;
+        tx.commit().await?;
+        crate::metrics::reminder_failed(reminder.kind.as_str());
+        tracing::error!(
+            reminder = reminder.id,
+            kind = reminder.kind.as_str(),
+            incident = reminder.incident_id,
+            failures,
+            retry_in = ?wait,
+            %error,
+            "firing a reminder failed; it is tried again later"
+        );
+        Ok(())
+    }
+
     /// Runs on the real clock until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut errors = 0u32;
         loop {
-            if let Err(e) = self.fire_due().await {
-                tracing::error!(error = %format!("{e:#}"), "firing reminders failed");
+            // Only the database failing gets here (one reminder's failure is put off by
+            // `fire_due`): wait longer each time rather than spin.
+            if let Err(e) = self.prune_if_due().await {
+                tracing::error!(error = %format!("{e:#}"), "retention failed; it runs again later");
             }
+            let pause = match self.fire_due().await {
+                Ok(_) => {
+                    errors = 0;
+                    Duration::ZERO
+                }
+                Err(e) => {
+                    errors = errors.saturating_add(1);
+                    tracing::error!(error = %format!("{e:#}"), "firing reminders failed");
+                    reminder_backoff(i64::from(errors))
+                }
+            };
             let sleep = match self.next_due().await {
                 Ok(Some(at)) => (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO),
                 Ok(None) => Duration::from_secs(3600),
@@ -116,7 +185,13 @@ impl Scheduler {
                     tracing::error!(error = %format!("{e:#}"), "reading reminders failed");
                     Duration::from_secs(5)
                 }
-            };
+            }
+            .min(
+                (self.retention.next_run() - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(60)),
+            )
+            .max(pause);
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.wake.notified() => {}
@@ -165,8 +240,7 @@ impl Scheduler {
                     store::timeline::append(tx, incident.id, now, &klaxon(), "reminder", &text)
                         .await?;
                 post(tx, &incident, Target::Incident, message, entry, now).await?;
-                let next = now
-                    + chrono::Duration::from_std(every.as_std()).unwrap_or(chrono::Duration::MAX);
+                let next = crate::clock::after(now, every.as_std());
                 store::reminders::fired(tx, reminder.id, now, Some(next)).await?;
                 Ok(true)
             }
@@ -274,6 +348,12 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// 1 s, 2 s, 4 s … capped at five minutes, by how many times in a row it failed before.
+fn reminder_backoff(failures: i64) -> Duration {
+    let exp = u32::try_from(failures.clamp(0, 16)).unwrap_or(16);
+    Duration::from_secs(1u64 << exp).min(Duration::from_secs(300))
 }
 
 async fn post(

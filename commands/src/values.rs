@@ -15,6 +15,11 @@ pub const MAX_TITLE_CHARS: usize = 200;
 /// message limit with Klaxon's own prefix.
 pub const MAX_TEXT_CHARS: usize = 1800;
 
+/// Longest duration accepted from a person (or the config file), in seconds: a year and a day.
+/// Nothing Klaxon schedules is further away, and any time plus this stays far inside what
+/// Klaxon can store and compute with.
+pub const MAX_DURATION_SECS: u64 = 366 * 86_400;
+
 /// Incident severity, SEV1 (worst) to SEV4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -285,6 +290,12 @@ impl Duration {
         if d.is_zero() || d.subsec_nanos() != 0 {
             return Err(bad());
         }
+        if d.as_secs() > MAX_DURATION_SECS {
+            return Err(UserError::new(format!(
+                "`{}` is too long: the longest duration is 366 days (`366d`).",
+                shorten(raw, 20)
+            )));
+        }
         Ok(Self(d))
     }
 
@@ -343,20 +354,29 @@ pub fn human_secs(secs: u64) -> String {
     out
 }
 
-/// Trims, turns tabs into spaces, and refuses control and bidirectional-override characters,
-/// which could hide or reorder what other responders read.
+/// Trims, turns tabs into spaces, and refuses control characters and the invisible and
+/// direction characters of [`hides_or_reorders`], which could hide or reorder what other
+/// responders read. Refusing (not stripping) tells the person, who can retype the text, what
+/// was wrong; silently changing their words would not. Unicode's line and paragraph separators
+/// (U+2028, U+2029) mean a line break, so they are one.
 fn clean(raw: &str, allow_newlines: bool) -> Result<String, UserError> {
     let mut out = String::with_capacity(raw.len());
     for c in raw.trim().chars() {
         match c {
             '\t' => out.push(' '),
             '\r' => {}
-            '\n' if allow_newlines => out.push('\n'),
-            '\n' => out.push(' '),
-            c if c.is_control() || is_bidi_control(c) => {
+            '\n' | '\u{2028}' | '\u{2029}' if allow_newlines => out.push('\n'),
+            '\n' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            c if c.is_control() => {
                 return Err(UserError::new(
                     "That text contains control characters. Retype it without them.",
                 ));
+            }
+            c if hides_or_reorders(c) => {
+                return Err(UserError::new(format!(
+                    "That text contains an invisible or direction-changing character (U+{:04X}). Retype it without it.",
+                    u32::from(c)
+                )));
             }
             c => out.push(c),
         }
@@ -364,8 +384,38 @@ fn clean(raw: &str, allow_newlines: bool) -> Result<String, UserError> {
     Ok(out.trim().to_owned())
 }
 
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Characters that show nothing, or change the direction of the text around them, so that
+/// what a responder reads is not what was written: the bidirectional marks, embeddings,
+/// overrides and isolates (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), zero-width
+/// spaces and joiners that join nothing (U+200B, U+2060–U+2064, U+FEFF, U+180E), the
+/// deprecated format controls (U+206A–U+206F), the Hangul fillers that make blank-looking
+/// names (U+115F, U+1160, U+3164, U+FFA0), the combining grapheme joiner (U+034F), Khmer's
+/// invisible vowels (U+17B4, U+17B5) and the interlinear annotation marks (U+FFF9–U+FFFB).
+///
+/// Kept on purpose: the zero-width joiner and non-joiner (U+200C, U+200D), variation selectors
+/// and tag characters, which emoji sequences and scripts such as Persian need, and the soft
+/// hyphen, which only ever shows as a hyphen.
+pub fn hides_or_reorders(c: char) -> bool {
+    matches!(
+        c,
+        '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 /// Cuts user input that is echoed inside an error message, so a 5 KB word stays a short reply.
@@ -428,9 +478,66 @@ mod tests {
         for bad in ["", "m", "-5m", "0s", "15", "0.5s", "soon", "15q"] {
             assert!(Duration::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            Duration::parse("366d").map(Duration::as_secs),
+            Ok(MAX_DURATION_SECS)
+        );
         assert_eq!(human_secs(5_400), "1h30m");
         assert_eq!(human_secs(3_605), "1h");
         assert_eq!(human_secs(59), "59s");
         assert_eq!(human_secs(90_061), "1d1h");
+    }
+
+    #[test]
+    fn an_absurd_duration_is_refused_with_a_clear_message() {
+        for absurd in ["300000y", "367d", "9999999999999h", "53w"] {
+            let err = Duration::parse(absurd).expect_err(absurd);
+            assert_eq!(
+                err.text(),
+                format!("`{absurd}` is too long: the longest duration is 366 days (`366d`).")
+            );
+        }
+        // Beyond what humantime can count at all: not a duration.
+        assert!(
+            Duration::parse("99999999999999999999999y")
+                .expect_err("overflow")
+                .text()
+                .contains("is not a duration")
+        );
+    }
+
+    #[test]
+    fn invisible_and_direction_characters_are_refused_in_titles_and_texts() {
+        for c in [
+            '\u{200B}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{202E}', '\u{2066}', '\u{2060}',
+            '\u{FEFF}', '\u{3164}', '\u{180E}',
+        ] {
+            let title = format!("Checkout{c} errors");
+            let err = Title::parse(&title).expect_err("refused");
+            assert_eq!(
+                err.text(),
+                format!(
+                    "That text contains an invisible or direction-changing character (U+{:04X}). Retype it without it.",
+                    u32::from(c)
+                )
+            );
+            assert!(
+                Text::parse(&title, "a note", "/inc note x").is_err(),
+                "{c:?}"
+            );
+        }
+        // Line and paragraph separators are line breaks: kept as one in texts, a space in titles.
+        assert_eq!(
+            Text::parse("one\u{2028}two\u{2029}three", "a note", "/inc note x").map(|t| t.0),
+            Ok("one\ntwo\nthree".to_owned())
+        );
+        assert_eq!(
+            Title::parse("one\u{2028}two").map(|t| t.0),
+            Ok("one two".to_owned())
+        );
+        // Emoji sequences and Persian need the joiners; they stay.
+        for kept in ["👩\u{200D}💻 on call", "می\u{200C}خواهم", "❤\u{FE0F} ok"] {
+            assert_eq!(Title::parse(kept).map(|t| t.0), Ok(kept.to_owned()));
+        }
     }
 }

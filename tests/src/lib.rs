@@ -73,10 +73,16 @@ impl TestBot {
     }
 
     pub async fn with_config(config: Config) -> Self {
+        Self::on_platform(config, Tenant::new(PlatformKind::Console, "local")).await
+    }
+
+    /// A bot whose recording platform stands for `tenant`'s platform (Discord, say), so that
+    /// per-platform settings apply; `say` speaks as that tenant.
+    pub async fn on_platform(config: Config, tenant: Tenant) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let db = dir.path().join("klaxon.db");
         let clock = ManualClock::new(start_time());
-        Self::build(
+        let mut bot = Self::build(
             db,
             dir,
             clock,
@@ -84,8 +90,11 @@ impl TestBot {
             config,
             MapSecrets::default(),
             Arc::new(klaxon::runbooks::allow::SystemResolver),
+            tenant.platform,
         )
-        .await
+        .await;
+        bot.tenant = tenant;
+        bot
     }
 
     async fn build(
@@ -96,12 +105,13 @@ impl TestBot {
         config: Config,
         secrets: MapSecrets,
         resolver: Arc<dyn klaxon::runbooks::allow::Resolve>,
+        platform: PlatformKind,
     ) -> Self {
         let store = Store::open(db.to_str().expect("utf-8 path"))
             .await
             .expect("open store");
         let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
-        apis.insert(PlatformKind::Console, api.clone());
+        apis.insert(platform, api.clone());
         let app = App::with_runbook_io(
             store,
             config.clone(),
@@ -120,7 +130,7 @@ impl TestBot {
             api,
             config,
             db,
-            tenant: Tenant::new(PlatformKind::Console, "local"),
+            tenant: Tenant::new(platform, "local"),
             secrets,
             resolver,
             _dir: dir,
@@ -131,7 +141,8 @@ impl TestBot {
     /// same database, clock and platform, as a process restart would.
     pub async fn restart(self) -> Self {
         self.app.store.close().await;
-        Self::build(
+        let tenant = self.tenant.clone();
+        let mut bot = Self::build(
             self.db,
             self._dir,
             self.clock,
@@ -139,8 +150,11 @@ impl TestBot {
             self.config,
             self.secrets,
             self.resolver,
+            tenant.platform,
         )
-        .await
+        .await;
+        bot.tenant = tenant;
+        bot
     }
 
     /// A bot whose `[runbooks] dir` holds `files` (name, TOML), with `config` (TOML) around
@@ -196,6 +210,7 @@ impl TestBot {
             config,
             secrets,
             resolver,
+            PlatformKind::Console,
         )
         .await
     }

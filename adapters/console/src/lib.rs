@@ -16,7 +16,7 @@ use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
     PlatformKind, Posted, Reply, ReplyKind, Rich, Tenant, Upload, UserRef,
 };
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt as _};
 
 /// The console's one tenant.
 pub fn tenant() -> Tenant {
@@ -107,7 +107,8 @@ impl Console {
                 "Klaxon console. You are @{user} in #{channel}. Try `/inc declare sev2 Checkout errors`; `:help` for more."
             ));
         }
-        let mut lines = input.lines();
+        let mut input = input;
+        let mut bytes = Vec::new();
         loop {
             if interactive {
                 self.with(|s| {
@@ -115,8 +116,15 @@ impl Console {
                     let _ = s.out.flush();
                 });
             }
-            let Some(line) = lines.next_line().await? else {
+            bytes.clear();
+            if input.read_until(b'\n', &mut bytes).await? == 0 {
                 break;
+            }
+            // One undecodable line is answered and skipped; the session (and the final
+            // settle after it) goes on.
+            let Ok(line) = std::str::from_utf8(&bytes) else {
+                self.say("(that line is not valid UTF-8 text, so it was ignored: retype it)");
+                continue;
             };
             if !self.line(host, line.trim()).await {
                 break;
@@ -421,5 +429,77 @@ mod tests {
         );
         let unknown = console.edit(&channel, &MessageRef("m99".into()), &m).await;
         assert!(matches!(unknown, Err(ApiError::Permanent(_))));
+    }
+
+    /// A host that answers every command with its own text and counts what it was asked.
+    #[derive(Default)]
+    struct Host {
+        handled: Mutex<Vec<String>>,
+        advanced: Mutex<Vec<Duration>>,
+    }
+
+    #[async_trait]
+    impl ConsoleHost for Host {
+        async fn handle(&self, invocation: Invocation) -> Reply {
+            let Input::Text(text) = invocation.input else {
+                return Reply::ok_line(Rich::plain("?"));
+            };
+            self.handled
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(text.clone());
+            Reply::ok_line(Rich::plain(format!("ran{text}")))
+        }
+        async fn settle(&self) {}
+        async fn advance(&self, by: Duration) -> Result<String, String> {
+            self.advanced
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(by);
+            Ok("later".to_owned())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invalid_utf8_line_is_answered_and_the_session_goes_on() {
+        let (console, buf) = console();
+        let host = Host::default();
+        let input: &[u8] = b"/inc one\n/inc bad \xff\xfe byte\n/inc two\n";
+        console
+            .run(&host, input, false)
+            .await
+            .expect("the session ends normally");
+        let handled = host
+            .handled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(handled, [" one", " two"]);
+        let out = text(&buf);
+        assert!(
+            out.contains("(that line is not valid UTF-8 text, so it was ignored: retype it)"),
+            "{out}"
+        );
+        assert!(out.contains("ran two"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn an_absurd_advance_is_refused_with_a_clear_message() {
+        let (console, buf) = console();
+        let host = Host::default();
+        let input: &[u8] = b":advance 300000y\n:advance 15m\n";
+        console.run(&host, input, false).await.expect("session");
+        let advanced = host
+            .advanced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(advanced, [Duration::from_secs(900)]);
+        let out = text(&buf);
+        assert!(
+            out.contains("(`300000y` is too long: the longest duration is 366 days (`366d`).)"),
+            "{out}"
+        );
+        assert!(out.contains("(time is now later)"), "{out}");
     }
 }

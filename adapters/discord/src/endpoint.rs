@@ -55,10 +55,7 @@ impl Endpoint {
         let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
             return Answer::Unauthorized("unsigned request");
         };
-        let fresh = timestamp
-            .parse::<i64>()
-            .is_ok_and(|t| (now - t).abs() <= WINDOW_SECS);
-        if !fresh {
+        if !fresh(timestamp, now) {
             return Answer::Unauthorized("stale or malformed timestamp");
         }
         if self.verifier.verify(signature, timestamp, body).is_err() {
@@ -89,8 +86,33 @@ impl Endpoint {
     }
 }
 
+/// Whether `timestamp` (Unix seconds) is within [`WINDOW_SECS`] of `now`. `abs_diff` cannot
+/// wrap: a timestamp of now − 2⁶³ is as stale as it looks, not a panic.
+fn fresh(timestamp: &str, now: i64) -> bool {
+    timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| now.abs_diff(t) <= WINDOW_SECS.unsigned_abs())
+}
+
 fn decode_key(key: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(key.trim(), &mut out).ok()?;
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timestamp_of_now_minus_two_to_the_63_is_stale_not_a_panic() {
+        let now = 1_795_000_000_i64;
+        assert!(fresh(&now.to_string(), now));
+        assert!(fresh(&(now + 300).to_string(), now));
+        assert!(!fresh(&(now - 301).to_string(), now));
+        let wrapped = now.wrapping_sub(i64::MIN);
+        for hostile in [i64::MIN, now.wrapping_add(i64::MIN), wrapped, i64::MAX] {
+            assert!(!fresh(&hostile.to_string(), now), "{hostile}");
+        }
+    }
 }

@@ -314,14 +314,16 @@ fn fingerprint_of(source: &str, title: &str, labels: &BTreeMap<String, String>) 
     hex::encode(&h.finalize()[..8])
 }
 
-/// Alert text as Klaxon stores it: control and bidirectional-override characters become
-/// spaces, whitespace runs fold, and it is cut to `max` characters. Escaping for a platform is
+/// Alert text as Klaxon stores it: control, invisible and direction characters
+/// ([`klaxon_commands::values::hides_or_reorders`]) become spaces (stripped rather than refused,
+/// as for a person's text: nobody can retype a monitoring system's alert, and dropping it would
+/// lose the alert), whitespace runs fold, and it is cut to `max` characters. Escaping for a platform is
 /// the adapter's job (the text is always shown as `Span::User`).
 pub fn clean(text: &str, max: usize) -> String {
     let mapped: String = text
         .chars()
         .map(|c| {
-            if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+            if c.is_control() || klaxon_commands::values::hides_or_reorders(c) {
                 ' '
             } else {
                 c
@@ -444,6 +446,10 @@ mod tests {
     #[test]
     fn cleaning_folds_controls_and_cuts() {
         assert_eq!(clean("a\u{202E}b\n\tc  d", 100), "a b c d");
+        assert_eq!(
+            clean("zero\u{200B}width\u{061C}marks\u{2028}x", 100),
+            "zero width marks x"
+        );
         assert_eq!(clean("abcdef", 4), "abc…");
     }
 

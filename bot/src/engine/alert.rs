@@ -295,14 +295,15 @@ pub(crate) async fn declare_clicked(ctx: &mut Ctx<'_>, alert_id: i64) -> ActionR
     if let Some(incident_id) = row.incident_id
         && let Some(incident) = store::incidents::get(ctx.conn, incident_id).await?
     {
-        return Ok(Reply::ok_line(
-            Rich::plain(format!(
-                "{} was already declared from this alert → ",
-                incident.key()
-            ))
-            .channel(&planned(&incident))
-            .text("."),
+        let declared = Rich::plain(format!(
+            "{} was already declared from this alert",
+            incident.key()
         ));
+        return Ok(Reply::ok_line(if incident.private {
+            declared.text(" (a private incident).")
+        } else {
+            declared.text(" → ").channel(&planned(&incident)).text(".")
+        }));
     }
     let (_, reply) = declare_from(ctx, &row, vec![ctx.inv.user.clone()]).await?;
     edit(ctx, row.id).await?;
@@ -346,6 +347,11 @@ pub(crate) fn announcement(a: &store::alerts::Alert, incident: Option<&Incident>
         m = m.field("Link", Rich::new().user_text(link.clone()));
     }
     match incident {
+        // Alerts declare public incidents; should one be private, its channel stays unnamed.
+        Some(i) if i.private => m.field(
+            "Incident",
+            Rich::plain(format!("{} (private incident)", i.key())),
+        ),
         Some(i) => m.field(
             "Incident",
             Rich::plain(format!("{} → ", i.key())).channel(&planned(i)),

@@ -45,3 +45,20 @@ pub async fn put(
     .await?;
     Ok(())
 }
+
+/// Deletes up to `limit` deliveries received before `before`; returns how many.
+pub async fn prune(
+    conn: &mut SqliteConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> anyhow::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries \
+         WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
+    )
+    .bind(to_db(before))
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}

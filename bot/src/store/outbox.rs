@@ -165,3 +165,21 @@ pub async fn retry_later(
     .await?;
     Ok(())
 }
+
+/// Deletes up to `limit` finished calls (done, failed, superseded) queued before `before`;
+/// returns how many. Pending calls are never deleted.
+pub async fn prune_finished(
+    conn: &mut SqliteConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> anyhow::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+         WHERE state != 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2)",
+    )
+    .bind(to_db(before))
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -102,6 +102,7 @@ pub async fn schedule(
 }
 
 /// Records a firing and sets the next due time, or ends the schedule when `next` is `None`.
+/// A backoff after earlier failures ends with it.
 pub async fn fired(
     conn: &mut SqliteConnection,
     id: i64,
@@ -110,7 +111,8 @@ pub async fn fired(
 ) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE reminders SET fired = fired + 1, last_fired_at = $1, \
-         due_at = COALESCE($2, due_at), state = CASE WHEN $2 IS NULL THEN 'done' ELSE 'pending' END \
+         due_at = COALESCE($2, due_at), state = CASE WHEN $2 IS NULL THEN 'done' ELSE 'pending' END, \
+         failures = 0, last_error = NULL, retry_at = NULL \
          WHERE id = $3",
     )
     .bind(to_db(at))
@@ -127,12 +129,45 @@ pub async fn postpone(
     id: i64,
     to: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    sqlx::query("UPDATE reminders SET due_at = $1 WHERE id = $2")
-        .bind(to_db(to))
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE reminders SET due_at = $1, failures = 0, last_error = NULL, retry_at = NULL \
+         WHERE id = $2",
+    )
+    .bind(to_db(to))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
+}
+
+/// Records that firing reminder `id` failed: it is not tried again before `retry_at`; its due
+/// time stays, so that it still fires (once) when it can. Returns how many times in a row it
+/// has failed.
+pub async fn failed(
+    conn: &mut SqliteConnection,
+    id: i64,
+    error: &str,
+    retry_at: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    let failures: Option<i64> = sqlx::query_scalar(
+        "UPDATE reminders SET failures = failures + 1, last_error = $1, retry_at = $2 \
+         WHERE id = $3 RETURNING failures",
+    )
+    .bind(error)
+    .bind(to_db(retry_at))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(failures.unwrap_or(0))
+}
+
+/// How many times in a row reminder `id` has failed to fire.
+pub async fn failures(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<i64> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT failures FROM reminders WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(n.unwrap_or(0))
 }
 
 /// Cancels one schedule of an incident (`item = None`: every item of that kind).
@@ -187,14 +222,14 @@ pub async fn get(
     row.map(reminder).transpose()
 }
 
-/// The earliest pending reminder due at or before `now`.
+/// The earliest pending reminder due at or before `now` (and not backing off after a failure).
 pub async fn first_due(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Reminder>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM reminders WHERE state = 'pending' AND due_at <= $1 \
-         ORDER BY due_at, id LIMIT 1"
+         AND (retry_at IS NULL OR retry_at <= $1) ORDER BY due_at, id LIMIT 1"
     ))
     .bind(to_db(now))
     .fetch_optional(&mut *conn)
@@ -202,12 +237,18 @@ pub async fn first_due(
     row.map(reminder).transpose()
 }
 
-/// When the next pending reminder is due.
+/// When the next pending reminder is due (for one backing off after a failure: when it will
+/// be tried again).
 pub async fn next_due(conn: &mut SqliteConnection) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let at: Option<String> =
-        sqlx::query_scalar("SELECT MIN(due_at) FROM reminders WHERE state = 'pending'")
-            .fetch_one(&mut *conn)
-            .await?;
+    let at: Option<String> = sqlx::query_scalar(
+        "SELECT MIN(t) FROM ( \
+           SELECT MIN(due_at) AS t FROM reminders WHERE state = 'pending' AND retry_at IS NULL \
+           UNION ALL \
+           SELECT MIN(MAX(due_at, retry_at)) FROM reminders \
+           WHERE state = 'pending' AND retry_at IS NOT NULL)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     at.as_deref().map(from_db).transpose()
 }
 

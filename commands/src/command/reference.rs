@@ -26,7 +26,11 @@ pub const SPEC: Spec = Spec {
 
 fn parse(words: &mut Words<'_>, _: PlatformKind) -> Result<Command, UserError> {
     let id = words.next().ok_or_else(|| usage(&SPEC, "Which id?"))?;
-    if id.chars().count() > 100 || id.chars().any(|c| c.is_control()) {
+    if id.chars().count() > 100
+        || id
+            .chars()
+            .any(|c| c.is_control() || crate::values::hides_or_reorders(c))
+    {
         return Err(UserError::new("An id is one word of up to 100 characters."));
     }
     words.finish(&SPEC)?;

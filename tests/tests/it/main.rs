@@ -6,6 +6,7 @@ mod discord;
 mod doctor;
 mod engine;
 mod guardrails;
+mod hardening;
 mod ops;
 mod outbox;
 mod postmortem;

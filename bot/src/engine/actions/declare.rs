@@ -88,7 +88,8 @@ pub(crate) async fn open(
         roles: &[],
     };
     let paging = ctx.config.paging_channel(tenant.platform);
-    let sev1_page = crate::reminders::sev1_page(ctx.config, &incident, paging.clone());
+    let sev1_page =
+        crate::reminders::sev1_page(ctx.config, &incident, paging.clone(), &incident.declared_by);
     let ops = [
         Op::CreateChannel {
             private: incident.private,

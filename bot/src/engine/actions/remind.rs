@@ -21,8 +21,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, remind: Remind) -> Actio
             if reminders::cadence(ctx.config, &incident).is_none() {
                 return Err(no_cadence(&incident).into());
             }
-            let next =
-                ctx.now + chrono::Duration::from_std(d.as_std()).unwrap_or(chrono::Duration::MAX);
+            let next = crate::clock::after(ctx.now, d.as_std());
             schedules::schedule(ctx.conn, incident.id, Kind::StatusUpdate, 0, next).await?;
             (
                 format!("snoozed update reminders for {d} (next at {})", short(next)),

@@ -45,7 +45,8 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> A
             ..incident.clone()
         };
         let paging = ctx.config.paging_channel(raised.tenant.platform);
-        if let Some(page) = crate::reminders::sev1_page(ctx.config, &raised, paging) {
+        let contact = crate::reminders::owner(ctx.conn, &raised).await?;
+        if let Some(page) = crate::reminders::sev1_page(ctx.config, &raised, paging, &contact) {
             ctx.enqueue(&raised, &page).await?;
         }
     }

@@ -1,0 +1,476 @@
+//! Hardening drills: absurd platform waits, a reminder that cannot fire, private incidents in
+//! shared channels, retention, forged timestamps and the alert endpoints under abuse.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use klaxon::config::Config;
+use klaxon::store;
+use klaxon_commands::{PlatformKind, Tenant};
+use klaxon_tests::served::Served;
+use klaxon_tests::{Call, TestBot, fake_slack};
+
+/// A signed slash command to a served Klaxon, by alice in #general.
+async fn slash(k: &Served, text: &str, trigger: &str) -> u16 {
+    fake_slack::slash(
+        &k.url,
+        &[
+            ("team_id", "T0TEAM"),
+            ("channel_id", "C0GENERAL"),
+            ("channel_name", "general"),
+            ("user_id", "U0ALICE"),
+            ("user_name", "alice"),
+            ("command", "/inc"),
+            ("text", text),
+            ("trigger_id", trigger),
+        ],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+/// Waits (at most ten seconds) until `check` holds.
+async fn eventually(check: impl AsyncFn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check().await
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
+    let k = Served::start("", None).await;
+    // 10¹⁴ seconds: more than chrono can add to a date.
+    k.fake.force([(429, Some(100_000_000_000_000))]);
+    assert_eq!(
+        slash(&k, "declare sev2 First outage", "trig-ra-1").await,
+        200
+    );
+    let store = k.store().await;
+    let postponed = eventually(async || {
+        let mut conn = store.conn().await.expect("conn");
+        store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
+            .await
+            .expect("pending")
+            .iter()
+            .any(|c| c.attempts == 1)
+    })
+    .await;
+    assert!(postponed, "the rate-limited call is recorded");
+    let mut conn = store.conn().await.expect("conn");
+    let waiting = store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
+        .await
+        .expect("pending");
+    drop(conn);
+    let call = waiting.iter().find(|c| c.attempts == 1).expect("the call");
+    let at = call.not_before.expect("postponed");
+    let cap = chrono::Duration::from_std(klaxon::outbox::MAX_RETRY_AFTER).expect("15 minutes");
+    assert!(at <= Utc::now() + cap, "{at} is within the cap");
+    assert!(
+        at >= Utc::now() + cap - chrono::Duration::minutes(1),
+        "{at}"
+    );
+    // The dispatcher lives on: the next incident is announced and pinned.
+    assert_eq!(
+        slash(&k, "declare sev2 Second outage", "trig-ra-2").await,
+        200
+    );
+    assert!(
+        k.fake
+            .until(|calls| calls.iter().any(|c| c.method == "chat.postMessage"
+                && c.body["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Second outage"))))
+            .await,
+        "{:?}",
+        k.fake.calls()
+    );
+    let health = reqwest::get(format!("{}/healthz", k.url))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_reminder_backs_off_and_others_still_fire() {
+    let bot = TestBot::with_config(Config::parse("checklist = []").expect("config")).await;
+    bot.ok("alice", "general", "/inc declare sev1 First").await;
+    bot.ok("alice", "general", "/inc declare sev1 Second").await;
+    bot.settle().await;
+    let (first, second) = (bot.channel_of(1).await, bot.channel_of(2).await);
+    bot.ok("alice", &first, "/inc ack").await;
+    bot.ok("alice", &second, "/inc ack").await;
+    // Both are due at 09:15, the first one first. Its firing fails inside its transaction
+    // (the database refuses its timeline entry) until the trigger is dropped.
+    let first_id = {
+        let mut conn = bot.store().conn().await.expect("conn");
+        store::incidents::by_number(&mut conn, &bot.tenant, 1)
+            .await
+            .expect("q")
+            .expect("incident")
+            .id
+    };
+    let mut conn = bot.store().conn().await.expect("conn");
+    sqlx::query(&format!(
+        "CREATE TRIGGER refuse_first BEFORE INSERT ON timeline \
+         WHEN NEW.incident_id = {first_id} AND NEW.kind = 'reminder' \
+         BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    ))
+    .execute(&mut *conn)
+    .await
+    .expect("trigger");
+    drop(conn);
+    let reminders = |ch: &str| {
+        bot.api
+            .posts_in(ch)
+            .into_iter()
+            .filter(|p| p.starts_with("⏰"))
+            .count()
+    };
+    let fired = bot.advance("15m").await;
+    assert!(
+        fired.iter().any(|f| f.incident_id != first_id && f.posted),
+        "{fired:?}"
+    );
+    assert_eq!(reminders(&second), 1, "the other reminder fired on time");
+    assert_eq!(reminders(&first), 0);
+    // Ten minutes later it has been tried again with backoff (1 s, 2 s, 4 s … five minutes),
+    // not in a tight loop, and the other incident's cadence went on.
+    bot.advance("10m").await;
+    let failures = {
+        let mut conn = bot.store().conn().await.expect("conn");
+        let r = store::reminders::get(&mut conn, first_id, store::reminders::Kind::StatusUpdate, 0)
+            .await
+            .expect("q")
+            .expect("reminder");
+        store::reminders::failures(&mut conn, r.id)
+            .await
+            .expect("failures")
+    };
+    assert!(
+        (5..=15).contains(&failures),
+        "{failures} tries in ten minutes"
+    );
+    assert_eq!(reminders(&first), 0);
+    let metrics = klaxon::metrics::render(bot.store()).await.expect("metrics");
+    assert!(
+        metrics.contains("klaxon_reminder_failures_total{kind=\"status_update\"}"),
+        "{metrics}"
+    );
+    // Once it can fire, it fires exactly once, then keeps its cadence.
+    let mut conn = bot.store().conn().await.expect("conn");
+    sqlx::query("DROP TRIGGER refuse_first")
+        .execute(&mut *conn)
+        .await
+        .expect("drop");
+    drop(conn);
+    bot.advance("5m").await;
+    assert_eq!(reminders(&first), 1);
+    bot.advance("5m").await;
+    assert_eq!(reminders(&first), 1, "once, not once per failed try");
+    bot.advance("15m").await;
+    assert_eq!(
+        reminders(&first),
+        2,
+        "the cadence resumes from when it fired"
+    );
+}
+
+/// Everything posted or edited outside the incidents' own channels, with channel ids and
+/// names included (`Debug`), in lower case.
+fn shown_outside(bot: &TestBot, incident_channels: &[&str]) -> Vec<String> {
+    bot.api
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Post {
+                channel, message, ..
+            }
+            | Call::Edit {
+                channel, message, ..
+            } if !incident_channels.contains(&channel.as_str()) => {
+                Some(format!("{message:?}").to_lowercase())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_private_sev1_page_names_no_channel() {
+    let config = Config::parse(
+        "checklist = []\n[discord]\npaging_channel = \"900\"\nsev1_mention = \"<@&42>\"\n[discord.escalation]\ndefault = [\"<@&7>\"]\n",
+    )
+    .expect("config");
+    let bot = TestBot::on_platform(config, Tenant::new(PlatformKind::Discord, "G1")).await;
+    bot.ok(
+        "alice",
+        "general",
+        "/inc declare --private sev1 Payroll export leaks salaries",
+    )
+    .await;
+    bot.settle().await;
+    let channel = bot.channel_of(1).await;
+    let pages: Vec<String> = bot
+        .api
+        .posts_in("900")
+        .into_iter()
+        .filter(|p| p.starts_with("🔴"))
+        .collect();
+    assert_eq!(
+        pages,
+        ["🔴 INC-1 is SEV1: <@&42> — it is private: ask @alice for access."]
+    );
+    // A private SEV2 raised to SEV1 pages the same way; then the acknowledgement timeout and a
+    // manual escalation page, and the incident is resolved and reopened. Nothing posted or
+    // edited in a shared channel names its title or its channel.
+    bot.ok(
+        "bob",
+        "general",
+        "/inc declare --private sev2 Salaries visible to contractors",
+    )
+    .await;
+    bot.settle().await;
+    let second = bot.channel_of(2).await;
+    bot.ok("bob", &second, "/inc sev 1").await;
+    bot.advance("6m").await;
+    bot.ok("alice", &channel, "/inc escalate").await;
+    bot.ok("alice", &channel, "/inc lead <@300>").await;
+    bot.ok("alice", &channel, "/inc resolve Rotated the export key")
+        .await;
+    bot.ok("alice", &channel, "/inc reopen").await;
+    bot.advance("20m").await;
+    let outside = shown_outside(&bot, &[&channel, &second]);
+    assert!(outside.len() >= 6, "{outside:#?}");
+    for shown in &outside {
+        for secret in [
+            "payroll",
+            "salaries",
+            "leaks",
+            "contractors",
+            &channel,
+            &second,
+        ] {
+            assert!(!shown.contains(secret), "{secret:?} in {shown}");
+        }
+    }
+    let raised: Vec<String> = bot
+        .api
+        .posts_in("900")
+        .into_iter()
+        .filter(|p| p.starts_with("🔴 INC-2"))
+        .collect();
+    assert_eq!(
+        raised,
+        ["🔴 INC-2 is SEV1: <@&42> — it is private: ask @bob for access."]
+    );
+}
+
+#[tokio::test]
+async fn finished_calls_and_old_deliveries_are_pruned_and_the_timeline_is_kept() {
+    let bot = TestBot::with_config(
+        Config::parse("checklist = []\n[retention]\noutbox_days = 30\ndeliveries_days = 2\n")
+            .expect("config"),
+    )
+    .await;
+    let tenant = bot.tenant.clone();
+    let r = bot
+        .invoke(
+            &tenant,
+            "alice",
+            "general",
+            "/inc declare sev3 Old news",
+            Some("d-1"),
+        )
+        .await;
+    assert_eq!(r.kind, klaxon_commands::ReplyKind::Ok);
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    bot.invoke(&tenant, "alice", &ch, "/inc resolve Fixed", Some("d-2"))
+        .await;
+    bot.invoke(&tenant, "alice", &ch, "/inc postmortem done", Some("d-3"))
+        .await;
+    bot.settle().await;
+    let count = async |sql: &str| -> i64 {
+        let mut conn = bot.store().conn().await.expect("conn");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("count")
+    };
+    // Everything so far happened at the start time, 09:00.
+    const OLD_CALLS: &str =
+        "SELECT COUNT(*) FROM outbox WHERE created_at <= '2026-11-23T09:00:00.000Z'";
+    const DELIVERIES: &str = "SELECT COUNT(*) FROM deliveries";
+    const TIMELINE: &str = "SELECT COUNT(*) FROM timeline WHERE at <= '2026-11-23T09:00:00.000Z'";
+    let (outbox, timeline) = (count(OLD_CALLS).await, count(TIMELINE).await);
+    assert!(outbox >= 4, "{outbox}");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await,
+        0
+    );
+    assert_eq!(count(DELIVERIES).await, 3);
+    bot.advance("1d").await;
+    assert_eq!(count(DELIVERIES).await, 3, "kept for two days");
+    bot.advance("1d1h").await;
+    assert_eq!(count(DELIVERIES).await, 0, "gone after two days");
+    assert_eq!(count(OLD_CALLS).await, outbox, "calls are kept for 30 days");
+    bot.advance("28d").await;
+    assert_eq!(
+        count(OLD_CALLS).await,
+        0,
+        "finished calls are gone after 30 days"
+    );
+    assert_eq!(count(TIMELINE).await, timeline, "the timeline is kept");
+    assert_eq!(count("SELECT COUNT(*) FROM incidents").await, 1);
+    // A delivery id seen again after retention is a new command, answered normally.
+    let again = bot
+        .invoke(&tenant, "alice", &ch, "/inc summary", Some("d-2"))
+        .await;
+    assert_eq!(again.kind, klaxon_commands::ReplyKind::Ok);
+}
+
+#[tokio::test]
+async fn a_slack_timestamp_of_now_minus_two_to_the_63_is_refused_not_a_panic() {
+    let k = Served::start("", None).await;
+    let body = "team_id=T0TEAM&text=declare+sev1+x";
+    let ts = Utc::now().timestamp().wrapping_sub(i64::MIN);
+    let signature = fake_slack::sign(fake_slack::SIGNING_SECRET, ts, body);
+    let r = fake_slack::send(&k.url, body, Some((signature, ts))).await;
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(
+        r.text().await.expect("body"),
+        "stale or malformed timestamp\n"
+    );
+    k.stop().await;
+}
+
+/// Runs the real binary with `stdin` (bytes), to the end.
+fn run_binary(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = crate::cli::klaxon()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn klaxon");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    child.wait_with_output().expect("klaxon exits")
+}
+
+#[test]
+fn bad_console_input_is_answered_and_the_session_goes_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("k.db");
+    let out = run_binary(
+        &[
+            "console",
+            "--db",
+            db.to_str().expect("utf-8"),
+            "--virtual-time",
+            "--start",
+            "2026-11-23T09:00:00Z",
+        ],
+        b"/inc declare sev2 One\n/inc note \xff\xfe oops\n:advance 300000y\n:advance 366d1s\n/inc declare sev2 Two\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("(that line is not valid UTF-8 text, so it was ignored: retype it)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(`300000y` is too long: the longest duration is 366 days (`366d`).)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(`366d1s` is too long"), "{stdout}");
+    assert!(stdout.contains("INC-2 declared"), "{stdout}");
+    assert!(
+        !stdout.contains("time is now"),
+        "the clock did not move: {stdout}"
+    );
+}
+
+/// Waits (at most 30 seconds) until the lock file names process `pid`.
+fn wait_for_lock(lock: &std::path::Path, pid: u32) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if std::fs::read_to_string(lock).is_ok_and(|t| t.starts_with(&format!("pid {pid} "))) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn a_second_process_on_the_same_database_refuses_to_start() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("k.db");
+    let db = db.to_str().expect("utf-8");
+    let lock = klaxon::lock::lock_path(std::path::Path::new(db));
+    let console = || {
+        crate::cli::klaxon()
+            .args(["console", "--db", db])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn klaxon")
+    };
+    let mut first = console();
+    assert!(
+        wait_for_lock(&lock, first.id()),
+        "the first process holds the lock"
+    );
+    let second = run_binary(&["console", "--db", db], b"/inc declare sev1 Twice\n");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "another Klaxon is already running on {db}: pid {} on host ",
+            first.id()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains(", started "), "{stderr}");
+    assert!(!String::from_utf8_lossy(&second.stdout).contains("declared"));
+    // The first ends normally when its input closes; the database is free again.
+    drop(first.stdin.take());
+    assert!(first.wait().expect("exit").success());
+    let third = run_binary(&["console", "--db", db], b"/inc list\n");
+    assert!(
+        third.status.success(),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+    // A process killed with SIGKILL leaves no stale lock: the OS releases it.
+    let mut fourth = console();
+    assert!(wait_for_lock(&lock, fourth.id()));
+    fourth.kill().expect("SIGKILL");
+    let _ = fourth.wait();
+    let fifth = run_binary(&["console", "--db", db], b"/inc list\n");
+    assert!(
+        fifth.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fifth.stderr)
+    );
+}
