@@ -170,9 +170,12 @@ async fn a_firing_alert_is_announced_once_with_a_declare_button_that_declares_on
     // The button declares with the alert's title and severity; a second click does nothing.
     assert_eq!(k.click_declare(1, "U0BOB", "trig-1").await, 200);
     assert_eq!(k.click_declare(1, "U0CAROL", "trig-2").await, 200);
+    // The announcement's edit and the channel's creation are in different lanes, so either
+    // may come first: wait for both.
     assert!(
         k.fake
-            .until(|_| updates_in(&k, "C0PAGING").len() >= 2)
+            .until(|_| updates_in(&k, "C0PAGING").len() >= 2
+                && !k.fake.calls_to("conversations.create").is_empty())
             .await
     );
     let create = k.fake.calls_to("conversations.create");
