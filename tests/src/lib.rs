@@ -80,10 +80,8 @@ impl TestBot {
     /// per-platform settings apply; `say` speaks as that tenant.
     pub async fn on_platform(config: Config, tenant: Tenant) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let db = dir.path().join("klaxon.db");
         let clock = ManualClock::new(start_time());
         let mut bot = Self::build(
-            db,
             dir,
             clock,
             Arc::new(Recorder::default()),
@@ -97,8 +95,8 @@ impl TestBot {
         bot
     }
 
+    /// A bot on `dir`'s `klaxon.db`.
     async fn build(
-        db: PathBuf,
         dir: Arc<tempfile::TempDir>,
         clock: ManualClock,
         api: Arc<Recorder>,
@@ -107,6 +105,7 @@ impl TestBot {
         resolver: Arc<dyn klaxon::runbooks::allow::Resolve>,
         platform: PlatformKind,
     ) -> Self {
+        let db = dir.path().join("klaxon.db");
         let store = Store::open(db.to_str().expect("utf-8 path"))
             .await
             .expect("open store");
@@ -143,7 +142,6 @@ impl TestBot {
         self.app.store.close().await;
         let tenant = self.tenant.clone();
         let mut bot = Self::build(
-            self.db,
             self._dir,
             self.clock,
             self.api,
@@ -201,9 +199,7 @@ impl TestBot {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         );
-        let db = dir.path().join("klaxon.db");
         Self::build(
-            db,
             dir,
             ManualClock::new(start_time()),
             Arc::new(Recorder::default()),
