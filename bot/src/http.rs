@@ -23,6 +23,16 @@ use crate::store::Store;
 /// Request bodies larger than this are refused before anything reads them.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// At most this many requests to the platform and alert endpoints are handled at once; more
+/// are refused at once with 503 (and `Retry-After: 1`). Their bodies are read before they can
+/// be authenticated (Slack and Discord sign the body itself), so this bounds what unsigned
+/// senders can hold.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// A request body must have arrived this long after its headers, or the request is refused
+/// (a sender dribbling a body a byte at a time holds nothing for long).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the endpoints need.
 pub struct HttpState {
     pub engine: Arc<Engine>,
@@ -49,24 +59,54 @@ pub struct HttpState {
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    use tower::ServiceBuilder;
+    let token = axum::middleware::from_fn_with_state(
+        Arc::clone(&state),
+        crate::alerts::http::require_token,
+    );
+    let alert_body = DefaultBodyLimit::max(crate::alerts::http::MAX_ALERT_BODY);
+    // Everything that takes a body: at most MAX_IN_FLIGHT at once (more are shed with 503),
+    // each body within BODY_TIMEOUT.
+    let limits = ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(
+            |_: tower::BoxError| async {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "1")],
+                    "too many requests in flight; try again\n",
+                )
+            },
+        ))
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            MAX_IN_FLIGHT,
+        ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_TIMEOUT,
+        ));
+    let inbound = Router::new()
         .route("/slack/commands", post(slack_commands))
         .route("/slack/interactions", post(slack_interactions))
         .route("/discord/interactions", post(discord_interactions))
         .route("/slack/events", post(slack_events))
-        .route("/metrics", get(metrics))
         .route(
             "/alerts/alertmanager",
             post(crate::alerts::http::alertmanager)
-                .layer(DefaultBodyLimit::max(crate::alerts::http::MAX_ALERT_BODY)),
+                .layer(alert_body)
+                .layer(token.clone()),
         )
         .route(
             "/alerts/webhook",
             post(crate::alerts::http::webhook)
-                .layer(DefaultBodyLimit::max(crate::alerts::http::MAX_ALERT_BODY)),
+                .layer(alert_body)
+                .layer(token),
         )
+        .layer(limits);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(inbound)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -268,10 +268,19 @@ impl Gateway {
             .await
             .map_err(|e| format!("starting the Discord client: {e}"))?;
         let shards = Arc::clone(&client.shard_manager);
+        let down = Arc::clone(&connected);
         let task = tokio::spawn(async move {
-            if let Err(e) = client.start().await {
-                tracing::error!(error = %e, "Discord gateway stopped");
+            // However the client ends (an error, or a panic inside serenity), it is logged and
+            // `/readyz` stops saying the gateway is connected: it never vanishes silently.
+            match std::panic::AssertUnwindSafe(client.start())
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(())) => tracing::info!("Discord gateway stopped"),
+                Ok(Err(e)) => tracing::error!(error = %e, "Discord gateway stopped"),
+                Err(_) => tracing::error!("Discord gateway panicked and stopped"),
             }
+            down.store(false, Ordering::Relaxed);
         });
         Ok(Self {
             shards,

@@ -1,4 +1,6 @@
 //! `POST /alerts/alertmanager` and `POST /alerts/webhook`: bearer token first, then the body.
+//! The token is checked by [`require_token`], a middleware in front of the handlers, so a
+//! request without the right token is refused before a byte of its body is read.
 //!
 //! With no token configured (`KLAXON_ALERTS_TOKEN`) both answer 404: intake is off, fail
 //! closed. A wrong or missing token is 401. A body that is not a valid payload is 400 with the
@@ -8,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use klaxon_commands::PlatformKind;
@@ -81,16 +83,26 @@ fn refusal(intake: &Intake, headers: &HeaderMap) -> Option<Response> {
     None
 }
 
+/// The alert routes' middleware: the bearer token is checked on the headers alone, and only
+/// an authorized request goes on to the handler, which reads the body.
+pub async fn require_token(
+    State(state): State<Arc<HttpState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match refusal(&state.alerts, request.headers()) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
+}
+
+/// Handles an authorized request ([`require_token`] is in front of every alert route).
 async fn ingest(
     state: &HttpState,
-    headers: &HeaderMap,
     body: &Bytes,
     endpoint: &'static str,
     parse: fn(&[u8]) -> Result<Vec<super::Alert>, String>,
 ) -> Response {
-    if let Some(refusal) = refusal(&state.alerts, headers) {
-        return refusal;
-    }
     let alerts = match parse(body) {
         Ok(a) => a,
         Err(why) => {
@@ -116,27 +128,12 @@ async fn ingest(
     }
 }
 
-pub async fn alertmanager(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    ingest(
-        &state,
-        &headers,
-        &body,
-        "alertmanager",
-        super::parse_alertmanager,
-    )
-    .await
+pub async fn alertmanager(State(state): State<Arc<HttpState>>, body: Bytes) -> Response {
+    ingest(&state, &body, "alertmanager", super::parse_alertmanager).await
 }
 
-pub async fn webhook(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    ingest(&state, &headers, &body, "webhook", super::parse_webhook).await
+pub async fn webhook(State(state): State<Arc<HttpState>>, body: Bytes) -> Response {
+    ingest(&state, &body, "webhook", super::parse_webhook).await
 }
 
 #[cfg(test)]

@@ -363,11 +363,13 @@ async fn the_declare_button_works_over_socket_mode_too() {
     k.socket_click_declare(1, "U0BOB", "trig-s1").await;
     // Slack redelivers the same envelope: one incident.
     k.socket_click_declare(1, "U0BOB", "trig-s1").await;
+    // The edit and the channel's creation are in different outbox lanes: wait for both.
     assert!(
         k.fake
             .until(|_| updates_in(&k, "C0PAGING")
                 .iter()
-                .any(|u| u["text"].as_str().unwrap_or("").contains("INC-1")))
+                .any(|u| u["text"].as_str().unwrap_or("").contains("INC-1"))
+                && !k.fake.calls_to("conversations.create").is_empty())
             .await
     );
     assert_eq!(k.fake.calls_to("conversations.create").len(), 1);

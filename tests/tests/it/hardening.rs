@@ -474,3 +474,94 @@ fn a_second_process_on_the_same_database_refuses_to_start() {
         String::from_utf8_lossy(&fifth.stderr)
     );
 }
+
+/// Opens a connection to a served Klaxon and sends a request's head (and the start of its
+/// body) but never the rest of the body.
+async fn unfinished(k: &Served, head: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut tcp = tokio::net::TcpStream::connect(k.url.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    tcp.write_all(head.as_bytes()).await.expect("write");
+    tcp
+}
+
+/// The status line of the answer on `tcp`, waiting at most `within`.
+async fn status_line(tcp: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(within, tcp.read(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn the_alert_token_is_checked_before_the_body_is_read() {
+    let k = Served::start("", Some(klaxon_tests::served::ALERTS_TOKEN)).await;
+    // A megabyte announced, a few bytes sent: the refusal does not wait for the rest.
+    let mut tcp = unfinished(
+        &k,
+        "POST /alerts/webhook HTTP/1.1\r\nHost: klaxon\r\nAuthorization: Bearer wrong\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"alerts\": [",
+    )
+    .await;
+    let status = status_line(&mut tcp, Duration::from_secs(5)).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 401 Unauthorized"));
+    let mut tcp = unfinished(
+        &k,
+        "POST /alerts/alertmanager HTTP/1.1\r\nHost: klaxon\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{",
+    )
+    .await;
+    let status = status_line(&mut tcp, Duration::from_secs(5)).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 401 Unauthorized"));
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn unauthenticated_bodies_are_limited_in_number_and_in_time() {
+    let k = Served::start("", None).await;
+    let head = "POST /slack/commands HTTP/1.1\r\nHost: klaxon\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntext=";
+    let mut slow = Vec::new();
+    for _ in 0..klaxon::http::MAX_IN_FLIGHT {
+        slow.push(unfinished(&k, head).await);
+    }
+    // Once they are all being read, one more is refused at once instead of queueing.
+    let shed = eventually(async || {
+        fake_slack::send(&k.url, "text=hi", None)
+            .await
+            .status()
+            .as_u16()
+            == 503
+    })
+    .await;
+    assert!(shed, "a request over the limit is refused with 503");
+    // None of them finishes its body: each is answered when the body timeout runs out.
+    let answer = status_line(
+        &mut slow[0],
+        klaxon::http::BODY_TIMEOUT + Duration::from_secs(10),
+    )
+    .await
+    .unwrap_or_default();
+    assert!(
+        answer.starts_with("HTTP/1.1 4"),
+        "refused once the body is late: {answer:?}"
+    );
+    drop(slow);
+    let served_again = eventually(async || {
+        fake_slack::send(&k.url, "text=hi", None)
+            .await
+            .status()
+            .as_u16()
+            == 401
+    })
+    .await;
+    assert!(served_again, "unsigned, so 401, once there is room again");
+    k.stop().await;
+}

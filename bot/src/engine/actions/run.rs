@@ -154,9 +154,7 @@ pub async fn run(
     let user = ctx.inv.user.clone();
     if action.confirm {
         let code = confirmation_code();
-        let expires = ctx.now
-            + chrono::Duration::from_std(ctx.config.runbooks.confirm_within.as_std())
-                .unwrap_or(chrono::Duration::MAX);
+        let expires = crate::clock::after(ctx.now, ctx.config.runbooks.confirm_within.as_std());
         runs::add_run(
             ctx.conn,
             incident.id,
