@@ -247,8 +247,7 @@ impl Dispatcher {
 
     /// Records a refused token: the platform pauses until `AUTH_RECHECK` from now.
     fn pause(&self, platform: PlatformKind, reason: &str) -> DateTime<Utc> {
-        let recheck_at =
-            Utc::now() + chrono::Duration::from_std(AUTH_RECHECK).unwrap_or(chrono::Duration::MAX);
+        let recheck_at = crate::clock::after(Utc::now(), AUTH_RECHECK);
         let was = self.pauses().insert(
             platform,
             Pause {
