@@ -324,11 +324,7 @@ impl DiscordApi {
             .map_err(api_error)
     }
 
-    async fn post_now(
-        &self,
-        channel: &ChannelRef,
-        message: &Message,
-    ) -> Result<Posted, ApiError> {
+    async fn post_now(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
         let sent = channel_id(channel)?
             .send_message(&*self.http, create_message(message))
             .await
