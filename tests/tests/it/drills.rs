@@ -135,12 +135,8 @@ impl Drop for Process {
 enum Cmd {
     /// `/inc declare sev3 <title>` in #general.
     Declare { title: String, trigger: String },
-    /// A click on Acknowledge under incident `number`'s announcement (Slack's payload).
-    Ack {
-        number: i64,
-        trigger: String,
-        payload: Value,
-    },
+    /// A click on Acknowledge under an incident's announcement (Slack's payload).
+    Ack { trigger: String, payload: Value },
 }
 
 impl Cmd {
@@ -234,7 +230,6 @@ async fn lane(
         answered.fetch_add(1, Ordering::SeqCst);
         let trigger = format!("drill-ack-{lane}-{k}");
         let ack = Cmd::Ack {
-            number,
             payload: fake.click("ack", number, "U0BOB", PAGING, &trigger),
             trigger,
         };
