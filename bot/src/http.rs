@@ -60,11 +60,6 @@ pub struct HttpState {
 
 pub fn router(state: Arc<HttpState>) -> Router {
     use tower::ServiceBuilder;
-    let token = axum::middleware::from_fn_with_state(
-        Arc::clone(&state),
-        crate::alerts::http::require_token,
-    );
-    let alert_body = DefaultBodyLimit::max(crate::alerts::http::MAX_ALERT_BODY);
     // Everything that takes a body: at most MAX_IN_FLIGHT at once (more are shed with 503),
     // each body within BODY_TIMEOUT.
     let limits = ServiceBuilder::new()
@@ -89,18 +84,10 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/slack/interactions", post(slack_interactions))
         .route("/discord/interactions", post(discord_interactions))
         .route("/slack/events", post(slack_events))
-        .route(
-            "/alerts/alertmanager",
-            post(crate::alerts::http::alertmanager)
-                .layer(alert_body)
-                .layer(token.clone()),
-        )
-        .route(
-            "/alerts/webhook",
-            post(crate::alerts::http::webhook)
-                .layer(alert_body)
-                .layer(token),
-        )
+        .merge(crate::alerts::http::router(
+            Arc::clone(&state.engine),
+            state.alerts.clone(),
+        ))
         .layer(limits);
     Router::new()
         .route("/healthz", get(healthz))

@@ -232,7 +232,7 @@ pub fn buttons(buttons: &[Button]) -> Vec<CreateActionRow> {
             CreateActionRow::Buttons(
                 row.iter()
                     .map(|b| {
-                        CreateButton::new(crate::interaction::custom_id(b, b.confirm.is_some()))
+                        CreateButton::new(crate::custom_id::custom_id(b, b.confirm.is_some()))
                             .label(clip(&b.label, 80))
                             .style(if b.danger {
                                 ButtonStyle::Danger

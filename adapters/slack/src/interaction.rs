@@ -9,6 +9,7 @@ use klaxon_commands::{
 use serde_json::Value;
 
 use crate::SlackApi;
+use crate::action_id::{action_id, parse_action_id};
 use crate::modal::{self, Origin, Submission};
 
 /// Handles one interaction; the answer's body, or `None` for an empty acknowledgement.
@@ -26,7 +27,7 @@ pub async fn handle(payload: &Value, handler: &dyn Handler, api: &SlackApi) -> O
         }
         Some("block_actions") => {
             let action = &payload["actions"][0];
-            if action["action_id"] == crate::interaction::action_id(ButtonAction::Update) {
+            if action["action_id"] == action_id(ButtonAction::Update) {
                 let number: i64 = action["value"].as_str()?.parse().ok()?;
                 let trigger = payload["trigger_id"].as_str()?;
                 let origin = Origin {
@@ -75,11 +76,6 @@ pub async fn handle(payload: &Value, handler: &dyn Handler, api: &SlackApi) -> O
     }
 }
 
-/// The action id Klaxon gives its buttons: `klaxon.ack`, `klaxon.resolve`.
-pub fn action_id(action: ButtonAction) -> String {
-    format!("klaxon.{}", action.as_str())
-}
-
 /// The command a click means, on the incident its button names; `None` for anything that is
 /// not a Klaxon button.
 pub fn invocation(payload: &Value) -> Option<Invocation> {
@@ -87,10 +83,7 @@ pub fn invocation(payload: &Value) -> Option<Invocation> {
         return None;
     }
     let action = &payload["actions"][0];
-    let button = action["action_id"]
-        .as_str()
-        .and_then(|id| id.strip_prefix("klaxon."))
-        .and_then(ButtonAction::parse)?;
+    let button = action["action_id"].as_str().and_then(parse_action_id)?;
     let value = action["value"].as_str()?;
     let (number, code) = match value.split_once(':') {
         Some((n, c)) => (n, Some(c)),

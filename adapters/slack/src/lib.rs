@@ -5,6 +5,7 @@
 //! User text is escaped (`&`, `<`, `>`) and never sent with `link_names` or `parse=full`, so a
 //! title such as `<!channel>` shows as text and pings nobody.
 
+pub mod action_id;
 pub mod api;
 pub mod command;
 pub mod events;

@@ -161,7 +161,7 @@ fn blocks_with(message: &Message, people: People<'_>) -> Vec<Value> {
             .map(|b| {
                 let mut e = json!({
                     "type": "button",
-                    "action_id": crate::interaction::action_id(b.action),
+                    "action_id": crate::action_id::action_id(b.action),
                     "text": { "type": "plain_text", "text": clip(&b.label, 75) },
                     "value": match &b.code {
                         Some(code) => format!("{}:{code}", b.incident),

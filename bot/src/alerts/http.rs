@@ -9,14 +9,16 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use klaxon_commands::PlatformKind;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::http::HttpState;
+use crate::engine::Engine;
 
 /// Alert bodies larger than this are refused (Alertmanager groups can be large).
 pub const MAX_ALERT_BODY: usize = 1024 * 1024;
@@ -37,6 +39,30 @@ impl std::fmt::Debug for Intake {
             .field("platforms", &self.platforms)
             .finish()
     }
+}
+
+/// What the alert endpoints need.
+struct AlertsState {
+    engine: Arc<Engine>,
+    intake: Intake,
+}
+
+/// The alert routes, each behind [`require_token`] and [`MAX_ALERT_BODY`], for the HTTP
+/// server to mount.
+pub fn router<S: Clone + Send + Sync + 'static>(engine: Arc<Engine>, intake: Intake) -> Router<S> {
+    let state = Arc::new(AlertsState { engine, intake });
+    let token = axum::middleware::from_fn_with_state(Arc::clone(&state), require_token);
+    let alert_body = DefaultBodyLimit::max(MAX_ALERT_BODY);
+    Router::new()
+        .route(
+            "/alerts/alertmanager",
+            post(alertmanager).layer(alert_body).layer(token.clone()),
+        )
+        .route(
+            "/alerts/webhook",
+            post(webhook).layer(alert_body).layer(token),
+        )
+        .with_state(state)
 }
 
 /// Whether `header` is `Bearer <token>`, compared in constant time (over SHA-256 digests, so
@@ -85,12 +111,12 @@ fn refusal(intake: &Intake, headers: &HeaderMap) -> Option<Response> {
 
 /// The alert routes' middleware: the bearer token is checked on the headers alone, and only
 /// an authorized request goes on to the handler, which reads the body.
-pub async fn require_token(
-    State(state): State<Arc<HttpState>>,
+async fn require_token(
+    State(state): State<Arc<AlertsState>>,
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match refusal(&state.alerts, request.headers()) {
+    match refusal(&state.intake, request.headers()) {
         Some(refusal) => refusal,
         None => next.run(request).await,
     }
@@ -98,7 +124,7 @@ pub async fn require_token(
 
 /// Handles an authorized request ([`require_token`] is in front of every alert route).
 async fn ingest(
-    state: &HttpState,
+    state: &AlertsState,
     body: &Bytes,
     endpoint: &'static str,
     parse: fn(&[u8]) -> Result<Vec<super::Alert>, String>,
@@ -113,7 +139,7 @@ async fn ingest(
     };
     match state
         .engine
-        .ingest_alerts(endpoint, alerts, &state.alerts.platforms)
+        .ingest_alerts(endpoint, alerts, &state.intake.platforms)
         .await
     {
         Ok(outcome) => axum::Json(outcome).into_response(),
@@ -128,11 +154,11 @@ async fn ingest(
     }
 }
 
-pub async fn alertmanager(State(state): State<Arc<HttpState>>, body: Bytes) -> Response {
+async fn alertmanager(State(state): State<Arc<AlertsState>>, body: Bytes) -> Response {
     ingest(&state, &body, "alertmanager", super::parse_alertmanager).await
 }
 
-pub async fn webhook(State(state): State<Arc<HttpState>>, body: Bytes) -> Response {
+async fn webhook(State(state): State<Arc<AlertsState>>, body: Bytes) -> Response {
     ingest(&state, &body, "webhook", super::parse_webhook).await
 }
 
