@@ -145,14 +145,7 @@ async fn round(bin: &std::path::Path, latency: Duration) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let bin = escargot::CargoBuild::new()
-        .package("klaxon")
-        .bin("klaxon")
-        .release()
-        .run()
-        .expect("build klaxon (release)")
-        .path()
-        .to_path_buf();
+    let bin = klaxon_tests::binary::klaxon_release();
     println!("{DECLARES} declares, {IN_FLIGHT} in flight, against the fake Discord:\n");
     println!(
         "| added REST latency | first response p50 / p95 / p99 | interaction → channel created p50 / p99 | declares/s (answered) | all channels created after | bot RSS idle → after |"

@@ -3,6 +3,7 @@
 //! `Recorder` is a platform that records every call the outbox makes (and can be told to fail),
 //! for engine-level tests; fake Slack and Discord servers on 127.0.0.1 speak the platforms' wire formats.
 
+pub mod binary;
 pub mod fake_discord;
 pub mod fake_slack;
 pub mod recorder;

@@ -1,25 +1,13 @@
 //! The real `klaxon` binary: the console end to end, and the CLI reading what it stored.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use klaxon_tests::scenario;
 
 /// Builds the `klaxon` binary once for the whole test run.
 pub(crate) fn klaxon() -> Command {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    let path = BIN.get_or_init(|| {
-        escargot::CargoBuild::new()
-            .package("klaxon")
-            .bin("klaxon")
-            .run()
-            .expect("build the klaxon binary")
-            .path()
-            .to_path_buf()
-    });
-    let mut cmd = Command::new(path);
+    let mut cmd = Command::new(klaxon_tests::binary::klaxon());
     cmd.env_remove("KLAXON_DATABASE_URL")
         .env_remove("KLAXON_CONFIG")
         .env_remove("RUST_LOG");

@@ -3,7 +3,7 @@
 //! answered is lost or doubled, the database is intact and every queued call was made.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -27,18 +27,8 @@ const PAGING: &str = "C0PAGING";
 const IN_FLIGHT: usize = 8;
 
 /// The real `klaxon` binary, built once (the test profile, as `cli.rs` and `ops.rs` build it).
-fn klaxon_binary() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        escargot::CargoBuild::new()
-            .package("klaxon")
-            .bin("klaxon")
-            .run()
-            .expect("build the klaxon binary")
-            .path()
-            .to_path_buf()
-    })
-    .clone()
+fn klaxon_binary() -> std::path::PathBuf {
+    klaxon_tests::binary::klaxon()
 }
 
 /// One running `klaxon run`; killed with SIGKILL when dropped (a failing test leaves nothing).

@@ -218,17 +218,7 @@ targets = [{ platform = "slack", workspace = "T0TEAM", channel = "C0PAGING" }]
 
 /// The real `klaxon` binary, built once.
 fn klaxon_binary() -> std::path::PathBuf {
-    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        escargot::CargoBuild::new()
-            .package("klaxon")
-            .bin("klaxon")
-            .run()
-            .expect("build the klaxon binary")
-            .path()
-            .to_path_buf()
-    })
-    .clone()
+    klaxon_tests::binary::klaxon()
 }
 
 /// Waits (up to 10 s) for `check`.
