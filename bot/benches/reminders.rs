@@ -55,6 +55,12 @@ impl ChatApi for Instant200 {
     async fn upload(&self, _: &ChannelRef, _: &Upload) -> Result<MessageRef, ApiError> {
         Ok(MessageRef("f".into()))
     }
+    async fn archive(&self, _: &ChannelRef) -> Result<(), ApiError> {
+        Ok(())
+    }
+    async fn unarchive(&self, _: &ChannelRef) -> Result<(), ApiError> {
+        Ok(())
+    }
 }
 
 /// CPU time (user + system) of this process, from /proc (Linux).

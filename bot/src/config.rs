@@ -63,6 +63,9 @@ pub struct SlackConfig {
     /// ID); not read from the file.
     #[serde(skip)]
     pub paging_channel_id: Option<String>,
+    /// How long after resolve an incident's channel is archived (`conversations.archive`),
+    /// unless the incident is reopened meanwhile; absent: never.
+    pub archive_after: Option<Duration>,
 }
 
 impl Default for SlackConfig {
@@ -71,6 +74,7 @@ impl Default for SlackConfig {
             capture_emoji: "pushpin".to_owned(),
             announcement_debounce_ms: 1500,
             paging_channel_id: None,
+            archive_after: None,
         }
     }
 }
@@ -706,6 +710,14 @@ impl Config {
             PlatformKind::Console => &self.incidents.paging_channel,
         };
         ChannelRef::new(name, name)
+    }
+
+    /// How long after resolve a tenant's incident channels are archived, if they are.
+    pub fn archive_after(&self, tenant: &Tenant) -> Option<Duration> {
+        match tenant.platform {
+            PlatformKind::Slack => self.slack.archive_after,
+            PlatformKind::Discord | PlatformKind::Console => None,
+        }
     }
 
     /// The category a Discord guild's incident channels go under, if any.

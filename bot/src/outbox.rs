@@ -119,6 +119,10 @@ pub enum Op {
     },
     /// Replace an alert's announcement (fired again, resolved, declared).
     EditAlert { alert: i64, message: Message },
+    /// Archive the resolved incident's channel (skipped if it was reopened meanwhile).
+    Archive,
+    /// Bring a reopened incident's archived channel back (skipped if it was not archived).
+    Unarchive,
 }
 
 impl Op {
@@ -684,6 +688,36 @@ impl Dispatcher {
                 let (channel, target) = self.tracked(incident.as_ref(), kind).await?;
                 let message = self.resolve_message(&call.tenant, message).await?;
                 api.edit(&channel, &target, &message).await?;
+            }
+            Op::Archive | Op::Unarchive => {
+                let channel = incident_channel(incident.as_ref())?;
+                let incident = incident.ok_or_else(|| Failure::Impossible("no incident".into()))?;
+                let archive = op == Op::Archive;
+                let archived = {
+                    let mut conn = self.store.conn().await?;
+                    store::incidents::archived_at(&mut conn, incident.id).await?
+                };
+                // Reopened before the archive was made, or never archived: nothing to do.
+                let wanted = if archive {
+                    !incident.is_open() && archived.is_none()
+                } else {
+                    archived.is_some()
+                };
+                if wanted {
+                    if archive {
+                        api.archive(&channel).await?;
+                    } else {
+                        api.unarchive(&channel).await?;
+                    }
+                }
+                let mut tx = self.store.begin().await?;
+                if wanted {
+                    let at = archive.then_some(now);
+                    store::incidents::set_archived(&mut tx, incident.id, at).await?;
+                }
+                store::outbox::mark_done(&mut tx, call.id, now).await?;
+                tx.commit().await.map_err(anyhow::Error::from)?;
+                return Ok(());
             }
         }
         let mut conn = self.store.conn().await?;

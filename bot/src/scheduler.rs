@@ -216,6 +216,9 @@ impl Scheduler {
             store::reminders::cancel_open_phase(tx, incident.id).await?;
             return Ok(false);
         }
+        if reminder.kind == Kind::Archive {
+            return crate::archive::fire(tx, &incident, reminder.id, now).await;
+        }
         if config
             .reminders
             .business_hours_only
@@ -320,6 +323,7 @@ impl Scheduler {
                 .await?;
                 Ok(true)
             }
+            Kind::Archive => Ok(false),
             Kind::Postmortem => {
                 let (due, done) = store::postmortems::due_and_done(tx, incident.id).await?;
                 let (Some(due), None, false) = (due, done, incident.is_open()) else {

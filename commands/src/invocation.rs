@@ -41,6 +41,15 @@ impl PlatformKind {
         }
     }
 
+    /// Whether an archived channel is read-only and only a person can bring it back. On Slack
+    /// an archived channel takes no posts or commands, and no bot token can unarchive one
+    /// (api.slack.com/methods/conversations.unarchive: "Bot tokens (xoxb-...) cannot currently
+    /// be used to unarchive conversations"). Discord's archive is a category: the channel
+    /// still works there, and Klaxon moves it back.
+    pub fn archive_is_read_only(self) -> bool {
+        matches!(self, Self::Slack)
+    }
+
     /// Parses a mention as typed on this platform into a user reference:
     /// Slack `<@U123>` or `<@U123|name>`, Discord `<@123>` or `<@!123>`, console `@name`.
     pub fn parse_mention(self, word: &str) -> Result<UserRef, UserError> {

@@ -110,4 +110,10 @@ pub trait ChatApi: Send + Sync {
     async fn pin(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError>;
     /// Shares a text file in the channel (Slack: a file upload; Discord: an attachment).
     async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError>;
+    /// Archives a resolved incident's channel (Slack: `conversations.archive`; Discord: a move
+    /// to the archive category). A channel already archived is done.
+    async fn archive(&self, channel: &ChannelRef) -> Result<(), ApiError>;
+    /// Brings an archived incident channel back for a reopened incident (Discord: a move back
+    /// to the incidents category). A channel that is not archived is done.
+    async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError>;
 }

@@ -137,6 +137,16 @@ impl FakeSlack {
         });
     }
 
+    /// A person unarchives a channel in Slack (no bot token can: see `conversations.unarchive`);
+    /// its members stay.
+    pub fn unarchive_as_person(&self, id: &str) {
+        self.with(|i| {
+            if let Some(c) = i.ws.channels.get_mut(id) {
+                c.archived = false;
+            }
+        });
+    }
+
     /// Adds a channel everyone is in; the bot is in it when `bot_member`.
     pub fn add_channel(&self, id: &str, name: &str, private: bool, bot_member: bool) {
         self.with(|i| i.ws.add_channel(id, name, private, bot_member));

@@ -46,6 +46,12 @@ pub enum Call {
         content: String,
         comment: Message,
     },
+    Archive {
+        channel: String,
+    },
+    Unarchive {
+        channel: String,
+    },
 }
 
 #[derive(Default)]
@@ -247,5 +253,21 @@ impl ChatApi for Recorder {
             comment: file.comment.clone(),
         });
         Ok(MessageRef(id))
+    }
+
+    async fn archive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        self.attempt()?;
+        self.record(Call::Archive {
+            channel: key(channel),
+        });
+        Ok(())
+    }
+
+    async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        self.attempt()?;
+        self.record(Call::Unarchive {
+            channel: key(channel),
+        });
+        Ok(())
     }
 }

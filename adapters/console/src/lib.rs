@@ -352,6 +352,16 @@ impl ChatApi for Console {
         self.print(&channel, "", &text);
         Ok(MessageRef(reference))
     }
+
+    async fn archive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        self.print(&id(channel), "", "🗄️ channel archived");
+        Ok(())
+    }
+
+    async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        self.print(&id(channel), "", "channel back from the archive");
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -407,6 +407,18 @@ impl ChatApi for DiscordApi {
     async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
         limited(self.upload_now(channel, file)).await
     }
+
+    async fn archive(&self, _: &ChannelRef) -> Result<(), ApiError> {
+        Err(ApiError::Permanent(
+            "archiving is not implemented on Discord yet".into(),
+        ))
+    }
+
+    async fn unarchive(&self, _: &ChannelRef) -> Result<(), ApiError> {
+        Err(ApiError::Permanent(
+            "archiving is not implemented on Discord yet".into(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -462,4 +462,39 @@ impl ChatApi for SlackApi {
             .map_err(classify)?;
         Ok(MessageRef(url.file_id.0))
     }
+
+    /// `conversations.archive`; a channel already archived is done.
+    async fn archive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        let Some(id) = &channel.id else {
+            return Err(ApiError::Permanent("the channel was never created".into()));
+        };
+        let session = self.client.open_session(&self.token);
+        match session
+            .conversations_archive(&SlackApiConversationsArchiveRequest::new(SlackChannelId(
+                id.clone(),
+            )))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SlackClientError::ApiError(a)) if a.code == "already_archived" => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// No bot token can unarchive a Slack channel (api.slack.com/methods/conversations.unarchive:
+    /// "Bot tokens (xoxb-...) cannot currently be used to unarchive conversations"), so this
+    /// only reads whether a person has (`conversations.info`): done if so, a clear refusal if
+    /// the channel is still archived.
+    async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        let Some(id) = &channel.id else {
+            return Ok(());
+        };
+        match self.channel_info(id).await? {
+            Some(info) if info.archived => Err(ApiError::Permanent(format!(
+                "#{} is archived and Slack lets no app unarchive a channel: unarchive it in Slack",
+                info.name
+            ))),
+            _ => Ok(()),
+        }
+    }
 }

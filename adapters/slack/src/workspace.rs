@@ -1,9 +1,8 @@
 //! What Klaxon asks Slack about its workspace rather than does in it: the channels it can see
 //! (`conversations.list`, paginated, and `conversations.info`), the token's identity and scopes
-//! (`auth.test`), and archiving an incident channel. Start-up name resolution and `klaxon
-//! doctor` use these.
+//! (`auth.test`). Start-up name resolution and `klaxon doctor` use these.
 
-use klaxon_commands::{ApiError, ChannelRef};
+use klaxon_commands::ApiError;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
@@ -151,25 +150,6 @@ impl SlackApi {
                 .filter(|s| !s.is_empty())
                 .collect(),
         )
-    }
-
-    /// Archives a resolved incident's channel (`conversations.archive`); one already archived
-    /// is done.
-    pub async fn archive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
-        let Some(id) = &channel.id else {
-            return Err(ApiError::Permanent("the channel was never created".into()));
-        };
-        let session = self.client.open_session(&self.token);
-        match session
-            .conversations_archive(&SlackApiConversationsArchiveRequest::new(SlackChannelId(
-                id.clone(),
-            )))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(SlackClientError::ApiError(a)) if a.code == "already_archived" => Ok(()),
-            Err(e) => Err(crate::api::classify(e)),
-        }
     }
 }
 

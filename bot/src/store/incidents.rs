@@ -408,6 +408,33 @@ pub async fn set_channel(
     Ok(())
 }
 
+/// When Klaxon archived the incident's channel; `None` while it is not archived.
+pub async fn archived_at(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let at: Option<Option<String>> =
+        sqlx::query_scalar("SELECT archived_at FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    at.flatten().as_deref().map(from_db).transpose()
+}
+
+/// Records that the incident's channel was archived (`Some`) or brought back (`None`).
+pub async fn set_archived(
+    conn: &mut SqliteConnection,
+    id: i64,
+    at: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE incidents SET archived_at = $1 WHERE id = $2")
+        .bind(at.map(to_db))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Who holds each role, in role order.
 pub async fn roles(
     conn: &mut SqliteConnection,

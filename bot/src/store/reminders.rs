@@ -21,6 +21,8 @@ pub enum Kind {
     /// The postmortem: the business day before it is due (item 0), then when overdue and every
     /// business day after (item 1), until `/inc postmortem done`.
     Postmortem,
+    /// Archive the resolved incident's channel (`archive_after` after resolve).
+    Archive,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Self::Checklist => "checklist",
             Self::Followup => "followup",
             Self::Postmortem => "postmortem",
+            Self::Archive => "archive",
         }
     }
 
@@ -46,6 +49,7 @@ impl Kind {
             "checklist" => Ok(Self::Checklist),
             "followup" => Ok(Self::Followup),
             "postmortem" => Ok(Self::Postmortem),
+            "archive" => Ok(Self::Archive),
             _ => anyhow::bail!("unknown reminder kind {s:?}"),
         }
     }

@@ -386,14 +386,21 @@ fn set_topic(w: &mut Workspace, channel: &str, topic: &str) -> Result<Value, Ans
     Ok(json!({ "channel": channel_json(c) }))
 }
 
-/// docs.slack.dev/reference/methods/conversations.archive, "Errors": `already_archived`,
-/// `not_in_channel`, `channel_not_found`.
+/// https://api.slack.com/methods/conversations.archive: "channel: ID of conversation to
+/// archive" (a name is `channel_not_found`, as is a private channel the bot is not in); scopes
+/// `channels:manage` (public) or `groups:write` (private); "Errors": `already_archived`
+/// ("Channel has already been archived"), `cant_archive_general` ("You cannot archive the
+/// general channel"), `not_in_channel` ("The token can not be found in channel"),
+/// `channel_not_found`. An archived channel then refuses posts with `is_archived` (see `post`).
 fn archive(w: &mut Workspace, channel: &str) -> Result<Value, Answer> {
     let private = w.by_id(channel)?.private;
     w.need(manage_scope(private))?;
     let c = w.by_id(channel)?;
     if c.archived {
         return Err(err("already_archived"));
+    }
+    if c.id == GENERAL {
+        return Err(err("cant_archive_general"));
     }
     if !c.members.contains(BOT_USER) {
         return Err(err("not_in_channel"));

@@ -1,6 +1,7 @@
 //! Klaxon's one integration-test binary.
 
 mod alerts;
+mod archive;
 mod cli;
 mod discord;
 mod discord_doctor;

@@ -292,10 +292,27 @@ async fn pins_and_edits_need_a_message_that_exists() {
     assert_eq!(outcome(&fake, "chat.update", edit(&ts)).await, "ok");
 }
 
+/// https://api.slack.com/methods/conversations.archive: each documented error, and the
+/// `is_archived` answer to a post in an archived channel.
 #[tokio::test]
 async fn archived_channels_refuse_posts_and_a_second_archive() {
     let fake = FakeSlack::start().await;
     let (id, _) = channel_with_post(&fake).await;
+    let name = fake.channel(&id).expect("the channel").name;
+    assert_eq!(
+        outcome(&fake, "conversations.archive", json!({ "channel": name })).await,
+        "channel_not_found",
+        "a name is not an ID"
+    );
+    assert_eq!(
+        outcome(
+            &fake,
+            "conversations.archive",
+            json!({ "channel": fake_slack::GENERAL })
+        )
+        .await,
+        "cant_archive_general"
+    );
     let archive = json!({ "channel": id });
     assert_eq!(
         outcome(&fake, "conversations.archive", archive.clone()).await,

@@ -144,5 +144,6 @@ fn checkpoint(kind: crate::store::reminders::Kind) -> &'static str {
         Kind::Checklist => "checklist item due",
         Kind::Followup => "follow-up due",
         Kind::Postmortem => "postmortem due",
+        Kind::Archive => "channel archive due",
     }
 }

@@ -19,6 +19,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     incidents::set_status(ctx.conn, incident.id, Status::Triage, ctx.now, None).await?;
     crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
     crate::reminders::cancel_postmortem(ctx.conn, incident.id).await?;
+    let back = crate::archive::on_reopen(ctx.conn, &incident, ctx.now).await?;
     let entry = ctx
         .record(&incident, "reopened", "Reopened; back in triage")
         .await?;
@@ -34,5 +35,6 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     )
     .await?;
     ctx.refresh_views(incident.id, &before).await?;
-    Ok(done(format!("✓ {} reopened.", incident.key())))
+    let back = back.map_or_else(String::new, |b| format!(" {b}"));
+    Ok(done(format!("✓ {} reopened.{back}", incident.key())))
 }

@@ -18,6 +18,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, summary: Option<Text>) -
     crate::store::reminders::cancel_open_phase(ctx.conn, incident.id).await?;
     let due =
         crate::reminders::schedule_postmortem(ctx.conn, ctx.config, incident.id, ctx.now).await?;
+    crate::archive::on_resolve(ctx.conn, ctx.config, &incident, ctx.now).await?;
     let took = age(incident.declared_at, ctx.now);
     let text = match summary {
         Some(s) => format!("Resolved after {took}: {s}"),
