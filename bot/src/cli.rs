@@ -72,6 +72,9 @@ pub enum Cmd {
     /// Runbook files.
     #[command(subcommand)]
     Runbooks(RunbooksCmd),
+    /// On-call schedule files.
+    #[command(subcommand)]
+    Oncall(OncallCmd),
     /// Create or upgrade the database, then exit.
     Migrate,
     /// Configuration commands.
@@ -123,9 +126,105 @@ pub enum RunbooksCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum OncallCmd {
+    /// Validate every schedule file and look 90 days ahead for times with nobody on call;
+    /// print file:line:column errors and exit non-zero on any.
+    Check {
+        /// The folder.
+        #[arg(long, default_value = "oncall")]
+        dir: PathBuf,
+    },
+    /// Print a schedule's rota: each layer's shifts in UTC, with the local handoff time.
+    Show {
+        /// The schedule: the file name without `.toml`.
+        schedule: String,
+        /// The first day shown (YYYY-MM-DD, UTC) [default: today].
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// How many days to show.
+        #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u16).range(1..=366))]
+        days: u16,
+        /// The folder.
+        #[arg(long, default_value = "oncall")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
     /// Validate the configuration file and print the severity ladder.
     Check,
+}
+
+/// `klaxon oncall check` and `klaxon oncall show`, as of `now`.
+fn oncall(cmd: &OncallCmd, now: DateTime<Utc>, out: &mut String) -> anyhow::Result<()> {
+    use crate::oncall::Schedules;
+    use std::fmt::Write as _;
+    let dir = match cmd {
+        OncallCmd::Check { dir } | OncallCmd::Show { dir, .. } => dir,
+    };
+    anyhow::ensure!(dir.is_dir(), "no on-call folder at {}", dir.display());
+    let (schedules, mut problems) = Schedules::load_dir(dir);
+    match cmd {
+        OncallCmd::Check { .. } => {
+            problems.extend(schedules.gap_problems(now));
+            for problem in &problems {
+                writeln!(out, "{problem}")?;
+            }
+            anyhow::ensure!(
+                problems.is_empty(),
+                "{} problems in the schedules in {}",
+                problems.len(),
+                dir.display()
+            );
+            writeln!(
+                out,
+                "{}: {} schedule{}, all valid, nobody missing in the next 90 days.",
+                dir.display(),
+                schedules.by_name.len(),
+                if schedules.by_name.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )?;
+            Ok(())
+        }
+        OncallCmd::Show {
+            schedule,
+            from,
+            days,
+            ..
+        } => {
+            let Some(s) = schedules.by_name.get(schedule) else {
+                for problem in &problems {
+                    writeln!(out, "{problem}")?;
+                }
+                let known: Vec<&str> = schedules.by_name.keys().map(String::as_str).collect();
+                anyhow::bail!(
+                    "no valid schedule `{schedule}` in {} (valid: {})",
+                    dir.display(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            };
+            let from = from
+                .unwrap_or_else(|| now.date_naive())
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc();
+            let to = from + chrono::Duration::days(i64::from(*days));
+            out.push_str(&crate::oncall::rota(
+                s,
+                from,
+                to,
+                &std::collections::BTreeMap::new(),
+            ));
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -163,7 +262,11 @@ fn init_logging(cli: &Cli) {
     // The console's own output is the conversation: keep logs to warnings there unless asked.
     let console = matches!(cli.command, None | Some(Cmd::Run))
         && !crate::app::PlatformSettings::from_env().is_ok_and(|s| s.any());
-    let quiet = console || matches!(cli.command, Some(Cmd::Console(_) | Cmd::Runbooks(_)));
+    let quiet = console
+        || matches!(
+            cli.command,
+            Some(Cmd::Console(_) | Cmd::Runbooks(_) | Cmd::Oncall(_))
+        );
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -419,6 +522,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                 )
             }
         }
+        Some(Cmd::Oncall(cmd)) => oncall(cmd, Utc::now(), out),
         Some(Cmd::Migrate) => {
             Store::open(&cli.db).await?.close().await;
             writeln!(out, "Database {} is up to date.", cli.db)?;

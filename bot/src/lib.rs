@@ -15,6 +15,7 @@ pub mod engine;
 pub mod http;
 pub mod lock;
 pub mod metrics;
+pub mod oncall;
 pub mod outbox;
 pub mod postmortem;
 pub mod reminders;

@@ -385,3 +385,84 @@ fn runbooks_check_passes_the_examples_and_reports_lines() {
         )
     );
 }
+
+#[test]
+fn oncall_check_passes_the_example_and_reports_lines_and_gaps() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../oncall");
+    let out = run(klaxon().args(["oncall", "check", "--dir", examples]), "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with("1 schedule, all valid, nobody missing in the next 90 days.\n"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("web.toml"),
+        "[[layers]]\nname = \"primary\"\nparticipants = [\"U0A\"]\nrotation = \"fortnightly\"\nstart = \"2026-11-02\"\n",
+    )
+    .expect("write");
+    // Weekdays 09:00–17:00 UTC only: every night and weekend is a gap.
+    std::fs::write(
+        dir.path().join("support.toml"),
+        "[[layers]]\nname = \"primary\"\nparticipants = [\"U0B\"]\nrotation = \"weekly\"\nstart = \"2026-11-02\"\n[layers.restrict]\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\nhours = \"09:00-17:00\"\n",
+    )
+    .expect("write");
+    let path = dir.path().to_str().expect("utf-8");
+    let out = run(klaxon().args(["oncall", "check", "--dir", path]), "");
+    assert!(!out.status.success());
+    let stdout = text(&out.stdout);
+    let web = dir.path().join("web.toml");
+    assert!(
+        stdout.contains(&format!(
+            "{}:4:12: rotation `fortnightly` must be daily, weekly, a number of days (3d, at most 366d) or of hours (12h)",
+            web.display()
+        )),
+        "{stdout}"
+    );
+    let support = dir.path().join("support.toml");
+    assert!(
+        stdout.lines().any(|l| l.starts_with(&format!(
+            "{}:1:1: nobody is on call from ",
+            support.display()
+        )) && l
+            .ends_with(" UTC (set allow_gaps = true if that is intended)")),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("problems in the schedules in"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The valid schedule shows its rota; an unknown one is a clear error naming the valid ones.
+    let out = run(
+        klaxon().args([
+            "oncall",
+            "show",
+            "support",
+            "--from",
+            "2026-11-02",
+            "--days",
+            "1",
+            "--dir",
+            path,
+        ]),
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "support/primary (UTC)\n  2026-11-02 09:00 UTC → 2026-11-02 17:00 UTC  (Mon 09:00 local)  U0B\n\
+         gaps (nobody on call)\n  2026-11-02 00:00 UTC → 2026-11-02 09:00 UTC\n  2026-11-02 17:00 UTC → 2026-11-03 00:00 UTC\n"
+    );
+    let out = run(klaxon().args(["oncall", "show", "nope", "--dir", path]), "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no valid schedule `nope`")
+            && text(&out.stderr).contains("(valid: support)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
