@@ -52,6 +52,26 @@ pub struct Upload {
     pub comment: Message,
 }
 
+/// The wait a `Retry-After` header asks for (RFC 9110 §10.2.3): delta-seconds, or an HTTP
+/// date measured from `now`. A date in the past is no wait; an unreadable value is `None`, so
+/// the caller's own backoff applies. A number too large for a `u64` saturates: the outbox cuts
+/// every platform wait to its maximum anyway.
+pub fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<std::time::Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(std::time::Duration::from_secs(
+            value.parse().unwrap_or(u64::MAX),
+        ));
+    }
+    // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") is an RFC 2822 date.
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.to_utc() - now)
+            .to_std()
+            .unwrap_or(std::time::Duration::ZERO),
+    )
+}
+
 /// How a platform call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -116,4 +136,37 @@ pub trait ChatApi: Send + Sync {
     /// Brings an archived incident channel back for a reopened incident (Discord: a move back
     /// to the incidents category). A channel that is not archived is done.
     async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::retry_after;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T01:00:00Z")
+            .expect("date")
+            .to_utc();
+        assert_eq!(retry_after("30", now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Wed, 02 Dec 2026 01:02:00 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after("Wed, 02 Dec 2026 00:59:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past is no wait"
+        );
+        assert_eq!(
+            retry_after("99999999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX)),
+            "saturates; the outbox caps it"
+        );
+        for junk in ["", "-5", "1.5", "soon", "30s", "٣"] {
+            assert_eq!(retry_after(junk, now), None, "{junk:?}");
+        }
+    }
 }

@@ -215,7 +215,8 @@ impl FakeSlack {
         self.with(|i| i.refuse_sockets = false);
     }
 
-    /// The next calls answer 429 with `Retry-After` (or another status).
+    /// The next calls answer 429 with `Retry-After` (or another status, a 5xx as plain text,
+    /// with `Retry-After` when given).
     pub fn force(&self, responses: impl IntoIterator<Item = (u16, Option<u64>)>) {
         self.with(|i| i.forced.extend(responses));
     }
@@ -407,11 +408,20 @@ async fn method(
         .unwrap_or(Value::Null);
     let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((status, retry_after)) = i.forced.pop_front() {
-        let mut r = (
-            StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
-            axum::Json(json!({"ok": false, "error": "ratelimited"})),
-        )
-            .into_response();
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+        // docs.slack.dev/apis/web-api/rate-limits: a 429 carries `ok: false, error:
+        // ratelimited` and `Retry-After`. A 5xx is an outage, not a Web API answer: plain text,
+        // and `Retry-After` when the server knows when it is back (RFC 9110 §15.6.4 and
+        // §10.2.3: a 503 may say how long the service is expected to be unavailable).
+        let mut r = if status == StatusCode::TOO_MANY_REQUESTS {
+            (
+                status,
+                axum::Json(json!({"ok": false, "error": "ratelimited"})),
+            )
+                .into_response()
+        } else {
+            (status, "Service Unavailable").into_response()
+        };
         if let Some(s) = retry_after
             && let Ok(v) = s.to_string().parse()
         {

@@ -8,8 +8,10 @@
 //! call is dropped there and answers `Transient` with that wait as `retry_after`, and the
 //! outbox tries it again then. With `DISCORD_API_URL` (tests, or an HTTP proxy that
 //! rate-limits for several processes) requests go to that base URL and serenity's limiter is
-//! off, as serenity requires; a 429 or 5xx then comes back as a transient error. serenity keeps
-//! neither the headers nor `retry_after` of such an answer, so the outbox's backoff applies.
+//! off, as serenity requires; a 429 or 5xx then comes back as a transient error. The calls go
+//! through [`crate::rest::Rest`], which reads the wait a 5xx asks for (`Retry-After`, or the
+//! body's `retry_after`); without one, and for a 429 without the limiter, the outbox's backoff
+//! applies.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,14 +21,15 @@ use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Posted, Rich, Upload, UserRef,
 };
 use serenity::all::{
-    ChannelId, ChannelType, CreateAttachment, CreateChannel, CreateMessage, EditChannel,
-    EditMessage, GuildId, Http, HttpBuilder, MessageId, PermissionOverwrite,
-    PermissionOverwriteType, Permissions, RoleId, UserId,
+    ChannelId, ChannelType, CreateAttachment, CreateChannel, CreateMessage, CurrentUser,
+    EditChannel, EditMessage, GuildChannel, GuildId, Http, HttpBuilder, MessageId,
+    PermissionOverwrite, PermissionOverwriteType, Permissions, RoleId, UserId,
 };
-use serenity::http::RatelimitInfo;
+use serenity::http::{LightMethod, RatelimitInfo, Request, Route};
 use tokio::sync::{Notify, OnceCell};
 
 use crate::markdown::{self, Mentions, is_snowflake};
+use crate::rest::Rest;
 
 /// Longest channel topic Discord accepts.
 const TOPIC_LIMIT: usize = 1024;
@@ -130,7 +133,7 @@ impl ChannelSettings {
 
 /// The Discord side of [`ChatApi`].
 pub struct DiscordApi {
-    http: Arc<Http>,
+    rest: Rest,
     settings: ChannelSettings,
     /// The bot's own user id, so a private channel stays visible to it.
     me: OnceCell<UserId>,
@@ -142,7 +145,7 @@ pub struct DiscordApi {
 impl DiscordApi {
     pub fn new(http: Arc<Http>, settings: ChannelSettings) -> Self {
         Self {
-            http,
+            rest: Rest::new(http),
             settings,
             me: OnceCell::new(),
             creating: tokio::sync::Mutex::new(()),
@@ -152,11 +155,10 @@ impl DiscordApi {
     async fn me(&self) -> Result<UserId, ApiError> {
         self.me
             .get_or_try_init(|| async {
-                self.http
-                    .get_current_user()
+                self.rest
+                    .fire::<CurrentUser>(Request::new(Route::UserMe, LightMethod::Get))
                     .await
                     .map(|u| u.id)
-                    .map_err(api_error)
             })
             .await
             .copied()
@@ -197,21 +199,28 @@ fn member(user: &UserRef) -> Option<UserId> {
         .map(UserId::new)
 }
 
+/// A refused call by its HTTP status: 429 and 5xx are worth retrying, after `retry_after`
+/// when Discord said.
+pub(crate) fn by_status(status: u16, reason: String, retry_after: Option<Duration>) -> ApiError {
+    if status == 429 || status >= 500 {
+        ApiError::Transient {
+            reason,
+            retry_after,
+        }
+    } else {
+        ApiError::Permanent(reason)
+    }
+}
+
 /// serenity's error as Klaxon's: 429 and 5xx and network trouble are worth retrying.
+/// serenity's `ErrorResponse` has no wait in it; [`Rest`] reads it where it can.
 pub fn api_error(e: serenity::Error) -> ApiError {
     use serenity::http::HttpError;
     match e {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
             let status = r.status_code.as_u16();
             let reason = format!("{status} {} (code {})", r.error.message, r.error.code);
-            if status == 429 || status >= 500 {
-                ApiError::Transient {
-                    reason,
-                    retry_after: None,
-                }
-            } else {
-                ApiError::Permanent(reason)
-            }
+            by_status(status, reason, None)
         }
         serenity::Error::Http(HttpError::Request(e)) => ApiError::Transient {
             reason: format!("request failed: {}", e.without_url()),
@@ -243,6 +252,45 @@ fn edit_message(message: &Message) -> EditMessage {
         .allowed_mentions(r.mentions.allowed())
 }
 
+/// A request with a builder's JSON as its body, as serenity sends it.
+fn with_body<'a>(
+    route: Route<'a>,
+    method: LightMethod,
+    body: &impl serde::Serialize,
+) -> Result<Request<'a>, ApiError> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| ApiError::Permanent(format!("cannot encode the request: {e}")))?;
+    Ok(Request::new(route, method).body(Some(bytes)))
+}
+
+/// The guild's channels by id (`GET /guilds/{guild}/channels`).
+async fn channels(
+    rest: &Rest,
+    guild: GuildId,
+) -> Result<std::collections::HashMap<ChannelId, GuildChannel>, ApiError> {
+    let list: Vec<GuildChannel> = rest
+        .fire(Request::new(
+            Route::GuildChannels { guild_id: guild },
+            LightMethod::Get,
+        ))
+        .await?;
+    Ok(list.into_iter().map(|c| (c.id, c)).collect())
+}
+
+/// Makes a channel (`POST /guilds/{guild}/channels`).
+pub(crate) async fn create_channel(
+    rest: &Rest,
+    guild: GuildId,
+    builder: &CreateChannel<'_>,
+) -> Result<GuildChannel, ApiError> {
+    rest.fire(with_body(
+        Route::GuildChannels { guild_id: guild },
+        LightMethod::Post,
+        builder,
+    )?)
+    .await
+}
+
 fn topic(rich: &Rich) -> String {
     markdown::clip(&markdown::plain(rich), TOPIC_LIMIT)
 }
@@ -254,7 +302,7 @@ impl DiscordApi {
     async fn create_channel_now(&self, new: &NewChannel) -> Result<ChannelRef, ApiError> {
         let guild = GuildId::new(snowflake(&new.workspace, "guild")?);
         let _one_at_a_time = self.creating.lock().await;
-        let existing = guild.channels(&*self.http).await.map_err(api_error)?;
+        let existing = channels(&self.rest, guild).await?;
         if existing.values().any(|c| c.name == new.name) {
             return Err(ApiError::NameTaken);
         }
@@ -287,13 +335,10 @@ impl DiscordApi {
             .topic(topic(&new.topic))
             .permissions(overwrites);
         if let Some(category) = self.settings.category(guild) {
-            let room = crate::places::room(&self.http, guild, &existing, category).await?;
+            let room = crate::places::room(&self.rest, guild, &existing, category).await?;
             builder = builder.category(room);
         }
-        let made = guild
-            .create_channel(&*self.http, builder)
-            .await
-            .map_err(api_error)?;
+        let made = create_channel(&self.rest, guild, &builder).await?;
         Ok(ChannelRef::new(made.id.to_string(), made.name))
     }
 
@@ -302,33 +347,45 @@ impl DiscordApi {
     async fn invite_now(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
         let id = channel_id(channel)?;
         for user in users.iter().filter_map(member) {
-            id.create_permission(
-                &*self.http,
-                PermissionOverwrite {
-                    allow: responder(),
-                    deny: Permissions::empty(),
-                    kind: PermissionOverwriteType::Member(user),
-                },
-            )
-            .await
-            .map_err(api_error)?;
+            let overwrite = PermissionOverwrite {
+                allow: responder(),
+                deny: Permissions::empty(),
+                kind: PermissionOverwriteType::Member(user),
+            };
+            let route = Route::ChannelPermission {
+                channel_id: id,
+                target_id: user.into(),
+            };
+            self.rest
+                .wind(with_body(route, LightMethod::Put, &overwrite)?)
+                .await?;
         }
         Ok(())
     }
 
     async fn set_topic_now(&self, channel: &ChannelRef, rich: &Rich) -> Result<(), ApiError> {
-        channel_id(channel)?
-            .edit(&*self.http, EditChannel::new().topic(topic(rich)))
+        let route = Route::Channel {
+            channel_id: channel_id(channel)?,
+        };
+        let edit = EditChannel::new().topic(topic(rich));
+        self.rest
+            .fire::<serde::de::IgnoredAny>(with_body(route, LightMethod::Patch, &edit)?)
             .await
             .map(|_| ())
-            .map_err(api_error)
     }
 
     async fn post_now(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
-        let sent = channel_id(channel)?
-            .send_message(&*self.http, create_message(message))
-            .await
-            .map_err(api_error)?;
+        let route = Route::ChannelMessages {
+            channel_id: channel_id(channel)?,
+        };
+        let sent: serenity::all::Message = self
+            .rest
+            .fire(with_body(
+                route,
+                LightMethod::Post,
+                &create_message(message),
+            )?)
+            .await?;
         Ok(Posted {
             channel_id: sent.channel_id.to_string(),
             message: MessageRef(sent.id.to_string()),
@@ -341,18 +398,30 @@ impl DiscordApi {
         target: &MessageRef,
         message: &Message,
     ) -> Result<(), ApiError> {
-        channel_id(channel)?
-            .edit_message(&*self.http, message_id(target)?, edit_message(message))
+        let route = Route::ChannelMessage {
+            channel_id: channel_id(channel)?,
+            message_id: message_id(target)?,
+        };
+        self.rest
+            .fire::<serde::de::IgnoredAny>(with_body(
+                route,
+                LightMethod::Patch,
+                &edit_message(message),
+            )?)
             .await
             .map(|_| ())
-            .map_err(api_error)
     }
 
     async fn pin_now(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
-        channel_id(channel)?
-            .pin(&*self.http, message_id(target)?)
+        self.rest
+            .wind(Request::new(
+                Route::ChannelPin {
+                    channel_id: channel_id(channel)?,
+                    message_id: message_id(target)?,
+                },
+                LightMethod::Put,
+            ))
             .await
-            .map_err(api_error)
     }
 
     async fn upload_now(
@@ -362,9 +431,10 @@ impl DiscordApi {
     ) -> Result<MessageRef, ApiError> {
         let attachment = CreateAttachment::bytes(file.content.as_bytes().to_vec(), &file.filename)
             .description(markdown::clip(&file.title, 1024));
+        // A file goes as serenity's multipart form, through serenity's own call.
         let sent = channel_id(channel)?
             .send_message(
-                &*self.http,
+                self.rest.http(),
                 create_message(&file.comment).add_file(attachment),
             )
             .await

@@ -15,6 +15,7 @@ pub mod interaction;
 pub mod markdown;
 pub mod places;
 pub mod register;
+mod rest;
 
 #[cfg(test)]
 mod properties;

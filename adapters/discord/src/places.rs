@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use klaxon_commands::ApiError;
-use serenity::all::{ChannelId, ChannelType, CreateChannel, GuildChannel, GuildId, Http};
+use serenity::all::{ChannelId, ChannelType, CreateChannel, GuildChannel, GuildId};
 
-use crate::api::api_error;
+use crate::rest::Rest;
 
 /// Channels per category (Discord: "Maximum number of channels in category reached (50)").
 pub const CATEGORY_CAP: usize = 50;
@@ -24,8 +24,8 @@ fn children(existing: &HashMap<ChannelId, GuildChannel>, category: ChannelId) ->
 
 /// The category a new channel goes to: `base`, or the first of its overflow categories with
 /// room, made if needed.
-pub async fn room(
-    http: &Http,
+pub(crate) async fn room(
+    rest: &Rest,
     guild: GuildId,
     existing: &HashMap<ChannelId, GuildChannel>,
     base: ChannelId,
@@ -50,15 +50,10 @@ pub async fn room(
             Some(c) if children(existing, c.id) < CATEGORY_CAP => return Ok(c.id),
             Some(_) => {}
             None => {
-                let made = guild
-                    .create_channel(
-                        http,
-                        CreateChannel::new(&name)
-                            .kind(ChannelType::Category)
-                            .permissions(first.permission_overwrites.clone()),
-                    )
-                    .await
-                    .map_err(api_error)?;
+                let category = CreateChannel::new(&name)
+                    .kind(ChannelType::Category)
+                    .permissions(first.permission_overwrites.clone());
+                let made = crate::api::create_channel(rest, guild, &category).await?;
                 tracing::info!(category = %made.id, %name, "incidents category full; made another");
                 return Ok(made.id);
             }

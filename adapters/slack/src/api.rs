@@ -12,8 +12,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Posted, Rich, Span, Upload,
     UserRef,
@@ -21,9 +19,8 @@ use klaxon_commands::{
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
+use crate::connector::{Connector, last_retry_after, observed};
 use crate::mrkdwn;
-
-type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 
 /// The Slack Web API, as Klaxon uses it. Cheap to clone.
 #[derive(Clone)]
@@ -46,17 +43,8 @@ impl SlackApi {
     /// A client for the bot token, against `api_url` (`SLACK_API_URL`, for tests and proxies)
     /// or Slack itself. Plain `http://` is allowed for a local fake.
     pub fn new(bot_token: &str, api_url: Option<&str>) -> Self {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let mut connector = SlackClientHyperConnector::with_connector(https);
-        if let Some(url) = api_url {
-            connector = connector.with_slack_api_url(url.trim_end_matches('/'));
-        }
         Self {
-            client: Arc::new(SlackClient::new(connector)),
+            client: Arc::new(SlackClient::new(Connector::new(api_url))),
             token: SlackApiToken::new(SlackApiTokenValue(bot_token.to_owned())),
             api_url: api_url.map(|u| u.trim_end_matches('/').to_owned()),
             names: Arc::default(),
@@ -295,12 +283,13 @@ pub(crate) fn classify(e: SlackClientError) -> ApiError {
             },
             _ => ApiError::Permanent(a.code),
         },
+        // A 5xx may say when to come back (RFC 9110 §10.2.3: `Retry-After` with 503).
         SlackClientError::HttpError(h)
             if h.status_code.is_server_error() || h.status_code.as_u16() == 429 =>
         {
             ApiError::Transient {
                 reason: format!("HTTP {}", h.status_code.as_u16()),
-                retry_after: None,
+                retry_after: last_retry_after(),
             }
         }
         SlackClientError::HttpError(h) => {
@@ -317,9 +306,10 @@ fn channel_id(channel: &ChannelRef) -> SlackChannelId {
     SlackChannelId(channel.id.clone().unwrap_or_else(|| channel.name.clone()))
 }
 
-#[async_trait]
-impl ChatApi for SlackApi {
-    async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
+/// The calls themselves; [`ChatApi`] runs each one [`observed`], so a failure knows the
+/// `Retry-After` of the answer that failed it.
+impl SlackApi {
+    async fn create_channel_now(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
         let session = self.client.open_session(&self.token);
         let created = session
             .conversations_create(
@@ -344,7 +334,7 @@ impl ChatApi for SlackApi {
 
     /// One person per `conversations.invite`: without `force`, one person already there (or
     /// Klaxon itself) fails the whole call and adds nobody.
-    async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
+    async fn invite_now(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
         let session = self.client.open_session(&self.token);
         let mut seen = std::collections::BTreeSet::new();
         for user in users.iter().filter(|u| seen.insert(u.id.clone())) {
@@ -364,7 +354,7 @@ impl ChatApi for SlackApi {
         Ok(())
     }
 
-    async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {
+    async fn set_topic_now(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {
         // Topics are at most 250 characters.
         let names = self.names(&[topic]).await;
         let topic = mrkdwn::clip(&mrkdwn::line_named(topic, &names), 250);
@@ -379,7 +369,7 @@ impl ChatApi for SlackApi {
             .map_err(classify)
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
+    async fn post_now(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
         let content = self.content(message).await;
         let session = self.client.open_session(&self.token);
         let req = SlackApiChatPostMessageRequest::new(channel_id(channel), content)
@@ -393,7 +383,7 @@ impl ChatApi for SlackApi {
         })
     }
 
-    async fn edit(
+    async fn edit_now(
         &self,
         channel: &ChannelRef,
         target: &MessageRef,
@@ -410,7 +400,7 @@ impl ChatApi for SlackApi {
             .map_err(classify)
     }
 
-    async fn pin(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
+    async fn pin_now(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
         let session = self.client.open_session(&self.token);
         match session
             .pins_add(&SlackApiPinsAddRequest::new(
@@ -429,7 +419,11 @@ impl ChatApi for SlackApi {
     /// it gives, then `files.completeUploadExternal` shares it in the channel with the comment.
     /// A retry after a failure starts again from the first step; an upload never completed is
     /// never shown. The reference is the file's id.
-    async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
+    async fn upload_now(
+        &self,
+        channel: &ChannelRef,
+        file: &Upload,
+    ) -> Result<MessageRef, ApiError> {
         let rich: Vec<&Rich> = file.comment.lines.iter().collect();
         let names = self.names(&rich).await;
         let comment = mrkdwn::clip(&mrkdwn::text_named(&file.comment, &names), 3000);
@@ -464,7 +458,7 @@ impl ChatApi for SlackApi {
     }
 
     /// `conversations.archive`; a channel already archived is done.
-    async fn archive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+    async fn archive_now(&self, channel: &ChannelRef) -> Result<(), ApiError> {
         let Some(id) = &channel.id else {
             return Err(ApiError::Permanent("the channel was never created".into()));
         };
@@ -485,7 +479,7 @@ impl ChatApi for SlackApi {
     /// "Bot tokens (xoxb-...) cannot currently be used to unarchive conversations"), so this
     /// only reads whether a person has (`conversations.info`): done if so, a clear refusal if
     /// the channel is still archived.
-    async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+    async fn unarchive_now(&self, channel: &ChannelRef) -> Result<(), ApiError> {
         let Some(id) = &channel.id else {
             return Ok(());
         };
@@ -496,5 +490,49 @@ impl ChatApi for SlackApi {
             ))),
             _ => Ok(()),
         }
+    }
+}
+
+#[async_trait]
+impl ChatApi for SlackApi {
+    async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
+        observed(self.create_channel_now(channel)).await
+    }
+
+    async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
+        observed(self.invite_now(channel, users)).await
+    }
+
+    async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {
+        observed(self.set_topic_now(channel, topic)).await
+    }
+
+    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
+        observed(self.post_now(channel, message)).await
+    }
+
+    async fn edit(
+        &self,
+        channel: &ChannelRef,
+        target: &MessageRef,
+        message: &Message,
+    ) -> Result<(), ApiError> {
+        observed(self.edit_now(channel, target, message)).await
+    }
+
+    async fn pin(&self, channel: &ChannelRef, target: &MessageRef) -> Result<(), ApiError> {
+        observed(self.pin_now(channel, target)).await
+    }
+
+    async fn upload(&self, channel: &ChannelRef, file: &Upload) -> Result<MessageRef, ApiError> {
+        observed(self.upload_now(channel, file)).await
+    }
+
+    async fn archive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        observed(self.archive_now(channel)).await
+    }
+
+    async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        observed(self.unarchive_now(channel)).await
     }
 }

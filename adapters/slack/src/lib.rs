@@ -8,6 +8,7 @@
 pub mod action_id;
 pub mod api;
 pub mod command;
+pub mod connector;
 pub mod events;
 pub mod interaction;
 pub mod modal;

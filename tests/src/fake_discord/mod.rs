@@ -125,7 +125,7 @@ struct Inner {
     /// Roles of the bot's member.
     bot_roles: Vec<String>,
     next_id: u64,
-    forced: VecDeque<u16>,
+    forced: VecDeque<(u16, Option<u64>)>,
     latency: Duration,
     /// How far the fake's clock is ahead of real time.
     offset: Duration,
@@ -334,7 +334,12 @@ impl FakeDiscord {
 
     /// The next REST calls answer with these statuses (429 with `retry_after`, 5xx).
     pub fn force(&self, statuses: impl IntoIterator<Item = u16>) {
-        self.with(|i| i.forced.extend(statuses));
+        self.with(|i| i.forced.extend(statuses.into_iter().map(|s| (s, None))));
+    }
+
+    /// The next REST call answers `status` (a 5xx) with `Retry-After: secs`.
+    pub fn force_retry_after(&self, status: u16, secs: u64) {
+        self.with(|i| i.forced.push_back((status, Some(secs))));
     }
 
     /// Every REST answer waits this long first.

@@ -417,16 +417,25 @@ pub(super) async fn rest(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -
     let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
     if path != "/gateway"
         && !interaction_route
-        && let Some(status) = i.forced.pop_front()
+        && let Some((status, wait)) = i.forced.pop_front()
     {
         return if status == 429 {
             rate_limited(0.05, "user")
         } else {
-            error(
+            // Topics > Opcodes and Status Codes > HTTP: "502 Gateway Unavailable … wait a bit
+            // and retry", "5xx: the server had an error processing your request". A 503 may
+            // say when to come back with `Retry-After` (RFC 9110 §15.6.4, §10.2.3).
+            let mut r = error(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 0,
                 "Internal Server Error",
-            )
+            );
+            if let Some(secs) = wait
+                && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+            {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
         };
     }
     let seg: Vec<String> = path

@@ -769,6 +769,74 @@ async fn rate_limits_and_outages_delay_calls_but_lose_none_and_keep_order() {
 }
 
 #[tokio::test]
+async fn a_503_with_retry_after_waits_that_long_and_other_incidents_go_on() {
+    use klaxon_commands::PlatformKind;
+    let k = Running::start().await;
+    let store = Store::open(k.store_path.to_str().expect("utf-8"))
+        .await
+        .expect("store");
+    let before = std::time::Instant::now();
+    // The first incident's first call (its channel) meets an outage that says "3 seconds".
+    k.fake.force_retry_after(503, 3);
+    ephemeral(
+        &k.say(ONCALL, GENERAL, "/inc declare sev2 First outage")
+            .await,
+    );
+    let pending = async || {
+        let mut conn = store.conn().await.expect("conn");
+        klaxon::store::outbox::pending(&mut conn, &[PlatformKind::Discord], 100)
+            .await
+            .expect("pending")
+    };
+    let mut postponed = None;
+    for _ in 0..500 {
+        postponed = pending().await.into_iter().find(|c| c.attempts == 1);
+        if postponed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let call = postponed.expect("the refused call is recorded");
+    assert!(call.op.contains("create_channel"), "{}", call.op);
+    // Discord's wait, not the 1 s backoff.
+    let wait = call.not_before.expect("postponed") - chrono::Utc::now();
+    assert!(
+        wait > chrono::Duration::milliseconds(1500) && wait <= chrono::Duration::seconds(3),
+        "{wait}"
+    );
+    // Another incident is not held back by the waiting one.
+    ephemeral(
+        &k.say(ONCALL, GENERAL, "/inc declare sev2 Second outage")
+            .await,
+    );
+    let created = |f: &FakeDiscord, what: &str| {
+        f.calls()
+            .into_iter()
+            .filter(|c| {
+                c.method == "POST"
+                    && c.path == format!("/guilds/{GUILD}/channels")
+                    && c.body["name"].as_str().is_some_and(|n| n.contains(what))
+            })
+            .map(|c| c.at)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        k.fake.until(|f| !created(f, "first").is_empty()).await,
+        "{:#?}",
+        k.fake.calls()
+    );
+    let (first, second) = (created(&k.fake, "first"), created(&k.fake, "second"));
+    assert_eq!(first.len(), 1, "made once after the wait");
+    assert_eq!(second.len(), 1);
+    assert!(
+        first[0] >= before + Duration::from_secs(3),
+        "the wait was honoured"
+    );
+    assert!(second[0] < first[0], "the second incident went first");
+    let _ = k.stop().await;
+}
+
+#[tokio::test]
 async fn a_restart_between_response_and_platform_calls_completes_them() {
     let fake = FakeDiscord::start().await;
     let s = settings(&fake);

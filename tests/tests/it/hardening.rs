@@ -98,6 +98,74 @@ async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
 }
 
 #[tokio::test]
+async fn a_slack_503_with_retry_after_waits_that_long_and_other_incidents_go_on() {
+    let k = Served::start("", None).await;
+    let before = std::time::Instant::now();
+    // The first incident's first call (its channel) meets an outage that says "3 seconds".
+    k.fake.force([(503, Some(3))]);
+    assert_eq!(
+        slash(&k, "declare sev2 First outage", "trig-503-1").await,
+        200
+    );
+    let store = k.store().await;
+    let postponed = eventually(async || {
+        let mut conn = store.conn().await.expect("conn");
+        store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
+            .await
+            .expect("pending")
+            .iter()
+            .any(|c| c.attempts == 1)
+    })
+    .await;
+    assert!(postponed, "the refused call is recorded");
+    let mut conn = store.conn().await.expect("conn");
+    let waiting = store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
+        .await
+        .expect("pending");
+    drop(conn);
+    let call = waiting.iter().find(|c| c.attempts == 1).expect("the call");
+    assert!(call.op.contains("create_channel"), "{}", call.op);
+    // Slack's wait, not the 1 s backoff.
+    let wait = call.not_before.expect("postponed") - Utc::now();
+    assert!(
+        wait > chrono::Duration::milliseconds(1500) && wait <= chrono::Duration::seconds(3),
+        "{wait}"
+    );
+    // Another incident is not held back by the waiting one.
+    assert_eq!(
+        slash(&k, "declare sev2 Second outage", "trig-503-2").await,
+        200
+    );
+    let created = |calls: &[klaxon_tests::fake_slack::ApiCall], what: &str| {
+        calls
+            .iter()
+            .filter(|c| {
+                c.method == "conversations.create"
+                    && c.body["name"].as_str().is_some_and(|n| n.contains(what))
+            })
+            .map(|c| c.at)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        k.fake
+            .until(|calls| !created(calls, "first").is_empty())
+            .await,
+        "{:?}",
+        k.fake.calls()
+    );
+    let calls = k.fake.calls();
+    let (first, second) = (created(&calls, "first"), created(&calls, "second"));
+    assert_eq!(first.len(), 1, "made once after the wait: {calls:?}");
+    assert_eq!(second.len(), 1, "{calls:?}");
+    assert!(
+        first[0] >= before + Duration::from_secs(3),
+        "the wait was honoured"
+    );
+    assert!(second[0] < first[0], "the second incident went first");
+    k.stop().await;
+}
+
+#[tokio::test]
 async fn a_failing_reminder_backs_off_and_others_still_fire() {
     let bot = TestBot::with_config(Config::parse("checklist = []").expect("config")).await;
     bot.ok("alice", "general", "/inc declare sev1 First").await;
