@@ -77,9 +77,14 @@ impl App {
         for problem in &problems {
             tracing::warn!(%problem, "runbook not loaded");
         }
+        let (schedules, problems) = crate::oncall::Schedules::load_dir(&config.oncall.dir);
+        for problem in &problems {
+            tracing::warn!(%problem, "on-call schedule not loaded");
+        }
         let services = Arc::new(Services {
             renderer: crate::postmortem::Renderer::new(&config)?,
             catalog,
+            schedules,
             secrets: runbook_io.secrets,
             resolver: runbook_io.resolver,
         });

@@ -130,9 +130,9 @@ pub enum OncallCmd {
     /// Validate every schedule file and look 90 days ahead for times with nobody on call;
     /// print file:line:column errors and exit non-zero on any.
     Check {
-        /// The folder.
-        #[arg(long, default_value = "oncall")]
-        dir: PathBuf,
+        /// The folder [default: [oncall] dir from the configuration, `oncall`].
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Print a schedule's rota: each layer's shifts in UTC, with the local handoff time.
     Show {
@@ -144,9 +144,9 @@ pub enum OncallCmd {
         /// How many days to show.
         #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u16).range(1..=366))]
         days: u16,
-        /// The folder.
-        #[arg(long, default_value = "oncall")]
-        dir: PathBuf,
+        /// The folder [default: [oncall] dir from the configuration, `oncall`].
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -157,11 +157,18 @@ pub enum ConfigCmd {
 }
 
 /// `klaxon oncall check` and `klaxon oncall show`, as of `now`.
-fn oncall(cmd: &OncallCmd, now: DateTime<Utc>, out: &mut String) -> anyhow::Result<()> {
+fn oncall(
+    cmd: &OncallCmd,
+    config: &Config,
+    now: DateTime<Utc>,
+    out: &mut String,
+) -> anyhow::Result<()> {
     use crate::oncall::Schedules;
     use std::fmt::Write as _;
     let dir = match cmd {
-        OncallCmd::Check { dir } | OncallCmd::Show { dir, .. } => dir,
+        OncallCmd::Check { dir } | OncallCmd::Show { dir, .. } => {
+            dir.as_ref().unwrap_or(&config.oncall.dir)
+        }
     };
     anyhow::ensure!(dir.is_dir(), "no on-call folder at {}", dir.display());
     let (schedules, mut problems) = Schedules::load_dir(dir);
@@ -522,7 +529,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                 )
             }
         }
-        Some(Cmd::Oncall(cmd)) => oncall(cmd, Utc::now(), out),
+        Some(Cmd::Oncall(cmd)) => oncall(cmd, &config, Utc::now(), out),
         Some(Cmd::Migrate) => {
             Store::open(&cli.db).await?.close().await;
             writeln!(out, "Database {} is up to date.", cli.db)?;

@@ -14,7 +14,8 @@ pub mod reply;
 pub mod values;
 
 pub use command::{
-    Arg, ArgKind, Command, Followup, Remind, RunbookCmd, Scope, Spec, help_text, parse, specs,
+    Arg, ArgKind, Command, CoverEnd, Followup, ONCALL_WORDS, Oncall, Remind, RunbookCmd,
+    ScheduleRef, Scope, Spec, help_text, parse, specs,
 };
 pub use error::UserError;
 pub use event::{Captured, ChannelEvent, EventKind};

@@ -17,6 +17,7 @@ mod discord;
 mod escalation;
 mod hours;
 mod incidents;
+mod oncall;
 mod postmortem;
 mod runbooks;
 mod severity;
@@ -27,6 +28,7 @@ pub use discord::{DiscordChannelId, DiscordConfig, DiscordMention, GuildConfig};
 pub use escalation::EscalationConfig;
 pub use hours::{BusinessHours, RemindersConfig};
 pub use incidents::{ChannelPrefix, IncidentsConfig};
+pub use oncall::OncallConfig;
 pub use postmortem::PostmortemConfig;
 pub use runbooks::RunbooksConfig;
 pub use severity::{AckTarget, Cadence, SeverityLevel, SeverityOverride, SeverityOverrides};
@@ -65,6 +67,9 @@ pub struct Config {
     /// `[retention]`: how long finished platform calls and deliveries are kept.
     #[serde(default)]
     pub retention: crate::retention::RetentionConfig,
+    /// `[oncall]`: the on-call schedule files.
+    #[serde(default)]
+    pub oncall: OncallConfig,
 }
 
 impl Config {

@@ -45,6 +45,8 @@ pub(crate) use execute::Execution;
 pub struct Services {
     pub renderer: crate::postmortem::Renderer,
     pub catalog: crate::runbooks::Catalog,
+    /// The on-call schedules, loaded at start.
+    pub schedules: crate::oncall::Schedules,
     pub secrets: Arc<dyn crate::runbooks::request::Secrets>,
     pub resolver: Arc<dyn crate::runbooks::allow::Resolve>,
 }

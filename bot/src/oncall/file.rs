@@ -88,6 +88,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Schedule, Vec<Problem>> {
         .to_owned();
     if !valid_name(&name) {
         problems.push(lines.at(0..0, format!("the file name `{name}` must be {NAME_RULE}")));
+    } else if klaxon_commands::ONCALL_WORDS.contains(&name.as_str()) {
+        problems.push(lines.at(
+            0..0,
+            format!("`{name}` is a word of `/inc oncall`; name the schedule otherwise"),
+        ));
     }
     let default_zone = match &raw.time_zone {
         Some(z) => zone(&lines, z, &mut problems),
@@ -454,6 +459,16 @@ hours = "09:00-09:00"
         assert_eq!(
             problems(""),
             ["oncall/payments.toml:1:1: a schedule needs at least one [[layers]] table"]
+        );
+    }
+
+    #[test]
+    fn a_schedule_cannot_take_a_word_of_the_command() {
+        let text = "[[layers]]\nname = \"a\"\nparticipants = [\"x\"]\nrotation = \"daily\"\nstart = \"2026-11-02\"\n";
+        let err = parse(Path::new("oncall/covers.toml"), text).expect_err("reserved");
+        assert_eq!(
+            err[0].to_string(),
+            "oncall/covers.toml:1:1: `covers` is a word of `/inc oncall`; name the schedule otherwise"
         );
     }
 

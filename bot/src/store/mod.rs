@@ -9,6 +9,7 @@ pub mod captures;
 pub mod checklist;
 pub mod deliveries;
 pub mod incidents;
+pub mod oncall;
 pub mod outbox;
 pub mod postmortems;
 pub mod posts;

@@ -22,6 +22,7 @@ mod lesson;
 mod list;
 mod next;
 mod note;
+mod oncall;
 mod postmortem;
 mod reference;
 mod remind;
@@ -39,6 +40,7 @@ mod uncheck;
 mod update;
 
 pub use followup::Followup;
+pub use oncall::{CoverEnd, Oncall, RESERVED as ONCALL_WORDS, ScheduleRef};
 pub use remind::Remind;
 pub use runbook::RunbookCmd;
 
@@ -128,6 +130,9 @@ pub enum Command {
     Confirm {
         code: String,
     },
+    Oncall {
+        oncall: Oncall,
+    },
 }
 
 impl Command {
@@ -163,13 +168,16 @@ impl Command {
             Self::Next { .. } => "next",
             Self::Run { .. } => "run",
             Self::Confirm { .. } => "confirm",
+            Self::Oncall { .. } => "oncall",
         }
     }
 
     /// Where the command may be typed.
     pub fn scope(&self) -> Scope {
         match self {
-            Self::Declare { .. } | Self::List | Self::Help { .. } => Scope::Anywhere,
+            Self::Declare { .. } | Self::List | Self::Help { .. } | Self::Oncall { .. } => {
+                Scope::Anywhere
+            }
             // `runbook start` acts on the incident; the engine checks that itself.
             Self::Runbook { .. } => Scope::Anywhere,
             _ => Scope::Incident,
@@ -254,6 +262,7 @@ const SPECS: &[Spec] = &[
     run::SPEC,
     confirm::SPEC,
     list::SPEC,
+    oncall::SPEC,
     help::SPEC,
 ];
 

@@ -13,6 +13,7 @@ mod engine;
 mod fake_discord;
 mod guardrails;
 mod hardening;
+mod oncall;
 mod ops;
 mod outbox;
 mod postmortem;

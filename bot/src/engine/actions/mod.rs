@@ -14,6 +14,7 @@ mod lesson;
 mod list;
 mod next;
 mod note;
+mod oncall;
 mod postmortem;
 mod reference;
 mod remind;
@@ -44,6 +45,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
             private,
         } => declare::run(ctx, severity, title, private).await,
         Command::List => list::run(ctx).await,
+        Command::Oncall { oncall } => oncall::run(ctx, oncall).await,
         Command::Help { topic } => help::run(topic.as_deref()),
         Command::Runbook { runbook } => runbook::run(ctx, runbook).await,
         ref incident_command => {
@@ -80,6 +82,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
                 Command::Confirm { code } => run::confirm(ctx, incident, code).await,
                 Command::Declare { .. }
                 | Command::List
+                | Command::Oncall { .. }
                 | Command::Help { .. }
                 | Command::Runbook { .. } => {
                     unreachable!("handled above")

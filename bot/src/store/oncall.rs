@@ -1,0 +1,158 @@
+//! On-call covers: who stands in for a schedule layer and when, with who set and removed them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::{Tenant, UserRef};
+use sqlx::SqliteConnection;
+
+use crate::clock::{from_db, to_db};
+use crate::oncall::Cover;
+
+/// A stored cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCover {
+    pub id: i64,
+    pub schedule: String,
+    pub layer: String,
+    pub person: UserRef,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub created_by: String,
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+impl StoredCover {
+    pub fn cover(&self) -> Cover {
+        Cover {
+            person: self.person.id.clone(),
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
+
+/// What a new cover says.
+pub struct NewCover<'a> {
+    pub schedule: &'a str,
+    pub layer: &'a str,
+    pub person: &'a UserRef,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    by: &UserRef,
+    now: DateTime<Utc>,
+    cover: &NewCover<'_>,
+) -> anyhow::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO oncall_covers (schedule, layer, person_id, person_name, starts_at, ends_at, \
+         tenant, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(cover.schedule)
+    .bind(cover.layer)
+    .bind(&cover.person.id)
+    .bind(&cover.person.name)
+    .bind(to_db(cover.start))
+    .bind(to_db(cover.end))
+    .bind(tenant.to_string())
+    .bind(&by.id)
+    .bind(to_db(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+const COLUMNS: &str =
+    "id, schedule, layer, person_id, person_name, starts_at, ends_at, created_by, removed_at";
+
+fn decode(row: Row) -> anyhow::Result<StoredCover> {
+    let (id, schedule, layer, person_id, person_name, start, end, created_by, removed_at) = row;
+    Ok(StoredCover {
+        id,
+        schedule,
+        layer,
+        person: UserRef {
+            id: person_id,
+            name: person_name,
+        },
+        start: from_db(&start)?,
+        end: from_db(&end)?,
+        created_by,
+        removed_at: removed_at.as_deref().map(from_db).transpose()?,
+    })
+}
+
+/// Covers not removed that end after `after`, oldest first (later covers win), optionally
+/// of one schedule.
+pub async fn active(
+    conn: &mut SqliteConnection,
+    schedule: Option<&str>,
+    after: DateTime<Utc>,
+) -> anyhow::Result<Vec<StoredCover>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM oncall_covers WHERE removed_at IS NULL AND ends_at > $1 \
+         AND ($2 IS NULL OR schedule = $2) ORDER BY id"
+    ))
+    .bind(to_db(after))
+    .bind(schedule)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter().map(decode).collect()
+}
+
+/// The active covers of one schedule, by layer, as the rotation code takes them.
+pub async fn by_layer(
+    conn: &mut SqliteConnection,
+    schedule: &str,
+    after: DateTime<Utc>,
+) -> anyhow::Result<BTreeMap<String, Vec<Cover>>> {
+    let mut out: BTreeMap<String, Vec<Cover>> = BTreeMap::new();
+    for c in active(conn, Some(schedule), after).await? {
+        out.entry(c.layer.clone()).or_default().push(c.cover());
+    }
+    Ok(out)
+}
+
+pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<StoredCover>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM oncall_covers WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(decode).transpose()
+}
+
+/// Marks a cover removed; false if it was already.
+pub async fn remove(
+    conn: &mut SqliteConnection,
+    id: i64,
+    by: &UserRef,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE oncall_covers SET removed_by = $1, removed_at = $2 WHERE id = $3 AND removed_at IS NULL",
+    )
+    .bind(&by.id)
+    .bind(to_db(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
