@@ -424,6 +424,25 @@ pub async fn serve(
     .await
 }
 
+/// Where Discord incident channels go, by guild, from `[discord]` and its guild tables: the
+/// incidents category and the archive category.
+pub fn discord_channel_settings(config: &Config) -> klaxon_discord::ChannelSettings {
+    let id = |c: Option<&str>| c.and_then(|c| c.parse::<u64>().ok());
+    let d = &config.discord;
+    let per_guild = |key: fn(&crate::config::GuildConfig) -> Option<&str>| {
+        d.guilds
+            .iter()
+            .filter_map(|(guild, g)| Some((guild.parse::<u64>().ok()?, id(key(g))?)))
+            .collect()
+    };
+    klaxon_discord::ChannelSettings {
+        category: id(d.category.as_deref()),
+        guilds: per_guild(|g| g.category.as_deref()),
+        archive: id(d.archive_category.as_deref()),
+        archive_guilds: per_guild(|g| g.archive_category.as_deref()),
+    }
+}
+
 /// [`serve`] with another clock (tests use a manual one).
 pub async fn serve_with_clock(
     store: Store,
@@ -481,16 +500,6 @@ pub async fn serve_with_clock(
                 "Discord needs the paging channel's id: set [discord] paging_channel (or each \
                  [discord.guilds.\"<guild id>\"] paging_channel) in klaxon.toml"
             );
-            let id = |c: Option<&str>| c.and_then(|c| c.parse::<u64>().ok());
-            let category = id(config.discord.category.as_deref());
-            let guilds = config
-                .discord
-                .guilds
-                .iter()
-                .filter_map(|(guild, g)| {
-                    Some((guild.parse::<u64>().ok()?, id(g.category.as_deref())?))
-                })
-                .collect();
             let http = Arc::new(klaxon_discord::api::http(
                 token.expose_secret(),
                 &settings.discord_rest(),
@@ -499,7 +508,7 @@ pub async fn serve_with_clock(
                 PlatformKind::Discord,
                 Arc::new(klaxon_discord::DiscordApi::new(
                     http,
-                    klaxon_discord::ChannelSettings { category, guilds },
+                    discord_channel_settings(&config),
                 )),
             );
         }

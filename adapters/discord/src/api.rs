@@ -118,6 +118,11 @@ pub struct ChannelSettings {
     pub category: Option<u64>,
     /// The category per guild id.
     pub guilds: std::collections::HashMap<u64, u64>,
+    /// The archive category, for guilds not listed in `archive_guilds`; none: "Incident
+    /// archive", made when first needed.
+    pub archive: Option<u64>,
+    /// The archive category per guild id.
+    pub archive_guilds: std::collections::HashMap<u64, u64>,
 }
 
 impl ChannelSettings {
@@ -127,6 +132,15 @@ impl ChannelSettings {
             .get(&guild.get())
             .copied()
             .or(self.category)
+            .map(ChannelId::new)
+    }
+
+    /// The configured archive category of this guild, if any.
+    pub fn archive(&self, guild: GuildId) -> Option<ChannelId> {
+        self.archive_guilds
+            .get(&guild.get())
+            .copied()
+            .or(self.archive)
             .map(ChannelId::new)
     }
 }
@@ -342,6 +356,45 @@ impl DiscordApi {
         Ok(ChannelRef::new(made.id.to_string(), made.name))
     }
 
+    /// Moves the channel into an archive category with room (`archive`), or back into the
+    /// incidents category with room (none configured: out of any category). A channel already
+    /// where it should be is done. The move keeps the channel's own permission overwrites (no
+    /// `lock_permissions`), so a private incident stays private.
+    async fn archive_now(&self, channel: &ChannelRef, archive: bool) -> Result<(), ApiError> {
+        let id = channel_id(channel)?;
+        let _one_at_a_time = self.creating.lock().await;
+        let current: GuildChannel = self
+            .rest
+            .fire(Request::new(
+                Route::Channel { channel_id: id },
+                LightMethod::Get,
+            ))
+            .await?;
+        let guild = current.guild_id;
+        let existing = channels(&self.rest, guild).await?;
+        let configured = self.settings.archive(guild);
+        let archived = current
+            .parent_id
+            .is_some_and(|p| crate::places::is_archive(&existing, configured, p));
+        if archived == archive {
+            return Ok(());
+        }
+        let to = if archive {
+            Some(crate::places::archive_room(&self.rest, guild, &existing, configured).await?)
+        } else {
+            match self.settings.category(guild) {
+                Some(base) => Some(crate::places::room(&self.rest, guild, &existing, base).await?),
+                None => None,
+            }
+        };
+        let route = Route::Channel { channel_id: id };
+        let edit = EditChannel::new().category(to);
+        self.rest
+            .fire::<serde::de::IgnoredAny>(with_body(route, LightMethod::Patch, &edit)?)
+            .await
+            .map(|_| ())
+    }
+
     /// A member overwrite per person: they can see the channel even in a private incident or
     /// a restricted category.
     async fn invite_now(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {
@@ -478,16 +531,12 @@ impl ChatApi for DiscordApi {
         limited(self.upload_now(channel, file)).await
     }
 
-    async fn archive(&self, _: &ChannelRef) -> Result<(), ApiError> {
-        Err(ApiError::Permanent(
-            "archiving is not implemented on Discord yet".into(),
-        ))
+    async fn archive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        limited(self.archive_now(channel, true)).await
     }
 
-    async fn unarchive(&self, _: &ChannelRef) -> Result<(), ApiError> {
-        Err(ApiError::Permanent(
-            "archiving is not implemented on Discord yet".into(),
-        ))
+    async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
+        limited(self.archive_now(channel, false)).await
     }
 }
 

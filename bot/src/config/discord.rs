@@ -1,6 +1,7 @@
 //! `[discord]` and `[discord.guilds."<guild id>"]`: where incidents live on Discord. A guild
 //! that is not listed uses the flat `[discord]` keys, which is all a single guild needs.
 
+use klaxon_commands::Duration;
 use serde::Deserialize;
 
 use super::EscalationConfig;
@@ -26,6 +27,11 @@ pub struct DiscordConfig {
     /// Apps) does the same with no privileged intent.
     #[serde(deserialize_with = "capture_emoji")]
     pub capture_emoji: Option<String>,
+    /// How long after resolve an incident's channel moves to the archive category, or `off`.
+    pub archive_after: ArchiveAfter,
+    /// The category archived incident channels move to; absent: "Incident archive", made when
+    /// first needed.
+    pub archive_category: Option<DiscordChannelId>,
     /// Per guild: `[discord.guilds."<guild id>"]`, overriding the keys above.
     pub guilds: std::collections::BTreeMap<String, GuildConfig>,
 }
@@ -39,8 +45,27 @@ impl Default for DiscordConfig {
             sev1_mention: None,
             escalation: None,
             capture_emoji: None,
+            archive_after: ArchiveAfter(Some(Duration::from_secs(24 * 3600))),
+            archive_category: None,
             guilds: std::collections::BTreeMap::new(),
         }
+    }
+}
+
+/// How long after resolve an incident's channel is archived: a duration, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ArchiveAfter(pub Option<Duration>);
+
+impl TryFrom<String> for ArchiveAfter {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(Self(None));
+        }
+        Duration::parse(&s)
+            .map(|d| Self(Some(d)))
+            .map_err(|_| format!("`{s}` is not a duration (like `1d`) or `off`"))
     }
 }
 
@@ -56,6 +81,10 @@ pub struct GuildConfig {
     pub sev1_mention: Option<DiscordMention>,
     /// The guild's escalation tiers (Discord mentions).
     pub escalation: Option<EscalationConfig>,
+    /// How long after resolve the guild's incident channels move to its archive category.
+    pub archive_after: Option<ArchiveAfter>,
+    /// The guild's archive category, by id.
+    pub archive_category: Option<DiscordChannelId>,
 }
 
 impl DiscordConfig {
@@ -242,5 +271,54 @@ mod tests {
         assert_eq!(c.sev1_mention(&b), Some("<@&2>"));
         assert_eq!(c.tiers(&a, Severity::Sev1), ["<@&11>"]);
         assert!(c.tiers(&b, Severity::Sev1).is_empty());
+    }
+
+    #[test]
+    fn archiving_is_off_on_slack_a_day_on_discord_and_per_guild() {
+        use klaxon_commands::Duration;
+        let day = Duration::from_secs(24 * 3600);
+        let slack = Tenant::new(PlatformKind::Slack, "T0TEAM");
+        let a = Tenant::new(PlatformKind::Discord, "800000000000000001");
+        let b = Tenant::new(PlatformKind::Discord, "800000000000000002");
+        let c = Config::default();
+        assert_eq!(c.archive_after(&slack), None);
+        assert_eq!(c.archive_after(&a), Some(day));
+        let c = Config::parse(
+            r#"
+            [slack]
+            archive_after = "7d"
+            [discord]
+            archive_after = "off"
+            archive_category = "300"
+            [discord.guilds."800000000000000001"]
+            archive_after = "12h"
+            archive_category = "301"
+            "#,
+        )
+        .expect("valid config");
+        assert_eq!(
+            c.archive_after(&slack),
+            Some(Duration::from_secs(7 * 24 * 3600))
+        );
+        assert_eq!(c.archive_after(&a), Some(Duration::from_secs(12 * 3600)));
+        assert_eq!(c.archive_after(&b), None);
+        assert_eq!(
+            c.discord_archive_category("800000000000000001"),
+            Some("301")
+        );
+        assert_eq!(
+            c.discord_archive_category("800000000000000002"),
+            Some("300")
+        );
+        let bad = Config::parse("[discord]\narchive_after = \"soon\"").expect_err("refused");
+        assert!(
+            format!("{bad:#}").contains("`soon` is not a duration"),
+            "{bad:#}"
+        );
+        let bad = Config::parse("[discord]\narchive_category = \"archive\"").expect_err("refused");
+        assert!(
+            format!("{bad:#}").contains("\"archive\" is not a channel id"),
+            "{bad:#}"
+        );
     }
 }

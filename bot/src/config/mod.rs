@@ -24,7 +24,7 @@ mod severity;
 mod slack;
 
 pub use checklist::{ChecklistItem, Trigger, default_checklist};
-pub use discord::{DiscordChannelId, DiscordConfig, DiscordMention, GuildConfig};
+pub use discord::{ArchiveAfter, DiscordChannelId, DiscordConfig, DiscordMention, GuildConfig};
 pub use escalation::EscalationConfig;
 pub use hours::{BusinessHours, RemindersConfig};
 pub use incidents::{ChannelPrefix, IncidentsConfig};
@@ -131,8 +131,23 @@ impl Config {
     pub fn archive_after(&self, tenant: &Tenant) -> Option<Duration> {
         match tenant.platform {
             PlatformKind::Slack => self.slack.archive_after,
-            PlatformKind::Discord | PlatformKind::Console => None,
+            PlatformKind::Discord => {
+                self.discord_guild(tenant)
+                    .and_then(|g| g.archive_after)
+                    .unwrap_or(self.discord.archive_after)
+                    .0
+            }
+            PlatformKind::Console => None,
         }
+    }
+
+    /// The category a Discord guild's archived incident channels move to, if configured.
+    pub fn discord_archive_category(&self, guild: &str) -> Option<&str> {
+        self.discord
+            .guilds
+            .get(guild)
+            .and_then(|g| g.archive_category.as_deref())
+            .or(self.discord.archive_category.as_deref())
     }
 
     /// The category a Discord guild's incident channels go under, if any.
