@@ -132,7 +132,18 @@ impl Running {
             })
             .await;
         assert!(created, "no channel for {line}: {:#?}", self.fake.calls());
-        created_channel(&self.fake).0
+        let id = created_channel(&self.fake).0;
+        // The summary's post in the new channel is made only after Klaxon committed the
+        // channel's id: before that, a command typed there is not yet in an incident channel.
+        let known = self
+            .fake
+            .until(|f| {
+                !f.calls_to("POST", &format!("/channels/{id}/messages"))
+                    .is_empty()
+            })
+            .await;
+        assert!(known, "nothing posted in {id}: {:#?}", self.fake.calls());
+        id
     }
 
     /// Waits until every announcement edit has reached the fake and returns the newest.
