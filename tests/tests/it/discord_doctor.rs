@@ -131,3 +131,40 @@ async fn a_wrong_paging_channel_or_category_is_named() {
     );
     assert!(f[1].contains("is not a category"), "{f:#?}");
 }
+
+#[tokio::test]
+async fn a_full_incidents_category_and_a_guild_at_500_channels_each_get_their_own_line() {
+    let fake = FakeDiscord::start().await;
+    register(&fake).await;
+    // Discord's 50 channels in the incidents category: not a failure (new incident channels
+    // overflow into "Incidents 2"), but its own line says so.
+    for n in 0..50 {
+        fake.add_channel(&format!("inc-old-{n}"), 0, Some(fake_discord::CATEGORY));
+    }
+    let checks = doctor::run(&config(), &settings(&fake)).await;
+    let lines: Vec<String> = checks.iter().map(doctor::Check::line).collect();
+    let category: Vec<String> = checks
+        .iter()
+        .filter(|c| c.name.ends_with("category"))
+        .map(doctor::Check::line)
+        .collect();
+    assert!(
+        category.len() == 1
+            && category[0].contains("“Incidents” is full (50 channels)")
+            && category[0].contains("new incident channels go to “Incidents 2”"),
+        "{lines:#?}"
+    );
+    assert!(failures(&settings(&fake)).await.is_empty(), "{lines:#?}");
+    // The guild reaches Discord's 500 channels: one failing line, with the fix.
+    let used = fake.channels().len();
+    for n in used..500 {
+        fake.add_channel(&format!("other-{n}"), 0, None);
+    }
+    let f = failures(&settings(&fake)).await;
+    assert!(
+        f.len() == 1
+            && f[0].contains("the guild has 500 channels, Discord's maximum")
+            && f[0].contains("delete some"),
+        "{f:#?}"
+    );
+}
