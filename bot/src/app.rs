@@ -108,6 +108,7 @@ impl App {
         ));
         let dispatcher = Arc::new(
             Dispatcher::new(store.clone(), apis, wake)
+                .with_clock(Arc::clone(&clock))
                 .with_debounce(Arc::clone(&clock), PlatformKind::Slack, debounce)
                 .with_debounce(Arc::clone(&clock), PlatformKind::Discord, discord_debounce),
         );

@@ -191,6 +191,8 @@ pub struct Dispatcher {
     debounce: Option<Debounce>,
     /// Platforms paused because their token or app was refused.
     paused: std::sync::Mutex<BTreeMap<PlatformKind, Pause>>,
+    /// The clock a paused platform's recheck is timed on: the engine's (a manual one in tests).
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 struct Debounce {
@@ -232,7 +234,14 @@ impl Dispatcher {
             running: Mutex::new(()),
             debounce: None,
             paused: std::sync::Mutex::default(),
+            clock: Arc::new(crate::clock::SystemClock),
         }
+    }
+
+    /// Times a paused platform's recheck on `clock` (the engine's) instead of the system's.
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The platforms whose calls are paused, with what to fix.
@@ -251,7 +260,7 @@ impl Dispatcher {
 
     /// Records a refused token: the platform pauses until `AUTH_RECHECK` from now.
     fn pause(&self, platform: PlatformKind, reason: &str) -> DateTime<Utc> {
-        let recheck_at = crate::clock::after(Utc::now(), AUTH_RECHECK);
+        let recheck_at = crate::clock::after(self.clock.now(), AUTH_RECHECK);
         let was = self.pauses().insert(
             platform,
             Pause {
@@ -346,13 +355,17 @@ impl Dispatcher {
             let mut shared_waiting = false;
             let now = Utc::now();
             let pauses = self.pauses().clone();
+            let clock_now = self.clock.now();
             // A paused platform's calls wait; when its recheck is due, one of them goes.
             let mut probing: HashSet<PlatformKind> = HashSet::new();
             for call in batch {
                 if let Some(pause) = pauses.get(&call.tenant.platform)
-                    && (pause.recheck_at > now || !probing.insert(call.tenant.platform))
+                    && (pause.recheck_at > clock_now || !probing.insert(call.tenant.platform))
                 {
-                    let at = pause.recheck_at.max(now);
+                    // The recheck is on the dispatcher's clock; the wait is returned in real
+                    // time, like every other due time here.
+                    let left = (pause.recheck_at - clock_now).max(chrono::Duration::zero());
+                    let at = now + left;
                     next_due = Some(next_due.map_or(at, |n| n.min(at)));
                     continue;
                 }

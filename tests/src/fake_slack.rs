@@ -175,6 +175,13 @@ impl FakeSlack {
         });
     }
 
+    /// The bot token works again (a scope granted back, the app reactivated).
+    pub fn restore_token(&self) {
+        self.with(|i| {
+            i.tokens.insert(BOT_TOKEN.to_owned(), None);
+        });
+    }
+
     /// Another valid bot token (a reinstalled app's).
     pub fn add_token(&self, token: &str) {
         self.with(|i| {

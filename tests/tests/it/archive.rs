@@ -23,14 +23,14 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 /// Klaxon's engine, scheduler and outbox on a database file and a manual clock, making its
 /// Slack calls through the real adapter to the fake Slack; started again on the same file to
 /// stand for a restart.
-struct SlackBot {
-    app: App,
+pub(crate) struct SlackBot {
+    pub(crate) app: App,
     store: Store,
     clock: ManualClock,
 }
 
 impl SlackBot {
-    async fn start(
+    pub(crate) async fn start(
         fake: &FakeSlack,
         db: &std::path::Path,
         config: &str,
@@ -51,7 +51,7 @@ impl SlackBot {
         }
     }
 
-    async fn say(&self, channel: &str, text: &str) -> Reply {
+    pub(crate) async fn say(&self, channel: &str, text: &str) -> Reply {
         let reply = self
             .app
             .engine
@@ -69,11 +69,11 @@ impl SlackBot {
         reply
     }
 
-    async fn advance(&self, by: Duration) {
+    pub(crate) async fn advance(&self, by: Duration) {
         self.app.advance(&self.clock, by).await.expect("advance");
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.store.close().await;
     }
 }

@@ -8,6 +8,7 @@ use klaxon::config::Config;
 use klaxon::store::Store;
 use klaxon_tests::fake_slack::{self, BOT_TOKEN, FakeSlack, GENERAL, SIGNING_SECRET};
 use serde_json::Value;
+use std::time::Duration;
 
 struct Klaxon {
     url: String,
@@ -283,5 +284,53 @@ async fn a_refused_click_reaches_the_person_who_clicked() {
         refused.starts_with(":warning:") && refused.contains("resolved"),
         "{refused}"
     );
+    k.stop().await;
+}
+
+/// The auth pause ends by itself, on the engine's clock: every minute one queued call is tried
+/// again, and once Slack takes the token again the queued calls go out, in order and once,
+/// with no restart.
+#[tokio::test]
+async fn a_paused_slack_resumes_by_itself_once_the_token_works_again() {
+    use klaxon::outbox::AUTH_RECHECK;
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = klaxon::clock::ManualClock::new(klaxon_tests::start_time());
+    let k = crate::archive::SlackBot::start(&fake, &dir.path().join("k.db"), "", &clock).await;
+    k.say(GENERAL, "declare sev2 Queue backlog").await;
+    let name = fake.calls_to("conversations.create")[0]["name"]
+        .as_str()
+        .map(str::to_owned)
+        .expect("the channel's name");
+    let id = fake.channel_named(&name).expect("the incident channel").id;
+    fake.break_token("token_revoked");
+    k.say(&id, "note paused-note-1").await;
+    k.say(&id, "note paused-note-2").await;
+    let paused = k.app.dispatcher.paused();
+    assert!(
+        paused.len() == 1 && paused[0].1.contains("token_revoked"),
+        "{paused:?}"
+    );
+    // A minute later one call tries the token again, and Slack still refuses it.
+    let second = Duration::from_secs(1);
+    k.advance(AUTH_RECHECK).await;
+    assert_eq!(k.app.dispatcher.paused().len(), 1, "still refused");
+    assert!(posts_with(&fake, "paused-note").is_empty());
+    // The token works again: at the next recheck the queued calls go out, once, in order.
+    fake.restore_token();
+    k.advance(AUTH_RECHECK - second).await;
+    assert!(posts_with(&fake, "paused-note").is_empty());
+    k.advance(second).await;
+    let sent: Vec<String> = posts_with(&fake, "paused-note")
+        .iter()
+        .map(|p| p["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        sent.len() == 2 && sent[0].contains("paused-note-1") && sent[1].contains("paused-note-2"),
+        "{sent:#?}"
+    );
+    assert!(k.app.dispatcher.paused().is_empty());
+    k.advance(10 * AUTH_RECHECK).await;
+    assert_eq!(posts_with(&fake, "paused-note").len(), 2, "once each");
     k.stop().await;
 }
