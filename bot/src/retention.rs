@@ -10,35 +10,13 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-
 use crate::clock::Clock;
+use crate::config::RetentionConfig;
 use crate::store::{self, Store};
+use chrono::{DateTime, Utc};
 
 /// How often retention runs.
 const EVERY: chrono::Duration = chrono::Duration::hours(1);
-
-/// `[retention]`: how long records that only matter for a while are kept, in days; `0` keeps
-/// them forever.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetentionConfig {
-    /// Finished platform calls (done, failed, superseded), counted from when they were queued.
-    pub outbox_days: u32,
-    /// Answered deliveries, which make a platform's retry of a command have no second effect,
-    /// counted from when they arrived.
-    pub deliveries_days: u32,
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        Self {
-            outbox_days: 30,
-            deliveries_days: 30,
-        }
-    }
-}
 
 /// What one run deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

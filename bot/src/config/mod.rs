@@ -19,6 +19,7 @@ mod hours;
 mod incidents;
 mod oncall;
 mod postmortem;
+mod retention;
 mod runbooks;
 mod severity;
 mod slack;
@@ -30,6 +31,7 @@ pub use hours::{BusinessHours, RemindersConfig};
 pub use incidents::{ChannelPrefix, IncidentsConfig};
 pub use oncall::OncallConfig;
 pub use postmortem::PostmortemConfig;
+pub use retention::RetentionConfig;
 pub use runbooks::RunbooksConfig;
 pub use severity::{AckTarget, Cadence, SeverityLevel, SeverityOverride, SeverityOverrides};
 pub use slack::SlackConfig;
@@ -66,7 +68,7 @@ pub struct Config {
     pub alerts: crate::alerts::AlertsConfig,
     /// `[retention]`: how long finished platform calls and deliveries are kept.
     #[serde(default)]
-    pub retention: crate::retention::RetentionConfig,
+    pub retention: RetentionConfig,
     /// `[oncall]`: the on-call schedule files.
     #[serde(default)]
     pub oncall: OncallConfig,

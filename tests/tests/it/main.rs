@@ -11,6 +11,7 @@ mod doctor;
 mod drills;
 mod engine;
 mod fake_discord;
+mod floors;
 mod guardrails;
 mod hardening;
 mod oncall;
