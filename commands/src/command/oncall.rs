@@ -6,7 +6,9 @@
 //! oncall cover [@someone] until <when> [schedule[/layer]]
 //! oncall covers [schedule]                        the covers now and ahead, with their numbers
 //! oncall uncover <number>                         remove a cover
+//! oncall swap @a @b <date> [HH:MM] [schedule[/layer]]
 //! ```
+//! A swap gives @b the shift @a holds at that UTC time, and @a the next shift @b holds after it.
 //! `cover` without `@someone` is you. A duration is `4h`, `2d`; `<when>` is a UTC time: `18:00`
 //! (the next one), `2026-12-24` (midnight) or `2026-12-24 18:00`. Without a layer, a cover
 //! stands in for the schedule's first layer.
@@ -83,12 +85,20 @@ pub enum Oncall {
     Uncover {
         number: u32,
     },
+    Swap {
+        a: UserRef,
+        b: UserRef,
+        /// A UTC time within the shift of `a` that `b` takes.
+        date: NaiveDate,
+        time: NaiveTime,
+        schedule: Option<ScheduleRef>,
+    },
 }
 
 pub const SPEC: Spec = Spec {
     name: "oncall",
     aliases: &["on-call", "who"],
-    usage: "oncall [schedule] | oncall cover [@someone] <4h|until 18:00> [schedule] | oncall covers | oncall uncover <n>",
+    usage: "oncall [schedule] | oncall cover [@someone] <4h|until 18:00> [schedule] | oncall covers | oncall uncover <n> | oncall swap @a @b <date>",
     summary: "Who is on call, until when and who is next; cover for someone.",
     scope: Scope::Anywhere,
     args: &[
@@ -96,13 +106,13 @@ pub const SPEC: Spec = Spec {
             name: "what",
             kind: ArgKind::Word,
             required: false,
-            help: "A schedule (payments, payments/secondary), or cover, covers, uncover",
+            help: "A schedule (payments, payments/secondary), or cover, covers, uncover, swap",
         },
         Arg {
             name: "rest",
             kind: ArgKind::Text,
             required: false,
-            help: "For cover: [@someone] 4h or until 18:00 (UTC), then [schedule]",
+            help: "cover: [@someone] 4h or until 18:00 (UTC) [schedule]; swap: @a @b <date> [schedule]",
         },
     ],
     example: "/inc oncall cover @bob 4h payments",
@@ -131,11 +141,7 @@ fn parse(words: &mut Words<'_>, platform: PlatformKind) -> Result<Command, UserE
                 })?;
                 Oncall::Uncover { number }
             }
-            "swap" => {
-                return Err(UserError::new(
-                    "Swaps are not built yet. Cover instead: `/inc oncall cover @someone until 2026-12-24 09:00`.",
-                ));
-            }
+            "swap" => swap(words, platform)?,
             _ => Oncall::Show {
                 schedule: Some(ScheduleRef::parse(w)?),
             },
@@ -166,6 +172,34 @@ fn cover(words: &mut Words<'_>, platform: PlatformKind) -> Result<Oncall, UserEr
     };
     let schedule = words.next().map(ScheduleRef::parse).transpose()?;
     Ok(Oncall::Cover { who, end, schedule })
+}
+
+fn swap(words: &mut Words<'_>, platform: PlatformKind) -> Result<Oncall, UserError> {
+    let usage =
+        || UserError::new("Who and when? e.g. `/inc oncall swap @alice @bob 2026-12-07` (UTC).");
+    let a = platform.parse_mention(words.next().ok_or_else(usage)?)?;
+    let b = platform.parse_mention(words.next().ok_or_else(usage)?)?;
+    if a.id == b.id {
+        return Err(UserError::new("A swap needs two different people."));
+    }
+    words.peek().ok_or_else(usage)?;
+    let CoverEnd::Until {
+        date: Some(date),
+        time,
+    } = until(words)?
+    else {
+        return Err(UserError::new(
+            "Which day? A swap names a date: `/inc oncall swap @alice @bob 2026-12-07` (UTC).",
+        ));
+    };
+    let schedule = words.next().map(ScheduleRef::parse).transpose()?;
+    Ok(Oncall::Swap {
+        a,
+        b,
+        date,
+        time,
+        schedule,
+    })
 }
 
 /// `18:00`, `2026-12-24`, `2026-12-24 18:00`, each optionally followed by `UTC`.
@@ -303,6 +337,50 @@ mod tests {
     }
 
     #[test]
+    fn swaps() {
+        check(
+            "oncall swap @alice @bob 2026-12-07 payments/secondary",
+            Ok(Command::Oncall {
+                oncall: Oncall::Swap {
+                    a: UserRef::named("alice", "alice"),
+                    b: UserRef::named("bob", "bob"),
+                    date: NaiveDate::from_ymd_opt(2026, 12, 7).unwrap_or_default(),
+                    time: NaiveTime::MIN,
+                    schedule: sched("payments", Some("secondary")),
+                },
+            }),
+        );
+        check(
+            "oncall swap @alice @bob 2026-12-07 12:00 UTC",
+            Ok(Command::Oncall {
+                oncall: Oncall::Swap {
+                    a: UserRef::named("alice", "alice"),
+                    b: UserRef::named("bob", "bob"),
+                    date: NaiveDate::from_ymd_opt(2026, 12, 7).unwrap_or_default(),
+                    time: time(12, 0),
+                    schedule: None,
+                },
+            }),
+        );
+        check(
+            "oncall swap @alice",
+            Err("Who and when? e.g. `/inc oncall swap @alice @bob 2026-12-07` (UTC)."),
+        );
+        check(
+            "oncall swap @alice @bob",
+            Err("Who and when? e.g. `/inc oncall swap @alice @bob 2026-12-07` (UTC)."),
+        );
+        check(
+            "oncall swap @alice @alice 2026-12-07",
+            Err("A swap needs two different people."),
+        );
+        check(
+            "oncall swap @alice @bob 18:00",
+            Err("Which day? A swap names a date: `/inc oncall swap @alice @bob 2026-12-07` (UTC)."),
+        );
+    }
+
+    #[test]
     fn mistakes() {
         check(
             "oncall cover",
@@ -341,7 +419,7 @@ mod tests {
         check(
             "oncall payments extra",
             Err(
-                "Too much after `oncall`. Usage: `/inc oncall [schedule] | oncall cover [@someone] <4h|until 18:00> [schedule] | oncall covers | oncall uncover <n>`.",
+                "Too much after `oncall`. Usage: `/inc oncall [schedule] | oncall cover [@someone] <4h|until 18:00> [schedule] | oncall covers | oncall uncover <n> | oncall swap @a @b <date>`.",
             ),
         );
     }

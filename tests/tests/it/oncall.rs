@@ -163,3 +163,39 @@ async fn mistakes_get_a_clear_answer_and_change_nothing() {
         "No on-call schedules are set up. Add oncall/<name>.toml files (README: On-call schedules)."
     );
 }
+
+#[tokio::test]
+async fn a_swap_trades_two_shifts_as_two_covers() {
+    let bot = bot().await;
+    assert_eq!(
+        ok(
+            &bot,
+            "/inc oncall swap @U0ALICE @U0BOB 2026-11-24 payments/primary"
+        )
+        .await,
+        "Swap on payments/primary:\n\
+         • @U0BOB holds 2026-11-23 09:00 UTC → 2026-11-30 08:00 UTC (cover #1)\n\
+         • @U0ALICE holds 2026-11-30 08:00 UTC → 2026-12-07 08:00 UTC (cover #2)"
+    );
+    assert!(
+        ok(&bot, "/inc oncall")
+            .await
+            .contains("• primary: @U0BOB (cover) until 2026-11-30 08:00 UTC · next @U0ALICE"),
+    );
+    bot.clock
+        .advance(std::time::Duration::from_secs(8 * 86_400));
+    assert!(
+        ok(&bot, "/inc oncall")
+            .await
+            .contains("• primary: @U0ALICE (cover) until 2026-12-07 08:00 UTC · next @U0CAROL"),
+    );
+    // Someone who is not on call then has nothing to swap.
+    assert_eq!(
+        refused(&bot, "/inc oncall swap @U0DAVE @U0BOB 2026-12-08").await,
+        "U0DAVE is not on call for payments/primary at 2026-12-08 00:00 UTC, so there is no shift to swap. `/inc oncall payments/primary` shows who is."
+    );
+    assert_eq!(
+        refused(&bot, "/inc oncall swap @U0CAROL @U0DAVE 2026-12-08").await,
+        "U0DAVE has no shift on payments/primary in the year after 2026-12-14 08:00 UTC, so there is nothing to give back. Use `/inc oncall cover` instead."
+    );
+}

@@ -17,6 +17,22 @@ pub async fn run(ctx: &mut Ctx<'_>, oncall: Oncall) -> ActionResult {
         Oncall::Cover { who, end, schedule } => cover(ctx, who, end, schedule.as_ref()).await,
         Oncall::Covers { schedule } => list(ctx, schedule.as_ref()).await,
         Oncall::Uncover { number } => uncover(ctx, number).await,
+        Oncall::Swap {
+            a,
+            b,
+            date,
+            time,
+            schedule,
+        } => {
+            swap(
+                ctx,
+                &a,
+                &b,
+                date.and_time(time).and_utc(),
+                schedule.as_ref(),
+            )
+            .await
+        }
     }
 }
 
@@ -246,5 +262,95 @@ async fn uncover(ctx: &mut Ctx<'_>, number: u32) -> ActionResult {
                 " no longer holds {}/{}; the rotation applies again.",
                 found.schedule, found.layer
             )),
+    ))
+}
+
+/// How far after the first shift a swap looks for the other person's shift.
+const SWAP_LOOKAHEAD: Duration = Duration::days(366);
+
+async fn swap(
+    ctx: &mut Ctx<'_>,
+    a: &UserRef,
+    b: &UserRef,
+    at: DateTime<Utc>,
+    asked: Option<&ScheduleRef>,
+) -> ActionResult {
+    let s = schedule(&ctx.services.schedules, asked)?;
+    let l = layer(s, asked)?;
+    let (schedule_name, layer_name) = (s.name.clone(), l.name.clone());
+    let stored = covers::by_layer(ctx.conn, &schedule_name, ctx.now).await?;
+    let layer_covers = stored.get(&layer_name).map_or(&[][..], Vec::as_slice);
+    let Some(to) = at.checked_add_signed(SWAP_LOOKAHEAD) else {
+        return Err(UserError::new("That date is too far ahead.").into());
+    };
+    let shifts = l.shifts(ctx.now.min(at), to, layer_covers);
+    let Some(given) = shifts
+        .iter()
+        .find(|sh| sh.start <= at && at < sh.end && sh.person == a.id && sh.end > ctx.now)
+    else {
+        return Err(UserError::new(format!(
+            "{} is not on call for {schedule_name}/{layer_name} at {}, so there is no shift to swap. `/inc oncall {schedule_name}/{layer_name}` shows who is.",
+            a.label(),
+            utc(at)
+        ))
+        .into());
+    };
+    let Some(taken) = shifts
+        .iter()
+        .find(|sh| sh.start >= given.end && sh.person == b.id)
+    else {
+        return Err(UserError::new(format!(
+            "{} has no shift on {schedule_name}/{layer_name} in the year after {}, so there is nothing to give back. Use `/inc oncall cover` instead.",
+            b.label(),
+            utc(given.end)
+        ))
+        .into());
+    };
+    let first = (given.start.max(ctx.now), given.end);
+    let second = (taken.start, taken.end);
+    let mut ids = Vec::new();
+    for (person, (start, end)) in [(b, first), (a, second)] {
+        let id = covers::insert(
+            ctx.conn,
+            &ctx.inv.tenant,
+            &ctx.inv.user,
+            ctx.now,
+            &NewCover {
+                schedule: &schedule_name,
+                layer: &layer_name,
+                person,
+                start,
+                end,
+            },
+        )
+        .await?;
+        ids.push(id);
+    }
+    tracing::info!(
+        covers = ?ids,
+        schedule = %schedule_name,
+        layer = %layer_name,
+        a = %a.id,
+        b = %b.id,
+        by = %ctx.inv.user.id,
+        "on-call swap set"
+    );
+    Ok(Reply::ok(
+        Message::new()
+            .line(Rich::plain(format!(
+                "Swap on {schedule_name}/{layer_name}:"
+            )))
+            .line(Rich::plain("• ").person(b).text(format!(
+                " holds {} → {} (cover #{})",
+                utc(first.0),
+                utc(first.1),
+                ids[0]
+            )))
+            .line(Rich::plain("• ").person(a).text(format!(
+                " holds {} → {} (cover #{})",
+                utc(second.0),
+                utc(second.1),
+                ids[1]
+            ))),
     ))
 }
