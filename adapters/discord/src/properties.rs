@@ -342,3 +342,103 @@ fn the_base_shapes_are_interactions_klaxon_acts_on() {
         assert!(matches!(plan(&interaction), Plan::Invoke(_)), "{shape}");
     }
 }
+
+/// A signed request's timestamp: an offset from now, any number, the extremes, or any text.
+#[derive(Debug, Clone)]
+enum Stamp {
+    Offset(i64),
+    At(i64),
+    Text(String),
+}
+
+fn stamp() -> impl Strategy<Value = Stamp> {
+    prop_oneof![
+        3 => (-1000i64..1000).prop_map(Stamp::Offset),
+        1 => prop_oneof![
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(i64::MIN + 1),
+            Just(0),
+            any::<i64>(),
+        ]
+        .prop_map(Stamp::At),
+        1 => prop_oneof![
+            proptest::sample::select(&[
+                "", " ", "-", "+", "1e9", "0x10", "9223372036854775808",
+                "-9223372036854775809", "1763888400.5", "١٧٦٣٨٨٨٤٠٠", "NaN",
+            ][..])
+            .prop_map(str::to_owned),
+            any::<String>(),
+        ]
+        .prop_map(Stamp::Text),
+    ]
+}
+
+/// Answers nothing the endpoint needs: a PING never reaches the engine.
+struct NoEngine;
+
+#[async_trait::async_trait]
+impl klaxon_commands::Handler for NoEngine {
+    async fn handle(&self, _: klaxon_commands::Invocation) -> Reply {
+        Reply::ok_line(Rich::plain("ok"))
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// With a valid Ed25519 signature, any timestamp is checked without a panic (no wrapping
+    /// arithmetic on `i64::MIN`), one more than five minutes from now is refused, and one
+    /// within them is answered (PING → PONG).
+    #[test]
+    fn a_validly_signed_request_is_refused_outside_the_five_minute_window(
+        stamp in stamp(),
+        now in prop_oneof![Just(1_795_000_000i64), any::<i64>()],
+    ) {
+        use ed25519_dalek::Signer as _;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let responder = crate::interaction::Responder {
+            handler: std::sync::Arc::new(NoEngine),
+            http: std::sync::Arc::new(serenity::all::Http::new("token")),
+            deadline: std::time::Duration::from_secs(2),
+        };
+        let endpoint = crate::endpoint::Endpoint::new(
+            &hex::encode(key.verifying_key().to_bytes()),
+            responder,
+        )
+        .map_err(TestCaseError::fail)?;
+        let timestamp = match &stamp {
+            Stamp::Offset(d) => now.saturating_add(*d).to_string(),
+            Stamp::At(t) => t.to_string(),
+            Stamp::Text(s) => s.clone(),
+        };
+        let body = json!({
+            "id": "900000000000000001", "application_id": "900000000000000002", "type": 1,
+            "token": "t", "version": 1
+        })
+        .to_string();
+        let signature = hex::encode(key.sign(format!("{timestamp}{body}").as_bytes()).to_bytes());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let answer = runtime.block_on(endpoint.handle(
+            Some(&signature),
+            Some(&timestamp),
+            body.as_bytes(),
+            now,
+        ));
+        let refused = matches!(answer, crate::endpoint::Answer::Unauthorized(_));
+        let window = crate::endpoint::WINDOW_SECS.unsigned_abs();
+        match timestamp.parse::<i64>() {
+            Ok(t) if now.abs_diff(t) <= window => {
+                prop_assert!(
+                    matches!(&answer, crate::endpoint::Answer::Json(j) if j["type"] == 1),
+                    "{timestamp:?} at {now} is fresh: {answer:?}"
+                );
+            }
+            Ok(_) => prop_assert!(refused, "{timestamp:?} at {now} is stale: {answer:?}"),
+            Err(_) => prop_assert!(refused, "{timestamp:?} is not a timestamp: {answer:?}"),
+        }
+    }
+}

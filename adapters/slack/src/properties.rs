@@ -293,3 +293,78 @@ proptest! {
         }
     }
 }
+
+/// A signed request's timestamp: an offset from now, any number, the extremes, or any text.
+#[derive(Debug, Clone)]
+enum Stamp {
+    Offset(i64),
+    At(i64),
+    Text(String),
+}
+
+fn stamp() -> impl Strategy<Value = Stamp> {
+    prop_oneof![
+        3 => (-1000i64..1000).prop_map(Stamp::Offset),
+        1 => prop_oneof![
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(i64::MIN + 1),
+            Just(0),
+            any::<i64>(),
+        ]
+        .prop_map(Stamp::At),
+        1 => prop_oneof![
+            proptest::sample::select(&[
+                "", " ", "-", "+", "1e9", "0x10", "9223372036854775808",
+                "-9223372036854775809", "1763888400.5", "١٧٦٣٨٨٨٤٠٠", "NaN",
+            ][..])
+            .prop_map(str::to_owned),
+            any::<String>(),
+        ]
+        .prop_map(Stamp::Text),
+    ]
+}
+
+/// Slack's v0 signature of `body` at `timestamp`, made with the signing secret
+/// (<https://api.slack.com/authentication/verifying-requests-from-slack>).
+fn sign(timestamp: &str, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// With a valid signature, any timestamp is checked without a panic (no wrapping
+    /// arithmetic on `i64::MIN`), and one more than five minutes from now is refused. A margin
+    /// of ten seconds around the window keeps the clock's tick out of the verdict.
+    #[test]
+    fn a_validly_signed_request_is_refused_outside_the_five_minute_window(
+        stamp in stamp(),
+        body in any::<String>(),
+    ) {
+        let now = chrono::Utc::now().timestamp();
+        let timestamp = match &stamp {
+            Stamp::Offset(d) => now.saturating_add(*d).to_string(),
+            Stamp::At(t) => t.to_string(),
+            Stamp::Text(s) => s.clone(),
+        };
+        let signature = sign(&timestamp, &body);
+        let verdict = crate::verify(SECRET, Some(&signature), Some(&timestamp), &body);
+        let window = i64::try_from(crate::command::WINDOW_SECS).unwrap_or(i64::MAX);
+        match timestamp.parse::<i64>() {
+            Ok(t) if now.abs_diff(t) <= (window - 10).unsigned_abs() => {
+                prop_assert!(verdict.is_ok(), "{timestamp:?} is fresh: {:?}", verdict.err());
+            }
+            Ok(t) if now.abs_diff(t) >= (window + 10).unsigned_abs() => {
+                prop_assert!(verdict.is_err(), "{timestamp:?} is stale but was accepted");
+            }
+            Ok(_) => {}
+            Err(_) => prop_assert!(verdict.is_err(), "{timestamp:?} is not a timestamp"),
+        }
+    }
+}
