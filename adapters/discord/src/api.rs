@@ -25,7 +25,7 @@ use serenity::all::{
     EditChannel, EditMessage, GuildChannel, GuildId, Http, HttpBuilder, MessageId,
     PermissionOverwrite, PermissionOverwriteType, Permissions, RoleId, UserId,
 };
-use serenity::http::{LightMethod, RatelimitInfo, Request, Route};
+use serenity::http::{LightMethod, Multipart, MultipartUpload, RatelimitInfo, Request, Route};
 use tokio::sync::{Notify, OnceCell};
 
 use crate::markdown::{self, Mentions, is_snowflake};
@@ -484,14 +484,24 @@ impl DiscordApi {
     ) -> Result<MessageRef, ApiError> {
         let attachment = CreateAttachment::bytes(file.content.as_bytes().to_vec(), &file.filename)
             .description(markdown::clip(&file.title, 1024));
-        // A file goes as serenity's multipart form, through serenity's own call.
-        let sent = channel_id(channel)?
-            .send_message(
-                self.rest.http(),
-                create_message(&file.comment).add_file(attachment),
-            )
-            .await
-            .map_err(api_error)?;
+        // A file goes as serenity's multipart form (Http::send_message's shape: the message as
+        // `payload_json`, the file as `files[0]`, matching the attachment's placeholder id 0),
+        // through `Rest`, so a 5xx's Retry-After is read like any other call's.
+        let payload = create_message(&file.comment).add_file(attachment.clone());
+        let payload_json = serde_json::to_string(&payload)
+            .map_err(|e| ApiError::Permanent(format!("the message does not serialise: {e}")))?;
+        let request = Request::new(
+            Route::ChannelMessages {
+                channel_id: channel_id(channel)?,
+            },
+            LightMethod::Post,
+        )
+        .multipart(Some(Multipart {
+            upload: MultipartUpload::Attachments(vec![attachment]),
+            fields: Vec::new(),
+            payload_json: Some(payload_json),
+        }));
+        let sent: serenity::model::channel::Message = self.rest.fire(request).await?;
         Ok(MessageRef(sent.id.to_string()))
     }
 }

@@ -27,10 +27,6 @@ impl Rest {
         }
     }
 
-    pub(crate) fn http(&self) -> &Http {
-        &self.http
-    }
-
     /// Makes the call; a failure is sorted with the wait Discord asked for.
     async fn send(&self, request: Request<'_>) -> Result<reqwest::Response, ApiError> {
         let answer = match &self.http.ratelimiter {

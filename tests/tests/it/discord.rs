@@ -124,6 +124,11 @@ impl Running {
     pub(crate) async fn declare(&self, line: &str) -> String {
         let text = ephemeral(&self.say(ONCALL, GENERAL, line).await);
         assert!(!text.starts_with("⚠️"), "{line} → {text}");
+        self.new_channel(line).await
+    }
+
+    /// Waits until the channel a declare asked for is created and Klaxon knows it; its id.
+    pub(crate) async fn new_channel(&self, line: &str) -> String {
         let created = self
             .fake
             .until(|f| {
@@ -977,6 +982,52 @@ async fn the_http_endpoint_checks_signatures_and_answers_like_the_gateway() {
 }
 
 #[tokio::test]
+async fn the_foundation_scenario_runs_over_the_http_endpoint() {
+    let fake = FakeDiscord::start().await;
+    let mut s = settings(&fake);
+    s.discord_public_key = Some(public_key_hex());
+    let k = Running::start_with(fake, s, tempfile::tempdir().expect("tmp")).await;
+    let mut channel = GENERAL.to_owned();
+    for (n, line) in scenario::foundation().into_iter().enumerate() {
+        let (group, sub, options) = scenario::discord_options(line, &user_id);
+        let id = next_id();
+        let interaction = match group {
+            Some(g) => fake_discord::slash_group(&id, ONCALL, &channel, g, &sub, options),
+            None => fake_discord::slash(&id, ONCALL, &channel, &sub, options),
+        };
+        let now = chrono::Utc::now().timestamp();
+        let r = post_signed(&k.url, &interaction, now, &signing_key()).await;
+        assert_eq!(r.status().as_u16(), 200, "{line}");
+        let body: Value = r.json().await.expect("json");
+        let text = ephemeral(&body);
+        assert!(!text.starts_with("⚠️"), "{line} → {text}");
+        if n == 0 {
+            channel = k.new_channel(line).await;
+        }
+    }
+    let resolved = k.announcement_edit("Resolved").await;
+    assert!(
+        resolved["embeds"][0]["description"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("**✅ Resolved · SEV1 · INC-1 ·** Checkout API returning 500s"),
+        "{resolved}"
+    );
+    // Every message says whom it may notify, as over the gateway; nothing may ping everyone.
+    for call in k.fake.calls() {
+        if call.path.contains("/messages") && call.method != "PUT" {
+            assert!(call.body.get("allowed_mentions").is_some(), "{call:?}");
+            assert_eq!(
+                call.body["allowed_mentions"]["parse"],
+                json!([]),
+                "{call:?}"
+            );
+        }
+    }
+    let _ = k.stop().await;
+}
+
+#[tokio::test]
 async fn a_private_incident_hides_its_channel_and_redacts_the_announcement() {
     let k = Running::start().await;
     let r = k
@@ -1210,6 +1261,14 @@ async fn the_postmortem_draft_is_shared_as_a_markdown_attachment() {
     assert!(
         file["filename"].as_str().unwrap_or("").ends_with(".md"),
         "{file}"
+    );
+    // Discord matches a file to its metadata by `files[n]` and `attachments[].id` (Reference >
+    // Uploading Files).
+    assert_eq!(file["field"], json!("files[0]"), "{message}");
+    assert_eq!(message["attachments"][0]["id"], json!(0), "{message}");
+    assert_eq!(
+        message["attachments"][0]["filename"], file["filename"],
+        "{message}"
     );
     assert!(
         file["content"]

@@ -26,9 +26,14 @@ const PAGING: &str = "C0PAGING";
 /// that many calls can be repeated by one crash.
 const IN_FLIGHT: usize = 8;
 
-/// The real `klaxon` binary, built once (the test profile, as `cli.rs` and `ops.rs` build it).
+/// The real `klaxon` binary, built once: the test profile, as `cli.rs` and `ops.rs` build it,
+/// or the release build with `KLAXON_DRILL_RELEASE=1` (minutes more to build, so not in CI).
 fn klaxon_binary() -> std::path::PathBuf {
-    klaxon_tests::binary::klaxon()
+    if std::env::var_os("KLAXON_DRILL_RELEASE").is_some_and(|v| v == "1") {
+        klaxon_tests::binary::klaxon_release()
+    } else {
+        klaxon_tests::binary::klaxon()
+    }
 }
 
 /// One running `klaxon run`; killed with SIGKILL when dropped (a failing test leaves nothing).
