@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod doctor;
 pub mod engine;
+pub mod files;
 pub mod http;
 pub mod lock;
 pub mod metrics;

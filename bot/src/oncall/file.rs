@@ -2,7 +2,6 @@
 //! file:line:column problem for everything wrong in them.
 
 use std::collections::BTreeSet;
-use std::ops::Range;
 use std::path::Path;
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
@@ -11,6 +10,7 @@ use toml::Spanned;
 
 use super::rotation::{Layer, Length, Restriction, Rotation};
 use super::{Problem, Schedule};
+use crate::files::Lines;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,24 +53,6 @@ pub fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-/// Turns byte offsets into 1-based line and column.
-struct Lines<'a> {
-    file: &'a Path,
-    text: &'a str,
-}
-
-impl Lines<'_> {
-    fn at(&self, span: Range<usize>, message: impl Into<String>) -> Problem {
-        let before = self.text.get(..span.start).unwrap_or(self.text);
-        Problem {
-            file: self.file.to_path_buf(),
-            line: before.matches('\n').count() + 1,
-            column: before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
-            message: message.into(),
-        }
-    }
 }
 
 /// Parses one schedule file; the schedule's name is the file's stem.

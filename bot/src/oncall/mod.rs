@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 
-pub use crate::runbooks::Problem;
+pub use crate::files::Problem;
 pub use rotation::{Cover, Layer, Length, Shift};
 
 /// How far ahead `klaxon oncall check` and the run-time checks look for gaps.
@@ -62,28 +62,13 @@ impl Schedules {
     pub fn load_dir(dir: &Path) -> (Self, Vec<Problem>) {
         let mut schedules = Self::default();
         let mut problems = Vec::new();
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (schedules, problems),
-            Err(e) => {
-                problems.push(problem_at_top(dir, format!("cannot read the folder: {e}")));
-                return (schedules, problems);
-            }
-        };
-        files.sort();
-        for path in files {
-            match std::fs::read_to_string(&path) {
-                Err(e) => problems.push(problem_at_top(&path, format!("cannot read: {e}"))),
-                Ok(text) => match file::parse(&path, &text) {
-                    Ok(schedule) => {
-                        schedules.by_name.insert(schedule.name.clone(), schedule);
-                    }
-                    Err(mut p) => problems.append(&mut p),
-                },
+        for (path, text) in crate::files::toml_files(dir) {
+            match text.map(|t| file::parse(&path, &t)) {
+                Ok(Ok(schedule)) => {
+                    schedules.by_name.insert(schedule.name.clone(), schedule);
+                }
+                Ok(Err(mut p)) => problems.append(&mut p),
+                Err(p) => problems.push(p),
             }
         }
         (schedules, problems)
@@ -100,7 +85,7 @@ impl Schedules {
                 s.gaps(now, to, &BTreeMap::new())
                     .into_iter()
                     .map(move |(a, b)| {
-                        problem_at_top(
+                        Problem::at_top(
                             &s.file,
                             format!(
                                 "nobody is on call from {} to {} (set allow_gaps = true if that is intended)",
@@ -111,15 +96,6 @@ impl Schedules {
                     })
             })
             .collect()
-    }
-}
-
-fn problem_at_top(file: &Path, message: String) -> Problem {
-    Problem {
-        file: file.to_path_buf(),
-        line: 1,
-        column: 1,
-        message,
     }
 }
 

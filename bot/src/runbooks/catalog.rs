@@ -1,7 +1,7 @@
 //! The catalog: every runbook and action loaded from the runbooks folder.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Action, Problem, Runbook, parse};
 
@@ -18,35 +18,12 @@ impl Catalog {
     pub fn load_dir(dir: &Path) -> (Self, Vec<Problem>) {
         let mut catalog = Self::default();
         let mut problems = Vec::new();
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (catalog, problems),
-            Err(e) => {
-                problems.push(Problem {
-                    file: dir.to_path_buf(),
-                    line: 1,
-                    column: 1,
-                    message: format!("cannot read the folder: {e}"),
-                });
-                return (catalog, problems);
-            }
-        };
-        files.sort();
         let mut loaded: Vec<Runbook> = Vec::new();
-        for file in files {
-            let text = match std::fs::read_to_string(&file) {
+        for (file, text) in crate::files::toml_files(dir) {
+            let text = match text {
                 Ok(t) => t,
-                Err(e) => {
-                    problems.push(Problem {
-                        file,
-                        line: 1,
-                        column: 1,
-                        message: format!("cannot read: {e}"),
-                    });
+                Err(p) => {
+                    problems.push(p);
                     continue;
                 }
             };

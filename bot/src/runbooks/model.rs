@@ -2,33 +2,12 @@
 //! the problems a file can have.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
 use klaxon_commands::{Role, Severity};
 use serde::Deserialize;
 
-/// A problem in a runbook file, at a line and column (1-based).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
+pub use crate::files::Problem;
 
 /// A step of a checklist: text, and optionally a command to copy or an action to run.
 #[derive(Debug, Clone, PartialEq, Eq)]

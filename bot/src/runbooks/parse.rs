@@ -1,34 +1,15 @@
 //! Validation of one runbook file: ids, steps, the decision tree and the actions, each problem
 //! at its file, line and column.
 
-use std::ops::Range;
 use std::path::Path;
 
 use klaxon_commands::Severity;
 use toml::Spanned;
 
 use super::raw::{RawRunbook, RawStep};
+pub(super) use crate::files::Lines;
+
 use super::{Action, Catalog, Problem, Runbook, Step, action, decision};
-
-/// Turns byte offsets into 1-based line and column.
-pub(super) struct Lines<'a> {
-    file: &'a Path,
-    text: &'a str,
-}
-
-impl Lines<'_> {
-    pub(super) fn at(&self, span: Range<usize>, message: impl Into<String>) -> Problem {
-        let before = &self.text[..span.start.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Problem {
-            file: self.file.to_path_buf(),
-            line,
-            column,
-            message: message.into(),
-        }
-    }
-}
 
 const ID_RULE: &str = "lowercase letters, digits and -, starting with a letter, at most 40";
 

@@ -15,7 +15,9 @@ const FLOORS: &[(&str, &[&str])] = &[
     // payloads, on-call schedule files, the single-process lock.
     (
         "foundation",
-        &["clock", "config", "runbooks", "alerts", "oncall", "lock"],
+        &[
+            "clock", "config", "files", "runbooks", "alerts", "oncall", "lock",
+        ],
     ),
     // All SQL, and the metrics, which read the open incidents from it at scrape time.
     ("store", &["store", "metrics"]),
