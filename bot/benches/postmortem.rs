@@ -102,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
         tx.commit().await?;
     }
 
-    let renderer = klaxon::postmortem::Renderer::new(&config)?;
+    let renderer = klaxon::engine::postmortem::Renderer::new(&config)?;
     let mut conn = store.conn().await?;
     let incident = klaxon::store::incidents::get(&mut conn, 1)
         .await?
@@ -113,7 +113,8 @@ async fn main() -> anyhow::Result<()> {
     let mut size = 0;
     for _ in 0..runs {
         let t = Instant::now();
-        let context = klaxon::postmortem::gather(&mut conn, &config, &incident, 1, now).await?;
+        let context =
+            klaxon::engine::postmortem::gather(&mut conn, &config, &incident, 1, now).await?;
         let markdown = renderer.render(&context)?;
         times.push(t.elapsed());
         size = markdown.len();

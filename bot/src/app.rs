@@ -82,7 +82,7 @@ impl App {
             tracing::warn!(%problem, "on-call schedule not loaded");
         }
         let services = Arc::new(Services {
-            renderer: crate::postmortem::Renderer::new(&config)?,
+            renderer: crate::engine::postmortem::Renderer::new(&config)?,
             catalog,
             schedules,
             secrets: runbook_io.secrets,

@@ -483,10 +483,15 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                         "klaxon: {} has no stored draft yet; this one is fresh from the record (`/inc postmortem` stores one).",
                         incident.key()
                     );
-                    let renderer = crate::postmortem::Renderer::new(&config)?;
-                    let context =
-                        crate::postmortem::gather(&mut conn, &config, &incident, 0, Utc::now())
-                            .await?;
+                    let renderer = crate::engine::postmortem::Renderer::new(&config)?;
+                    let context = crate::engine::postmortem::gather(
+                        &mut conn,
+                        &config,
+                        &incident,
+                        0,
+                        Utc::now(),
+                    )
+                    .await?;
                     renderer.render(&context)?
                 }
             };

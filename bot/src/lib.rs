@@ -6,7 +6,6 @@
 
 pub mod alerts;
 pub mod app;
-pub mod archive;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -18,8 +17,6 @@ pub mod lock;
 pub mod metrics;
 pub mod oncall;
 pub mod outbox;
-pub mod postmortem;
-pub mod reminders;
 pub mod retention;
 pub mod runbooks;
 pub mod scheduler;

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::engine::reminders::{self, klaxon};
 use crate::outbox::{self, Op, Target};
-use crate::reminders::{self, klaxon};
 use crate::store::reminders::{Kind, Reminder};
 use crate::store::{self, Store};
 
@@ -217,7 +217,7 @@ impl Scheduler {
             return Ok(false);
         }
         if reminder.kind == Kind::Archive {
-            return crate::archive::fire(tx, &incident, reminder.id, now).await;
+            return crate::engine::archive::fire(tx, &incident, reminder.id, now).await;
         }
         if config
             .reminders

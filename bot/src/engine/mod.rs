@@ -6,8 +6,11 @@
 
 mod actions;
 mod alert;
+pub mod archive;
 pub mod capture;
 mod execute;
+pub mod postmortem;
+pub mod reminders;
 pub mod render;
 
 use std::sync::Arc;
@@ -43,7 +46,7 @@ pub(crate) use execute::Execution;
 /// What actions use besides the store: the postmortem renderer, the runbook catalog, secrets
 /// for runbook actions, and the resolver whose checked answers their requests connect to.
 pub struct Services {
-    pub renderer: crate::postmortem::Renderer,
+    pub renderer: crate::engine::postmortem::Renderer,
     pub catalog: crate::runbooks::Catalog,
     /// The on-call schedules, loaded at start.
     pub schedules: crate::oncall::Schedules,

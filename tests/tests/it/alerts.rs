@@ -218,7 +218,7 @@ async fn a_firing_alert_is_announced_once_with_a_declare_button_that_declares_on
         .expect("query")
         .expect("incident");
     let config = klaxon::config::Config::parse(CONFIG).expect("config");
-    let context = klaxon::postmortem::gather(
+    let context = klaxon::engine::postmortem::gather(
         &mut conn,
         &config,
         &incident,

@@ -21,9 +21,9 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     }
     let before = ctx.snapshot(&incident).await?;
     incidents::acknowledge(ctx.conn, incident.id, &ctx.inv.user, ctx.now).await?;
-    crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
+    crate::engine::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
     let user = ctx.inv.user.clone();
-    crate::reminders::tick(ctx.conn, &incident, Trigger::Ack, &user, ctx.now).await?;
+    crate::engine::reminders::tick(ctx.conn, &incident, Trigger::Ack, &user, ctx.now).await?;
     let after = age(incident.declared_at, ctx.now);
     let entry = ctx
         .record(

@@ -2,8 +2,8 @@
 
 use klaxon_commands::{Reply, Rich};
 
+use crate::engine::reminders::checklist_message;
 use crate::engine::{ActionResult, Ctx};
-use crate::reminders::checklist_message;
 use crate::store::{Incident, checklist};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {

@@ -88,8 +88,12 @@ pub(crate) async fn open(
         roles: &[],
     };
     let paging = ctx.config.paging_channel(&tenant);
-    let sev1_page =
-        crate::reminders::sev1_page(ctx.config, &incident, paging.clone(), &incident.declared_by);
+    let sev1_page = crate::engine::reminders::sev1_page(
+        ctx.config,
+        &incident,
+        paging.clone(),
+        &incident.declared_by,
+    );
     let ops = [
         Op::CreateChannel {
             private: incident.private,
@@ -116,7 +120,7 @@ pub(crate) async fn open(
         ctx.enqueue(&incident, op).await?;
     }
     if let Some(checklist) =
-        crate::reminders::on_declare(ctx.conn, ctx.config, &incident, ctx.now).await?
+        crate::engine::reminders::on_declare(ctx.conn, ctx.config, &incident, ctx.now).await?
     {
         let op = Op::Post {
             to: Target::Incident,

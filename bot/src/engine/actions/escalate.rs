@@ -3,8 +3,8 @@
 use klaxon_commands::Rich;
 
 use super::{done, ensure_open};
+use crate::engine::reminders;
 use crate::engine::{ActionResult, Ctx};
-use crate::reminders;
 use crate::store::reminders::Kind;
 use crate::store::{Incident, reminders as schedules};
 

@@ -4,8 +4,8 @@
 use klaxon_commands::{Followup, Message, Reply, Rich, UserError};
 
 use super::done;
+use crate::engine::reminders::followup_overdue_at;
 use crate::engine::{ActionResult, Ctx};
-use crate::reminders::followup_overdue_at;
 use crate::store::reminders::Kind;
 use crate::store::{Incident, postmortems, reminders as schedules};
 

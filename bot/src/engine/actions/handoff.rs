@@ -11,7 +11,7 @@ use crate::store::{Incident, checklist, postmortems, reminders as schedules, tim
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, to: Option<UserRef>) -> ActionResult {
     let before = ctx.snapshot(&incident).await?;
     let user = ctx.inv.user.clone();
-    let outgoing = crate::reminders::owner(ctx.conn, &incident).await?;
+    let outgoing = crate::engine::reminders::owner(ctx.conn, &incident).await?;
     if let Some(to) = &to
         && to.id != outgoing.id
     {

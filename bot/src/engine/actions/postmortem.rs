@@ -5,9 +5,9 @@ use klaxon_commands::{Message, Rich, UserError};
 
 use super::done;
 use crate::clock::long;
+use crate::engine::postmortem::gather;
 use crate::engine::{ActionResult, Ctx};
 use crate::outbox::Op;
-use crate::postmortem::gather;
 use crate::store::reminders::Kind;
 use crate::store::{Incident, postmortems, reminders as schedules};
 

@@ -4,8 +4,8 @@ use klaxon_commands::{Message, Remind, Rich, UserError};
 
 use super::{done, ensure_open};
 use crate::clock::short;
+use crate::engine::reminders;
 use crate::engine::{ActionResult, Ctx};
-use crate::reminders;
 use crate::store::reminders::Kind;
 use crate::store::{Incident, checklist, incidents, reminders as schedules};
 

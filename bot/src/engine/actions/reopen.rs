@@ -17,9 +17,9 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     }
     let before = ctx.snapshot(&incident).await?;
     incidents::set_status(ctx.conn, incident.id, Status::Triage, ctx.now, None).await?;
-    crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
-    crate::reminders::cancel_postmortem(ctx.conn, incident.id).await?;
-    let back = crate::archive::on_reopen(ctx.conn, &incident, ctx.now).await?;
+    crate::engine::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
+    crate::engine::reminders::cancel_postmortem(ctx.conn, incident.id).await?;
+    let back = crate::engine::archive::on_reopen(ctx.conn, &incident, ctx.now).await?;
     let entry = ctx
         .record(&incident, "reopened", "Reopened; back in triage")
         .await?;

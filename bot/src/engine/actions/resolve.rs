@@ -17,8 +17,9 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, summary: Option<Text>) -
     // The incident's reminders end with it, in the same transaction; the postmortem's begin.
     crate::store::reminders::cancel_open_phase(ctx.conn, incident.id).await?;
     let due =
-        crate::reminders::schedule_postmortem(ctx.conn, ctx.config, incident.id, ctx.now).await?;
-    crate::archive::on_resolve(ctx.conn, ctx.config, &incident, ctx.now).await?;
+        crate::engine::reminders::schedule_postmortem(ctx.conn, ctx.config, incident.id, ctx.now)
+            .await?;
+    crate::engine::archive::on_resolve(ctx.conn, ctx.config, &incident, ctx.now).await?;
     let took = age(incident.declared_at, ctx.now);
     let text = match summary {
         Some(s) => format!("Resolved after {took}: {s}"),

@@ -37,7 +37,7 @@ pub(super) async fn assign(
     incidents::set_role(ctx.conn, incident.id, role, user, ctx.now).await?;
     let by = ctx.inv.user.clone();
     if role == Role::Ic {
-        crate::reminders::tick(
+        crate::engine::reminders::tick(
             ctx.conn,
             incident,
             crate::config::Trigger::Lead,

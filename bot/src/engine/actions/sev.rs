@@ -14,7 +14,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> A
     let from = incident.severity;
     let before = ctx.snapshot(&incident).await?;
     incidents::set_severity(ctx.conn, incident.id, severity).await?;
-    crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
+    crate::engine::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
     let data = serde_json::json!({ "from": from.to_string(), "to": severity.to_string() });
     let entry = ctx
         .record_data(
@@ -45,8 +45,10 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> A
             ..incident.clone()
         };
         let paging = ctx.config.paging_channel(&raised.tenant);
-        let contact = crate::reminders::owner(ctx.conn, &raised).await?;
-        if let Some(page) = crate::reminders::sev1_page(ctx.config, &raised, paging, &contact) {
+        let contact = crate::engine::reminders::owner(ctx.conn, &raised).await?;
+        if let Some(page) =
+            crate::engine::reminders::sev1_page(ctx.config, &raised, paging, &contact)
+        {
             ctx.enqueue(&raised, &page).await?;
         }
     }

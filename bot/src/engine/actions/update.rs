@@ -11,9 +11,9 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, text: Text) -> ActionRes
     ensure_open(&incident, "take updates (use `/inc note`)")?;
     let before = ctx.snapshot(&incident).await?;
     incidents::record_update(ctx.conn, incident.id, text.as_str(), ctx.now).await?;
-    crate::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
+    crate::engine::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
     let user = ctx.inv.user.clone();
-    crate::reminders::tick(ctx.conn, &incident, Trigger::Update, &user, ctx.now).await?;
+    crate::engine::reminders::tick(ctx.conn, &incident, Trigger::Update, &user, ctx.now).await?;
     let entry = ctx.record(&incident, "update", text.as_str()).await?;
     ctx.post_entry(
         &incident,

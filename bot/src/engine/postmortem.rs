@@ -15,7 +15,7 @@ use crate::engine::render::age;
 use crate::store::{self, Incident, timeline::Entry};
 
 /// The built-in template.
-pub const DEFAULT_TEMPLATE: &str = include_str!("../templates/postmortem.md.j2");
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/postmortem.md.j2");
 
 /// Renders drafts; built once at start-up, so a broken template fails there, not mid-incident.
 #[derive(Debug)]

@@ -131,7 +131,7 @@ pub async fn fire(
         conn,
         incident.id,
         now,
-        &crate::reminders::klaxon(),
+        &crate::engine::reminders::klaxon(),
         "archived",
         &format!("Archived the channel, {after} after resolve"),
     )
