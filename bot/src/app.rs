@@ -27,14 +27,15 @@ pub struct RunbookIo {
     pub resolver: Arc<dyn Resolve>,
 }
 
-/// The engine, the scheduler that fires its reminders, and the dispatcher that makes its
-/// platform calls.
+/// The engine, the scheduler that fires its reminders, the dispatcher that makes its
+/// platform calls, and the supervised tasks they all run in.
 pub struct App {
     pub engine: Arc<Engine>,
     pub scheduler: Arc<Scheduler>,
     pub dispatcher: Arc<Dispatcher>,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    pub tasks: crate::supervise::Tasks,
 }
 
 impl App {
@@ -91,6 +92,7 @@ impl App {
         let debounce = Duration::from_millis(config.slack.announcement_debounce_ms);
         let discord_debounce = Duration::from_millis(config.discord.announcement_debounce_ms);
         let config = Arc::new(config);
+        let tasks = crate::supervise::Tasks::new();
         let engine = Arc::new(Engine::new(
             store.clone(),
             Arc::clone(&clock),
@@ -98,6 +100,7 @@ impl App {
             Arc::clone(&wake),
             Arc::clone(&scheduler_wake),
             services,
+            Arc::new(tasks.clone()),
         ));
         let scheduler = Arc::new(Scheduler::new(
             store.clone(),
@@ -118,6 +121,7 @@ impl App {
             dispatcher,
             store,
             clock,
+            tasks,
         })
     }
 
@@ -166,6 +170,18 @@ impl App {
     }
 }
 
+/// The engine's background work runs as supervised tasks (`supervise` stays below the
+/// engine's imports: the outbox uses it).
+impl crate::engine::Background for crate::supervise::Tasks {
+    fn run(
+        &self,
+        name: &'static str,
+        task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    ) {
+        self.spawn_once(name, task);
+    }
+}
+
 /// How to run the console.
 #[derive(Debug, Clone)]
 pub struct ConsoleSettings {
@@ -204,7 +220,7 @@ pub async fn run_console(
     app.settle().await?;
     // On the real clock, reminders fire by themselves while the console waits for input.
     let shutdown = CancellationToken::new();
-    let tasks = crate::supervise::Tasks::new();
+    let tasks = app.tasks.clone();
     let background = manual
         .is_none()
         .then(|| spawn_background(&tasks, &app, &shutdown, Duration::from_secs(5)));
@@ -538,7 +554,7 @@ pub async fn serve_with_clock(
     let app = App::new(store.clone(), config, clock, apis)?;
     app.recover().await?;
     let cancel = CancellationToken::new();
-    let tasks = crate::supervise::Tasks::new();
+    let tasks = app.tasks.clone();
     let (scheduler, dispatcher) = spawn_background(&tasks, &app, &cancel, Duration::from_secs(10));
     let socket = match (&settings.slack_app_token, &slack_api) {
         (Some(app_token), Some(slack_api)) => {

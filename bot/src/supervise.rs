@@ -1,5 +1,7 @@
-//! Supervision of the long-lived background tasks (the scheduler, the dispatcher): every one is
-//! started through [`Tasks::spawn`], so none can die silently.
+//! Supervision of the background tasks: the long-lived ones (the scheduler, the dispatcher) are
+//! started through [`Tasks::spawn`], the ones that end by themselves (a runbook action's
+//! sending, which the engine hands over through its `Background` port) through [`Tasks::spawn_once`], so
+//! none can die silently. This is the one place the bot spawns tasks.
 //!
 //! A task that panics is logged, counted (`klaxon_task_panics_total`) and started again after a
 //! backoff (1 s, 2 s, 4 s … 30 s). While it is down, `/healthz` says so. A task that panics
@@ -131,6 +133,23 @@ impl Tasks {
         })
     }
 
+    /// Runs `task`, which ends by itself, once: a panic is logged and counted like a
+    /// long-lived task's, and it is not started again.
+    pub fn spawn_once<Fut>(&self, name: &'static str, task: Fut) -> JoinHandle<()>
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(async move {
+            if let Err(e) = tokio::spawn(task).await
+                && e.is_panic()
+            {
+                crate::metrics::task_panicked(name);
+                let message = panic_message(e.into_panic().as_ref());
+                tracing::error!(task = name, panic = %message, "background task panicked");
+            }
+        })
+    }
+
     /// The tasks that should be running and are not, with their state.
     pub fn down(&self) -> Vec<(&'static str, State)> {
         self.states
@@ -206,6 +225,23 @@ mod tests {
         stop.cancel();
         handle.await.expect("supervisor ends when the task returns");
         assert!(tasks.down().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_task_that_ends_by_itself_runs_once_and_its_panic_is_contained() {
+        let tasks = Tasks::new();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&runs);
+        tasks
+            .spawn_once("runbook action", async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                panic!("the action's task panicked");
+            })
+            .await
+            .expect("the supervisor itself does not panic");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(tasks.down().is_empty());
+        assert!(!tasks.failed().is_cancelled());
     }
 
     #[tokio::test]

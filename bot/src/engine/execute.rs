@@ -7,7 +7,11 @@
 //! lock held; its outcome, audit entry and channel post commit in a second transaction. A run
 //! still `running` at start-up was cut off by a stop: it ends `unknown`, the channel is told,
 //! and it is never sent again by itself.
+//!
+//! The engine starts no task itself: the runtime hands it a [`Background`] that does.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use klaxon_commands::{Message, Rich, UserRef};
@@ -28,12 +32,20 @@ pub(crate) struct Execution {
     pub prepared: crate::runbooks::request::Prepared,
 }
 
+/// Where work that outlives a command runs: a task the runtime starts and watches
+/// (`supervise::Tasks` in the bot).
+pub trait Background: Send + Sync {
+    /// Runs `task`, named `name` in the logs, to its end in the background.
+    fn run(&self, name: &'static str, task: Pin<Box<dyn Future<Output = ()> + Send>>);
+}
+
 /// Sends claimed actions in background tasks and counts those in flight.
 pub(super) struct Runner {
     store: Store,
     clock: Arc<dyn Clock>,
     services: Arc<Services>,
     outbox_wake: Arc<Notify>,
+    background: Arc<dyn Background>,
     in_flight: watch::Sender<usize>,
 }
 
@@ -52,29 +64,32 @@ impl Runner {
         clock: Arc<dyn Clock>,
         services: Arc<Services>,
         outbox_wake: Arc<Notify>,
+        background: Arc<dyn Background>,
     ) -> Self {
         Self {
             store,
             clock,
             services,
             outbox_wake,
+            background,
             in_flight: watch::Sender::new(0),
         }
     }
 
     /// Sends `e` in the background; `by` is who ran or confirmed it.
-    pub fn spawn(self: &Arc<Self>, by: UserRef, e: Execution) {
+    pub fn send_later(self: &Arc<Self>, by: UserRef, e: Execution) {
         self.in_flight.send_modify(|n| *n += 1);
         let guard = InFlight(self.in_flight.clone());
         let me = Arc::clone(self);
-        tokio::spawn(async move {
+        let task = async move {
             let _guard = guard;
             let action = e.action.clone();
             if let Err(err) = me.send_and_record(&by, e).await {
                 // The run stays `running`; the next start-up ends it `unknown`.
                 tracing::error!(action = %action, error = %format!("{err:#}"), "could not record a runbook action's outcome");
             }
-        });
+        };
+        self.background.run("runbook action", Box::pin(task));
     }
 
     /// Returns once no action is in flight.

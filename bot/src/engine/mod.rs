@@ -41,6 +41,7 @@ pub struct Engine {
     runner: Arc<execute::Runner>,
 }
 
+pub use execute::Background;
 pub(crate) use execute::Execution;
 
 /// What actions use besides the store: the postmortem renderer, the runbook catalog, secrets
@@ -62,12 +63,14 @@ impl Engine {
         outbox_wake: Arc<Notify>,
         scheduler_wake: Arc<Notify>,
         services: Arc<Services>,
+        background: Arc<dyn Background>,
     ) -> Self {
         let runner = Arc::new(execute::Runner::new(
             store.clone(),
             Arc::clone(&clock),
             Arc::clone(&services),
             Arc::clone(&outbox_wake),
+            background,
         ));
         Self {
             store,
@@ -188,7 +191,7 @@ impl Engine {
                 tx.commit().await?;
                 if let Some(execution) = execution {
                     // The answer goes back now; the outcome follows as a post.
-                    self.runner.spawn(inv.user.clone(), execution);
+                    self.runner.send_later(inv.user.clone(), execution);
                 }
                 if queued {
                     self.outbox_wake.notify_one();
