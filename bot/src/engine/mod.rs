@@ -311,8 +311,8 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The incident whose channel the command was typed in.
-    pub async fn incident_here(&mut self, command: &Command) -> Result<Incident, ActionError> {
+    /// The incident whose channel the command was typed in; `name` is the command's.
+    pub async fn incident_here(&mut self, name: &str) -> Result<Incident, ActionError> {
         let found = match (self.inv.incident, &self.inv.channel.id) {
             // A button names its incident: it may be clicked in the paging channel.
             (Some(number), _) => {
@@ -335,7 +335,7 @@ impl Ctx<'_> {
                 None
             }
         };
-        let name = typed.unwrap_or_else(|| command.name().to_owned());
+        let name = typed.unwrap_or_else(|| name.to_owned());
         found.ok_or_else(|| {
             ActionError::User(UserError::new(format!(
                 "`/inc {name}` works in an incident's channel. `/inc list` shows open incidents; `/inc declare` opens one."

@@ -2,7 +2,7 @@
 
 use klaxon_commands::{Message, Rich, UserError};
 
-use super::{done, ensure_open};
+use super::common::{done, ensure_open};
 use crate::clock::short;
 use crate::config::Trigger;
 use crate::engine::render::age;

@@ -2,7 +2,7 @@
 
 use klaxon_commands::{Message, Rich, UserError};
 
-use super::done;
+use super::common::done;
 use crate::clock::short;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::reminders::Kind;

@@ -2,7 +2,7 @@
 
 use klaxon_commands::Rich;
 
-use super::{done, ensure_open};
+use super::common::{done, ensure_open};
 use crate::engine::reminders;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::reminders::Kind;

@@ -3,7 +3,7 @@
 
 use klaxon_commands::{Message, Rich, Text};
 
-use super::done;
+use super::common::done;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::Incident;
 

@@ -3,7 +3,7 @@
 
 use klaxon_commands::{Followup, Message, Reply, Rich, UserError};
 
-use super::done;
+use super::common::done;
 use crate::engine::reminders::followup_overdue_at;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::reminders::Kind;

@@ -3,7 +3,7 @@
 
 use klaxon_commands::{Message, Rich, Role, UserRef};
 
-use super::done;
+use super::common::done;
 use crate::clock::{long, short};
 use crate::engine::{ActionResult, Ctx};
 use crate::store::{Incident, checklist, postmortems, reminders as schedules, timeline};

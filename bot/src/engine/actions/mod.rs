@@ -3,6 +3,7 @@
 mod ack;
 mod check;
 mod checklist;
+mod common;
 pub(crate) mod declare;
 mod escalate;
 mod facts;
@@ -31,13 +32,14 @@ mod summary;
 mod timeline;
 mod update;
 
-use klaxon_commands::{Command, Message, Rich, UserError};
+use klaxon_commands::Command;
 
 use super::{ActionResult, Ctx};
-use crate::store::Incident;
 
-/// Runs a command inside the caller's transaction.
+/// Runs a command inside the caller's transaction: one arm per command. A command about an
+/// incident finds it first, in the channel it was typed in (or the one its button names).
 pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
+    let name = command.name();
     match command {
         Command::Declare {
             severity,
@@ -48,63 +50,109 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
         Command::Oncall { oncall } => oncall::run(ctx, oncall).await,
         Command::Help { topic } => help::run(topic.as_deref()),
         Command::Runbook { runbook } => runbook::run(ctx, runbook).await,
-        ref incident_command => {
-            let incident = ctx.incident_here(incident_command).await?;
-            match command {
-                Command::Ack => ack::run(ctx, incident).await,
-                Command::Sev { severity } => sev::run(ctx, incident, severity).await,
-                Command::Status { status } => status::run(ctx, incident, status).await,
-                Command::Update { text } => update::run(ctx, incident, text).await,
-                Command::Role { role, user } => role::run(ctx, incident, role, user).await,
-                Command::Note { text } => note::run(ctx, incident, text).await,
-                Command::Timeline { limit } => timeline::run(ctx, incident, limit).await,
-                Command::Summary => summary::run(ctx, incident).await,
-                Command::Resolve { summary } => resolve::run(ctx, incident, summary).await,
-                Command::Reopen => reopen::run(ctx, incident).await,
-                Command::Escalate => escalate::run(ctx, incident).await,
-                Command::Check { item } => check::run(ctx, incident, item, true).await,
-                Command::Uncheck { item } => check::run(ctx, incident, item, false).await,
-                Command::Checklist => checklist::run(ctx, incident).await,
-                Command::Remind { remind } => remind::run(ctx, incident, remind).await,
-                Command::Postmortem { done } => postmortem::run(ctx, incident, done).await,
-                Command::Impact { text } => impact::run(ctx, incident, text).await,
-                Command::RootCause { text } => rootcause::run(ctx, incident, text).await,
-                Command::Lesson { text } => lesson::run(ctx, incident, text).await,
-                Command::Followup { followup } => followup::run(ctx, incident, followup).await,
-                Command::Handoff { to } => handoff::run(ctx, incident, to).await,
-                Command::Ref { id } => reference::run(ctx, incident, id).await,
-                Command::Next { answer } => next::run(ctx, incident, answer).await,
-                Command::Run {
-                    action,
-                    params,
-                    dry_run,
-                } => run::run(ctx, incident, action, params, dry_run).await,
-                Command::Confirm { code } => run::confirm(ctx, incident, code).await,
-                Command::Declare { .. }
-                | Command::List
-                | Command::Oncall { .. }
-                | Command::Help { .. }
-                | Command::Runbook { .. } => {
-                    unreachable!("handled above")
-                }
-            }
+        Command::Ack => {
+            let incident = ctx.incident_here(name).await?;
+            ack::run(ctx, incident).await
+        }
+        Command::Sev { severity } => {
+            let incident = ctx.incident_here(name).await?;
+            sev::run(ctx, incident, severity).await
+        }
+        Command::Status { status } => {
+            let incident = ctx.incident_here(name).await?;
+            status::run(ctx, incident, status).await
+        }
+        Command::Update { text } => {
+            let incident = ctx.incident_here(name).await?;
+            update::run(ctx, incident, text).await
+        }
+        Command::Role { role, user } => {
+            let incident = ctx.incident_here(name).await?;
+            role::run(ctx, incident, role, user).await
+        }
+        Command::Note { text } => {
+            let incident = ctx.incident_here(name).await?;
+            note::run(ctx, incident, text).await
+        }
+        Command::Timeline { limit } => {
+            let incident = ctx.incident_here(name).await?;
+            timeline::run(ctx, incident, limit).await
+        }
+        Command::Summary => {
+            let incident = ctx.incident_here(name).await?;
+            summary::run(ctx, incident).await
+        }
+        Command::Resolve { summary } => {
+            let incident = ctx.incident_here(name).await?;
+            resolve::run(ctx, incident, summary).await
+        }
+        Command::Reopen => {
+            let incident = ctx.incident_here(name).await?;
+            reopen::run(ctx, incident).await
+        }
+        Command::Escalate => {
+            let incident = ctx.incident_here(name).await?;
+            escalate::run(ctx, incident).await
+        }
+        Command::Check { item } => {
+            let incident = ctx.incident_here(name).await?;
+            check::run(ctx, incident, item, true).await
+        }
+        Command::Uncheck { item } => {
+            let incident = ctx.incident_here(name).await?;
+            check::run(ctx, incident, item, false).await
+        }
+        Command::Checklist => {
+            let incident = ctx.incident_here(name).await?;
+            checklist::run(ctx, incident).await
+        }
+        Command::Remind { remind } => {
+            let incident = ctx.incident_here(name).await?;
+            remind::run(ctx, incident, remind).await
+        }
+        Command::Postmortem { done } => {
+            let incident = ctx.incident_here(name).await?;
+            postmortem::run(ctx, incident, done).await
+        }
+        Command::Impact { text } => {
+            let incident = ctx.incident_here(name).await?;
+            impact::run(ctx, incident, text).await
+        }
+        Command::RootCause { text } => {
+            let incident = ctx.incident_here(name).await?;
+            rootcause::run(ctx, incident, text).await
+        }
+        Command::Lesson { text } => {
+            let incident = ctx.incident_here(name).await?;
+            lesson::run(ctx, incident, text).await
+        }
+        Command::Followup { followup } => {
+            let incident = ctx.incident_here(name).await?;
+            followup::run(ctx, incident, followup).await
+        }
+        Command::Handoff { to } => {
+            let incident = ctx.incident_here(name).await?;
+            handoff::run(ctx, incident, to).await
+        }
+        Command::Ref { id } => {
+            let incident = ctx.incident_here(name).await?;
+            reference::run(ctx, incident, id).await
+        }
+        Command::Next { answer } => {
+            let incident = ctx.incident_here(name).await?;
+            next::run(ctx, incident, answer).await
+        }
+        Command::Run {
+            action,
+            params,
+            dry_run,
+        } => {
+            let incident = ctx.incident_here(name).await?;
+            run::run(ctx, incident, action, params, dry_run).await
+        }
+        Command::Confirm { code } => {
+            let incident = ctx.incident_here(name).await?;
+            run::confirm(ctx, incident, code).await
         }
     }
-}
-
-/// Refuses a change to a resolved incident.
-fn ensure_open(incident: &Incident, what: &str) -> Result<(), UserError> {
-    if incident.is_open() {
-        Ok(())
-    } else {
-        Err(UserError::new(format!(
-            "{} is resolved, so it cannot {what}. `/inc reopen` it first.",
-            incident.key()
-        )))
-    }
-}
-
-/// A one-line confirmation for the person who asked.
-fn done(text: impl Into<String>) -> klaxon_commands::Reply {
-    klaxon_commands::Reply::ok(Message::new().line(Rich::plain(text)))
 }

@@ -61,7 +61,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, answer: Option<String>) 
                     .line(Rich::plain(follow.clone())),
             )
             .await?;
-            Ok(crate::engine::actions::done(format!("✓ {follow}")))
+            Ok(super::common::done(format!("✓ {follow}")))
         }
         (Node::Leaf { recommend, action }, None) => Ok(Reply::ok_line(Rich::plain(format!(
             "🧭 {}",

@@ -3,7 +3,7 @@
 
 use klaxon_commands::{Message, Rich, UserError};
 
-use super::done;
+use super::common::done;
 use crate::clock::long;
 use crate::engine::postmortem::gather;
 use crate::engine::{ActionResult, Ctx};

@@ -2,7 +2,7 @@
 
 use klaxon_commands::{Message, Remind, Rich, UserError};
 
-use super::{done, ensure_open};
+use super::common::{done, ensure_open};
 use crate::clock::short;
 use crate::engine::reminders;
 use crate::engine::{ActionResult, Ctx};

@@ -2,7 +2,7 @@
 
 use klaxon_commands::{Message, Rich, Status, UserError};
 
-use super::done;
+use super::common::done;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::{Incident, incidents};
 

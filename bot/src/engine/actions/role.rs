@@ -2,7 +2,7 @@
 
 use klaxon_commands::{Message, Rich, Role, UserError, UserRef};
 
-use super::{done, ensure_open};
+use super::common::{done, ensure_open};
 use crate::engine::{ActionError, ActionResult, Ctx};
 use crate::outbox::Op;
 use crate::store::{Incident, incidents};

@@ -11,7 +11,7 @@
 
 use klaxon_commands::{Message, Reply, Rich, UserError};
 
-use super::done;
+use super::common::done;
 use crate::clock::short;
 use crate::engine::{ActionResult, Ctx, Execution};
 use crate::runbooks::Action;

@@ -1,7 +1,7 @@
 //! `/inc runbook list|show|start`: the loaded runbooks; starting one attaches it to the
 //! incident, adds its triage checklist and sets its decision tree at the first question.
 
-use klaxon_commands::{Command, Message, Reply, Rich, RunbookCmd, UserError};
+use klaxon_commands::{Message, Reply, Rich, RunbookCmd, UserError};
 
 use crate::engine::{ActionResult, Ctx};
 use crate::runbooks::{Node, Runbook, Step};
@@ -35,11 +35,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: RunbookCmd) -> ActionResult {
             Ok(Reply::ok(show(rb, ctx)))
         }
         RunbookCmd::Start { id } => {
-            let incident = ctx
-                .incident_here(&Command::Runbook {
-                    runbook: RunbookCmd::Start { id: id.clone() },
-                })
-                .await?;
+            let incident = ctx.incident_here("runbook").await?;
             let rb = find(ctx, &id)?.clone();
             if let Some((current, _)) = attached::current(ctx.conn, incident.id).await?
                 && current == rb.id
@@ -94,7 +90,7 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: RunbookCmd) -> ActionResult {
                 .record(&incident, "runbook", &format!("Started runbook {}", rb.id))
                 .await?;
             ctx.post_entry(&incident, entry, m).await?;
-            Ok(crate::engine::actions::done(format!(
+            Ok(super::common::done(format!(
                 "✓ Runbook {} started on {}: {} triage steps added to the checklist.",
                 rb.id,
                 incident.key(),

@@ -5,7 +5,7 @@
 
 use klaxon_commands::{Message, Rich, Status, UserError};
 
-use super::{done, ensure_open};
+use super::common::{done, ensure_open};
 use crate::engine::{ActionResult, Ctx};
 use crate::store::{Incident, incidents};
 

@@ -2,7 +2,7 @@
 
 use klaxon_commands::{Message, Rich, Text};
 
-use super::{done, ensure_open};
+use super::common::{done, ensure_open};
 use crate::config::Trigger;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::{Incident, incidents};
