@@ -82,10 +82,18 @@ impl App {
         for problem in &problems {
             tracing::warn!(%problem, "on-call schedule not loaded");
         }
+        let tier_problems = schedules.tier_problems(&config);
+        anyhow::ensure!(
+            tier_problems.is_empty(),
+            "escalation tiers name schedule layers that are not loaded from {}:\n{}",
+            config.oncall.dir.display(),
+            tier_problems.join("\n")
+        );
+        let schedules = Arc::new(schedules);
         let services = Arc::new(Services {
             renderer: crate::engine::postmortem::Renderer::new(&config)?,
             catalog,
-            schedules,
+            schedules: Arc::clone(&schedules),
             secrets: runbook_io.secrets,
             resolver: runbook_io.resolver,
         });
@@ -106,6 +114,7 @@ impl App {
             store.clone(),
             Arc::clone(&clock),
             config,
+            schedules,
             scheduler_wake,
             Arc::clone(&wake),
         ));

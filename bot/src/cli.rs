@@ -178,10 +178,14 @@ fn oncall(
             for problem in &problems {
                 writeln!(out, "{problem}")?;
             }
+            let tiers = schedules.tier_problems(config);
+            for problem in &tiers {
+                writeln!(out, "{problem}")?;
+            }
             anyhow::ensure!(
-                problems.is_empty(),
+                problems.is_empty() && tiers.is_empty(),
                 "{} problems in the schedules in {}",
-                problems.len(),
+                problems.len() + tiers.len(),
                 dir.display()
             );
             writeln!(

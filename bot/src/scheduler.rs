@@ -39,6 +39,8 @@ pub struct Scheduler {
     store: Store,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
+    /// The on-call schedules, for escalation tiers that name a layer.
+    schedules: Arc<crate::oncall::Schedules>,
     /// Woken by the engine after a command changed schedules.
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
@@ -50,6 +52,7 @@ impl Scheduler {
         store: Store,
         clock: Arc<dyn Clock>,
         config: Arc<Config>,
+        schedules: Arc<crate::oncall::Schedules>,
         wake: Arc<Notify>,
         outbox_wake: Arc<Notify>,
     ) -> Self {
@@ -62,6 +65,7 @@ impl Scheduler {
             store,
             clock,
             config,
+            schedules,
             wake,
             outbox_wake,
             retention,
@@ -254,7 +258,8 @@ impl Scheduler {
                 }
                 let after = crate::engine::render::age(incident.declared_at, now);
                 let why = Rich::plain(format!("is not acknowledged {after} after declare"));
-                reminders::escalate(tx, config, &incident, &klaxon(), why, now).await?;
+                reminders::escalate(tx, config, &self.schedules, &incident, &klaxon(), why, now)
+                    .await?;
                 let next = reminders::ack_due(config, &incident, Some(now), now);
                 store::reminders::fired(tx, reminder.id, now, next).await?;
                 Ok(true)

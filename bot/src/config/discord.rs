@@ -115,8 +115,8 @@ impl DiscordConfig {
 fn check_escalation(at: &str, escalation: Option<&EscalationConfig>) -> anyhow::Result<()> {
     for tier in escalation.into_iter().flat_map(EscalationConfig::all) {
         anyhow::ensure!(
-            is_discord_mention(tier),
-            "{at}.escalation: {tier:?} is not a Discord mention (<@&role> or <@user>)"
+            is_discord_mention(tier) || tier.starts_with(super::TIER_PREFIX),
+            "{at}.escalation: {tier:?} is not a Discord mention (<@&role> or <@user>) or a schedule layer (schedule:payments/primary)"
         );
     }
     Ok(())

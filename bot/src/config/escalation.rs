@@ -1,6 +1,6 @@
 //! `[escalation]`: who is paged, tier after tier.
 
-use klaxon_commands::Severity;
+use klaxon_commands::{ScheduleRef, Severity};
 use serde::Deserialize;
 
 /// `[escalation]`: who is paged, tier after tier, while an incident is not acknowledged.
@@ -22,7 +22,8 @@ pub struct EscalationConfig {
     pub sev4: Option<Vec<String>>,
 }
 
-/// A list of tiers, each a mention: not blank, at most 100 bytes, no control characters.
+/// A list of tiers, each a mention (not blank, at most 100 bytes, no control characters) or a
+/// schedule layer (`schedule:payments/primary`, checked against the loaded schedules at start).
 fn tiers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let tiers = Vec::<String>::deserialize(d)?;
     for tier in &tiers {
@@ -31,6 +32,7 @@ fn tiers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
                 "escalation: {tier:?} is not a mention"
             )));
         }
+        Tier::parse(tier).map_err(|why| serde::de::Error::custom(format!("escalation: {why}")))?;
     }
     Ok(tiers)
 }
@@ -51,6 +53,19 @@ impl EscalationConfig {
         own.as_deref().unwrap_or(&self.default)
     }
 
+    /// Each list that is written, with its key: `default`, `sev1` …
+    pub fn lists(&self) -> impl Iterator<Item = (&'static str, &[String])> {
+        [
+            ("default", Some(&self.default)),
+            ("sev1", self.sev1.as_ref()),
+            ("sev2", self.sev2.as_ref()),
+            ("sev3", self.sev3.as_ref()),
+            ("sev4", self.sev4.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, list)| list.map(|l| (key, l.as_slice())))
+    }
+
     /// Every tier of every severity.
     pub fn all(&self) -> impl Iterator<Item = &String> {
         self.default.iter().chain(
@@ -59,5 +74,30 @@ impl EscalationConfig {
                 .flatten()
                 .flatten(),
         )
+    }
+}
+
+/// How an escalation tier names a schedule layer: `schedule:payments/primary`.
+pub const TIER_PREFIX: &str = "schedule:";
+
+/// An escalation tier as the operator wrote it in `[escalation]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tier<'a> {
+    /// A mention in the platform's own syntax, paged as written.
+    Mention(&'a str),
+    /// Whoever is on call for a schedule's layer (its first layer when none is named) at the
+    /// time of the page.
+    Layer(ScheduleRef),
+}
+
+impl<'a> Tier<'a> {
+    /// Reads a tier; `schedule:` must be followed by `name` or `name/layer`.
+    pub fn parse(raw: &'a str) -> Result<Self, String> {
+        match raw.strip_prefix(TIER_PREFIX) {
+            None => Ok(Self::Mention(raw)),
+            Some(rest) => ScheduleRef::parse(rest).map(Self::Layer).map_err(|_| {
+                format!("{raw:?} must name a schedule layer like \"schedule:payments/primary\"")
+            }),
+        }
     }
 }

@@ -26,7 +26,7 @@ mod slack;
 
 pub use checklist::{ChecklistItem, Trigger, default_checklist};
 pub use discord::{ArchiveAfter, DiscordChannelId, DiscordConfig, DiscordMention, GuildConfig};
-pub use escalation::EscalationConfig;
+pub use escalation::{EscalationConfig, TIER_PREFIX, Tier};
 pub use hours::{BusinessHours, RemindersConfig};
 pub use incidents::{ChannelPrefix, IncidentsConfig};
 pub use oncall::OncallConfig;
@@ -171,6 +171,27 @@ impl Config {
             (PlatformKind::Discord, Some(own)) => own.tiers(severity),
             _ => self.escalation.tiers(severity),
         }
+    }
+
+    /// Every escalation table that is written, with where it is: `[escalation]`,
+    /// `[discord.escalation]`, `[discord.guilds."<id>".escalation]`.
+    pub fn escalation_tables(&self) -> Vec<(String, &EscalationConfig)> {
+        let mut out = vec![("[escalation]".to_owned(), &self.escalation)];
+        out.extend(
+            self.discord
+                .escalation
+                .as_ref()
+                .map(|e| ("[discord.escalation]".to_owned(), e)),
+        );
+        for (id, guild) in &self.discord.guilds {
+            out.extend(
+                guild
+                    .escalation
+                    .as_ref()
+                    .map(|e| (format!("[discord.guilds.\"{id}\".escalation]"), e)),
+            );
+        }
+        out
     }
 
     /// Who a SEV1 pages in a tenant, if anyone.

@@ -50,7 +50,7 @@ pub struct Services {
     pub renderer: crate::engine::postmortem::Renderer,
     pub catalog: crate::runbooks::Catalog,
     /// The on-call schedules, loaded at start.
-    pub schedules: crate::oncall::Schedules,
+    pub schedules: Arc<crate::oncall::Schedules>,
     pub secrets: Arc<dyn crate::runbooks::request::Secrets>,
     pub resolver: Arc<dyn crate::runbooks::allow::Resolve>,
 }

@@ -11,6 +11,7 @@ use sqlx::SqliteConnection;
 use crate::clock::short;
 use crate::config::{AckTarget, Config, Trigger};
 use crate::engine::render::age;
+use crate::oncall::{Schedules, TIER_PREFIX, Tier};
 use crate::outbox::{self, Op, Target};
 use crate::store::reminders::Kind;
 use crate::store::{self, Incident};
@@ -227,34 +228,152 @@ pub fn sev1_page(
     })
 }
 
+/// Who an escalation paged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paged {
+    /// The tier paged (1-based), or the tier that was due when nobody could be paged.
+    pub tier: i64,
+    /// Who was paged; empty when no tier is configured or nobody is on call on any tier left.
+    pub who: Rich,
+    /// The schedule layers passed over because nobody was on call, as `payments/primary (tier 1)`.
+    pub skipped: Vec<String>,
+}
+
+/// One tier resolved at the time of the page.
+enum Resolved {
+    /// Page this, with what to say about it (`on call for payments/primary, covering`).
+    Page {
+        who: Rich,
+        note: Option<String>,
+        data: serde_json::Value,
+    },
+    /// A schedule layer with nobody on call, as `payments/primary`.
+    Nobody(String),
+}
+
+/// What a tier means now: a mention as written, or the person on call for a schedule layer
+/// now, covers applied.
+async fn resolve_tier(
+    conn: &mut SqliteConnection,
+    schedules: &Schedules,
+    raw: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Resolved> {
+    let r = match Tier::parse(raw) {
+        Ok(Tier::Layer(r)) => r,
+        // Tiers were checked when the configuration was read: the rest are mentions.
+        Ok(Tier::Mention(_)) | Err(_) => {
+            return Ok(Resolved::Page {
+                who: Rich::new().mention(raw.to_owned()),
+                note: None,
+                data: serde_json::json!({ "mention": raw }),
+            });
+        }
+    };
+    let (schedule, layer) = match schedules.find(&r) {
+        Ok(found) => found,
+        Err(why) => {
+            tracing::error!(tier = raw, %why, "an escalation tier names no loaded schedule");
+            return Ok(Resolved::Nobody(
+                raw.trim_start_matches(TIER_PREFIX).to_owned(),
+            ));
+        }
+    };
+    let label = format!("{}/{}", schedule.name, layer.name);
+    let covers = store::oncall::by_layer(conn, &schedule.name, now).await?;
+    let covers = covers.get(&layer.name).map_or(&[][..], Vec::as_slice);
+    let (shift, _) = layer.at(now, chrono::Duration::days(1), covers);
+    Ok(match shift {
+        None => Resolved::Nobody(label),
+        Some(shift) => Resolved::Page {
+            who: Rich::new().ping(&UserRef {
+                id: shift.person.clone(),
+                name: None,
+            }),
+            note: Some(format!(
+                "on call for {label}{}",
+                if shift.covering { ", covering" } else { "" }
+            )),
+            data: serde_json::json!({
+                "schedule": schedule.name,
+                "layer": layer.name,
+                "person": shift.person,
+                "covering": shift.covering,
+            }),
+        },
+    })
+}
+
 /// Pages the next escalation tier for an incident: posts in the paging channel, records it and
-/// raises the tier. `why` explains the page (`not acknowledged after 5m`, `@bob escalated`).
+/// raises the tier. `why` explains the page (`not acknowledged after 5m`, `@bob escalated`). A
+/// tier that names a schedule layer pages whoever is on call for it now (covers applied); when
+/// nobody is, the next tier is paged and the page says so.
 pub async fn escalate(
     conn: &mut SqliteConnection,
     config: &Config,
+    schedules: &Schedules,
     incident: &Incident,
     actor: &UserRef,
     why: Rich,
     now: DateTime<Utc>,
-) -> anyhow::Result<Rich> {
-    let tier = incident.escalation_tier + 1;
+) -> anyhow::Result<Paged> {
+    let due = incident.escalation_tier + 1;
     let tiers = config.tiers(&incident.tenant, incident.severity);
-    let mut paged = Rich::new();
-    let line = match tiers.len() {
-        0 => Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity))
-            .append(why)
-            .text(". No escalation tiers are configured ([escalation] in klaxon.toml)."),
-        n => {
-            let index = usize::try_from(tier - 1).unwrap_or(0).min(n - 1);
-            let last = if index + 1 == n { ", the last" } else { "" };
-            paged = Rich::new().mention(tiers[index].clone());
-            Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity))
-                .append(why)
-                .text(format!(". Paging tier {}{last}: ", index + 1))
-                .append(paged.clone())
-                .text(".")
+    let head = Rich::plain(format!("📟 {} ({}) ", incident.key(), incident.severity)).append(why);
+    let mut paged = Paged {
+        tier: due,
+        who: Rich::new(),
+        skipped: Vec::new(),
+    };
+    let mut data = serde_json::json!({ "tier": due });
+    let line = if tiers.is_empty() {
+        head.text(". No escalation tiers are configured ([escalation] in klaxon.toml).")
+    } else {
+        let n = tiers.len();
+        let mut index = usize::try_from(due - 1).unwrap_or(0).min(n - 1);
+        let mut found = None;
+        loop {
+            match resolve_tier(conn, schedules, &tiers[index], now).await? {
+                Resolved::Page { who, note, data } => {
+                    found = Some((who, note, data));
+                    break;
+                }
+                Resolved::Nobody(label) => {
+                    paged.skipped.push(format!("{label} (tier {})", index + 1));
+                    if index + 1 == n {
+                        break;
+                    }
+                    index += 1;
+                }
+            }
+        }
+        paged.tier = i64::try_from(index + 1).unwrap_or(due);
+        let mut line = head;
+        if !paged.skipped.is_empty() {
+            line = line.text(format!(
+                ". Nobody is on call for {}",
+                paged.skipped.join(", ")
+            ));
+        }
+        match found {
+            Some((who, note, tier_data)) => {
+                let last = if index + 1 == n { ", the last" } else { "" };
+                paged.who = who.clone();
+                data = serde_json::json!({ "tier": paged.tier, "paged": tier_data });
+                line = line
+                    .text(format!(". Paging tier {}{last}: ", paged.tier))
+                    .append(who);
+                if let Some(note) = note {
+                    line = line.text(format!(" ({note})"));
+                }
+                line.text(".")
+            }
+            None => line.text(": nobody is paged."),
         }
     };
+    if !paged.skipped.is_empty() {
+        data["nobody_on_call"] = serde_json::json!(paged.skipped);
+    }
     // A private incident's channel is named after its title: the page names neither.
     let line = if incident.private {
         let roles = store::incidents::roles(conn, incident.id).await?;
@@ -271,12 +390,42 @@ pub async fn escalate(
             .text(".")
     };
     let paging = config.paging_channel(&incident.tenant);
-    let text = if paged.0.is_empty() {
-        format!("Escalation due (tier {tier}); no tiers configured")
+    let mut text = if tiers.is_empty() {
+        format!("Escalation due (tier {due}); no tiers configured")
+    } else if paged.who.0.is_empty() {
+        format!("Escalation due (tier {due}); nobody is on call on any tier left")
     } else {
-        format!("Paged tier {tier}: {}", paged.to_plain())
+        format!("Paged tier {}: {}", paged.tier, paged.who.to_plain())
     };
-    let entry = store::timeline::append(conn, incident.id, now, actor, "escalated", &text).await?;
+    if let Some(serde_json::Value::Object(p)) = data.get("paged")
+        && let Some(layer) = p.get("layer").and_then(|l| l.as_str())
+    {
+        let schedule = p
+            .get("schedule")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default();
+        let covering = p.get("covering").and_then(serde_json::Value::as_bool) == Some(true);
+        text.push_str(&format!(
+            " (on call for {schedule}/{layer}{})",
+            if covering { ", covering" } else { "" }
+        ));
+    }
+    if !paged.skipped.is_empty() {
+        text.push_str(&format!(
+            "; nobody on call for {}",
+            paged.skipped.join(", ")
+        ));
+    }
+    let entry = store::timeline::append_with_data(
+        conn,
+        incident.id,
+        now,
+        actor,
+        "escalated",
+        &text,
+        Some(&data),
+    )
+    .await?;
     outbox::enqueue(
         conn,
         &incident.tenant,
@@ -290,7 +439,7 @@ pub async fn escalate(
         now,
     )
     .await?;
-    store::incidents::set_escalation_tier(conn, incident.id, tier).await?;
+    store::incidents::set_escalation_tier(conn, incident.id, paged.tier.max(due)).await?;
     Ok(paged)
 }
 

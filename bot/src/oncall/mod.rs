@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
+use klaxon_commands::ScheduleRef;
 
+pub use crate::config::{TIER_PREFIX, Tier};
 pub use crate::files::Problem;
 pub use rotation::{Cover, Layer, Length, Shift};
 
@@ -96,6 +98,60 @@ impl Schedules {
                     })
             })
             .collect()
+    }
+}
+
+impl Schedules {
+    /// The schedule and layer a reference names (the schedule's first layer without one), or
+    /// why not.
+    pub fn find(&self, r: &ScheduleRef) -> Result<(&Schedule, &Layer), String> {
+        let Some(schedule) = self.by_name.get(&r.schedule) else {
+            let known: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+            return Err(format!(
+                "no schedule `{}` is loaded (loaded: {}; `klaxon oncall check` shows why a file is not)",
+                r.schedule,
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        };
+        let layer = match &r.layer {
+            None => schedule.layers.first(),
+            Some(name) => schedule.layer(name),
+        };
+        layer.map(|l| (schedule, l)).ok_or_else(|| {
+            let layers: Vec<&str> = schedule.layers.iter().map(|l| l.name.as_str()).collect();
+            format!(
+                "`{}` has no layer `{}` (layers: {})",
+                schedule.name,
+                r.layer.as_deref().unwrap_or_default(),
+                layers.join(", ")
+            )
+        })
+    }
+
+    /// Every escalation tier of `config` that names a schedule layer not loaded here, as a
+    /// line naming the table, the severity and the tier.
+    pub fn tier_problems(&self, config: &crate::config::Config) -> Vec<String> {
+        let mut out = Vec::new();
+        for (table, escalation) in config.escalation_tables() {
+            for (severity, tiers) in escalation.lists() {
+                for (n, raw) in (1..).zip(tiers) {
+                    let problem = match Tier::parse(raw) {
+                        Ok(Tier::Mention(_)) => continue,
+                        Ok(Tier::Layer(r)) => match self.find(&r) {
+                            Ok(_) => continue,
+                            Err(why) => why,
+                        },
+                        Err(why) => why,
+                    };
+                    out.push(format!("{table} {severity}, tier {n} ({raw:?}): {problem}"));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -247,6 +303,33 @@ hours = "09:00-18:00"
              gaps (nobody on call)\n\
              \x20 2027-01-04 00:00 UTC → 2027-01-04 08:00 UTC\n\
              \x20 2027-01-04 17:00 UTC → 2027-01-05 00:00 UTC\n"
+        );
+    }
+
+    #[test]
+    fn escalation_tiers_that_name_schedules_are_checked_against_the_loaded_ones() {
+        let s = schedule(BUSINESS_ONLY);
+        let schedules = Schedules {
+            by_name: BTreeMap::from([(s.name.clone(), s)]),
+        };
+        let config = crate::config::Config::parse(
+            "[escalation]\ndefault = [\"schedule:web\", \"@ops\"]\nsev1 = [\"schedule:web/primary\", \"schedule:payments/primary\", \"schedule:web/night\"]",
+        )
+        .expect("config");
+        assert_eq!(
+            schedules.tier_problems(&config),
+            [
+                "[escalation] sev1, tier 2 (\"schedule:payments/primary\"): no schedule `payments` is loaded (loaded: web; `klaxon oncall check` shows why a file is not)",
+                "[escalation] sev1, tier 3 (\"schedule:web/night\"): `web` has no layer `night` (layers: primary)",
+            ]
+        );
+        let bad = crate::config::Config::parse("[escalation]\nsev2 = [\"schedule:Pay ments\"]")
+            .unwrap_err();
+        assert!(
+            format!("{bad:#}").contains(
+                "escalation: \"schedule:Pay ments\" must name a schedule layer like \"schedule:payments/primary\""
+            ),
+            "{bad:#}"
         );
     }
 

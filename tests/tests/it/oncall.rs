@@ -5,10 +5,44 @@ use klaxon::config::Config;
 use klaxon_commands::ReplyKind;
 use klaxon_tests::TestBot;
 
+const SCHEDULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../oncall");
+
 async fn bot() -> TestBot {
     let mut config = Config::default();
-    config.oncall.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../oncall").into();
+    config.oncall.dir = SCHEDULES.into();
     TestBot::with_config(config).await
+}
+
+/// A bot on the example schedules with `config` (TOML) around them.
+async fn bot_with(config: &str) -> TestBot {
+    let config =
+        Config::parse(&format!("{config}\n[oncall]\ndir = {SCHEDULES:?}\n")).expect("config");
+    TestBot::with_config(config).await
+}
+
+/// The escalation pages posted in the paging channel.
+fn pages(bot: &TestBot) -> Vec<String> {
+    bot.api
+        .posts_in("incidents")
+        .into_iter()
+        .filter(|p| p.starts_with("📟"))
+        .collect()
+}
+
+/// The text of the incident's timeline entries of `kind`.
+async fn entries(bot: &TestBot, kind: &str) -> Vec<String> {
+    let mut conn = bot.store().conn().await.expect("conn");
+    let incident = klaxon::store::incidents::by_number(&mut conn, &bot.tenant, 1)
+        .await
+        .expect("query")
+        .expect("incident");
+    klaxon::store::timeline::all(&mut conn, incident.id)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.text)
+        .collect()
 }
 
 async fn ok(bot: &TestBot, line: &str) -> String {
@@ -197,5 +231,82 @@ async fn a_swap_trades_two_shifts_as_two_covers() {
     assert_eq!(
         refused(&bot, "/inc oncall swap @U0CAROL @U0DAVE 2026-12-08").await,
         "U0DAVE has no shift on payments/primary in the year after 2026-12-14 08:00 UTC, so there is nothing to give back. Use `/inc oncall cover` instead."
+    );
+}
+
+#[tokio::test]
+async fn escalation_pages_whoever_is_on_call_then_covers_included() {
+    let bot = bot_with(
+        "checklist = []\n[escalation]\nsev1 = [\"schedule:payments/primary\", \"schedule:payments/secondary\", \"@manager\"]",
+    )
+    .await;
+    // Bob covers the primary layer for an hour, from 09:00 UTC.
+    ok(&bot, "/inc oncall cover @U0BOB 1h payments/primary").await;
+    bot.ok("alice", "general", "/inc declare sev1 Checkout errors")
+        .await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    bot.advance("5m").await;
+    bot.advance("5m").await;
+    assert_eq!(
+        pages(&bot),
+        [
+            format!(
+                "📟 INC-1 (SEV1) is not acknowledged 5m after declare. Paging tier 1: @U0BOB (on call for payments/primary, covering). Acknowledge with /inc ack in #{ch}."
+            ),
+            format!(
+                "📟 INC-1 (SEV1) is not acknowledged 10m after declare. Paging tier 2: @U0DAVE (on call for payments/secondary). Acknowledge with /inc ack in #{ch}."
+            ),
+        ]
+    );
+    // The timeline keeps who was on call then, not who is on call when it is read.
+    assert_eq!(
+        entries(&bot, "escalated").await,
+        [
+            "Paged tier 1: @U0BOB (on call for payments/primary, covering)",
+            "Paged tier 2: @U0DAVE (on call for payments/secondary)",
+        ]
+    );
+    // Once the cover is over, the rotation's person is paged.
+    bot.ok("carol", &ch, "/inc ack").await;
+    bot.advance("50m").await;
+    bot.ok("alice", "general", "/inc declare sev1 Search down")
+        .await;
+    bot.advance("5m").await;
+    let last = pages(&bot).pop().expect("a page");
+    assert!(
+        last.starts_with("📟 INC-2 (SEV1) is not acknowledged 5m after declare. Paging tier 1: @U0ALICE (on call for payments/primary)."),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn a_layer_with_nobody_on_call_pages_the_next_tier_and_says_so() {
+    let bot = bot_with(
+        "checklist = []\n[escalation]\nsev2 = [\"schedule:payments/manager\", \"schedule:payments/secondary\"]",
+    )
+    .await;
+    // 20:00 UTC is 21:00 in Berlin: the manager layer has nobody.
+    bot.clock.advance(std::time::Duration::from_secs(11 * 3600));
+    bot.ok("alice", "general", "/inc declare sev2 Checkout errors")
+        .await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    assert_eq!(
+        bot.ok("alice", &ch, "/inc escalate").await,
+        "✓ Paged tier 2: @U0ERIN. Nobody is on call for payments/manager (tier 1)."
+    );
+    bot.settle().await;
+    assert_eq!(
+        pages(&bot),
+        [format!(
+            "📟 INC-1 (SEV2) was escalated by @alice. Nobody is on call for payments/manager (tier 1). Paging tier 2, the last: @U0ERIN (on call for payments/secondary). Acknowledge with /inc ack in #{ch}."
+        )]
+    );
+    assert_eq!(
+        entries(&bot, "escalated").await,
+        [
+            "Paged tier 2: @U0ERIN (on call for payments/secondary); nobody on call for payments/manager (tier 1)"
+        ]
     );
 }

@@ -12,7 +12,11 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     ensure_open(&incident, "be escalated")?;
     let user = ctx.inv.user.clone();
     let why = Rich::plain("was escalated by ").person(&user);
-    let paged = reminders::escalate(ctx.conn, ctx.config, &incident, &user, why, ctx.now).await?;
+    let schedules = &ctx.services.schedules;
+    let paged = reminders::escalate(
+        ctx.conn, ctx.config, schedules, &incident, &user, why, ctx.now,
+    )
+    .await?;
     // The automatic escalation restarts its clock from this page.
     if let Some(r) = schedules::get(ctx.conn, incident.id, Kind::Ack, 0).await? {
         let incident = crate::store::incidents::get(ctx.conn, incident.id)
@@ -22,13 +26,32 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
         schedules::fired(ctx.conn, r.id, ctx.now, next).await?;
     }
     ctx.mark_queued();
-    let tier = incident.escalation_tier + 1;
-    Ok(if paged.0.is_empty() {
-        done(format!(
-            "✓ {} escalated to tier {tier}, but no tiers are configured ([escalation] in klaxon.toml).",
-            incident.key()
-        ))
+    let tier = paged.tier;
+    let nobody = if paged.skipped.is_empty() {
+        String::new()
     } else {
-        done(format!("✓ Paged tier {tier}: {}.", paged.to_plain()))
-    })
+        format!(" Nobody is on call for {}.", paged.skipped.join(", "))
+    };
+    Ok(
+        if ctx
+            .config
+            .tiers(&incident.tenant, incident.severity)
+            .is_empty()
+        {
+            done(format!(
+                "✓ {} escalated to tier {tier}, but no tiers are configured ([escalation] in klaxon.toml).",
+                incident.key()
+            ))
+        } else if paged.who.0.is_empty() {
+            done(format!(
+                "✓ {} escalated, but nobody is paged:{nobody}",
+                incident.key()
+            ))
+        } else {
+            done(format!(
+                "✓ Paged tier {tier}: {}.{nobody}",
+                paged.who.to_plain()
+            ))
+        },
+    )
 }
