@@ -198,6 +198,9 @@ pub struct ConsoleSettings {
     pub channel: String,
     /// `Some(start)`: a clock that only moves with `:advance`.
     pub virtual_time: Option<DateTime<Utc>>,
+    /// `KLAXON_HTTP_ADDR`: its port is where the console serves the pages, on 127.0.0.1.
+    /// Unset, the pages are served on port 3000 when the console is interactive.
+    pub http_addr: Option<String>,
 }
 
 /// Runs the console adapter on standard input and output until end of input.
@@ -233,6 +236,13 @@ pub async fn run_console(
     let background = manual
         .is_none()
         .then(|| spawn_background(&tasks, &app, &shutdown, Duration::from_secs(5)));
+    let pages = match crate::web::console::addr(settings.http_addr.as_deref(), interactive) {
+        Some(addr) => {
+            crate::web::console::serve(&console, &store, Arc::clone(&app.clock), addr, &shutdown)
+                .await
+        }
+        None => None,
+    };
     let host = ConsoleApp { app, manual };
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     console.run(&host, stdin, interactive).await?;
@@ -240,6 +250,9 @@ pub async fn run_console(
     if let Some((scheduler, dispatcher)) = background {
         let _ = scheduler.await;
         let _ = dispatcher.await;
+    }
+    if let Some(pages) = pages {
+        let _ = pages.await;
     }
     host.settle().await;
     store.close().await;
@@ -560,6 +573,18 @@ pub async fn serve_with_clock(
     anyhow::ensure!(!apis.is_empty(), "no platform is configured");
     let discord_capture = config.discord.capture_emoji.clone();
     let capture_emoji = config.slack.capture_emoji.clone();
+    let web = config
+        .web
+        .enabled
+        .then(|| {
+            crate::web::WebState::new(
+                store.clone(),
+                Arc::clone(&clock),
+                crate::web::Access::configured(&config.web),
+            )
+        })
+        .transpose()?
+        .map(Arc::new);
     let app = App::new(store.clone(), config, clock, apis)?;
     app.recover().await?;
     let cancel = CancellationToken::new();
@@ -636,6 +661,7 @@ pub async fn serve_with_clock(
         },
         outbox: Arc::clone(&app.dispatcher),
         tasks: tasks.clone(),
+        web,
     });
     // A background task given up on stops the process too, with an error (see `supervise`).
     let failed = tasks.failed();

@@ -1,4 +1,5 @@
-//! The command line: `klaxon [run | console | doctor | incidents | timeline | migrate | config check]`.
+//! The command line: `klaxon [run | console | doctor | incidents | timeline | postmortem | report |
+//! runbooks | oncall | migrate | config check]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +69,16 @@ pub enum Cmd {
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Time to acknowledge and to resolve by severity (overall and per week), and the
+    /// follow-ups and postmortems that are overdue.
+    Report {
+        /// How far back, by when incidents were declared (`30d`, `12h`, at most `366d`).
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Runbook files.
     #[command(subcommand)]
@@ -346,6 +357,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                     user: "oncall".into(),
                     channel: "general".into(),
                     virtual_time: None,
+                    http_addr: std::env::var("KLAXON_HTTP_ADDR").ok(),
                 },
             )
             .await
@@ -363,6 +375,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                     user: args.user.trim_start_matches('@').to_owned(),
                     channel: args.channel.trim_start_matches('#').to_owned(),
                     virtual_time,
+                    http_addr: std::env::var("KLAXON_HTTP_ADDR").ok(),
                 },
             )
             .await
@@ -539,6 +552,14 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             }
         }
         Some(Cmd::Oncall(cmd)) => oncall(cmd, &config, Utc::now(), out),
+        Some(Cmd::Report { since, json }) => {
+            let back = klaxon_commands::Duration::parse(since)
+                .map_err(|e| anyhow::anyhow!("--since: {}", e.text()))?;
+            let store = existing(&cli.db).await?;
+            let now = Utc::now();
+            let from = now - chrono::Duration::seconds(i64::try_from(back.as_secs())?);
+            crate::report::write(&store, from, now, *json, out).await
+        }
         Some(Cmd::Migrate) => {
             Store::open(&cli.db).await?.close().await;
             writeln!(out, "Database {} is up to date.", cli.db)?;

@@ -56,6 +56,8 @@ pub struct HttpState {
     pub outbox: Arc<crate::outbox::Dispatcher>,
     /// The supervised background tasks, for `/healthz`.
     pub tasks: crate::supervise::Tasks,
+    /// The read-only pages, when `[web] enabled`.
+    pub web: Option<Arc<crate::web::WebState>>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -94,6 +96,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(inbound)
+        .merge(crate::web::router(state.web.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

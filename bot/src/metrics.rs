@@ -4,11 +4,11 @@
 //! One process-wide registry: the engine, the outbox, the scheduler and alert intake count into
 //! it wherever they are, and the endpoint encodes it. Open incidents are read from the database
 //! at scrape time (the database is the truth; a gauge kept in memory would drift across
-//! restarts).
+//! restarts), and so are the histograms of time to acknowledge and to resolve.
 
 use std::sync::LazyLock;
 
-use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -230,6 +230,7 @@ pub async fn render(store: &crate::store::Store) -> anyhow::Result<String> {
     let mut conn = store.conn().await?;
     let open = crate::store::incidents::open_by_severity(&mut conn).await?;
     drop(conn);
+    let times = times(store).await?;
     let _one_at_a_time = m
         .rendering
         .lock()
@@ -244,8 +245,58 @@ pub async fn render(store: &crate::store::Store) -> anyhow::Result<String> {
             .set(n);
     }
     let mut out = String::new();
-    encode(&mut out, &m.registry)?;
+    encode_registry(&mut out, &m.registry)?;
+    encode_registry(&mut out, &times)?;
+    encode_eof(&mut out)?;
     Ok(out)
+}
+
+/// 30 s to a day: how long acknowledging and resolving take.
+const TIME_BUCKETS: [f64; 12] = [
+    30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+];
+
+/// Time to acknowledge and to resolve of every incident, by severity, read from the database
+/// at scrape time (the same figures as `/insights` and `klaxon report`), in a registry of its
+/// own made for this scrape.
+async fn times(store: &crate::store::Store) -> anyhow::Result<Registry> {
+    let mut conn = store.conn().await?;
+    let timings = crate::store::pages::timings(&mut conn, None, None).await?;
+    drop(conn);
+    let mut registry = Registry::with_prefix("klaxon");
+    let ack = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+        Histogram::new(TIME_BUCKETS)
+    });
+    let resolve = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+        Histogram::new(TIME_BUCKETS)
+    });
+    for severity in klaxon_commands::Severity::ALL {
+        let labels = vec![("severity", severity.to_string())];
+        // Every severity is in the output, with zero counts until one is seen.
+        drop(ack.get_or_create(&labels));
+        drop(resolve.get_or_create(&labels));
+    }
+    let secs = |d: chrono::Duration| d.num_milliseconds() as f64 / 1000.0;
+    for t in &timings {
+        let labels = vec![("severity", t.severity.to_string())];
+        if let Some(d) = t.to_ack {
+            ack.get_or_create(&labels).observe(secs(d));
+        }
+        if let Some(d) = t.to_resolve {
+            resolve.get_or_create(&labels).observe(secs(d));
+        }
+    }
+    registry.register(
+        "time_to_acknowledge_seconds",
+        "Time from declare to the first /inc ack, by the incident's severity now",
+        ack,
+    );
+    registry.register(
+        "time_to_resolve_seconds",
+        "Time from declare to resolve, by the incident's severity now",
+        resolve,
+    );
+    Ok(registry)
 }
 
 /// The content type of [`render`]'s text.

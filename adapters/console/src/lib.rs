@@ -94,6 +94,11 @@ impl Console {
         });
     }
 
+    /// Prints one line of the console's own (not a channel's), such as where its pages are.
+    pub fn note(&self, text: &str) {
+        self.say(text);
+    }
+
     /// Reads lines until end of input or `:quit`.
     pub async fn run<R: AsyncBufRead + Unpin>(
         &self,

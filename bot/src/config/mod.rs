@@ -23,6 +23,7 @@ mod retention;
 mod runbooks;
 mod severity;
 mod slack;
+mod web;
 
 pub use checklist::{ChecklistItem, Trigger, default_checklist};
 pub use discord::{ArchiveAfter, DiscordChannelId, DiscordConfig, DiscordMention, GuildConfig};
@@ -35,6 +36,7 @@ pub use retention::RetentionConfig;
 pub use runbooks::RunbooksConfig;
 pub use severity::{AckTarget, Cadence, SeverityLevel, SeverityOverride, SeverityOverrides};
 pub use slack::SlackConfig;
+pub use web::WebConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -72,6 +74,9 @@ pub struct Config {
     /// `[oncall]`: the on-call schedule files.
     #[serde(default)]
     pub oncall: OncallConfig,
+    /// `[web]`: the read-only pages.
+    #[serde(default)]
+    pub web: WebConfig,
 }
 
 impl Config {

@@ -56,7 +56,7 @@ impl Incident {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(super) struct Row {
     id: i64,
     platform: String,
     workspace: String,
@@ -140,11 +140,11 @@ const COLUMNS: &str = "id, platform, workspace, number, title, severity, status,
     channel_base, channel_planned, channel_name, channel_id, escalation_tier, update_every_secs, \
     reminders_off";
 
-fn select(filter: &str) -> String {
+pub(super) fn select(filter: &str) -> String {
     format!("SELECT {COLUMNS} FROM incidents WHERE {filter}")
 }
 
-fn convert(rows: Vec<Row>) -> anyhow::Result<Vec<Incident>> {
+pub(super) fn convert(rows: Vec<Row>) -> anyhow::Result<Vec<Incident>> {
     rows.into_iter().map(Incident::try_from).collect()
 }
 

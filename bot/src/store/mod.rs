@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod incidents;
 pub mod oncall;
 pub mod outbox;
+pub mod pages;
 pub mod postmortems;
 pub mod posts;
 pub mod reminders;

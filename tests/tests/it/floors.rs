@@ -41,6 +41,8 @@ const FLOORS: &[(&str, &[&str])] = &[
             "app",
             "doctor",
             "cli",
+            "web",
+            "report",
         ],
     ),
 ];

@@ -24,3 +24,4 @@ mod slack;
 mod slack_fake;
 mod slack_manifest;
 mod slack_rules;
+mod web;
