@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::reminders::{self, klaxon};
-use crate::outbox::{self, Op, Target};
+use crate::store::outbox::{self, Op, Target};
 use crate::store::reminders::{Kind, Reminder};
 use crate::store::{self, Store};
 

@@ -61,6 +61,8 @@ struct Inner {
     failures: VecDeque<ApiError>,
     /// Channel names whose creation fails, with the error.
     failing_names: std::collections::HashMap<String, ApiError>,
+    /// Channel names whose next creation never answers (a hung platform call).
+    hanging_names: BTreeSet<String>,
     next: u64,
     attempts: u64,
 }
@@ -98,6 +100,11 @@ impl Recorder {
     /// Creating a channel of this name fails with `error` (every time).
     pub fn fail_create_of(&self, name: &str, error: ApiError) {
         self.with(|i| i.failing_names.insert(name.to_owned(), error));
+    }
+
+    /// The next creation of a channel of this name never answers, as a hung connection would.
+    pub fn hang_create_of(&self, name: &str) {
+        self.with(|i| i.hanging_names.insert(name.to_owned()));
     }
 
     /// Posts to a channel, as plain text, in order.
@@ -171,6 +178,9 @@ fn key(channel: &ChannelRef) -> String {
 impl ChatApi for Recorder {
     async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
         self.attempt()?;
+        if self.with(|i| i.hanging_names.remove(&channel.name)) {
+            return std::future::pending().await;
+        }
         if let Some(e) = self.with(|i| i.failing_names.get(&channel.name).cloned()) {
             return Err(e);
         }

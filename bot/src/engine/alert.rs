@@ -16,7 +16,7 @@ use super::render::planned;
 use super::{ActionError, ActionResult, Ctx, Engine};
 use crate::alerts::{Alert, AlertStatus, Outcome, Routed, Target};
 use crate::clock::short;
-use crate::outbox::{self, Op};
+use crate::store::outbox::{self, Op};
 use crate::store::{self, Incident, alerts::NewAlert};
 
 /// Who acts when an alert does something by itself (a rule's declare, a resolved entry).
@@ -224,16 +224,7 @@ async fn edit(ctx: &mut Ctx<'_>, id: i64) -> anyhow::Result<()> {
         alert: id,
         message: announcement(&row, incident.as_ref()),
     };
-    store::outbox::enqueue(
-        ctx.conn,
-        &row.tenant,
-        None,
-        Some(&store::alerts::edit_key(id)),
-        false,
-        &serde_json::to_string(&op)?,
-        ctx.now,
-    )
-    .await?;
+    store::outbox::enqueue(ctx.conn, &row.tenant, None, &op, ctx.now).await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use klaxon_commands::{Message, Rich};
 use sqlx::SqliteConnection;
 
 use crate::config::Config;
-use crate::outbox::{self, Op, Target};
+use crate::store::outbox::{self, Op, Target};
 use crate::store::reminders::Kind;
 use crate::store::{self, Incident};
 

@@ -18,7 +18,7 @@ use klaxon_commands::{Message, Rich, UserRef};
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
-use crate::outbox::{self, Op};
+use crate::store::outbox::{self, Op};
 use crate::store::{self, Incident, Store};
 
 use super::Services;

@@ -24,7 +24,7 @@ use tracing::Instrument as _;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::outbox::{self, Op};
+use crate::store::outbox::{self, Op};
 use crate::store::{self, Incident, Store};
 
 /// The incident engine. Cheap to share behind an `Arc`.

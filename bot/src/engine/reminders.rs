@@ -12,7 +12,7 @@ use crate::clock::short;
 use crate::config::{AckTarget, Config, Trigger};
 use crate::engine::render::age;
 use crate::oncall::{Schedules, TIER_PREFIX, Tier};
-use crate::outbox::{self, Op, Target};
+use crate::store::outbox::{self, Op, Target};
 use crate::store::reminders::Kind;
 use crate::store::{self, Incident};
 

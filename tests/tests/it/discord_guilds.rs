@@ -2,7 +2,7 @@
 //! and page its own SEV1 role, and a guild not listed uses the flat `[discord]` keys.
 
 use klaxon::config::Config;
-use klaxon::outbox::{Op, Target};
+use klaxon::store::outbox::{Op, Target};
 use klaxon_commands::{PlatformKind, Tenant};
 use klaxon_tests::TestBot;
 
@@ -14,7 +14,7 @@ async fn paging_posts(bot: &TestBot, tenant: &Tenant) -> Vec<(String, String)> {
         .expect("pending")
         .into_iter()
         .filter(|p| p.tenant == *tenant)
-        .filter_map(|p| match serde_json::from_str::<Op>(&p.op).ok()? {
+        .filter_map(|p| match p.op {
             Op::Post {
                 to: Target::Channel(c),
                 message,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use klaxon::outbox::{Op, Target};
+use klaxon::store::outbox::{Op, Target};
 use klaxon::store::posts::PostKind;
 use klaxon_tests::fake_slack::{ApiCall, BOT_TOKEN, FakeSlack, SIGNING_SECRET, sign};
 use serde_json::Value;
@@ -22,9 +22,9 @@ const DECLARES_PER_LANE: usize = 16;
 const KILLS: usize = 5;
 /// The paging channel, where announcements go.
 const PAGING: &str = "C0PAGING";
-/// How many calls the dispatcher has in flight at once (`outbox::CONCURRENT_CALLS`): at most
-/// that many calls can be repeated by one crash.
-const IN_FLIGHT: usize = 8;
+/// How many calls the dispatcher has in flight at once: at most that many calls can be
+/// repeated by one crash.
+const IN_FLIGHT: usize = klaxon::outbox::IN_FLIGHT;
 
 /// The real `klaxon` binary, built once: the test profile, as `cli.rs` and `ops.rs` build it,
 /// or the release build with `KLAXON_DRILL_RELEASE=1` (minutes more to build, so not in CI).

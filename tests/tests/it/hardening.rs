@@ -124,7 +124,11 @@ async fn a_slack_503_with_retry_after_waits_that_long_and_other_incidents_go_on(
         .expect("pending");
     drop(conn);
     let call = waiting.iter().find(|c| c.attempts == 1).expect("the call");
-    assert!(call.op.contains("create_channel"), "{}", call.op);
+    assert!(
+        matches!(call.op, klaxon::store::outbox::Op::CreateChannel { .. }),
+        "{:?}",
+        call.op
+    );
     // Slack's wait, not the 1 s backoff.
     let wait = call.not_before.expect("postponed") - Utc::now();
     assert!(

@@ -14,6 +14,7 @@ mod fake_discord;
 mod floors;
 mod guardrails;
 mod hardening;
+mod lanes;
 mod oncall;
 mod ops;
 mod outbox;

@@ -6,8 +6,8 @@ use klaxon_commands::{Reply, Rich, Severity, Title};
 use crate::engine::render::{View, planned};
 use crate::engine::{ActionResult, Ctx};
 
-use crate::outbox::{Op, Target};
 use crate::store::incidents::{self, NewIncident};
+use crate::store::outbox::{Op, Target};
 use crate::store::posts::PostKind;
 
 pub async fn run(

@@ -7,7 +7,7 @@ use super::common::done;
 use crate::clock::long;
 use crate::engine::postmortem::gather;
 use crate::engine::{ActionResult, Ctx};
-use crate::outbox::Op;
+use crate::store::outbox::Op;
 use crate::store::reminders::Kind;
 use crate::store::{Incident, postmortems, reminders as schedules};
 

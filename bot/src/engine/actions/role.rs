@@ -4,7 +4,7 @@ use klaxon_commands::{Message, Rich, Role, UserError, UserRef};
 
 use super::common::{done, ensure_open};
 use crate::engine::{ActionError, ActionResult, Ctx};
-use crate::outbox::Op;
+use crate::store::outbox::Op;
 use crate::store::{Incident, incidents};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, role: Role, user: UserRef) -> ActionResult {

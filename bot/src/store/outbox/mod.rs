@@ -1,8 +1,12 @@
-//! The outbox table: platform calls waiting to be made.
+//! The outbox table: platform calls waiting to be made, each an [`Op`] decoded once here.
+
+mod op;
 
 use chrono::{DateTime, Utc};
 use klaxon_commands::{PlatformKind, Tenant};
 use sqlx::SqliteConnection;
+
+pub use op::{Op, Target};
 
 use crate::clock::{from_db, to_db};
 
@@ -12,8 +16,8 @@ pub struct Pending {
     pub id: i64,
     pub tenant: Tenant,
     pub incident_id: Option<i64>,
-    /// The JSON of an [`crate::outbox::Op`].
-    pub op: String,
+    /// The call, decoded from its stored JSON.
+    pub op: Op,
     pub attempts: i64,
     /// Not to be tried before this (real) time, after a transient failure.
     pub not_before: Option<DateTime<Utc>>,
@@ -21,11 +25,36 @@ pub struct Pending {
     pub created_at: DateTime<Utc>,
 }
 
-/// Adds a call. A pending call of the same incident with the same `coalesce_key` that has not
+/// Writes a call in the caller's transaction.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    tenant: &Tenant,
+    incident_id: Option<i64>,
+    op: &Op,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let json = serde_json::to_string(op)?;
+    // A newer topic replaces an older one even after that one was tried and postponed by a
+    // rate limit, and keeps its wait: only the latest topic is sent, when the limit allows.
+    let tried_too = matches!(op, Op::SetTopic { .. });
+    insert(
+        conn,
+        tenant,
+        incident_id,
+        op.coalesce_key().as_deref(),
+        tried_too,
+        &json,
+        at,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds a call as stored JSON. A pending call of the same incident with the same `coalesce_key` that has not
 /// been tried is superseded: only the newest edit of a post or topic is ever made. With
 /// `tried_too`, calls already tried and postponed are superseded as well, and the new call
 /// keeps the latest of their `not_before` (a rate limit's wait still applies).
-pub async fn enqueue(
+async fn insert(
     conn: &mut SqliteConnection,
     tenant: &Tenant,
     incident_id: Option<i64>,
@@ -82,7 +111,11 @@ type PendingRow = (
     String,
 );
 
-/// Pending calls for the given platforms, oldest first.
+/// Pending calls for the given platforms: each incident's oldest call first (every incident's
+/// first, then every incident's second …, up to `PER_INCIDENT` each), in id order within a
+/// rank, so a new incident's first calls are never left out behind an older backlog. A row
+/// whose op does not decode (written by a newer Klaxon, or damaged) is marked failed here,
+/// once, with the reason.
 pub async fn pending(
     conn: &mut SqliteConnection,
     platforms: &[PlatformKind],
@@ -92,13 +125,17 @@ pub async fn pending(
         return Ok(Vec::new());
     }
     // Only the platforms this process serves: calls for another one must not fill the batch.
-    let placeholders: Vec<String> = (2..platforms.len() + 2).map(|n| format!("${n}")).collect();
+    let placeholders: Vec<String> = (3..platforms.len() + 3).map(|n| format!("${n}")).collect();
     let sql = format!(
-        "SELECT id, platform, workspace, incident_id, op, attempts, not_before, created_at FROM outbox \
-         WHERE state = 'pending' AND platform IN ({}) ORDER BY id LIMIT $1",
+        "SELECT id, platform, workspace, incident_id, op, attempts, not_before, created_at FROM (\
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
+           FROM outbox WHERE state = 'pending' AND platform IN ({})\
+         ) WHERE rank <= $2 ORDER BY rank, id LIMIT $1",
         placeholders.join(", ")
     );
-    let mut query = sqlx::query_as::<_, PendingRow>(&sql).bind(limit);
+    let mut query = sqlx::query_as::<_, PendingRow>(&sql)
+        .bind(limit)
+        .bind(PER_INCIDENT);
     for p in platforms {
         query = query.bind(p.as_str());
     }
@@ -107,6 +144,15 @@ pub async fn pending(
     for (id, platform, workspace, incident_id, op, attempts, not_before, created_at) in rows {
         let Some(platform) = PlatformKind::parse(&platform) else {
             continue;
+        };
+        let op = match serde_json::from_str::<Op>(&op) {
+            Ok(op) => op,
+            Err(e) => {
+                let reason = format!("unreadable call: {e}");
+                tracing::error!(call = id, %reason, "platform call failed for good");
+                mark_failed(conn, id, &reason, Utc::now()).await?;
+                continue;
+            }
         };
         out.push(Pending {
             id,
@@ -118,7 +164,27 @@ pub async fn pending(
             created_at: from_db(&created_at)?,
         });
     }
+    out.sort_by_key(|p| p.id);
     Ok(out)
+}
+
+/// How many of one incident's pending calls [`pending`] reads at most.
+pub const PER_INCIDENT: i64 = 16;
+
+/// Whether the incident has a pending call with this coalescing key.
+pub async fn has_pending(
+    conn: &mut SqliteConnection,
+    incident_id: i64,
+    coalesce_key: &str,
+) -> anyhow::Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' \
+         AND incident_id = $1 AND coalesce_key = $2)",
+    )
+    .bind(incident_id)
+    .bind(coalesce_key)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// How many calls are still pending (for shutdown and tests).

@@ -1,0 +1,429 @@
+//! Lanes: which pending call may go now. Each lane runs its calls one at a time in id order;
+//! lanes never wait for each other, and at most [`IN_FLIGHT`] calls are in flight at once.
+//!
+//! A lane is what a call must stay in order with: an incident's calls (its channel before
+//! anything posted in it), the same incident's topic edits (Discord allows two per 10 minutes
+//! per channel, so a postponed topic must not hold back posts; only the newest topic is ever
+//! sent), or one shared channel's posts (the paging channel: announcements in the order of the
+//! declares). One task polls every call in flight; none of them sleeps in a shared worker, and
+//! as soon as one call ends its lane's next call starts, without waiting for the others.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
+use klaxon_commands::{PlatformKind, Tenant};
+use tokio_util::sync::CancellationToken;
+
+use super::record::Outcome;
+use super::{Dispatcher, IN_FLIGHT, Op};
+use crate::store::posts::PostKind;
+use crate::store::{self, outbox::Pending};
+
+/// How many pending calls are read at once.
+const LOAD: i64 = 2000;
+
+/// What a call must stay in order with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Lane {
+    /// An incident's calls (or, with no incident, the alert announcements and their edits).
+    Incident(Tenant, Option<i64>),
+    /// An incident's topic edits.
+    Topic(Tenant, i64),
+    /// Edits of an incident's announcement, which is posted in a shared lane: they wait for
+    /// it to be posted, and for the incident's channel, which they name.
+    Announcement(Tenant, i64),
+    /// Posts to one fixed channel, such as the paging channel.
+    Shared(Tenant, String),
+}
+
+impl Lane {
+    fn of(call: &Pending) -> Self {
+        let tenant = call.tenant.clone();
+        match (&call.op, call.incident_id) {
+            (Op::SetTopic { .. }, Some(incident)) => Self::Topic(tenant, incident),
+            (
+                Op::Edit {
+                    kind: PostKind::Announcement,
+                    ..
+                },
+                Some(incident),
+            ) => Self::Announcement(tenant, incident),
+            (
+                Op::Post {
+                    to: super::Target::Channel(c),
+                    ..
+                },
+                _,
+            ) => Self::Shared(tenant, c.id.clone().unwrap_or_else(|| c.name.clone())),
+            (_, incident) => Self::Incident(tenant, incident),
+        }
+    }
+}
+
+/// The calls read from the table, by lane, and what is in flight.
+#[derive(Default)]
+struct Lanes {
+    queues: HashMap<Lane, VecDeque<Pending>>,
+    busy: HashSet<Lane>,
+    flying: HashSet<i64>,
+    /// Platforms with a token recheck in flight (at most one call while paused).
+    probing: HashMap<PlatformKind, i64>,
+    /// Incidents whose channel creation is in flight.
+    creating: HashMap<i64, DateTime<Utc>>,
+    /// Incidents whose announcement is still to be posted.
+    announcing: HashSet<i64>,
+    /// Incidents whose announcement post is in flight.
+    announcing_now: HashSet<i64>,
+    /// The calls in flight by incident: id, lane and when each started.
+    started: HashMap<i64, Vec<(i64, Lane, DateTime<Utc>)>>,
+    /// The last read left calls out (an incident's [`store::outbox::PER_INCIDENT`], or the
+    /// whole [`LOAD`]): a lane that runs dry reads the table again.
+    capped: bool,
+}
+
+impl Lanes {
+    /// Replaces the queues with what the table holds now, leaving out calls in flight.
+    fn load(&mut self, calls: Vec<Pending>) {
+        self.queues.clear();
+        let mut per_incident: HashMap<(&Tenant, Option<i64>), i64> = HashMap::new();
+        for call in &calls {
+            *per_incident
+                .entry((&call.tenant, call.incident_id))
+                .or_default() += 1;
+        }
+        self.capped = calls.len() >= usize::try_from(LOAD).unwrap_or(usize::MAX)
+            || per_incident
+                .values()
+                .any(|n| *n >= store::outbox::PER_INCIDENT);
+        self.announcing.clone_from(&self.announcing_now);
+        for call in calls {
+            if let (Some(incident), true) = (call.incident_id, is_announcement(&call.op)) {
+                self.announcing.insert(incident);
+            }
+            if self.flying.contains(&call.id) {
+                continue;
+            }
+            self.queues
+                .entry(Lane::of(&call))
+                .or_default()
+                .push_back(call);
+        }
+    }
+
+    /// Whether an incident still has its channel to create (its topic waits for it).
+    fn creating(&self, tenant: &Tenant, incident: i64) -> bool {
+        self.creating.contains_key(&incident)
+            || self
+                .queues
+                .get(&Lane::Incident(tenant.clone(), Some(incident)))
+                .is_some_and(|q| q.iter().any(|c| matches!(c.op, Op::CreateChannel { .. })))
+    }
+
+    /// An earlier call of the same incident, in another lane, started less than
+    /// [`SIBLING_WAIT`] ago: `call` waits for it (until the returned time at most), so that
+    /// an incident's calls keep their order whenever nothing holds them up. Calls that
+    /// cannot go yet (postponed, behind a backlog in their lane) hold nothing.
+    fn sibling_running(
+        &self,
+        lane: &Lane,
+        call: &Pending,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let incident = call.incident_id?;
+        let wait = chrono::Duration::from_std(SIBLING_WAIT).unwrap_or_default();
+        self.started
+            .get(&incident)?
+            .iter()
+            .filter(|(id, other, since)| *id < call.id && other != lane && now - *since < wait)
+            .map(|(_, _, since)| *since + wait)
+            .min()
+    }
+}
+
+/// Whether a call posts an incident's announcement.
+fn is_announcement(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Post {
+            track: Some(PostKind::Announcement),
+            ..
+        }
+    )
+}
+
+/// Longest a call waits for an earlier call of its incident in another lane (an announcement
+/// for its incident's channel creation, the channel's summary for the announcement).
+const SIBLING_WAIT: Duration = Duration::from_secs(2);
+
+impl Dispatcher {
+    /// Makes every call that is due, until none is left that can be made now. Returns when
+    /// the earliest postponed call will be due, if any.
+    pub async fn drain(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let _one_at_a_time = self.running.lock().await;
+        self.pump(None).await
+    }
+
+    /// Runs until `shutdown`, making calls as they are queued (the engine's `Notify`) and as
+    /// postponed ones fall due. On shutdown it starts no new call, lets those in flight end
+    /// and makes what else is due, all within `grace`; the rest stays queued for the next
+    /// start.
+    pub async fn run(self: std::sync::Arc<Self>, shutdown: CancellationToken, grace: Duration) {
+        let serve = self.serve(&shutdown);
+        tokio::pin!(serve);
+        tokio::select! {
+            biased;
+            () = &mut serve => return,
+            () = shutdown.cancelled() => {}
+        }
+        if tokio::time::timeout(grace, serve).await.is_err() {
+            tracing::warn!(
+                grace = ?grace,
+                "shutdown: some platform calls are still pending; they run at next start"
+            );
+        }
+    }
+
+    /// The dispatch loop of [`Self::run`]; after `shutdown`, one last pass.
+    async fn serve(&self, shutdown: &CancellationToken) {
+        loop {
+            let next = {
+                let _one_at_a_time = self.running.lock().await;
+                self.pump(Some(shutdown)).await
+            };
+            if shutdown.is_cancelled() {
+                if let Err(e) = self.drain().await {
+                    tracing::error!(error = %format!("{e:#}"), "outbox dispatch failed");
+                }
+                return;
+            }
+            let next = match next {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "outbox dispatch failed");
+                    Some(Utc::now() + chrono::Duration::seconds(5))
+                }
+            };
+            let sleep = next
+                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// Starts every ready lane's next call and keeps going as calls end, reading the table
+    /// again when woken (`running`: new calls were committed) or when a postponed call falls
+    /// due. Returns, with the next due time, once nothing is in flight and nothing is ready,
+    /// or once `running` is cancelled and the calls in flight have ended.
+    async fn pump(
+        &self,
+        running: Option<&CancellationToken>,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let platforms: Vec<PlatformKind> = self.apis.keys().copied().collect();
+        let read = || {
+            let platforms = platforms.clone();
+            Box::pin(async move {
+                let mut conn = self.store.conn().await?;
+                store::outbox::pending(&mut conn, &platforms, LOAD).await
+            })
+        };
+        let mut lanes = Lanes::default();
+        let mut flying = FuturesUnordered::new();
+        // The table is read while the calls in flight go on (they need the database too, and
+        // are polled only here): a call that ends during a read is left out of it, and the
+        // table is read again.
+        let mut reading: Option<futures_util::future::BoxFuture<'_, anyhow::Result<Vec<Pending>>>> =
+            Some(read());
+        let mut ended_while_reading: HashSet<i64> = HashSet::new();
+        let mut reload = false;
+        loop {
+            let stopping = running.is_some_and(CancellationToken::is_cancelled);
+            let mut next_due = None;
+            if reading.is_none() {
+                if reload {
+                    reading = Some(read());
+                    reload = false;
+                } else if !stopping {
+                    next_due = self.start_ready(&mut lanes, &mut flying);
+                }
+            }
+            if flying.is_empty() && reading.is_none() {
+                return Ok(next_due);
+            }
+            let wait = next_due
+                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(3600));
+            let woken = async {
+                match running {
+                    Some(stop) if !stopping => tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = stop.cancelled() => {}
+                    },
+                    _ => std::future::pending().await,
+                }
+            };
+            let read_done = async {
+                match reading.as_mut() {
+                    Some(read) => read.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                calls = read_done => {
+                    reading = None;
+                    let mut calls = calls?;
+                    calls.retain(|c| !ended_while_reading.contains(&c.id));
+                    reload |= !ended_while_reading.is_empty();
+                    ended_while_reading.clear();
+                    lanes.load(calls);
+                }
+                Some((lane, call, outcome)) = flying.next() => {
+                    if reading.is_some() {
+                        ended_while_reading.insert(call.id);
+                    }
+                    reload |= self.finish(&mut lanes, lane, call, outcome);
+                }
+                () = woken => reload = true,
+                () = tokio::time::sleep(wait) => reload = true,
+            }
+        }
+    }
+
+    /// Starts the ready heads of idle lanes, oldest first, up to the bound; returns when the
+    /// earliest waiting head falls due.
+    fn start_ready<'a>(
+        &'a self,
+        lanes: &mut Lanes,
+        flying: &mut FuturesUnordered<
+            futures_util::future::BoxFuture<'a, (Lane, Pending, Outcome)>,
+        >,
+    ) -> Option<DateTime<Utc>> {
+        let now = Utc::now();
+        let clock_now = self.clock.now();
+        let pauses = self.pauses().clone();
+        let mut next_due: Option<DateTime<Utc>> = None;
+        let mut due = |at: DateTime<Utc>| next_due = Some(next_due.map_or(at, |n| n.min(at)));
+        let mut ready: Vec<(i64, Lane)> = Vec::new();
+        for (lane, queue) in &lanes.queues {
+            let Some(call) = queue.front() else { continue };
+            if lanes.busy.contains(lane) {
+                continue;
+            }
+            if let Some(pause) = pauses.get(&call.tenant.platform)
+                && (pause.recheck_at > clock_now
+                    || lanes.probing.contains_key(&call.tenant.platform))
+            {
+                // The recheck is on the dispatcher's clock; the wait is returned in real
+                // time, like every other due time here.
+                let left = (pause.recheck_at - clock_now).max(chrono::Duration::zero());
+                due(now + left);
+                continue;
+            }
+            if let (Lane::Topic(tenant, incident), Op::SetTopic { .. }) = (lane, &call.op)
+                && lanes.creating(tenant, *incident)
+            {
+                continue;
+            }
+            if let Lane::Announcement(tenant, incident) = lane
+                && (lanes.creating(tenant, *incident) || lanes.announcing.contains(incident))
+            {
+                continue;
+            }
+            if let Some(left) = self.debounced(call) {
+                due(now + left);
+                continue;
+            }
+            if let Some(at) = call.not_before.filter(|at| *at > now) {
+                due(at);
+                continue;
+            }
+            ready.push((call.id, lane.clone()));
+        }
+        ready.sort_unstable_by_key(|(id, _)| *id);
+        for (_, lane) in ready {
+            if flying.len() >= IN_FLIGHT {
+                break;
+            }
+            let Some(call) = lanes.queues.get_mut(&lane).and_then(VecDeque::pop_front) else {
+                continue;
+            };
+            if let Some(at) = lanes.sibling_running(&lane, &call, now) {
+                due(at);
+                lanes.queues.entry(lane).or_default().push_front(call);
+                continue;
+            }
+            let platform = call.tenant.platform;
+            if pauses.contains_key(&platform) {
+                if lanes.probing.contains_key(&platform) {
+                    lanes.queues.entry(lane).or_default().push_front(call);
+                    continue;
+                }
+                lanes.probing.insert(platform, call.id);
+            }
+            lanes.busy.insert(lane.clone());
+            lanes.flying.insert(call.id);
+            if let Some(incident) = call.incident_id {
+                if matches!(call.op, Op::CreateChannel { .. }) {
+                    lanes.creating.insert(incident, now);
+                }
+                if is_announcement(&call.op) {
+                    lanes.announcing_now.insert(incident);
+                }
+                let started = lanes.started.entry(incident).or_default();
+                started.push((call.id, lane.clone(), now));
+            }
+            flying.push(Box::pin(async move {
+                let outcome = self.make(&call).await;
+                (lane, call, outcome)
+            }));
+        }
+        next_due
+    }
+
+    /// Records that a call ended; its lane's next call may go. Returns whether the table
+    /// should be read again (the call queued others, or was put back to wait).
+    fn finish(&self, lanes: &mut Lanes, lane: Lane, mut call: Pending, outcome: Outcome) -> bool {
+        lanes.busy.remove(&lane);
+        lanes.flying.remove(&call.id);
+        if lanes.probing.get(&call.tenant.platform) == Some(&call.id) {
+            lanes.probing.remove(&call.tenant.platform);
+        }
+        if let Some(incident) = call.incident_id {
+            if matches!(call.op, Op::CreateChannel { .. }) {
+                lanes.creating.remove(&incident);
+            }
+            if let Some(started) = lanes.started.get_mut(&incident) {
+                started.retain(|(id, _, _)| *id != call.id);
+                if started.is_empty() {
+                    lanes.started.remove(&incident);
+                }
+            }
+        }
+        let dry = lanes.capped && lanes.queues.get(&lane).is_none_or(VecDeque::is_empty);
+        if let (Some(incident), true) = (call.incident_id, is_announcement(&call.op)) {
+            lanes.announcing_now.remove(&incident);
+            if matches!(outcome, Outcome::Done { .. }) {
+                lanes.announcing.remove(&incident);
+            }
+        }
+        match outcome {
+            Outcome::Done { queued } => queued || dry,
+            Outcome::Retry(at) => {
+                call.attempts += 1;
+                call.not_before = Some(at);
+                lanes.queues.entry(lane).or_default().push_front(call);
+                false
+            }
+            Outcome::Paused => {
+                lanes.queues.entry(lane).or_default().push_front(call);
+                false
+            }
+        }
+    }
+}

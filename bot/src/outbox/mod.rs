@@ -1,0 +1,227 @@
+//! The outbox: platform calls written with the command that caused them, made afterwards.
+//!
+//! A command commits its effects and the calls they imply in one transaction, then replies.
+//! This dispatcher makes the calls through the adapters' [`ChatApi`], in lanes ([`lanes`]):
+//! an incident's calls in id order (so a channel exists before anything is posted in it), its
+//! topic edits in a lane of their own, and posts to a shared channel (the paging channel) in
+//! that channel's lane, in id order, so an announcement never waits for its incident's
+//! channel. Lanes run concurrently, up to [`IN_FLIGHT`] calls at once, none waiting on
+//! another: a slow or failing call holds only its own lane. Every call has a timeout
+//! ([`CALL_TIMEOUT`]); transient failures are retried with backoff or the platform's
+//! `Retry-After` (at most [`MAX_RETRY_AFTER`]). A crash after the reply loses nothing: pending
+//! calls are still in the table when the bot starts again. A crash between a platform accepting
+//! a call and the call being marked done can repeat that one call; nothing else is repeated.
+//!
+//! A platform that refuses Klaxon's token or app (`ApiError::Auth`) pauses: its calls stay
+//! queued, untouched, `/readyz` and a metric say so, and one call is tried again every
+//! [`AUTH_RECHECK`] (or all of them at the next start, with a new token).
+
+mod call;
+mod lanes;
+mod record;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::{ApiError, ChatApi, PlatformKind};
+use tokio::sync::{Mutex, Notify};
+
+use crate::store::Store;
+pub use crate::store::outbox::{Op, Target, enqueue};
+use crate::store::posts::PostKind;
+
+/// How many calls are in flight at once, over all lanes.
+pub const IN_FLIGHT: usize = 8;
+
+/// How many suffixes to try before giving up on a channel name.
+const MAX_NAME_TRIES: u32 = 50;
+
+/// Longest wait between two tries of a failing call.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// How often a paused platform's token is tried again, with one of its queued calls.
+pub const AUTH_RECHECK: Duration = Duration::from_secs(60);
+
+/// Longest wait a platform may ask for (`Retry-After`): a longer one (a bug, a proxy, a
+/// hostile answer) is cut to this, so a call is never put off for good.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Longest a single call may take, the SDK's own short rate-limit waits included (serenity's
+/// limiter sleeps inside a call only under `klaxon_discord::INLINE_WAIT`; a longer wait
+/// postpones the call instead). Past it the call counts as a transient failure and is
+/// retried with backoff; only its own lane waited for it.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A platform whose token or app was refused.
+#[derive(Debug, Clone)]
+struct Pause {
+    /// What to fix, from the adapter.
+    reason: String,
+    /// When one queued call is tried again.
+    recheck_at: DateTime<Utc>,
+}
+
+/// Makes pending calls through the configured platforms.
+pub struct Dispatcher {
+    store: Store,
+    apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
+    wake: Arc<Notify>,
+    /// One pump at a time, so no call is made twice concurrently.
+    running: Mutex<()>,
+    /// Announcement edits on this platform wait this long after the change that queued them,
+    /// by the engine's clock, so that a burst of changes is one edit.
+    debounce: Option<Debounce>,
+    /// Platforms paused because their token or app was refused.
+    paused: std::sync::Mutex<BTreeMap<PlatformKind, Pause>>,
+    /// The clock a paused platform's recheck is timed on: the engine's (a manual one in tests).
+    clock: Arc<dyn crate::clock::Clock>,
+    /// Longest a call may take ([`CALL_TIMEOUT`]; tests shorten it).
+    call_timeout: Duration,
+}
+
+struct Debounce {
+    clock: Arc<dyn crate::clock::Clock>,
+    /// The window per platform; a platform not listed edits at once.
+    windows: BTreeMap<PlatformKind, chrono::Duration>,
+}
+
+/// What went wrong with one call.
+enum Failure {
+    Api(ApiError),
+    /// The call cannot be made because of Klaxon's own state (e.g. its channel never existed).
+    Impossible(String),
+    Internal(anyhow::Error),
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            apis,
+            wake,
+            running: Mutex::new(()),
+            debounce: None,
+            paused: std::sync::Mutex::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            call_timeout: CALL_TIMEOUT,
+        }
+    }
+
+    /// Times a paused platform's recheck on `clock` (the engine's) instead of the system's.
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Gives up on a call after `timeout` instead of [`CALL_TIMEOUT`].
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// The platforms whose calls are paused, with what to fix.
+    pub fn paused(&self) -> Vec<(PlatformKind, String)> {
+        self.pauses()
+            .iter()
+            .map(|(p, pause)| (*p, pause.reason.clone()))
+            .collect()
+    }
+
+    fn pauses(&self) -> std::sync::MutexGuard<'_, BTreeMap<PlatformKind, Pause>> {
+        self.paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a refused token: the platform pauses until `AUTH_RECHECK` from now.
+    fn pause(&self, platform: PlatformKind, reason: &str) -> DateTime<Utc> {
+        let recheck_at = crate::clock::after(self.clock.now(), AUTH_RECHECK);
+        let was = self.pauses().insert(
+            platform,
+            Pause {
+                reason: reason.to_owned(),
+                recheck_at,
+            },
+        );
+        if was.is_none() {
+            tracing::error!(
+                platform = platform.as_str(),
+                fix = %reason,
+                "platform refused Klaxon's token: its calls are paused (kept, not dropped) until the token works"
+            );
+            crate::metrics::platform_paused(platform.as_str(), true);
+        }
+        recheck_at
+    }
+
+    /// A call went through: a paused platform resumes.
+    fn resume(&self, platform: PlatformKind) {
+        if self.pauses().remove(&platform).is_some() {
+            tracing::info!(
+                platform = platform.as_str(),
+                "platform accepts Klaxon's token again: its queued calls resume"
+            );
+            crate::metrics::platform_paused(platform.as_str(), false);
+        }
+    }
+
+    /// Holds announcement edits on `platform` for `window` after the change that queued them
+    /// (a newer change supersedes the waiting edit and restarts the wait). A waiting edit does
+    /// not hold back the incident's other calls. Called once per platform.
+    pub fn with_debounce(
+        mut self,
+        clock: Arc<dyn crate::clock::Clock>,
+        platform: PlatformKind,
+        window: Duration,
+    ) -> Self {
+        if window.is_zero() {
+            return self;
+        }
+        let d = self.debounce.get_or_insert_with(|| Debounce {
+            clock,
+            windows: BTreeMap::new(),
+        });
+        d.windows.insert(
+            platform,
+            chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero()),
+        );
+        self
+    }
+
+    /// How much longer a call waits for its debounce window, if it is a waiting
+    /// announcement edit.
+    fn debounced(&self, call: &crate::store::outbox::Pending) -> Option<chrono::Duration> {
+        let d = self.debounce.as_ref()?;
+        let window = *d.windows.get(&call.tenant.platform)?;
+        if call.attempts > 0 {
+            return None;
+        }
+        let left = call.created_at + window - d.clock.now();
+        let edit = matches!(
+            call.op,
+            Op::Edit {
+                kind: PostKind::Announcement,
+                ..
+            }
+        );
+        (edit && left > chrono::Duration::zero()).then_some(left)
+    }
+}

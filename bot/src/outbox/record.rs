@@ -1,0 +1,138 @@
+//! One call made and its outcome recorded: the timeout, a panic caught, the metric, and the
+//! row marked done, failed or postponed.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use klaxon_commands::ApiError;
+
+use super::{Dispatcher, Failure, MAX_BACKOFF, MAX_RETRY_AFTER};
+use crate::store;
+
+/// How one call ended, for its lane.
+pub(super) enum Outcome {
+    /// Done or failed for good; `queued`: it queued other calls.
+    Done { queued: bool },
+    /// Postponed until then (real time).
+    Retry(DateTime<Utc>),
+    /// Its platform refused the token: the call is untouched and waits for the recheck.
+    Paused,
+}
+
+impl Dispatcher {
+    /// Makes one call, within the call timeout, and records the outcome.
+    pub(super) async fn make(&self, call: &store::outbox::Pending) -> Outcome {
+        use futures_util::FutureExt as _;
+        // A call that panics (a bug, or an SDK choking on a platform's answer) fails this call
+        // only, and is retried with backoff; the dispatcher goes on with the others.
+        let attempt = std::panic::AssertUnwindSafe(self.attempt(call)).catch_unwind();
+        let outcome = match tokio::time::timeout(self.call_timeout, attempt).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(panic)) => Err(Failure::Internal(anyhow::anyhow!(
+                "the call panicked: {}",
+                crate::supervise::panic_message(panic.as_ref())
+            ))),
+            Err(_) => Err(Failure::Api(ApiError::Transient {
+                reason: format!("no answer within {:?}", self.call_timeout),
+                retry_after: None,
+            })),
+        };
+        let now = Utc::now();
+        crate::metrics::platform_call(
+            call.tenant.platform.as_str(),
+            call.op.method(),
+            match &outcome {
+                Ok(_) => "ok",
+                Err(Failure::Api(ApiError::Transient { reason, .. }))
+                    if reason == "ratelimited" || reason == "HTTP 429" =>
+                {
+                    "rate_limited"
+                }
+                Err(Failure::Api(ApiError::Transient { .. }) | Failure::Internal(_)) => "retry",
+                Err(Failure::Api(ApiError::Auth(_))) => "paused",
+                Err(_) => "failed",
+            },
+        );
+        match &outcome {
+            Ok(_) => self.resume(call.tenant.platform),
+            // The call stays as it is, neither tried nor failed: the token is what failed.
+            Err(Failure::Api(ApiError::Auth(reason))) => {
+                self.pause(call.tenant.platform, reason);
+                return Outcome::Paused;
+            }
+            Err(_) => {}
+        }
+        let recorded = async {
+            let mut conn = self.store.conn().await?;
+            match outcome {
+                Ok(queued) => Ok(Outcome::Done { queued }),
+                Err(Failure::Api(ApiError::Auth(_))) => Ok(Outcome::Paused),
+                Err(Failure::Api(ApiError::Unreachable(reason))) => {
+                    tracing::error!(call = call.id, %reason, "platform call failed for good: the channel does not exist for Klaxon");
+                    let mut tx = self.store.begin().await?;
+                    store::outbox::mark_failed(&mut tx, call.id, &reason, now).await?;
+                    let told = self.tell_declarer(&mut tx, call, &reason).await?;
+                    tx.commit().await?;
+                    Ok(Outcome::Done { queued: told })
+                }
+                Err(Failure::Api(ApiError::Transient {
+                    reason,
+                    retry_after,
+                })) => {
+                    if let Some(asked) = retry_after.filter(|w| *w > MAX_RETRY_AFTER) {
+                        tracing::warn!(call = call.id, asked = ?asked, "the platform asked for an absurd wait; waiting the maximum instead");
+                    }
+                    let wait = retry_after
+                        .map_or_else(|| backoff(call.attempts), |w| w.min(MAX_RETRY_AFTER));
+                    let at = crate::clock::after(now, wait);
+                    tracing::warn!(call = call.id, %reason, retry_in = ?wait, "platform call failed; will retry");
+                    store::outbox::retry_later(&mut conn, call.id, &reason, at).await?;
+                    Ok(Outcome::Retry(at))
+                }
+                Err(Failure::Api(ApiError::NameTaken)) => {
+                    let reason = "name_taken outside channel creation";
+                    tracing::error!(call = call.id, reason, "platform call failed for good");
+                    store::outbox::mark_failed(&mut conn, call.id, reason, now).await?;
+                    Ok(Outcome::Done { queued: false })
+                }
+                Err(Failure::Api(ApiError::Permanent(reason)) | Failure::Impossible(reason)) => {
+                    tracing::error!(call = call.id, %reason, "platform call failed for good");
+                    store::outbox::mark_failed(&mut conn, call.id, &reason, now).await?;
+                    Ok(Outcome::Done { queued: false })
+                }
+                Err(Failure::Internal(e)) => {
+                    let at = crate::clock::after(now, backoff(call.attempts));
+                    tracing::error!(call = call.id, error = %format!("{e:#}"), "platform call hit an internal error; will retry");
+                    store::outbox::retry_later(&mut conn, call.id, &format!("{e:#}"), at).await?;
+                    Ok(Outcome::Retry(at))
+                }
+            }
+        }
+        .await;
+        match recorded {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let e: anyhow::Error = e;
+                tracing::error!(call = call.id, error = %format!("{e:#}"), "could not record a platform call's outcome");
+                Outcome::Retry(now + chrono::Duration::seconds(5))
+            }
+        }
+    }
+}
+/// 1 s, 2 s, 4 s … capped at five minutes.
+pub(super) fn backoff(attempts: i64) -> Duration {
+    let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+    Duration::from_secs(1u64 << exp).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(0), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+}

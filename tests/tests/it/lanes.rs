@@ -1,0 +1,156 @@
+//! The outbox's lanes: each incident's calls in order, lanes independent of each other, a hung
+//! call that times out holding only its own lane, and an announcement that does not wait for
+//! a channel that is slow to come.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use klaxon::outbox::Dispatcher;
+use klaxon_commands::{ChatApi, PlatformKind};
+use klaxon_tests::{Call, TestBot};
+use tokio::sync::Notify;
+
+/// A dispatcher of its own on the bot's database and recording platform, with a short call
+/// timeout, running in the background.
+fn dispatcher(bot: &TestBot, timeout: Duration) -> Arc<Dispatcher> {
+    let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
+    apis.insert(PlatformKind::Console, bot.api.clone());
+    Arc::new(
+        Dispatcher::new(bot.store().clone(), apis, Arc::new(Notify::new()))
+            .with_call_timeout(timeout),
+    )
+}
+
+/// Waits (at most 20 seconds) until `check` holds.
+async fn eventually(check: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    check()
+}
+
+/// The calls made in one channel, by kind, in order.
+fn in_channel(calls: &[Call], ch: &str) -> Vec<&'static str> {
+    calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Create { name, .. } if name == ch => Some("create"),
+            Call::Post { channel, .. } if channel == ch => Some("post"),
+            Call::Pin { channel, .. } if channel == ch => Some("pin"),
+            Call::Edit { channel, .. } if channel == ch => Some("edit"),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hung_call_times_out_holding_only_its_own_incident() {
+    let bot = TestBot::start().await;
+    let first = "inc-2026-11-23-first";
+    bot.api.hang_create_of(first);
+    for title in ["first", "second", "third"] {
+        bot.ok("a", "general", &format!("/inc declare sev2 {title}"))
+            .await;
+    }
+    let d = dispatcher(&bot, Duration::from_secs(3));
+    let drain = tokio::spawn({
+        let d = Arc::clone(&d);
+        async move { d.drain().await }
+    });
+    // The other incidents are set up while the first one's channel call hangs.
+    let others = ["inc-2026-11-23-second", "inc-2026-11-23-third"];
+    assert!(
+        eventually(|| {
+            let calls = bot.api.calls();
+            others
+                .iter()
+                .all(|ch| in_channel(&calls, ch) == ["create", "post", "pin", "post"])
+        })
+        .await,
+        "{:#?}",
+        bot.api.calls()
+    );
+    assert!(!drain.is_finished(), "the hung call is still in flight");
+    assert!(!bot.api.created().contains(&first.to_owned()));
+    // The announcements go out in the order of the declares, the first one without waiting
+    // for its channel for good.
+    assert!(eventually(|| bot.api.posts_in("incidents").len() == 3).await);
+    let announced = bot.api.posts_in("incidents");
+    for (n, title) in ["first", "second", "third"].iter().enumerate() {
+        assert!(announced[n].contains(title), "{announced:?}");
+    }
+    // The hung call times out and is postponed; nothing else is left.
+    let next = drain
+        .await
+        .expect("drain task")
+        .expect("drain")
+        .expect("the timed-out call is due again");
+    let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    d.drain().await.expect("drain");
+    let calls = bot.api.calls();
+    assert_eq!(
+        in_channel(&calls, first),
+        ["create", "post", "pin", "post"],
+        "{calls:#?}"
+    );
+    // Its announcement named the channel before it existed: an edit names it now.
+    let edits = bot.api.edits_in("incidents");
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert!(edits[0].contains("first"), "{edits:?}");
+    let mut conn = bot.store().conn().await.expect("conn");
+    assert_eq!(
+        klaxon::store::outbox::pending_count(&mut conn)
+            .await
+            .expect("count"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn each_lane_keeps_its_order_and_no_lane_waits_for_another() {
+    let bot = TestBot::start().await;
+    for n in 1..=20 {
+        bot.ok("a", "general", &format!("/inc declare sev3 Outage {n}"))
+            .await;
+    }
+    bot.settle().await;
+    let calls = bot.api.calls();
+    for n in 1..=20 {
+        let ch = bot.channel_of(n).await;
+        assert_eq!(
+            in_channel(&calls, &ch),
+            ["create", "post", "pin", "post"],
+            "INC-{n}: {calls:#?}"
+        );
+    }
+    let announced: Vec<String> = bot
+        .api
+        .posts_in("incidents")
+        .into_iter()
+        .map(|p| p.lines().next().unwrap_or("").to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=20)
+        .map(|n| format!("🟡 SEV3 · INC-{n} · Outage {n}"))
+        .collect();
+    assert_eq!(announced, expected);
+    // Lanes interleave: the last incident's channel is not made after every other
+    // incident's whole setup (calls of different incidents run side by side).
+    let last_create = calls
+        .iter()
+        .position(|c| matches!(c, Call::Create { name, .. } if name.ends_with("outage-20")))
+        .expect("created");
+    let first_checklist = calls
+        .iter()
+        .rposition(|c| matches!(c, Call::Post { channel, .. } if channel.ends_with("outage-1")))
+        .expect("checklist");
+    assert!(
+        last_create < calls.len() - 1 && first_checklist > 0,
+        "{calls:#?}"
+    );
+}
