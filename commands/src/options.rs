@@ -37,9 +37,12 @@ pub fn choices(kind: ArgKind) -> Vec<(&'static str, String)> {
             .iter()
             .map(|r| (r.label(), r.as_str().to_owned()))
             .collect(),
-        ArgKind::User | ArgKind::Count | ArgKind::Word | ArgKind::Text | ArgKind::Flag => {
-            Vec::new()
-        }
+        ArgKind::User
+        | ArgKind::Count
+        | ArgKind::Word
+        | ArgKind::Named
+        | ArgKind::Text
+        | ArgKind::Flag => Vec::new(),
     }
 }
 
@@ -77,10 +80,15 @@ pub fn from_options(
         && value("severity").is_none()
         && let Some(OptionValue::Text(title)) = value("title")
     {
+        let oncall = match value("oncall") {
+            Some(OptionValue::Text(s)) => Some(crate::ScheduleRef::parse(s.trim())?),
+            _ => None,
+        };
         return Ok(Command::Declare {
             severity: None,
             title: Title::parse(title)?,
             private: matches!(value("private"), Some(OptionValue::Flag(true))),
+            oncall,
         });
     }
     let mut text = String::from(spec.name);
@@ -89,6 +97,9 @@ pub fn from_options(
         match v {
             OptionValue::Flag(false) => continue,
             OptionValue::Flag(true) => text.push_str(&format!(" --{}", arg.name)),
+            OptionValue::Text(t) if arg.kind == ArgKind::Named => {
+                text.push_str(&format!(" --{} {}", arg.name, t.trim()));
+            }
             OptionValue::Text(t) => {
                 text.push(' ');
                 text.push_str(t.trim());
@@ -141,6 +152,7 @@ mod tests {
                 severity: Some(Severity::Sev1),
                 title: Title::parse("checkout errors").expect("title"),
                 private: false,
+                oncall: None,
             })
         );
         assert_eq!(
@@ -169,6 +181,38 @@ mod tests {
     }
 
     #[test]
+    fn the_oncall_option_is_the_typed_flag() {
+        let d = PlatformKind::Discord;
+        for with_severity in [true, false] {
+            let mut options = vec![
+                ("oncall", text("payments/secondary")),
+                ("title", text("checkout slow")),
+            ];
+            let mut typed = "declare --oncall payments/secondary checkout slow".to_owned();
+            if with_severity {
+                options.insert(0, ("severity", text("sev2")));
+                typed = "declare sev2 --oncall payments/secondary checkout slow".to_owned();
+            }
+            assert_eq!(
+                from_options("declare", &opts(&options), d),
+                crate::parse(&typed, d)
+            );
+        }
+        assert_eq!(
+            from_options(
+                "declare",
+                &opts(&[("oncall", text("no way")), ("title", text("x"))]),
+                d
+            )
+            .map_err(|e| e.to_string()),
+            Err(
+                "`no way` is not a schedule. Write it like `payments` or `payments/secondary`."
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
     fn a_title_is_never_read_as_a_severity() {
         assert_eq!(
             from_options(
@@ -180,6 +224,7 @@ mod tests {
                 severity: None,
                 title: Title::parse("1 node down").expect("title"),
                 private: false,
+                oncall: None,
             })
         );
         assert_eq!(
@@ -196,6 +241,7 @@ mod tests {
                 severity: Some(Severity::Sev2),
                 title: Title::parse("private beta down").expect("title"),
                 private: true,
+                oncall: None,
             })
         );
     }

@@ -42,6 +42,13 @@ pub fn discord_options(
                 (serde_json::json!(true), 5)
             }
             ArgKind::Flag => continue,
+            ArgKind::Named if word == format!("--{}", arg.name) => {
+                let (value, later) = after.split_once(' ').unwrap_or((after, ""));
+                options.push(serde_json::json!({ "name": arg.name, "type": 3, "value": value }));
+                rest = later;
+                continue;
+            }
+            ArgKind::Named => continue,
             ArgKind::Severity => match klaxon_commands::Severity::from_word(word) {
                 // A choice's value, as the client sends it.
                 Some(s) => (serde_json::json!(format!("sev{}", s.level())), 3),

@@ -108,9 +108,12 @@ fn subcommand(name: &str, spec: &Spec) -> CreateCommandOption {
             ArgKind::User => CommandOptionType::User,
             ArgKind::Count => CommandOptionType::Integer,
             ArgKind::Flag => CommandOptionType::Boolean,
-            ArgKind::Severity | ArgKind::Status | ArgKind::Role | ArgKind::Word | ArgKind::Text => {
-                CommandOptionType::String
-            }
+            ArgKind::Severity
+            | ArgKind::Status
+            | ArgKind::Role
+            | ArgKind::Word
+            | ArgKind::Named
+            | ArgKind::Text => CommandOptionType::String,
         };
         let mut option =
             CreateCommandOption::new(kind, arg.name, clip(arg.help, 100)).required(arg.required);
@@ -161,6 +164,9 @@ mod tests {
         assert_eq!(declare["options"][1]["type"], 5);
         assert_eq!(declare["options"][2]["name"], "severity");
         assert_eq!(declare["options"][2]["choices"][0]["value"], "sev1");
+        // `--oncall <schedule>` is an option of declare, not a subcommand of its own.
+        assert_eq!(declare["options"][3]["name"], "oncall");
+        assert_eq!(declare["options"][3]["type"], 3, "a STRING option");
         let role = options.iter().find(|o| o["name"] == "role").expect("role");
         assert_eq!(role["options"][1]["type"], 6, "a USER option");
     }

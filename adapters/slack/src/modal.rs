@@ -168,6 +168,7 @@ pub fn submission(payload: &Value) -> Option<Submission> {
                     severity,
                     title,
                     private,
+                    oncall: None,
                 },
                 "title",
             )
@@ -289,6 +290,7 @@ mod tests {
                 severity: Some(Severity::Sev1),
                 title: Title::parse("<!channel> DB down").expect("title"),
                 private: true,
+                oncall: None,
             })
         );
         assert_eq!(invocation.channel, ChannelRef::new("C0GEN", "general"));
@@ -312,6 +314,7 @@ mod tests {
                 severity: None,
                 title: Title::parse("Search slow").expect("title"),
                 private: false,
+                oncall: None,
             })
         );
         let empty = submitted(

@@ -1,4 +1,5 @@
-//! `/inc declare [--private] [severity] <title>`: open an incident. Works anywhere.
+//! `/inc declare [--private] [--oncall schedule] [severity] <title>`: open an incident. Works
+//! anywhere.
 //!
 //! ```text
 //! declare <title>                 severity from config (SEV3 unless set)
@@ -6,19 +7,21 @@
 //! declare --private sev1 <title>  a private channel and a redacted announcement
 //! declare private sev1 <title>    the same: `private` as the very first word is the flag
 //! declare sev1 --private <title>  `--private` may also follow the severity
+//! declare sev2 --oncall payments <title>            invite and ping payments' on-call person
+//! declare --oncall payments/secondary sev2 <title>  …of that layer (default: the first)
 //! ```
 //! A first word that names a severity is the severity; everything after it is the title.
-//! `--private` may be the first word or follow the severity; the bare word `private` is the
-//! flag only as the first word, so `/inc declare sev3 private beta down` is titled "private beta
-//! down".
+//! `--private` and `--oncall <schedule>` (or `--oncall=<schedule>`) may come before or after the
+//! severity; the bare word `private` is the flag only as the first word, so
+//! `/inc declare sev3 private beta down` is titled "private beta down".
 
-use super::{Arg, ArgKind, Command, Scope, Spec, Words};
+use super::{Arg, ArgKind, Command, ScheduleRef, Scope, Spec, Words};
 use crate::{PlatformKind, Severity, Title, UserError};
 
 pub const SPEC: Spec = Spec {
     name: "declare",
     aliases: &["new", "open"],
-    usage: "declare [--private] [sev1|sev2|sev3|sev4] <title>",
+    usage: "declare [--private] [--oncall schedule] [sev1|sev2|sev3|sev4] <title>",
     summary: "Open an incident: a channel, an announcement and a timeline.",
     scope: Scope::Anywhere,
     args: &[
@@ -35,6 +38,12 @@ pub const SPEC: Spec = Spec {
             help: "How bad: SEV1 (worst) to SEV4",
         },
         Arg {
+            name: "oncall",
+            kind: ArgKind::Named,
+            required: false,
+            help: "A schedule (payments, payments/secondary): its on-call person is invited and pinged",
+        },
+        Arg {
             name: "title",
             kind: ArgKind::Text,
             required: true,
@@ -48,17 +57,33 @@ pub const SPEC: Spec = Spec {
 fn parse(words: &mut Words<'_>, _: PlatformKind) -> Result<Command, UserError> {
     let mut severity = None;
     let mut private = false;
+    let mut oncall = None;
     let mut first = true;
     while let Some(word) = words.peek() {
         let flag = word.eq_ignore_ascii_case("--private")
             || (first && word.eq_ignore_ascii_case("private"));
+        let lower = word.to_ascii_lowercase();
         if flag {
             private = true;
+        } else if lower == "--oncall" || lower.starts_with("--oncall=") {
+            let inline = word.get("--oncall=".len()..).filter(|_| lower.len() > 8);
+            words.next();
+            let named = match inline {
+                Some(v) => v,
+                None => words.next().ok_or_else(|| {
+                    UserError::new(
+                        "`--oncall` needs a schedule, e.g. `/inc declare sev2 --oncall payments checkout slow`.",
+                    )
+                })?,
+            };
+            oncall = Some(ScheduleRef::parse(named)?);
+            first = false;
+            continue;
         } else if let (None, Some(s)) = (severity, Severity::from_word(word)) {
             severity = Some(s);
         } else if word.starts_with("--") {
             return Err(UserError::new(format!(
-                "`{}` is not an option of declare; the only one is `--private`. Usage: `/inc {}`.",
+                "`{}` is not an option of declare; the options are `--private` and `--oncall <schedule>`. Usage: `/inc {}`.",
                 crate::values::shorten(word, 20),
                 SPEC.usage
             )));
@@ -73,6 +98,7 @@ fn parse(words: &mut Words<'_>, _: PlatformKind) -> Result<Command, UserError> {
         severity,
         title,
         private,
+        oncall,
     })
 }
 
@@ -86,6 +112,7 @@ mod tests {
             severity,
             title: Title::parse(title).expect("valid title"),
             private: false,
+            oncall: None,
         })
     }
 
@@ -94,6 +121,7 @@ mod tests {
             severity,
             title: Title::parse(title).expect("valid title"),
             private: true,
+            oncall: None,
         })
     }
 
@@ -164,6 +192,50 @@ mod tests {
     }
 
     #[test]
+    fn oncall_option() {
+        let with = |severity, title: &str, schedule: &str, private| {
+            Ok(Command::Declare {
+                severity,
+                title: Title::parse(title).expect("valid title"),
+                private,
+                oncall: Some(ScheduleRef::parse(schedule).expect("schedule")),
+            })
+        };
+        use Severity::*;
+        check(
+            "declare sev2 --oncall payments checkout slow",
+            with(Some(Sev2), "checkout slow", "payments", false),
+        );
+        check(
+            "declare --oncall payments/secondary sev2 checkout slow",
+            with(Some(Sev2), "checkout slow", "payments/secondary", false),
+        );
+        check(
+            "declare --private --ONCALL=Payments db down",
+            with(None, "db down", "payments", true),
+        );
+        // After the title starts, it is title text.
+        check(
+            "declare sev2 checkout --oncall payments",
+            declare(Some(Sev2), "checkout --oncall payments"),
+        );
+        check(
+            "declare sev2 --oncall",
+            Err(
+                "`--oncall` needs a schedule, e.g. `/inc declare sev2 --oncall payments checkout slow`.",
+            ),
+        );
+        check(
+            "declare sev2 --oncall pay!ments x",
+            Err("`pay!ments` is not a schedule. Write it like `payments` or `payments/secondary`."),
+        );
+        check(
+            "declare sev2 --oncall payments",
+            Err("An incident needs a title, e.g. `/inc declare sev2 Checkout API returning 500s`."),
+        );
+    }
+
+    #[test]
     fn errors() {
         let no_title =
             "An incident needs a title, e.g. `/inc declare sev2 Checkout API returning 500s`.";
@@ -176,7 +248,7 @@ mod tests {
         check(
             "declare --privte sev1 x",
             Err(
-                "`--privte` is not an option of declare; the only one is `--private`. Usage: `/inc declare [--private] [sev1|sev2|sev3|sev4] <title>`.",
+                "`--privte` is not an option of declare; the options are `--private` and `--oncall <schedule>`. Usage: `/inc declare [--private] [--oncall schedule] [sev1|sev2|sev3|sev4] <title>`.",
             ),
         );
         check(

@@ -54,6 +54,9 @@ pub enum Command {
         /// A private channel, and an announcement that shows no title.
         #[serde(default)]
         private: bool,
+        /// A schedule (layer) whose on-call person is invited and pinged at once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oncall: Option<ScheduleRef>,
     },
     Ack,
     Sev {
@@ -208,6 +211,8 @@ pub enum ArgKind {
     Text,
     /// A yes/no switch, typed `--name` (a boolean option where the platform has them).
     Flag,
+    /// A single word typed after `--name` (a text option where the platform has them).
+    Named,
 }
 
 /// One argument of a subcommand.

@@ -318,7 +318,7 @@ async fn summary_list_and_help() {
     );
     let help = bot.ok("a", "general", "/inc help").await;
     assert!(
-        help.contains("/inc declare [--private] [sev1|sev2|sev3|sev4] <title> — Open an incident: a channel, an announcement and a timeline. (anywhere)"),
+        help.contains("/inc declare [--private] [--oncall schedule] [sev1|sev2|sev3|sev4] <title> — Open an incident: a channel, an announcement and a timeline. (anywhere)"),
         "{help}"
     );
     assert_eq!(bot.ok("a", "general", "/inc").await, help);

@@ -310,3 +310,99 @@ async fn a_layer_with_nobody_on_call_pages_the_next_tier_and_says_so() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_declare_naming_a_schedule_invites_and_pings_its_on_call_person() {
+    let bot = bot_with("checklist = []").await;
+    ok(&bot, "/inc oncall cover @U0ERIN 2h payments/secondary").await;
+    let reply = bot
+        .ok(
+            "alice",
+            "general",
+            "/inc declare sev2 --oncall payments/secondary checkout slow",
+        )
+        .await;
+    assert!(
+        reply.ends_with(
+            "Paged @U0ERIN, on call for payments/secondary, covering: invited and pinged."
+        ),
+        "{reply}"
+    );
+    let reply = bot
+        .ok(
+            "alice",
+            "general",
+            "/inc declare sev2 --oncall payments search slow",
+        )
+        .await;
+    assert!(
+        reply.ends_with("Paged @U0ALICE, on call for payments/primary: invited and pinged."),
+        "{reply}"
+    );
+    bot.settle().await;
+    let invited: Vec<Vec<String>> = bot
+        .api
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            klaxon_tests::Call::Create { invite, .. } => {
+                Some(invite.into_iter().map(|u| u.id).collect())
+            }
+            _ => None,
+        })
+        .collect();
+    // Different incidents' channels are made concurrently, in either order.
+    let mut invited = invited;
+    invited.sort();
+    assert_eq!(invited, [vec!["alice", "U0ALICE"], vec!["alice", "U0ERIN"]]);
+    let ch = bot.channel_of(1).await;
+    assert!(
+        bot.api.posts_in(&ch).contains(
+            &"📟 @U0ERIN: you are on call for payments/secondary, covering, so you are paged for INC-1. /inc ack when you are on it.".to_owned()
+        ),
+        "{:?}",
+        bot.api.posts_in(&ch)
+    );
+    assert_eq!(
+        entries(&bot, "paged").await,
+        ["Invited and pinged @U0ERIN (on call for payments/secondary, covering)"]
+    );
+}
+
+#[tokio::test]
+async fn a_declare_naming_an_unknown_schedule_is_refused_and_changes_nothing() {
+    let bot = bot_with("checklist = []").await;
+    let before = bot.counts().await;
+    assert_eq!(
+        bot.refused(
+            "alice",
+            "general",
+            "/inc declare sev2 --oncall billing checkout slow"
+        )
+        .await,
+        "No schedule `billing`. Schedules: payments."
+    );
+    assert_eq!(
+        bot.refused(
+            "alice",
+            "general",
+            "/inc declare --oncall payments/night checkout slow"
+        )
+        .await,
+        "`payments` has no layer `night`. Layers: primary, secondary, manager."
+    );
+    assert_eq!(bot.counts().await, before);
+    // With nobody on call (the manager layer at night), the incident is declared and says so.
+    bot.clock.advance(std::time::Duration::from_secs(11 * 3600));
+    let reply = bot
+        .ok(
+            "alice",
+            "general",
+            "/inc declare sev3 --oncall payments/manager x",
+        )
+        .await;
+    assert!(
+        reply.ends_with("Nobody is on call for payments/manager now, so nobody was paged. `/inc oncall` shows who is next."),
+        "{reply}"
+    );
+}

@@ -1,7 +1,7 @@
 //! `/inc declare`: a new incident, its channel, its announcement and its pinned summary.
 
 use klaxon_commands::naming::{channel_name, with_suffix};
-use klaxon_commands::{Reply, Rich, Severity, Title};
+use klaxon_commands::{Message, Reply, Rich, ScheduleRef, Severity, Title, UserRef};
 
 use crate::engine::render::{View, planned};
 use crate::engine::{ActionResult, Ctx};
@@ -15,9 +15,83 @@ pub async fn run(
     severity: Option<Severity>,
     title: Title,
     private: bool,
+    oncall: Option<ScheduleRef>,
 ) -> ActionResult {
-    let invite = vec![ctx.inv.user.clone()];
-    Ok(open(ctx, severity, title, private, invite).await?.1)
+    let mut invite = vec![ctx.inv.user.clone()];
+    // An unknown schedule or layer is refused here, before anything changes.
+    let paged = match &oncall {
+        Some(asked) => Some(super::oncall::on_call_now(ctx, asked).await?),
+        None => None,
+    };
+    let on_call = paged
+        .as_ref()
+        .and_then(|(_, shift)| shift.as_ref())
+        .map(|shift| UserRef {
+            id: shift.person.clone(),
+            name: None,
+        });
+    if let Some(who) = on_call.as_ref().filter(|who| who.id != ctx.inv.user.id) {
+        invite.push(who.clone());
+    }
+    let (incident, mut reply) = open(ctx, severity, title, private, invite).await?;
+    let Some((label, shift)) = paged else {
+        return Ok(reply);
+    };
+    let covering = if shift.as_ref().is_some_and(|s| s.covering) {
+        ", covering"
+    } else {
+        ""
+    };
+    match on_call {
+        Some(who) => {
+            let post = Message::new().line(
+                Rich::plain("📟 ")
+                    .ping(&who)
+                    .text(format!(
+                        ": you are on call for {label}{covering}, so you are paged for {}. /inc ack when you are on it.",
+                        incident.key()
+                    )),
+            );
+            let text = format!(
+                "Invited and pinged @{} (on call for {label}{covering})",
+                who.id
+            );
+            let entry = ctx
+                .record_data(
+                    &incident,
+                    "paged",
+                    &text,
+                    serde_json::json!({ "oncall": label, "person": who.id, "covering": !covering.is_empty() }),
+                )
+                .await?;
+            let op = Op::Post {
+                to: Target::Incident,
+                message: post,
+                track: None,
+                timeline_entry: Some(entry),
+            };
+            ctx.enqueue(&incident, &op).await?;
+            reply.message = reply
+                .message
+                .line(Rich::plain("Paged ").person(&who).text(format!(
+                    ", on call for {label}{covering}: invited and pinged."
+                )));
+        }
+        None => {
+            let text = format!("Nobody is on call for {label}: nobody was paged");
+            ctx.record_data(
+                &incident,
+                "paged",
+                &text,
+                serde_json::json!({ "oncall": label, "person": null }),
+            )
+            .await?;
+            reply.message = reply.message.line(Rich::plain(format!(
+                "Nobody is on call for {label} now, so nobody was paged. `/inc oncall` shows who is next."
+            )));
+        }
+    }
+    Ok(reply)
 }
 
 /// Declares an incident, inviting `invite` to its channel; the incident and the reply.

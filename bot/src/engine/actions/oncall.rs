@@ -43,7 +43,7 @@ fn none_set_up() -> UserError {
 }
 
 /// The schedule a command names, or the only one there is.
-fn schedule<'a>(
+pub(super) fn schedule<'a>(
     schedules: &'a Schedules,
     asked: Option<&ScheduleRef>,
 ) -> Result<&'a Schedule, UserError> {
@@ -70,7 +70,10 @@ fn schedule<'a>(
 }
 
 /// The layer a command names, or the schedule's first.
-fn layer<'a>(schedule: &'a Schedule, asked: Option<&ScheduleRef>) -> Result<&'a Layer, UserError> {
+pub(super) fn layer<'a>(
+    schedule: &'a Schedule,
+    asked: Option<&ScheduleRef>,
+) -> Result<&'a Layer, UserError> {
     match asked.and_then(|r| r.layer.as_deref()) {
         None => schedule.layers.first().ok_or_else(none_set_up),
         Some(name) => schedule.layer(name).ok_or_else(|| {
@@ -82,6 +85,22 @@ fn layer<'a>(schedule: &'a Schedule, asked: Option<&ScheduleRef>) -> Result<&'a 
             ))
         }),
     }
+}
+
+/// Who holds the layer `asked` names now, covers applied: the layer's `schedule/layer` label
+/// and the shift, if anyone holds it.
+pub(super) async fn on_call_now(
+    ctx: &mut Ctx<'_>,
+    asked: &ScheduleRef,
+) -> Result<(String, Option<Shift>), crate::engine::ActionError> {
+    let s = schedule(&ctx.services.schedules, Some(asked))?;
+    let l = layer(s, Some(asked))?;
+    let label = format!("{}/{}", s.name, l.name);
+    let (schedule_name, layer_name) = (s.name.clone(), l.name.clone());
+    let l = l.clone();
+    let stored = covers::by_layer(ctx.conn, &schedule_name, ctx.now).await?;
+    let layer_covers = stored.get(&layer_name).map_or(&[][..], Vec::as_slice);
+    Ok((label, l.at(ctx.now, Duration::days(1), layer_covers).0))
 }
 
 /// A participant as chat shows them: by name, without notifying.
