@@ -4,6 +4,8 @@
 //! oncall [schedule[/layer]]                       who is on call now, until when, who is next
 //! oncall cover [@someone] <duration> [schedule[/layer]]
 //! oncall cover [@someone] until <when> [schedule[/layer]]
+//! oncall cover [@someone] from <when> until <when> [schedule[/layer]]
+//! oncall cover [@someone] from <when> for <duration> [schedule[/layer]]
 //! oncall covers [schedule]                        the covers now and ahead, with their numbers
 //! oncall uncover <number>                         remove a cover
 //! oncall swap @a @b <date> [HH:MM] [schedule[/layer]]
@@ -76,6 +78,10 @@ pub enum Oncall {
     Cover {
         /// `None`: the person who typed it.
         who: Option<UserRef>,
+        /// When the cover begins, as a UTC time (`18:00`: the next one); `None`: now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<CoverEnd>,
+        /// Counted from the start: `4h` after it, or `until 18:00` (the next one after it).
         end: CoverEnd,
         schedule: Option<ScheduleRef>,
     },
@@ -165,13 +171,32 @@ fn cover(words: &mut Words<'_>, platform: PlatformKind) -> Result<Oncall, UserEr
     } else {
         None
     };
+    let from = if word.eq_ignore_ascii_case("from") {
+        let from = until(words)?;
+        word = words.next().ok_or_else(|| {
+            UserError::new(
+                "Until when? e.g. `/inc oncall cover from 2026-12-24 09:00 until 2026-12-26 09:00` or `… from 18:00 for 12h` (UTC).",
+            )
+        })?;
+        if word.eq_ignore_ascii_case("for") {
+            word = words.next().ok_or_else(how_long)?;
+        }
+        Some(from)
+    } else {
+        None
+    };
     let end = if word.eq_ignore_ascii_case("until") {
         until(words)?
     } else {
         CoverEnd::For(Duration::parse(word)?)
     };
     let schedule = words.next().map(ScheduleRef::parse).transpose()?;
-    Ok(Oncall::Cover { who, end, schedule })
+    Ok(Oncall::Cover {
+        who,
+        from,
+        end,
+        schedule,
+    })
 }
 
 fn swap(words: &mut Words<'_>, platform: PlatformKind) -> Result<Oncall, UserError> {
@@ -256,6 +281,53 @@ mod tests {
     }
 
     #[test]
+    fn a_cover_may_start_later() {
+        let at = |d: Option<(i32, u32, u32)>, h, m| CoverEnd::Until {
+            date: d.and_then(|(y, mo, da)| NaiveDate::from_ymd_opt(y, mo, da)),
+            time: time(h, m),
+        };
+        check(
+            "oncall cover @bob from 2026-12-24 09:00 until 2026-12-26 09:00 UTC payments",
+            Ok(Command::Oncall {
+                oncall: Oncall::Cover {
+                    who: Some(UserRef::named("bob", "bob")),
+                    from: Some(at(Some((2026, 12, 24)), 9, 0)),
+                    end: at(Some((2026, 12, 26)), 9, 0),
+                    schedule: sched("payments", None),
+                },
+            }),
+        );
+        check(
+            "oncall cover from 18:00 for 12h",
+            Ok(Command::Oncall {
+                oncall: Oncall::Cover {
+                    who: None,
+                    from: Some(at(None, 18, 0)),
+                    end: CoverEnd::For(Duration::parse("12h").expect("12h")),
+                    schedule: None,
+                },
+            }),
+        );
+        check(
+            "oncall cover from 18:00 12h",
+            Ok(Command::Oncall {
+                oncall: Oncall::Cover {
+                    who: None,
+                    from: Some(at(None, 18, 0)),
+                    end: CoverEnd::For(Duration::parse("12h").expect("12h")),
+                    schedule: None,
+                },
+            }),
+        );
+        check(
+            "oncall cover from 18:00",
+            Err(
+                "Until when? e.g. `/inc oncall cover from 2026-12-24 09:00 until 2026-12-26 09:00` or `… from 18:00 for 12h` (UTC).",
+            ),
+        );
+    }
+
+    #[test]
     fn grammar() {
         check(
             "oncall",
@@ -276,6 +348,7 @@ mod tests {
             Ok(Command::Oncall {
                 oncall: Oncall::Cover {
                     who: None,
+                    from: None,
                     end: CoverEnd::For(Duration::parse("4h").expect("4h")),
                     schedule: None,
                 },
@@ -286,6 +359,7 @@ mod tests {
             Ok(Command::Oncall {
                 oncall: Oncall::Cover {
                     who: Some(UserRef::named("bob", "bob")),
+                    from: None,
                     end: CoverEnd::Until {
                         date: NaiveDate::from_ymd_opt(2026, 12, 24),
                         time: time(18, 0),
@@ -299,6 +373,7 @@ mod tests {
             Ok(Command::Oncall {
                 oncall: Oncall::Cover {
                     who: None,
+                    from: None,
                     end: CoverEnd::Until {
                         date: None,
                         time: time(18, 30),
@@ -312,6 +387,7 @@ mod tests {
             Ok(Command::Oncall {
                 oncall: Oncall::Cover {
                     who: None,
+                    from: None,
                     end: CoverEnd::Until {
                         date: NaiveDate::from_ymd_opt(2026, 12, 24),
                         time: NaiveTime::MIN,

@@ -406,3 +406,54 @@ async fn a_declare_naming_an_unknown_schedule_is_refused_and_changes_nothing() {
         "{reply}"
     );
 }
+
+#[tokio::test]
+async fn a_cover_may_start_later_and_holds_only_its_span() {
+    let bot = bot().await;
+    assert_eq!(
+        ok(
+            &bot,
+            "/inc oncall cover @U0CAROL from 2026-11-24 18:00 until 2026-11-25 06:00 payments/primary"
+        )
+        .await,
+        "Cover #1: @U0CAROL holds payments/primary from 2026-11-24 18:00 UTC until 2026-11-25 06:00 UTC. `/inc oncall uncover 1` removes it."
+    );
+    assert_eq!(
+        ok(
+            &bot,
+            "/inc oncall cover @U0BOB from 18:00 for 2h payments/secondary"
+        )
+        .await,
+        "Cover #2: @U0BOB holds payments/secondary from 2026-11-23 18:00 UTC until 2026-11-23 20:00 UTC. `/inc oncall uncover 2` removes it."
+    );
+    // Not begun: the rotation holds now, and the covers are listed ahead.
+    assert!(
+        ok(&bot, "/inc oncall payments/primary")
+            .await
+            .contains("• primary: @U0ALICE until 2026-11-24 18:00 UTC · next @U0CAROL"),
+    );
+    assert_eq!(
+        ok(&bot, "/inc oncall covers").await,
+        "Covers (2):\n\
+         #1 payments/primary: @U0CAROL 2026-11-24 18:00 UTC → 2026-11-25 06:00 UTC\n\
+         #2 payments/secondary: @U0BOB 2026-11-23 18:00 UTC → 2026-11-23 20:00 UTC"
+    );
+    bot.clock.advance(std::time::Duration::from_secs(34 * 3600));
+    assert!(
+        ok(&bot, "/inc oncall payments/primary")
+            .await
+            .contains("• primary: @U0CAROL (cover) until 2026-11-25 06:00 UTC · next @U0ALICE"),
+    );
+    for (line, answer) in [
+        (
+            "/inc oncall cover from 2026-11-01 09:00 for 2h",
+            "2026-11-01 09:00 UTC has passed; a cover starts now or later.",
+        ),
+        (
+            "/inc oncall cover from 2026-12-01 09:00 until 2026-11-30 09:00",
+            "The cover would start at 2026-12-01 09:00 UTC and must end after that, within 366 days.",
+        ),
+    ] {
+        assert_eq!(refused(&bot, line).await, answer, "{line}");
+    }
+}

@@ -14,7 +14,12 @@ const LOOKAHEAD: Duration = Duration::days(60);
 pub async fn run(ctx: &mut Ctx<'_>, oncall: Oncall) -> ActionResult {
     match oncall {
         Oncall::Show { schedule } => show(ctx, schedule.as_ref()).await,
-        Oncall::Cover { who, end, schedule } => cover(ctx, who, end, schedule.as_ref()).await,
+        Oncall::Cover {
+            who,
+            from,
+            end,
+            schedule,
+        } => cover(ctx, who, from, end, schedule.as_ref()).await,
         Oncall::Covers { schedule } => list(ctx, schedule.as_ref()).await,
         Oncall::Uncover { number } => uncover(ctx, number).await,
         Oncall::Swap {
@@ -168,7 +173,38 @@ fn layer_line(name: &str, now: Option<&Shift>, next: Option<&Shift>) -> Rich {
     line
 }
 
-/// When a cover typed at `now` ends.
+/// When a cover typed at `now` starts: now, or a UTC time not in the past and within 366 days
+/// (`18:00` alone is the next 18:00).
+fn start_of(now: DateTime<Utc>, from: Option<CoverEnd>) -> Result<DateTime<Utc>, UserError> {
+    let at = match from {
+        None => return Ok(now),
+        Some(CoverEnd::For(d)) => crate::clock::after(now, d.as_std()),
+        Some(CoverEnd::Until {
+            date: Some(d),
+            time,
+        }) => d.and_time(time).and_utc(),
+        Some(CoverEnd::Until { date: None, time }) => {
+            let today = now.date_naive().and_time(time).and_utc();
+            if today >= now {
+                today
+            } else {
+                today + Duration::days(1)
+            }
+        }
+    };
+    if at < now {
+        return Err(UserError::new(format!(
+            "{} has passed; a cover starts now or later.",
+            utc(at)
+        )));
+    }
+    if at > now + Duration::days(366) {
+        return Err(UserError::new("A cover starts within 366 days from now."));
+    }
+    Ok(at)
+}
+
+/// When a cover that starts at `now` ends.
 fn end_of(now: DateTime<Utc>, end: CoverEnd) -> Result<DateTime<Utc>, UserError> {
     let at = match end {
         CoverEnd::For(d) => crate::clock::after(now, d.as_std()),
@@ -200,12 +236,24 @@ fn end_of(now: DateTime<Utc>, end: CoverEnd) -> Result<DateTime<Utc>, UserError>
 async fn cover(
     ctx: &mut Ctx<'_>,
     who: Option<UserRef>,
+    from: Option<CoverEnd>,
     end: CoverEnd,
     asked: Option<&ScheduleRef>,
 ) -> ActionResult {
     let s = schedule(&ctx.services.schedules, asked)?;
     let l = layer(s, asked)?;
-    let end = end_of(ctx.now, end)?;
+    let later = from.is_some();
+    let start = start_of(ctx.now, from)?;
+    let end = end_of(start, end).map_err(|e| {
+        if later {
+            UserError::new(format!(
+                "The cover would start at {} and must end after that, within 366 days.",
+                utc(start)
+            ))
+        } else {
+            e
+        }
+    })?;
     let who = who.unwrap_or_else(|| ctx.inv.user.clone());
     let (schedule_name, layer_name) = (s.name.clone(), l.name.clone());
     let id = covers::insert(
@@ -217,13 +265,14 @@ async fn cover(
             schedule: &schedule_name,
             layer: &layer_name,
             person: &who,
-            start: ctx.now,
+            start,
             end,
         },
     )
     .await?;
     tracing::info!(
         cover = id,
+        from = %utc(start),
         schedule = %schedule_name,
         layer = %layer_name,
         person = %who.id,
@@ -235,7 +284,8 @@ async fn cover(
         Rich::plain(format!("Cover #{id}: "))
             .person(&who)
             .text(format!(
-                " holds {schedule_name}/{layer_name} until {}. `/inc oncall uncover {id}` removes it.",
+                " holds {schedule_name}/{layer_name} {}until {}. `/inc oncall uncover {id}` removes it.",
+                if later { format!("from {} ", utc(start)) } else { String::new() },
                 utc(end)
             )),
     ))
