@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use klaxon::clock::ManualClock;
 use klaxon::config::Config;
-use klaxon_commands::{ChannelRef, Input, Invocation, PlatformKind, Tenant, UserRef};
+use klaxon::store::timeline::EntryKind;
+use klaxon_commands::{
+    ChannelRef, Input, Invocation, PlatformKind, Severity, Status, Tenant, UserRef,
+};
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -52,52 +55,39 @@ async fn main() -> anyhow::Result<()> {
     {
         let mut tx = store.begin().await?;
         let people = ["alice", "bob", "carol", "dave"];
-        let statuses = ["triage", "contained", "recovering"];
+        let statuses = [Status::Triage, Status::Contained, Status::Recovering];
         for i in 0..n {
             let at = start + chrono::Duration::seconds(i64::try_from(i)? * 7);
             let who = UserRef::named(people[i % 4], people[i % 4]);
-            let (kind, text, data) = match i % 20 {
-                0 => (
-                    "status",
-                    format!(
-                        "Status {} → {}",
-                        statuses[(i / 20) % 3],
-                        statuses[(i / 20 + 1) % 3]
-                    ),
-                    Some(
-                        serde_json::json!({"from": statuses[(i / 20) % 3], "to": statuses[(i / 20 + 1) % 3]}),
-                    ),
-                ),
+            let (kind, text) = match i % 20 {
+                0 => {
+                    let (from, to) = (statuses[(i / 20) % 3], statuses[(i / 20 + 1) % 3]);
+                    (
+                        EntryKind::Status { from, to },
+                        format!("Status {from} → {to}"),
+                    )
+                }
                 1 => (
-                    "severity",
+                    EntryKind::Severity {
+                        from: Severity::Sev2,
+                        to: Severity::Sev1,
+                    },
                     "Severity SEV2 → SEV1".to_owned(),
-                    Some(serde_json::json!({"from": "SEV2", "to": "SEV1"})),
                 ),
                 2..=5 => (
-                    "update",
+                    EntryKind::Update,
                     format!(
                         "Update {i}: error rate {}%, rolling back shard {}",
                         i % 7,
                         i % 13
                     ),
-                    None,
                 ),
                 _ => (
-                    "note",
+                    EntryKind::Note,
                     format!("Note {i}: checked dashboard | p99 {} ms", 100 + i % 900),
-                    None,
                 ),
             };
-            klaxon::store::timeline::append_with_data(
-                &mut tx,
-                1,
-                at,
-                &who,
-                kind,
-                &text,
-                data.as_ref(),
-            )
-            .await?;
+            klaxon::store::timeline::append(&mut tx, 1, at, &who, &kind, &text).await?;
         }
         tx.commit().await?;
     }

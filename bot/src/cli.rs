@@ -473,7 +473,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                         "{}  @{:<12} {:<13} {}",
                         long(e.at),
                         e.actor.label(),
-                        e.kind,
+                        e.kind.word(),
                         e.text.replace('\n', "\n    ")
                     )?;
                 }

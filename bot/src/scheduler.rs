@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::engine::reminders::{self, klaxon};
 use crate::store::outbox::{self, Op, Target};
 use crate::store::reminders::{Kind, Reminder};
+use crate::store::timeline::EntryKind;
 use crate::store::{self, Store};
 
 /// One reminder that fired (or was skipped), for tests and benchmarks.
@@ -243,9 +244,15 @@ impl Scheduler {
                 };
                 let ic = reminders::owner(tx, &incident).await?;
                 let (message, text) = reminders::status_reminder(config, &incident, &ic, now);
-                let entry =
-                    store::timeline::append(tx, incident.id, now, &klaxon(), "reminder", &text)
-                        .await?;
+                let entry = store::timeline::append(
+                    tx,
+                    incident.id,
+                    now,
+                    &klaxon(),
+                    &EntryKind::Reminder,
+                    &text,
+                )
+                .await?;
                 post(tx, &incident, Target::Incident, message, entry, now).await?;
                 let next = crate::clock::after(now, every.as_std());
                 store::reminders::fired(tx, reminder.id, now, Some(next)).await?;
@@ -281,9 +288,15 @@ impl Scheduler {
                     item.item, item.text, item.item
                 )));
                 let text = format!("Nudged item {}: {}", item.item, item.text);
-                let entry =
-                    store::timeline::append(tx, incident.id, now, &klaxon(), "nudge", &text)
-                        .await?;
+                let entry = store::timeline::append(
+                    tx,
+                    incident.id,
+                    now,
+                    &klaxon(),
+                    &EntryKind::Nudge,
+                    &text,
+                )
+                .await?;
                 post(tx, &incident, Target::Incident, message, entry, now).await?;
                 Ok(true)
             }
@@ -315,9 +328,15 @@ impl Scheduler {
                         .text(format!(". /inc followup done {} when it is.", f.item)),
                 );
                 let text = format!("Reminded @{} of overdue follow-up {}", to.label(), f.item);
-                let entry =
-                    store::timeline::append(tx, incident.id, now, &klaxon(), "reminder", &text)
-                        .await?;
+                let entry = store::timeline::append(
+                    tx,
+                    incident.id,
+                    now,
+                    &klaxon(),
+                    &EntryKind::Reminder,
+                    &text,
+                )
+                .await?;
                 post(tx, &incident, Target::Incident, message, entry, now).await?;
                 store::reminders::fired(
                     tx,
@@ -348,9 +367,15 @@ impl Scheduler {
                     incident.key()
                 )));
                 let text = format!("Reminded @{}: postmortem {what}", to.label());
-                let entry =
-                    store::timeline::append(tx, incident.id, now, &klaxon(), "reminder", &text)
-                        .await?;
+                let entry = store::timeline::append(
+                    tx,
+                    incident.id,
+                    now,
+                    &klaxon(),
+                    &EntryKind::Reminder,
+                    &text,
+                )
+                .await?;
                 post(tx, &incident, Target::Incident, message, entry, now).await?;
                 store::reminders::fired(tx, reminder.id, now, next).await?;
                 Ok(true)

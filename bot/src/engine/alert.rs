@@ -17,7 +17,7 @@ use super::{ActionError, ActionResult, Ctx, Engine};
 use crate::alerts::{Alert, AlertStatus, Outcome, Routed, Target};
 use crate::clock::short;
 use crate::store::outbox::{self, Op};
-use crate::store::{self, Incident, alerts::NewAlert};
+use crate::store::{self, Incident, alerts::NewAlert, timeline::EntryKind};
 
 /// Who acts when an alert does something by itself (a rule's declare, a resolved entry).
 fn actor(source: &str) -> UserRef {
@@ -195,7 +195,7 @@ async fn follow(ctx: &mut Ctx<'_>, row: &store::alerts::Alert, what: &str) -> an
         incident.id,
         ctx.now,
         &actor(&row.source),
-        "alert",
+        &EntryKind::Alert,
         &text,
     )
     .await?;
@@ -238,20 +238,19 @@ async fn declare_from(
     let title = Title::parse(&row.title).or_else(|_| Title::parse("Alert"))?;
     let (incident, reply) = declare::open(ctx, Some(row.severity), title, false, invite).await?;
     store::alerts::link(ctx.conn, row.id, incident.id).await?;
-    let data = serde_json::json!({
-        "source": row.source,
-        "fingerprint": row.fingerprint,
-        "labels": row.labels,
-        "link": row.link,
-    });
-    store::timeline::append_with_data(
+    let kind = EntryKind::Detected {
+        source: row.source.clone(),
+        fingerprint: row.fingerprint.clone(),
+        labels: row.labels.clone(),
+        link: row.link.clone(),
+    };
+    store::timeline::append(
         ctx.conn,
         incident.id,
         ctx.now,
         &actor(&row.source),
-        "detected",
+        &kind,
         &detected_by(row),
-        Some(&data),
     )
     .await?;
     Ok((incident, reply))

@@ -14,7 +14,7 @@ use sqlx::SqliteConnection;
 use crate::config::Config;
 use crate::store::outbox::{self, Op, Target};
 use crate::store::reminders::Kind;
-use crate::store::{self, Incident};
+use crate::store::{self, Incident, timeline::EntryKind};
 
 /// At resolve: the channel is archived `archive_after` from now, where that is configured.
 pub async fn on_resolve(
@@ -132,7 +132,7 @@ pub async fn fire(
         incident.id,
         now,
         &crate::engine::reminders::klaxon(),
-        "archived",
+        &EntryKind::Archived,
         &format!("Archived the channel, {after} after resolve"),
     )
     .await?;

@@ -8,10 +8,7 @@ use klaxon_commands::{ChannelEvent, EventKind, Reply, Rich};
 
 use super::Engine;
 use crate::clock::short;
-use crate::store::{self, captures};
-
-/// The timeline kind of a captured message.
-pub const KIND: &str = "captured";
+use crate::store::{self, captures, timeline::EntryKind};
 
 impl Engine {
     /// Records one event about a message. `Ok` once committed, or when there is nothing to do
@@ -37,19 +34,18 @@ impl Engine {
         let capture = captures::get(&mut tx, incident.id, message_ref).await?;
         match (&event.kind, capture) {
             (EventKind::Marked { by, message }, None) => {
-                let data = serde_json::json!({
-                    "message_ref": message_ref,
-                    "permalink": message.permalink,
-                    "marked_by": by.id,
-                });
-                let entry = store::timeline::append_with_data(
+                let kind = EntryKind::Captured {
+                    message_ref: message_ref.to_owned(),
+                    permalink: message.permalink.clone(),
+                    marked_by: by.id.clone(),
+                };
+                let entry = store::timeline::append(
                     &mut tx,
                     incident.id,
                     message.at,
                     &message.author,
-                    KIND,
+                    &kind,
                     &message.text,
-                    Some(&data),
                 )
                 .await?;
                 let id = captures::insert(
@@ -68,19 +64,18 @@ impl Engine {
                 captures::mark(&mut tx, capture.id, &by.id).await?;
                 if capture.timeline_id.is_none() {
                     // Marked again after every mark was taken off: the entry comes back.
-                    let data = serde_json::json!({
-                        "message_ref": message_ref,
-                        "permalink": capture.permalink,
-                        "marked_by": by.id,
-                    });
-                    let entry = store::timeline::append_with_data(
+                    let kind = EntryKind::Captured {
+                        message_ref: message_ref.to_owned(),
+                        permalink: capture.permalink.clone(),
+                        marked_by: by.id.clone(),
+                    };
+                    let entry = store::timeline::append(
                         &mut tx,
                         incident.id,
                         capture.posted_at,
                         &capture.author,
-                        KIND,
+                        &kind,
                         &shown(&capture.text, capture.deleted_at),
-                        Some(&data),
                     )
                     .await?;
                     captures::set_timeline(&mut tx, capture.id, Some(entry)).await?;

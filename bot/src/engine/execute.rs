@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
 use crate::store::outbox::{self, Op};
-use crate::store::{self, Incident, Store};
+use crate::store::{self, Incident, Store, timeline::EntryKind};
 
 use super::Services;
 
@@ -145,7 +145,8 @@ impl Runner {
         .await?;
         let text = format!("Ran {}{}: {summary}", e.action, e.params_text);
         let entry =
-            store::timeline::append(&mut tx, e.incident.id, now, by, "action", &text).await?;
+            store::timeline::append(&mut tx, e.incident.id, now, by, &EntryKind::Action, &text)
+                .await?;
         let mark = if ok { "⚡" } else { "⚠️" };
         let message = Message::new().line(
             Rich::plain(format!("{mark} "))
@@ -187,7 +188,7 @@ impl Runner {
                 incident.id,
                 now,
                 &run.requested_by,
-                "action",
+                &EntryKind::Action,
                 &text,
             )
             .await?;

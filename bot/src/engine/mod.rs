@@ -25,7 +25,7 @@ use tracing::Instrument as _;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::outbox::{self, Op};
-use crate::store::{self, Incident, Store};
+use crate::store::{self, Incident, Store, timeline::EntryKind};
 
 /// The incident engine. Cheap to share behind an `Arc`.
 pub struct Engine {
@@ -347,28 +347,16 @@ impl Ctx<'_> {
     pub async fn record(
         &mut self,
         incident: &Incident,
-        kind: &str,
+        kind: EntryKind,
         text: &str,
     ) -> anyhow::Result<i64> {
-        store::timeline::append(self.conn, incident.id, self.now, &self.inv.user, kind, text).await
-    }
-
-    /// Adds a timeline entry with structured data (severity and status changes).
-    pub async fn record_data(
-        &mut self,
-        incident: &Incident,
-        kind: &str,
-        text: &str,
-        data: serde_json::Value,
-    ) -> anyhow::Result<i64> {
-        store::timeline::append_with_data(
+        store::timeline::append(
             self.conn,
             incident.id,
             self.now,
             &self.inv.user,
-            kind,
+            &kind,
             text,
-            Some(&data),
         )
         .await
     }

@@ -12,7 +12,10 @@ use sqlx::SqliteConnection;
 use crate::clock::long;
 use crate::config::Config;
 use crate::engine::render::age;
-use crate::store::{self, Incident, timeline::Entry};
+use crate::store::{
+    self, Incident,
+    timeline::{Entry, EntryKind},
+};
 
 /// The built-in template.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/postmortem.md.j2");
@@ -142,7 +145,7 @@ pub async fn gather(
             t.format("%H:%M").to_string()
         }
     };
-    let texts = |kind: &str| -> Vec<String> {
+    let texts = |kind: EntryKind| -> Vec<String> {
         entries
             .iter()
             .filter(|e| e.kind == kind)
@@ -163,23 +166,23 @@ pub async fn gather(
         declared_by: format!("@{}", incident.declared_by.label()),
         detected_by: entries
             .iter()
-            .find(|e| e.kind == "detected")
+            .find(|e| matches!(e.kind, EntryKind::Detected { .. }))
             .map(|e| line(&e.text)),
         resolved_by: incident.resolved_at.and(
             entries
                 .iter()
                 .rev()
-                .find(|e| e.kind == "resolved")
+                .find(|e| e.kind == EntryKind::Resolved)
                 .map(|e| format!("@{}", e.actor.label())),
         ),
         refs,
         postmortem_due: due.map(long),
-        impacts: texts("impact"),
-        root_causes: texts("rootcause"),
-        lessons: texts("lesson"),
+        impacts: texts(EntryKind::Impact),
+        root_causes: texts(EntryKind::RootCause),
+        lessons: texts(EntryKind::Lesson),
         updates: entries
             .iter()
-            .filter(|e| e.kind == "update")
+            .filter(|e| e.kind == EntryKind::Update)
             .map(|e| Update {
                 time: time(e.at),
                 actor: format!("@{}", e.actor.label()),
@@ -224,14 +227,14 @@ pub async fn gather(
 /// What a timeline row says.
 fn event(e: &Entry) -> String {
     let text = line(&e.text);
-    match e.kind.as_str() {
-        "update" => format!("Update: {text}"),
-        "note" => format!("Note: {text}"),
-        "impact" => format!("Impact: {text}"),
-        "rootcause" => format!("Root cause: {text}"),
-        "lesson" => format!("Lesson: {text}"),
+    match &e.kind {
+        EntryKind::Update => format!("Update: {text}"),
+        EntryKind::Note => format!("Note: {text}"),
+        EntryKind::Impact => format!("Impact: {text}"),
+        EntryKind::RootCause => format!("Root cause: {text}"),
+        EntryKind::Lesson => format!("Lesson: {text}"),
         // A message captured with a reaction, linked to where it was said.
-        "captured" => match e.data.as_ref().and_then(|d| d["permalink"].as_str()) {
+        EntryKind::Captured { permalink, .. } => match permalink.as_deref() {
             Some(link) if link.starts_with("https://") => {
                 format!("📌 {text} ([message](<{}>))", link.replace('>', "%3E"))
             }
@@ -242,22 +245,17 @@ fn event(e: &Entry) -> String {
 }
 
 fn initial_severity(incident: &Incident, entries: &[Entry]) -> Severity {
-    let from_data = |e: &Entry, key: &str| {
-        e.data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .and_then(|v| v.as_str())
-            .and_then(Severity::from_word)
-    };
     entries
         .iter()
-        .find(|e| e.kind == "declared")
-        .and_then(|e| from_data(e, "severity"))
+        .find_map(|e| match e.kind {
+            EntryKind::Declared { severity } => Some(severity),
+            _ => None,
+        })
         .or_else(|| {
-            entries
-                .iter()
-                .find(|e| e.kind == "severity")
-                .and_then(|e| from_data(e, "from"))
+            entries.iter().find_map(|e| match e.kind {
+                EntryKind::Severity { from, .. } => Some(from),
+                _ => None,
+            })
         })
         .unwrap_or(incident.severity)
 }
@@ -265,21 +263,14 @@ fn initial_severity(incident: &Incident, entries: &[Entry]) -> Severity {
 /// A Mermaid gantt of status phases and severity levels, from the structured timeline data.
 fn mermaid(incident: &Incident, entries: &[Entry], end: DateTime<Utc>) -> String {
     let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let to = |e: &Entry| {
-        e.data
-            .as_ref()
-            .and_then(|d| d.get("to"))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
     // Status phases: triage from declare; each status change, resolve and reopen moves on.
     let mut phases: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
     let mut current = Some(("triage".to_owned(), incident.declared_at));
     for e in entries {
-        let next = match e.kind.as_str() {
-            "status" => to(e),
-            "resolved" => None,
-            "reopened" => Some("triage".to_owned()),
+        let next = match e.kind {
+            EntryKind::Status { to, .. } => Some(to.as_str().to_owned()),
+            EntryKind::Resolved => None,
+            EntryKind::Reopened => Some("triage".to_owned()),
             _ => continue,
         };
         if let Some((name, start)) = current.take() {
@@ -296,10 +287,10 @@ fn mermaid(incident: &Incident, entries: &[Entry], end: DateTime<Utc>) -> String
         initial_severity(incident, entries).to_string(),
         incident.declared_at,
     );
-    for e in entries.iter().filter(|e| e.kind == "severity") {
-        if let Some(next) = to(e) {
+    for e in entries {
+        if let EntryKind::Severity { to, .. } = e.kind {
             levels.push((level.0.clone(), level.1, e.at));
-            level = (next, e.at);
+            level = (to.to_string(), e.at);
         }
     }
     levels.push((level.0, level.1, end.max(level.1)));

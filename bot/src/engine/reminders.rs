@@ -14,7 +14,7 @@ use crate::engine::render::age;
 use crate::oncall::{Schedules, TIER_PREFIX, Tier};
 use crate::store::outbox::{self, Op, Target};
 use crate::store::reminders::Kind;
-use crate::store::{self, Incident};
+use crate::store::{self, Incident, timeline::EntryKind};
 
 /// The actor Klaxon records for what it does by itself.
 pub fn klaxon() -> UserRef {
@@ -416,14 +416,13 @@ pub async fn escalate(
             paged.skipped.join(", ")
         ));
     }
-    let entry = store::timeline::append_with_data(
+    let entry = store::timeline::append(
         conn,
         incident.id,
         now,
         actor,
-        "escalated",
+        &EntryKind::Escalated { data: Some(data) },
         &text,
-        Some(&data),
     )
     .await?;
     outbox::enqueue(

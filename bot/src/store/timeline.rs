@@ -1,50 +1,290 @@
 //! Timeline entries: every command and state change of an incident, in order.
+//!
+//! What an entry records is an [`EntryKind`], with the data some kinds carry. It is stored as
+//! its word in `timeline.kind` and that data as JSON in `timeline.data`, and decoded once here:
+//! no reader matches on the word or re-parses the JSON.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use klaxon_commands::UserRef;
+use klaxon_commands::{Severity, Status, UserRef};
 use serde::Serialize;
+use serde_json::{Value, json};
 use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
 /// One timeline entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub id: i64,
     pub at: DateTime<Utc>,
     pub actor: UserRef,
-    /// What happened, as one word: `declared`, `severity`, `update`, …
-    pub kind: String,
+    /// What happened, with its data.
+    pub kind: EntryKind,
     pub text: String,
     /// The platform's reference of the message this entry was posted as, once posted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message_ref: Option<String>,
-    /// Structured data for some kinds (`severity`, `status`: `{"from": …, "to": …}`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
 }
 
+/// What a timeline entry records. The word each kind is stored as is [`EntryKind::word`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// `declared`, at this severity.
+    Declared {
+        severity: Severity,
+    },
+    /// `acknowledged`.
+    Acknowledged,
+    /// `severity`: a change of severity.
+    Severity {
+        from: Severity,
+        to: Severity,
+    },
+    /// `status`: a change of status.
+    Status {
+        from: Status,
+        to: Status,
+    },
+    Update,
+    Note,
+    Impact,
+    RootCause,
+    Lesson,
+    /// `role`: a role given (`/inc role`, `/inc lead`).
+    Role,
+    Resolved,
+    Reopened,
+    /// `escalated`: the next tier was paged. Its data is the page as `engine::reminders`
+    /// writes it (`tier`, who was `paged`: a mention or a schedule layer's person, the layers
+    /// with `nobody_on_call`), still JSON: nothing reads it back yet.
+    Escalated {
+        data: Option<Value>,
+    },
+    /// `reminder`: a reminder fired.
+    Reminder,
+    /// `nudge`: a nudge about a quiet incident fired.
+    Nudge,
+    /// `check` and `uncheck`: a checklist item ticked or unticked.
+    Check,
+    Uncheck,
+    /// `remind`: a reminder someone set.
+    Remind,
+    /// `ref`: a correlation id.
+    Ref,
+    Followup,
+    Handoff,
+    Postmortem,
+    /// `action`: a runbook action requested, refused, confirmed, sent or cut off.
+    Action,
+    /// `decision`: an answer in a runbook's decision tree.
+    Decision,
+    /// `runbook`: a runbook started.
+    Runbook,
+    /// `archived`: the channel was archived.
+    Archived,
+    /// `alert`: an alert followed onto the incident.
+    Alert,
+    /// `detected`: the alert the incident was declared from.
+    Detected {
+        source: String,
+        fingerprint: String,
+        labels: BTreeMap<String, String>,
+        link: Option<String>,
+    },
+    /// `paged`: at declare (`--oncall`), the person on call for a schedule layer was invited
+    /// and pinged, or nobody was on call (`person` is `None`).
+    Paged {
+        oncall: String,
+        person: Option<String>,
+        covering: bool,
+    },
+    /// `captured`: a message marked for the timeline.
+    Captured {
+        message_ref: String,
+        permalink: Option<String>,
+        marked_by: String,
+    },
+    /// A word this version does not know, or a known word whose data does not read, kept as
+    /// stored.
+    Other {
+        kind: String,
+        data: Option<Value>,
+    },
+}
+
+/// The kinds with no data, by word.
+const PLAIN: &[(&str, EntryKind)] = &[
+    ("acknowledged", EntryKind::Acknowledged),
+    ("update", EntryKind::Update),
+    ("note", EntryKind::Note),
+    ("impact", EntryKind::Impact),
+    ("rootcause", EntryKind::RootCause),
+    ("lesson", EntryKind::Lesson),
+    ("role", EntryKind::Role),
+    ("resolved", EntryKind::Resolved),
+    ("reopened", EntryKind::Reopened),
+    ("reminder", EntryKind::Reminder),
+    ("nudge", EntryKind::Nudge),
+    ("check", EntryKind::Check),
+    ("uncheck", EntryKind::Uncheck),
+    ("remind", EntryKind::Remind),
+    ("ref", EntryKind::Ref),
+    ("followup", EntryKind::Followup),
+    ("handoff", EntryKind::Handoff),
+    ("postmortem", EntryKind::Postmortem),
+    ("action", EntryKind::Action),
+    ("decision", EntryKind::Decision),
+    ("runbook", EntryKind::Runbook),
+    ("archived", EntryKind::Archived),
+    ("alert", EntryKind::Alert),
+];
+
+impl EntryKind {
+    /// The word stored in `timeline.kind` and shown by `/inc timeline` and the CLI.
+    pub fn word(&self) -> &str {
+        match self {
+            Self::Declared { .. } => "declared",
+            Self::Severity { .. } => "severity",
+            Self::Status { .. } => "status",
+            Self::Detected { .. } => "detected",
+            Self::Captured { .. } => "captured",
+            Self::Escalated { .. } => "escalated",
+            Self::Paged { .. } => "paged",
+            Self::Other { kind, .. } => kind,
+            plain => PLAIN
+                .iter()
+                .find(|(_, k)| k == plain)
+                .map_or("other", |(w, _)| w),
+        }
+    }
+
+    /// The JSON stored in `timeline.data`, for the kinds that carry data.
+    fn data(&self) -> Option<Value> {
+        match self {
+            Self::Declared { severity } => Some(json!({ "severity": severity.to_string() })),
+            Self::Severity { from, to } => {
+                Some(json!({ "from": from.to_string(), "to": to.to_string() }))
+            }
+            Self::Status { from, to } => Some(json!({ "from": from.as_str(), "to": to.as_str() })),
+            Self::Detected {
+                source,
+                fingerprint,
+                labels,
+                link,
+            } => Some(json!({
+                "source": source,
+                "fingerprint": fingerprint,
+                "labels": labels,
+                "link": link,
+            })),
+            Self::Paged {
+                oncall,
+                person: Some(person),
+                covering,
+            } => Some(json!({ "oncall": oncall, "person": person, "covering": covering })),
+            Self::Paged {
+                oncall,
+                person: None,
+                ..
+            } => Some(json!({ "oncall": oncall, "person": null })),
+            Self::Captured {
+                message_ref,
+                permalink,
+                marked_by,
+            } => Some(json!({
+                "message_ref": message_ref,
+                "permalink": permalink,
+                "marked_by": marked_by,
+            })),
+            Self::Other { data, .. } | Self::Escalated { data } => data.clone(),
+            _ => None,
+        }
+    }
+
+    /// The kind a stored word and its data stand for.
+    fn decode(word: String, data: Option<Value>) -> Self {
+        let read = || -> Option<Self> {
+            let d = data.as_ref();
+            let text = |key: &str| d?.get(key)?.as_str().map(str::to_owned);
+            let severity = |key: &str| Severity::from_word(d?.get(key)?.as_str()?);
+            let status = |key: &str| Status::parse(d?.get(key)?.as_str()?).ok();
+            Some(match word.as_str() {
+                "declared" => Self::Declared {
+                    severity: severity("severity")?,
+                },
+                "severity" => Self::Severity {
+                    from: severity("from")?,
+                    to: severity("to")?,
+                },
+                "status" => Self::Status {
+                    from: status("from")?,
+                    to: status("to")?,
+                },
+                "detected" => Self::Detected {
+                    source: text("source")?,
+                    fingerprint: text("fingerprint")?,
+                    labels: serde_json::from_value(d?.get("labels")?.clone()).ok()?,
+                    link: text("link"),
+                },
+                "escalated" => Self::Escalated { data: data.clone() },
+                "paged" => Self::Paged {
+                    oncall: text("oncall")?,
+                    person: text("person"),
+                    covering: d?.get("covering").and_then(Value::as_bool) == Some(true),
+                },
+                "captured" => Self::Captured {
+                    message_ref: text("message_ref")?,
+                    permalink: text("permalink"),
+                    marked_by: text("marked_by")?,
+                },
+                other => PLAIN
+                    .iter()
+                    .find(|(w, _)| *w == other)
+                    .map(|(_, k)| k.clone())?,
+            })
+        };
+        read().unwrap_or(Self::Other { kind: word, data })
+    }
+}
+
+/// An entry as the CLI's `--json` and the postmortem show it: the kind's word, and its data.
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            id: i64,
+            at: DateTime<Utc>,
+            actor: &'a UserRef,
+            kind: &'a str,
+            text: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            message_ref: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<Value>,
+        }
+        Shown {
+            id: self.id,
+            at: self.at,
+            actor: &self.actor,
+            kind: self.kind.word(),
+            text: &self.text,
+            message_ref: self.message_ref.as_deref(),
+            data: self.kind.data(),
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Appends an entry; its kind's data (a severity change's `{"from":"SEV2","to":"SEV1"}`) is
+/// stored beside it.
 pub async fn append(
     conn: &mut SqliteConnection,
     incident_id: i64,
     at: DateTime<Utc>,
     actor: &UserRef,
-    kind: &str,
+    kind: &EntryKind,
     text: &str,
-) -> anyhow::Result<i64> {
-    append_with_data(conn, incident_id, at, actor, kind, text, None).await
-}
-
-/// Appends an entry with structured data (e.g. `{"from":"SEV2","to":"SEV1"}`) that readers such
-/// as the postmortem's phase diagram use instead of parsing the text.
-pub async fn append_with_data(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-    at: DateTime<Utc>,
-    actor: &UserRef,
-    kind: &str,
-    text: &str,
-    data: Option<&serde_json::Value>,
 ) -> anyhow::Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO timeline (incident_id, at, actor_id, actor_name, kind, text, data) \
@@ -54,9 +294,9 @@ pub async fn append_with_data(
     .bind(to_db(at))
     .bind(&actor.id)
     .bind(&actor.name)
-    .bind(kind)
+    .bind(kind.word())
     .bind(text)
-    .bind(data.map(serde_json::Value::to_string))
+    .bind(kind.data().map(|d| d.to_string()))
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
@@ -83,10 +323,9 @@ fn entry(
             id: actor_id,
             name: actor_name,
         },
-        kind,
+        kind: EntryKind::decode(kind, data.as_deref().map(serde_json::from_str).transpose()?),
         text,
         message_ref,
-        data: data.as_deref().map(serde_json::from_str).transpose()?,
     })
 }
 
@@ -153,4 +392,83 @@ pub async fn remove(conn: &mut SqliteConnection, entry_id: i64) -> anyhow::Resul
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind reads back as written, data included.
+    #[test]
+    fn kinds_round_trip_through_their_word_and_data() {
+        let mut kinds: Vec<EntryKind> = PLAIN.iter().map(|(_, k)| k.clone()).collect();
+        kinds.extend([
+            EntryKind::Declared {
+                severity: Severity::Sev2,
+            },
+            EntryKind::Severity {
+                from: Severity::Sev3,
+                to: Severity::Sev1,
+            },
+            EntryKind::Status {
+                from: Status::Triage,
+                to: Status::Contained,
+            },
+            EntryKind::Detected {
+                source: "alertmanager".into(),
+                fingerprint: "abc".into(),
+                labels: BTreeMap::from([("team".into(), "payments".into())]),
+                link: None,
+            },
+            EntryKind::Captured {
+                message_ref: "C1:1.2".into(),
+                permalink: Some("https://example.slack.com/p1".into()),
+                marked_by: "U1".into(),
+            },
+            EntryKind::Escalated { data: None },
+            EntryKind::Paged {
+                oncall: "payments/primary".into(),
+                person: Some("U0ERIN".into()),
+                covering: true,
+            },
+            EntryKind::Paged {
+                oncall: "payments/primary".into(),
+                person: None,
+                covering: false,
+            },
+            EntryKind::Escalated {
+                data: Some(json!({ "tier": 2, "paged": { "mention": "@sre" } })),
+            },
+            EntryKind::Other {
+                kind: "newer".into(),
+                data: Some(json!({ "x": 1 })),
+            },
+        ]);
+        for kind in kinds {
+            let back = EntryKind::decode(kind.word().to_owned(), kind.data());
+            assert_eq!(back, kind);
+        }
+    }
+
+    /// Data as earlier versions wrote it reads as the same kind.
+    #[test]
+    fn stored_data_reads_as_before() {
+        let stored = json!({ "from": "SEV2", "to": "SEV1" });
+        assert_eq!(
+            EntryKind::decode("severity".into(), Some(stored.clone())),
+            EntryKind::Severity {
+                from: Severity::Sev2,
+                to: Severity::Sev1
+            }
+        );
+        let kind = EntryKind::decode("severity".into(), Some(stored.clone()));
+        assert_eq!(kind.data(), Some(stored));
+        assert_eq!(
+            EntryKind::decode("severity".into(), None),
+            EntryKind::Other {
+                kind: "severity".into(),
+                data: None
+            }
+        );
+    }
 }

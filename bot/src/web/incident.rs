@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::access::Viewer;
 use super::view::{self, Row, Time, person};
 use super::{PageResult, Refusal, WebState};
-use crate::store::{self, Incident, pages};
+use crate::store::{self, Incident, pages, timeline::EntryKind};
 
 /// `?workspace=slack:T123`, needed only when incident numbers repeat across workspaces.
 #[derive(Debug, Default, Deserialize)]
@@ -176,15 +176,14 @@ pub async fn page(
     let entries: Vec<Entry> = timeline
         .iter()
         .map(|e| {
-            let captured = e
-                .data
-                .as_ref()
-                .and_then(|d| d.get("permalink"))
-                .and_then(serde_json::Value::as_str);
+            let captured = match &e.kind {
+                EntryKind::Captured { permalink, .. } => permalink.as_deref(),
+                _ => None,
+            };
             Entry {
                 at: Time::of(e.at),
                 actor: person(Some(&e.actor)),
-                kind: e.kind.to_string(),
+                kind: e.kind.word().to_owned(),
                 text: e.text.clone(),
                 link: view::safe_link(captured)
                     .or_else(|| view::message_link(&incident, e.message_ref.as_deref())),
@@ -193,11 +192,11 @@ pub async fn page(
         .collect();
     let guardrails = timeline
         .iter()
-        .filter(|e| e.kind == "action")
+        .filter(|e| e.kind == EntryKind::Action)
         .map(|e| Entry {
             at: Time::of(e.at),
             actor: person(Some(&e.actor)),
-            kind: e.kind.to_string(),
+            kind: e.kind.word().to_owned(),
             text: e.text.clone(),
             link: None,
         })

@@ -389,7 +389,7 @@ async fn the_foundation_scenario_runs_over_the_gateway() {
         .await
         .expect("tl")
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.word().to_owned())
         .collect();
     assert_eq!(kinds.first().map(String::as_str), Some("declared"));
     assert_eq!(kinds.last().map(String::as_str), Some("resolved"));
@@ -1150,7 +1150,7 @@ async fn add_to_timeline_captures_a_message_once_with_its_own_time_and_author() 
     let captured: Vec<_> = timeline_of(&path, 1)
         .await
         .into_iter()
-        .filter(|e| e.kind == "captured")
+        .filter(|e| e.kind.word() == "captured")
         .collect();
     assert_eq!(captured.len(), 1, "the same message twice is one entry");
     assert_eq!(captured[0].at.to_rfc3339(), "2026-11-23T08:57:30+00:00");
@@ -1192,7 +1192,7 @@ async fn a_pushpin_reaction_captures_and_follows_edits_and_removal() {
     let captured = |entries: Vec<klaxon::store::timeline::Entry>| -> Vec<String> {
         entries
             .into_iter()
-            .filter(|e| e.kind == "captured")
+            .filter(|e| e.kind.word() == "captured")
             .map(|e| e.text)
             .collect()
     };

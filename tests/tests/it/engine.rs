@@ -15,7 +15,7 @@ async fn kinds(bot: &TestBot, number: i64) -> Vec<String> {
         .await
         .expect("timeline")
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.word().to_owned())
         .collect()
 }
 

@@ -168,7 +168,7 @@ async fn a_run_cut_off_by_a_stop_ends_unknown_and_is_not_sent_again() {
         .await
         .expect("timeline")
         .into_iter()
-        .filter(|e| e.kind == "action")
+        .filter(|e| e.kind.word() == "action")
         .map(|e| e.text)
         .collect();
     assert_eq!(

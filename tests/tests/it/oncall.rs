@@ -40,7 +40,7 @@ async fn entries(bot: &TestBot, kind: &str) -> Vec<String> {
         .await
         .expect("timeline")
         .into_iter()
-        .filter(|e| e.kind == kind)
+        .filter(|e| e.kind.word() == kind)
         .map(|e| e.text)
         .collect()
 }

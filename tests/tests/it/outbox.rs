@@ -114,7 +114,7 @@ async fn timeline_entries_get_the_message_they_were_posted_as() {
         .expect("timeline");
     let update = entries
         .iter()
-        .find(|e| e.kind == "update")
+        .find(|e| e.kind.word() == "update")
         .expect("update entry");
     let posted = bot.api.calls().into_iter().find_map(|c| match c {
         Call::Post { message, id, .. } if message.to_plain().contains("first update") => Some(id),

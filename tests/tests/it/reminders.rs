@@ -155,7 +155,7 @@ async fn snooze_every_off_and_on() {
         .await
         .expect("timeline")
         .into_iter()
-        .filter(|e| e.kind == "remind")
+        .filter(|e| e.kind.word() == "remind")
         .map(|e| e.text)
         .collect();
     assert_eq!(

@@ -125,7 +125,7 @@ async fn audit(bot: &TestBot) -> Vec<String> {
         .await
         .expect("timeline")
         .into_iter()
-        .filter(|e| e.kind == "action")
+        .filter(|e| e.kind.word() == "action")
         .map(|e| e.text)
         .collect()
 }
@@ -256,7 +256,7 @@ async fn the_decision_tree_walks_and_records_every_step() {
         .await
         .expect("timeline")
         .into_iter()
-        .filter(|e| e.kind == "decision")
+        .filter(|e| e.kind.word() == "decision")
         .map(|e| e.text)
         .collect();
     assert_eq!(

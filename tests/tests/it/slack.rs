@@ -223,7 +223,7 @@ async fn the_foundation_scenario_runs_over_signed_http() {
         .await
         .expect("tl")
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.word().to_owned())
         .collect();
     assert_eq!(
         kinds,
@@ -947,7 +947,7 @@ async fn timeline_of(path: &std::path::Path) -> Vec<klaxon::store::Entry> {
 fn captured(entries: &[klaxon::store::Entry]) -> Vec<(String, String, String)> {
     entries
         .iter()
-        .filter(|e| e.kind == "captured")
+        .filter(|e| e.kind.word() == "captured")
         .map(|e| {
             (
                 klaxon::clock::long(e.at),

@@ -7,6 +7,7 @@ use crate::clock::short;
 use crate::config::Trigger;
 use crate::engine::render::age;
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, incidents};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
@@ -28,7 +29,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     let entry = ctx
         .record(
             &incident,
-            "acknowledged",
+            EntryKind::Acknowledged,
             &format!("Acknowledged {after} after declare"),
         )
         .await?;

@@ -6,6 +6,7 @@ use super::common::done;
 use crate::clock::short;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::reminders::Kind;
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, checklist, reminders as schedules};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, n: u32, tick: bool) -> ActionResult {
@@ -46,9 +47,9 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, n: u32, tick: bool) -> A
     let done_count =
         items.iter().filter(|i| i.done.is_some()).count() + usize::from(tick) - usize::from(!tick);
     let (kind, verb, mark) = if tick {
-        ("check", "Ticked", "☑️")
+        (EntryKind::Check, "Ticked", "☑️")
     } else {
-        ("uncheck", "Unticked", "↩️")
+        (EntryKind::Uncheck, "Unticked", "↩️")
     };
     let entry = ctx
         .record(&incident, kind, &format!("{verb} item {n}: {}", item.text))

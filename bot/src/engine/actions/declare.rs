@@ -5,6 +5,7 @@ use klaxon_commands::{Message, Reply, Rich, ScheduleRef, Severity, Title, UserRe
 
 use crate::engine::render::{View, planned};
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 
 use crate::store::incidents::{self, NewIncident};
 use crate::store::outbox::{Op, Target};
@@ -56,14 +57,12 @@ pub async fn run(
                 "Invited and pinged @{} (on call for {label}{covering})",
                 who.id
             );
-            let entry = ctx
-                .record_data(
-                    &incident,
-                    "paged",
-                    &text,
-                    serde_json::json!({ "oncall": label, "person": who.id, "covering": !covering.is_empty() }),
-                )
-                .await?;
+            let kind = EntryKind::Paged {
+                oncall: label.clone(),
+                person: Some(who.id.clone()),
+                covering: !covering.is_empty(),
+            };
+            let entry = ctx.record(&incident, kind, &text).await?;
             let op = Op::Post {
                 to: Target::Incident,
                 message: post,
@@ -79,13 +78,12 @@ pub async fn run(
         }
         None => {
             let text = format!("Nobody is on call for {label}: nobody was paged");
-            ctx.record_data(
-                &incident,
-                "paged",
-                &text,
-                serde_json::json!({ "oncall": label, "person": null }),
-            )
-            .await?;
+            let kind = EntryKind::Paged {
+                oncall: label.clone(),
+                person: None,
+                covering: false,
+            };
+            ctx.record(&incident, kind, &text).await?;
             reply.message = reply.message.line(Rich::plain(format!(
                 "Nobody is on call for {label} now, so nobody was paged. `/inc oncall` shows who is next."
             )));
@@ -144,16 +142,14 @@ pub(crate) async fn open(
     let incident = incidents::get(ctx.conn, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("incident {id} not found after insert"))?;
-    let data = serde_json::json!({ "severity": severity.to_string() });
-    ctx.record_data(
+    ctx.record(
         &incident,
-        "declared",
+        EntryKind::Declared { severity },
         &if incident.private {
             format!("Declared {severity} (private): {title}")
         } else {
             format!("Declared {severity}: {title}")
         },
-        data,
     )
     .await?;
 

@@ -5,12 +5,12 @@ use klaxon_commands::{Message, Rich, Text};
 
 use super::common::done;
 use crate::engine::{ActionResult, Ctx};
-use crate::store::Incident;
+use crate::store::{Incident, timeline::EntryKind};
 
 pub async fn record(
     ctx: &mut Ctx<'_>,
     incident: Incident,
-    kind: &str,
+    kind: EntryKind,
     label: &str,
     text: Text,
 ) -> ActionResult {

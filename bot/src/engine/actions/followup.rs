@@ -7,6 +7,7 @@ use super::common::done;
 use crate::engine::reminders::followup_overdue_at;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::reminders::Kind;
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, postmortems, reminders as schedules};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, followup: Followup) -> ActionResult {
@@ -44,7 +45,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, followup: Followup) -> A
             let entry = ctx
                 .record(
                     &incident,
-                    "followup",
+                    EntryKind::Followup,
                     &format!("Follow-up {item}: {text}{detail}"),
                 )
                 .await?;
@@ -115,7 +116,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, followup: Followup) -> A
             let entry = ctx
                 .record(
                     &incident,
-                    "followup",
+                    EntryKind::Followup,
                     &format!("Follow-up {item} done: {}", f.text),
                 )
                 .await?;

@@ -6,6 +6,7 @@ use klaxon_commands::{Message, Rich, Role, UserRef};
 use super::common::done;
 use crate::clock::{long, short};
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, checklist, postmortems, reminders as schedules, timeline};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, to: Option<UserRef>) -> ActionResult {
@@ -23,12 +24,12 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, to: Option<UserRef>) -> 
     let entries = timeline::all(ctx.conn, incident.id).await?;
     let impacts: Vec<&str> = entries
         .iter()
-        .filter(|e| e.kind == "impact")
+        .filter(|e| e.kind == EntryKind::Impact)
         .map(|e| e.text.as_str())
         .collect();
     let guardrails: Vec<&str> = entries
         .iter()
-        .filter(|e| e.kind == "note")
+        .filter(|e| e.kind == EntryKind::Note)
         .filter_map(|e| {
             let t = e.text.trim();
             t.get(..10)
@@ -119,7 +120,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, to: Option<UserRef>) -> 
         Some(to) => format!("Handed off to @{}", to.label()),
         None => "Posted the handoff".to_owned(),
     };
-    let entry = ctx.record(&incident, "handoff", &text).await?;
+    let entry = ctx.record(&incident, EntryKind::Handoff, &text).await?;
     ctx.post_entry(&incident, entry, m).await?;
     ctx.refresh_views(incident.id, &before).await?;
     Ok(done(match &to {

@@ -4,6 +4,7 @@ use klaxon_commands::{Message, Reply, Rich, UserError};
 
 use crate::engine::{ActionResult, Ctx};
 use crate::runbooks::Node;
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, runbooks as attached};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, answer: Option<String>) -> ActionResult {
@@ -50,7 +51,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, answer: Option<String>) 
                 None => "The tree ends here.".to_owned(),
             };
             let entry = ctx
-                .record(&incident, "decision", &format!("[{runbook_id}] {text} → {a}. {follow}"))
+                .record(&incident, EntryKind::Decision, &format!("[{runbook_id}] {text} → {a}. {follow}"))
                 .await?;
             let user = ctx.inv.user.clone();
             ctx.post_entry(

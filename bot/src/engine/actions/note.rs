@@ -6,9 +6,12 @@ use klaxon_commands::{Message, Rich, Text};
 use super::common::done;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::Incident;
+use crate::store::timeline::EntryKind;
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, text: Text) -> ActionResult {
-    let entry = ctx.record(&incident, "note", text.as_str()).await?;
+    let entry = ctx
+        .record(&incident, EntryKind::Note, text.as_str())
+        .await?;
     let user = ctx.inv.user.clone();
     ctx.post_entry(
         &incident,

@@ -9,6 +9,7 @@ use crate::engine::postmortem::gather;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::outbox::Op;
 use crate::store::reminders::Kind;
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, postmortems, reminders as schedules};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, mark_done: bool) -> ActionResult {
@@ -41,7 +42,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, mark_done: bool) -> Acti
     }
     ctx.record(
         &incident,
-        "postmortem",
+        EntryKind::Postmortem,
         &format!("Drafted the postmortem, version {version}"),
     )
     .await?;
@@ -85,7 +86,7 @@ async fn finish(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     postmortems::set_done(ctx.conn, incident.id, ctx.now).await?;
     schedules::cancel(ctx.conn, incident.id, Kind::Postmortem, None).await?;
     let entry = ctx
-        .record(&incident, "postmortem", "Postmortem marked done")
+        .record(&incident, EntryKind::Postmortem, "Postmortem marked done")
         .await?;
     let user = ctx.inv.user.clone();
     ctx.post_entry(

@@ -5,6 +5,7 @@ use klaxon_commands::UserError;
 
 use super::common::done;
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, postmortems};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, id: String) -> ActionResult {
@@ -13,7 +14,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, id: String) -> ActionRes
             UserError::new(format!("`{id}` is already recorded on {}.", incident.key())).into(),
         );
     }
-    ctx.record(&incident, "ref", &format!("Correlation id {id}"))
+    ctx.record(&incident, EntryKind::Ref, &format!("Correlation id {id}"))
         .await?;
     let count = postmortems::refs(ctx.conn, incident.id).await?.len();
     let ids = if count == 1 {

@@ -7,6 +7,7 @@ use crate::clock::short;
 use crate::engine::reminders;
 use crate::engine::{ActionResult, Ctx};
 use crate::store::reminders::Kind;
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, checklist, incidents, reminders as schedules};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, remind: Remind) -> ActionResult {
@@ -76,7 +77,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, remind: Remind) -> Actio
             )
         }
     };
-    let entry = ctx.record(&incident, "remind", &text).await?;
+    let entry = ctx.record(&incident, EntryKind::Remind, &text).await?;
     let user = ctx.inv.user.clone();
     ctx.post_entry(
         &incident,

@@ -4,6 +4,7 @@ use klaxon_commands::{Message, Rich, Status, UserError};
 
 use super::common::done;
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, incidents};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
@@ -21,7 +22,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident) -> ActionResult {
     crate::engine::reminders::cancel_postmortem(ctx.conn, incident.id).await?;
     let back = crate::engine::archive::on_reopen(ctx.conn, &incident, ctx.now).await?;
     let entry = ctx
-        .record(&incident, "reopened", "Reopened; back in triage")
+        .record(&incident, EntryKind::Reopened, "Reopened; back in triage")
         .await?;
     let user = ctx.inv.user.clone();
     ctx.post_entry(

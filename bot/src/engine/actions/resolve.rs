@@ -5,6 +5,7 @@ use klaxon_commands::{Message, Rich, Status, Text, UserError};
 use super::common::done;
 use crate::engine::render::age;
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, incidents};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, summary: Option<Text>) -> ActionResult {
@@ -25,7 +26,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, summary: Option<Text>) -
         Some(s) => format!("Resolved after {took}: {s}"),
         None => format!("Resolved after {took}"),
     };
-    let entry = ctx.record(&incident, "resolved", &text).await?;
+    let entry = ctx.record(&incident, EntryKind::Resolved, &text).await?;
     let user = ctx.inv.user.clone();
     let mut line = Rich::plain("✅ Resolved by ")
         .person(&user)

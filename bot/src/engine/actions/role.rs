@@ -5,6 +5,7 @@ use klaxon_commands::{Message, Rich, Role, UserError, UserRef};
 use super::common::{done, ensure_open};
 use crate::engine::{ActionError, ActionResult, Ctx};
 use crate::store::outbox::Op;
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, incidents};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, role: Role, user: UserRef) -> ActionResult {
@@ -52,7 +53,7 @@ pub(super) async fn assign(
     let entry = ctx
         .record(
             incident,
-            "role",
+            EntryKind::Role,
             &format!("{role}: @{} (was {was})", user.label()),
         )
         .await?;

@@ -16,6 +16,7 @@ use crate::clock::short;
 use crate::engine::{ActionResult, Ctx, Execution};
 use crate::runbooks::Action;
 use crate::runbooks::request::{self, IncidentVars};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, incidents, runbooks as runs};
 
 /// ` name=value …` as shown in the audit (values quoted when they have spaces).
@@ -34,8 +35,12 @@ pub(crate) fn params_text(params: &[(String, String)]) -> String {
 
 /// Records a refusal on the timeline (committed) and tells the user why.
 async fn refuse(ctx: &mut Ctx<'_>, incident: &Incident, what: &str, why: String) -> ActionResult {
-    ctx.record(incident, "action", &format!("Refused {what}: {why}"))
-        .await?;
+    ctx.record(
+        incident,
+        EntryKind::Action,
+        &format!("Refused {what}: {why}"),
+    )
+    .await?;
     Ok(Reply::user_error(&UserError::new(format!(
         "Not run: {why}"
     ))))
@@ -138,7 +143,7 @@ pub async fn run(
     if dry_run {
         ctx.record(
             &incident,
-            "action",
+            EntryKind::Action,
             &format!("Dry run of {what}: nothing sent"),
         )
         .await?;
@@ -169,7 +174,7 @@ pub async fn run(
         let entry = ctx
             .record(
                 &incident,
-                "action",
+                EntryKind::Action,
                 &format!(
                     "Requested {what}; awaiting confirmation until {}",
                     short(expires)
@@ -304,7 +309,7 @@ pub async fn confirm(ctx: &mut Ctx<'_>, incident: Incident, code: String) -> Act
         )
         .await;
     }
-    ctx.record(&incident, "action", &format!("Confirmed {what}"))
+    ctx.record(&incident, EntryKind::Action, &format!("Confirmed {what}"))
         .await?;
     ctx.execution = Some(Execution {
         run_id: run.id,

@@ -5,6 +5,7 @@ use klaxon_commands::{Message, Reply, Rich, RunbookCmd, UserError};
 
 use crate::engine::{ActionResult, Ctx};
 use crate::runbooks::{Node, Runbook, Step};
+use crate::store::timeline::EntryKind;
 use crate::store::{checklist, runbooks as attached};
 
 pub async fn run(ctx: &mut Ctx<'_>, cmd: RunbookCmd) -> ActionResult {
@@ -87,7 +88,11 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: RunbookCmd) -> ActionResult {
                 )));
             }
             let entry = ctx
-                .record(&incident, "runbook", &format!("Started runbook {}", rb.id))
+                .record(
+                    &incident,
+                    EntryKind::Runbook,
+                    &format!("Started runbook {}", rb.id),
+                )
                 .await?;
             ctx.post_entry(&incident, entry, m).await?;
             Ok(super::common::done(format!(

@@ -5,6 +5,7 @@ use klaxon_commands::{Message, Rich, Severity, UserError};
 use super::common::done;
 use crate::engine::render::badge;
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, incidents};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> ActionResult {
@@ -15,13 +16,11 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, severity: Severity) -> A
     let before = ctx.snapshot(&incident).await?;
     incidents::set_severity(ctx.conn, incident.id, severity).await?;
     crate::engine::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
-    let data = serde_json::json!({ "from": from.to_string(), "to": severity.to_string() });
     let entry = ctx
-        .record_data(
+        .record(
             &incident,
-            "severity",
+            EntryKind::Severity { from, to: severity },
             &format!("Severity {from} → {severity}"),
-            data,
         )
         .await?;
     let user = ctx.inv.user.clone();

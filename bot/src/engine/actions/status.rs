@@ -7,6 +7,7 @@ use klaxon_commands::{Message, Rich, Status, UserError};
 
 use super::common::{done, ensure_open};
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, incidents};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, status: Status) -> ActionResult {
@@ -20,13 +21,11 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, status: Status) -> Actio
     let from = incident.status;
     let before = ctx.snapshot(&incident).await?;
     incidents::set_status(ctx.conn, incident.id, status, ctx.now, None).await?;
-    let data = serde_json::json!({ "from": from.as_str(), "to": status.as_str() });
     let entry = ctx
-        .record_data(
+        .record(
             &incident,
-            "status",
+            EntryKind::Status { from, to: status },
             &format!("Status {from} → {status}"),
-            data,
         )
         .await?;
     let user = ctx.inv.user.clone();

@@ -17,7 +17,7 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, limit: u32) -> ActionRes
         message = message.line(
             Rich::plain(format!("{} · ", short(e.at)))
                 .person(&e.actor)
-                .text(format!(" · {} · ", e.kind))
+                .text(format!(" · {} · ", e.kind.word()))
                 .user_text(&e.text),
         );
     }

@@ -5,6 +5,7 @@ use klaxon_commands::{Message, Rich, Text};
 use super::common::{done, ensure_open};
 use crate::config::Trigger;
 use crate::engine::{ActionResult, Ctx};
+use crate::store::timeline::EntryKind;
 use crate::store::{Incident, incidents};
 
 pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, text: Text) -> ActionResult {
@@ -14,7 +15,9 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, text: Text) -> ActionRes
     crate::engine::reminders::rekey(ctx.conn, ctx.config, incident.id, ctx.now).await?;
     let user = ctx.inv.user.clone();
     crate::engine::reminders::tick(ctx.conn, &incident, Trigger::Update, &user, ctx.now).await?;
-    let entry = ctx.record(&incident, "update", text.as_str()).await?;
+    let entry = ctx
+        .record(&incident, EntryKind::Update, text.as_str())
+        .await?;
     ctx.post_entry(
         &incident,
         entry,
