@@ -77,6 +77,16 @@ impl Retention {
         if let Some(before) = cutoff(now, self.config.deliveries_days) {
             pruned.deliveries = self.batches(before, Table::Deliveries).await?;
         }
+        // Sign-in links and sessions of the pages are of no use once expired.
+        let mut tx = self.store.begin().await?;
+        let expired = store::web::purge(&mut tx, now).await?;
+        tx.commit().await?;
+        if expired > 0 {
+            tracing::info!(
+                expired,
+                "retention: deleted expired sign-in links and sessions"
+            );
+        }
         Ok(pruned)
     }
 

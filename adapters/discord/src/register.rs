@@ -35,13 +35,14 @@ pub const GROUPS: &[Group] = &[
     ),
     (
         "postmortem",
-        "The postmortem draft and its parts",
+        "The postmortem draft, its parts, and the pages to read it on",
         &[
             ("draft", "postmortem"),
             ("impact", "impact"),
             ("rootcause", "rootcause"),
             ("lesson", "lesson"),
             ("followup", "followup"),
+            ("web", "web"),
         ],
     ),
 ];

@@ -1,9 +1,10 @@
 //! `[web]`: the read-only pages (`/incidents`, `/insights`), off unless enabled.
 
+use klaxon_commands::Duration;
 use serde::Deserialize;
 
 /// `[web]`: whether the pages are served by `klaxon run`, and how people sign in.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     /// Serve the pages on the HTTP endpoint. The console serves them on 127.0.0.1 regardless.
@@ -13,6 +14,39 @@ pub struct WebConfig {
     /// must drop the header from what clients send.
     #[serde(deserialize_with = "header_name")]
     pub trusted_header: Option<String>,
+    /// Where people open the pages (`https://klaxon.example.com`): `/inc web` links point
+    /// there, and the session cookie is `Secure` when it is https.
+    #[serde(deserialize_with = "public_url")]
+    pub public_url: Option<url::Url>,
+    /// How long a sign-in link from `/inc web` works (once).
+    pub link_lifetime: Duration,
+    /// How long a session lasts after signing in.
+    pub session_lifetime: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            trusted_header: None,
+            public_url: None,
+            link_lifetime: Duration::from_secs(10 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+fn public_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<url::Url>, D::Error> {
+    let raw = String::deserialize(d)?;
+    let url = url::Url::parse(raw.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "web.public_url must be an http or https address like https://klaxon.example.com, not {raw:?}"
+            ))
+        })?;
+    Ok(Some(url))
 }
 
 fn header_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

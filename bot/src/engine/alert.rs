@@ -65,6 +65,7 @@ impl Engine {
                     services: &self.services,
                     queued: false,
                     execution: None,
+                    replay: None,
                 };
                 let done = one(&mut ctx, endpoint, r, target, &mut outcome).await;
                 queued |= ctx.queued;

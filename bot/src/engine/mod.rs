@@ -167,6 +167,7 @@ impl Engine {
             services: &self.services,
             queued: false,
             execution: None,
+            replay: None,
         };
         let (name, result) = match request {
             Request::Command(command) => (command.name(), actions::run(&mut ctx, command).await),
@@ -176,6 +177,7 @@ impl Engine {
             Ok(reply) => {
                 let queued = ctx.queued;
                 let execution = ctx.execution.take();
+                let replay = ctx.replay.take();
                 // A delivery that sends an action is recorded here too, with the claim: a
                 // redelivery while the request is in flight gets this same answer.
                 if let Some(delivery) = &inv.delivery_id {
@@ -184,7 +186,7 @@ impl Engine {
                         &inv.tenant,
                         delivery,
                         self.clock.now(),
-                        &reply,
+                        replay.as_ref().unwrap_or(&reply),
                     )
                     .await?;
                 }
@@ -306,6 +308,9 @@ pub(crate) struct Ctx<'a> {
     pub services: &'a Services,
     /// A runbook action claimed in this transaction, to send after the commit.
     pub execution: Option<Execution>,
+    /// What a redelivery of this request is answered with instead of the reply, when the reply
+    /// holds something that must not be stored (a sign-in link).
+    pub replay: Option<Reply>,
     /// Whether platform calls were queued (the dispatcher is woken after commit).
     queued: bool,
 }

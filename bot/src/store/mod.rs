@@ -17,6 +17,7 @@ pub mod posts;
 pub mod reminders;
 pub mod runbooks;
 pub mod timeline;
+pub mod web;
 
 use std::str::FromStr;
 use std::time::Duration;

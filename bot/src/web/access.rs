@@ -1,17 +1,31 @@
 //! Who is looking at the pages, and what they may see.
 //!
-//! A viewer comes from one of: the console (every request, since the console serves the pages
-//! on 127.0.0.1 only), or a configured trusted header set by an authenticating proxy in front of
-//! Klaxon. Anyone else is asked to sign in. A private incident is listed without its title or
+//! A viewer comes from one of: a configured trusted header set by an authenticating proxy in
+//! front of Klaxon; a session cookie from a `/inc web` link (the session's workspace only); or
+//! the console (every request, since the console serves the pages on 127.0.0.1 only). Anyone
+//! else is asked to sign in. A private incident is listed without its title or
 //! channel, and its pages open only for a viewer granted that incident.
 
 use std::collections::BTreeSet;
 
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::{HeaderMap, HeaderName, header};
+use chrono::{DateTime, Utc};
 use klaxon_commands::Tenant;
 
 use super::Refusal;
-use crate::store::Incident;
+use crate::store::{Incident, Store};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "klaxon_session";
+
+/// Sign-in by `/inc web` links and session cookies.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    /// How long a session lasts.
+    pub lifetime: std::time::Duration,
+    /// Whether the cookie is `Secure` (the pages are reached over https).
+    pub secure: bool,
+}
 
 /// How the pages decide who is looking.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +34,8 @@ pub struct Access {
     pub open: bool,
     /// `[web] trusted_header`: the header an authenticating proxy sets to the user's name.
     pub trusted_header: Option<HeaderName>,
+    /// `/inc web` links and session cookies (on with `[web] enabled`).
+    pub sessions: Option<Sessions>,
 }
 
 /// Someone allowed to look.
@@ -53,6 +69,13 @@ impl Access {
     pub fn configured(config: &crate::config::WebConfig) -> Self {
         Self {
             open: false,
+            sessions: config.enabled.then(|| Sessions {
+                lifetime: config.session_lifetime.as_std(),
+                secure: config
+                    .public_url
+                    .as_ref()
+                    .is_some_and(|u| u.scheme() == "https"),
+            }),
             trusted_header: config
                 .trusted_header
                 .as_deref()
@@ -61,7 +84,12 @@ impl Access {
     }
 
     /// Who is asking, or [`Refusal::SignIn`].
-    pub fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, Refusal> {
+    pub async fn viewer(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        headers: &HeaderMap,
+    ) -> Result<Viewer, Refusal> {
         if let Some(name) = &self.trusted_header
             && let Some(user) = headers.get(name).and_then(|v| v.to_str().ok())
         {
@@ -77,6 +105,18 @@ impl Access {
                 });
             }
         }
+        if self.sessions.is_some()
+            && let Some(token) = session_cookie(headers)
+        {
+            let mut conn = store.conn().await?;
+            if let Some(holder) = crate::store::web::session(&mut conn, &token, now).await? {
+                return Ok(Viewer {
+                    name: format!("@{}", holder.user.label()),
+                    tenant: Some(holder.tenant),
+                    grants: holder.grants.into_iter().collect(),
+                });
+            }
+        }
         if self.open {
             return Ok(Viewer {
                 name: "console".to_owned(),
@@ -86,4 +126,16 @@ impl Access {
         }
         Err(Refusal::SignIn)
     }
+}
+
+/// The session token in the request's cookies, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_owned())
 }

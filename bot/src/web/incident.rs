@@ -153,7 +153,7 @@ pub async fn page(
     Path(number): Path<String>,
     Query(place): Query<Where>,
 ) -> PageResult {
-    let viewer = state.access.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let mut conn = state.store.conn().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;
     let id = incident.id;

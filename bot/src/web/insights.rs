@@ -100,7 +100,7 @@ pub async fn page(
     headers: HeaderMap,
     Query(window_query): Query<Window>,
 ) -> PageResult {
-    let viewer = state.access.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let weeks = window_query.weeks()?;
     let tenant = viewer.tenant.as_ref();
     let (mondays, figures) = figures(&state, tenant, weeks).await?;
@@ -186,7 +186,7 @@ pub async fn chart(
     Path(chart): Path<String>,
     Query(window_query): Query<Window>,
 ) -> PageResult {
-    let viewer = state.access.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let weeks = window_query.weeks()?;
     let (title, pick): (&str, fn(&Means) -> Option<f64>) = match chart.as_str() {
         "mtta.svg" => ("Mean time to acknowledge, by severity", |m| m.mtta),

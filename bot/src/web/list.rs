@@ -86,7 +86,7 @@ pub async fn page(
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> PageResult {
-    let viewer = state.access.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let mut filter = params.filter()?;
     filter.tenant.clone_from(&viewer.tenant);
     let mut conn = state.store.conn().await?;

@@ -14,6 +14,7 @@ mod insights;
 mod list;
 mod markdown;
 mod postmortem;
+mod signin;
 mod view;
 
 use std::sync::Arc;
@@ -49,6 +50,13 @@ impl WebState {
         })
     }
 
+    /// Who is asking (see [`access`]).
+    async fn viewer(&self, headers: &axum::http::HeaderMap) -> Result<access::Viewer, Refusal> {
+        self.access
+            .viewer(&self.store, self.clock.now(), headers)
+            .await
+    }
+
     /// Renders a page; a template error is logged and becomes a plain 500.
     fn page(&self, name: &str, context: impl serde::Serialize) -> Response {
         let rendered = self
@@ -75,6 +83,10 @@ fn templates() -> anyhow::Result<Environment<'static>> {
         (
             "macros.html",
             include_str!("../../templates/web/macros.html"),
+        ),
+        (
+            "signin.html",
+            include_str!("../../templates/web/signin.html"),
         ),
         (
             "incidents.html",
@@ -128,6 +140,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Option<Arc<WebState>>) ->
         .route("/insights", get(insights::page))
         .route("/insights/{chart}", get(insights::chart))
         .route("/static/{file}", get(asset))
+        .route("/signin", get(signin::page).post(signin::sign_in))
         .layer(axum::middleware::from_fn(headers))
         .with_state(state)
 }

@@ -68,7 +68,7 @@ pub async fn page(
     Path(number): Path<String>,
     Query(place): Query<Where>,
 ) -> PageResult {
-    let viewer = state.access.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let wanted = version(&place)?;
     let mut conn = state.store.conn().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;
@@ -126,7 +126,7 @@ pub async fn download(
     Path(number): Path<String>,
     Query(place): Query<Where>,
 ) -> PageResult {
-    let viewer = state.access.viewer(&headers)?;
+    let viewer = state.viewer(&headers).await?;
     let wanted = version(&place)?;
     let mut conn = state.store.conn().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;

@@ -38,6 +38,7 @@ mod summary;
 mod timeline;
 mod uncheck;
 mod update;
+mod web;
 
 pub use followup::Followup;
 pub use oncall::{CoverEnd, Oncall, RESERVED as ONCALL_WORDS, ScheduleRef};
@@ -136,6 +137,7 @@ pub enum Command {
     Oncall {
         oncall: Oncall,
     },
+    Web,
 }
 
 impl Command {
@@ -172,15 +174,18 @@ impl Command {
             Self::Run { .. } => "run",
             Self::Confirm { .. } => "confirm",
             Self::Oncall { .. } => "oncall",
+            Self::Web => "web",
         }
     }
 
     /// Where the command may be typed.
     pub fn scope(&self) -> Scope {
         match self {
-            Self::Declare { .. } | Self::List | Self::Help { .. } | Self::Oncall { .. } => {
-                Scope::Anywhere
-            }
+            Self::Declare { .. }
+            | Self::List
+            | Self::Help { .. }
+            | Self::Oncall { .. }
+            | Self::Web => Scope::Anywhere,
             // `runbook start` acts on the incident; the engine checks that itself.
             Self::Runbook { .. } => Scope::Anywhere,
             _ => Scope::Incident,
@@ -268,6 +273,7 @@ const SPECS: &[Spec] = &[
     confirm::SPEC,
     list::SPEC,
     oncall::SPEC,
+    web::SPEC,
     help::SPEC,
 ];
 

@@ -31,6 +31,7 @@ mod status;
 mod summary;
 mod timeline;
 mod update;
+mod web;
 
 use klaxon_commands::Command;
 
@@ -49,6 +50,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>, command: Command) -> ActionResult {
         } => declare::run(ctx, severity, title, private, oncall).await,
         Command::List => list::run(ctx).await,
         Command::Oncall { oncall } => oncall::run(ctx, oncall).await,
+        Command::Web => web::run(ctx).await,
         Command::Help { topic } => help::run(topic.as_deref()),
         Command::Runbook { runbook } => runbook::run(ctx, runbook).await,
         Command::Ack => {

@@ -6,6 +6,7 @@ mod access;
 mod console;
 mod figures;
 mod pages;
+mod signin;
 
 use std::sync::Arc;
 
