@@ -140,6 +140,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Option<Arc<WebState>>) ->
         .route("/insights", get(insights::page))
         .route("/insights/{chart}", get(insights::chart))
         .route("/static/{file}", get(asset))
+        // Browsers ask for it on every site; there is none (an empty answer, not a 404 error).
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/signin", get(signin::page).post(signin::sign_in))
         .layer(axum::middleware::from_fn(headers))
         .with_state(state)

@@ -3,6 +3,7 @@
 //! bot's database and manual clock).
 
 mod access;
+mod browser;
 mod console;
 mod figures;
 mod pages;
