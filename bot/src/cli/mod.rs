@@ -7,13 +7,17 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use klaxon_commands::{PlatformKind, Tenant};
 
 use crate::app::{ConsoleSettings, run_console};
 use crate::clock::long;
 use crate::config::Config;
-use crate::engine::render::age;
-use crate::store::{self, Incident, Store};
+use crate::store::{self, Store};
+
+mod oncall;
+mod read;
+
+use oncall::oncall;
+use read::{existing, find, incident_json, print_incident};
 
 /// Klaxon: an incident-response bot for Slack, Discord and the terminal.
 #[derive(Debug, Parser)]
@@ -165,88 +169,6 @@ pub enum OncallCmd {
 pub enum ConfigCmd {
     /// Validate the configuration file and print the severity ladder.
     Check,
-}
-
-/// `klaxon oncall check` and `klaxon oncall show`, as of `now`.
-fn oncall(
-    cmd: &OncallCmd,
-    config: &Config,
-    now: DateTime<Utc>,
-    out: &mut String,
-) -> anyhow::Result<()> {
-    use crate::oncall::Schedules;
-    use std::fmt::Write as _;
-    let dir = match cmd {
-        OncallCmd::Check { dir } | OncallCmd::Show { dir, .. } => {
-            dir.as_ref().unwrap_or(&config.oncall.dir)
-        }
-    };
-    anyhow::ensure!(dir.is_dir(), "no on-call folder at {}", dir.display());
-    let (schedules, mut problems) = Schedules::load_dir(dir);
-    match cmd {
-        OncallCmd::Check { .. } => {
-            problems.extend(schedules.gap_problems(now));
-            for problem in &problems {
-                writeln!(out, "{problem}")?;
-            }
-            let tiers = schedules.tier_problems(config);
-            for problem in &tiers {
-                writeln!(out, "{problem}")?;
-            }
-            anyhow::ensure!(
-                problems.is_empty() && tiers.is_empty(),
-                "{} problems in the schedules in {}",
-                problems.len() + tiers.len(),
-                dir.display()
-            );
-            writeln!(
-                out,
-                "{}: {} schedule{}, all valid, nobody missing in the next 90 days.",
-                dir.display(),
-                schedules.by_name.len(),
-                if schedules.by_name.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            )?;
-            Ok(())
-        }
-        OncallCmd::Show {
-            schedule,
-            from,
-            days,
-            ..
-        } => {
-            let Some(s) = schedules.by_name.get(schedule) else {
-                for problem in &problems {
-                    writeln!(out, "{problem}")?;
-                }
-                let known: Vec<&str> = schedules.by_name.keys().map(String::as_str).collect();
-                anyhow::bail!(
-                    "no valid schedule `{schedule}` in {} (valid: {})",
-                    dir.display(),
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                );
-            };
-            let from = from
-                .unwrap_or_else(|| now.date_naive())
-                .and_time(chrono::NaiveTime::MIN)
-                .and_utc();
-            let to = from + chrono::Duration::days(i64::from(*days));
-            out.push_str(&crate::oncall::rota(
-                s,
-                from,
-                to,
-                &std::collections::BTreeMap::new(),
-            ));
-            Ok(())
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -593,127 +515,4 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Opens a database that must already exist (reading commands never create one).
-async fn existing(db: &str) -> anyhow::Result<Store> {
-    let path = db
-        .strip_prefix("sqlite://")
-        .or_else(|| db.strip_prefix("sqlite:"))
-        .unwrap_or(db);
-    let path = path.split('?').next().unwrap_or(path);
-    anyhow::ensure!(
-        std::path::Path::new(path).exists() || path == ":memory:",
-        "no database at {db} (run an incident first, or pass --db)"
-    );
-    let store = Store::connect(db).await?;
-    store.migrate().await?;
-    Ok(store)
-}
-
-/// Finds incident `number` (`7` or `INC-7`), in `--tenant` or the only tenant that has it.
-async fn find(
-    conn: &mut sqlx::SqliteConnection,
-    number: &str,
-    tenant: &TenantArg,
-) -> anyhow::Result<Incident> {
-    let digits = number
-        .strip_prefix("INC-")
-        .or_else(|| number.strip_prefix("inc-"))
-        .unwrap_or(number);
-    let n: i64 = digits
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .with_context(|| format!("{number:?} is not an incident number (like 7 or INC-7)"))?;
-    if let Some(t) = &tenant.tenant {
-        let (platform, workspace) = t
-            .split_once(':')
-            .and_then(|(p, w)| PlatformKind::parse(p).map(|p| (p, w)))
-            .with_context(|| {
-                format!("{t:?} is not a tenant (like console:local or slack:T0123)")
-            })?;
-        let tenant = Tenant::new(platform, workspace);
-        return store::incidents::by_number(conn, &tenant, n)
-            .await?
-            .with_context(|| format!("no INC-{n} in {tenant}"));
-    }
-    let mut found = store::incidents::by_number_any_tenant(conn, n).await?;
-    match found.len() {
-        0 => anyhow::bail!("no INC-{n} in this database"),
-        1 => Ok(found.remove(0)),
-        _ => {
-            let tenants: Vec<String> = found.iter().map(|i| i.tenant.to_string()).collect();
-            anyhow::bail!(
-                "INC-{n} exists in several workspaces ({}); pick one with --tenant",
-                tenants.join(", ")
-            )
-        }
-    }
-}
-
-fn incident_json(i: &Incident) -> serde_json::Value {
-    serde_json::json!({
-        "tenant": i.tenant.to_string(),
-        "number": i.number,
-        "key": i.key(),
-        "title": i.title,
-        "severity": i.severity,
-        "status": i.status,
-        "declared_by": i.declared_by,
-        "declared_at": i.declared_at,
-        "acknowledged_by": i.acknowledged.as_ref().map(|(u, _)| u),
-        "acknowledged_at": i.acknowledged.as_ref().map(|(_, t)| t),
-        "resolved_at": i.resolved_at,
-        "resolution": i.resolution,
-        "last_update": i.last_update.as_ref().map(|(_, t)| t),
-        "last_update_at": i.last_update.as_ref().map(|(a, _)| a),
-        "channel": { "id": i.channel_id, "name": i.channel_name },
-    })
-}
-
-fn print_incident(
-    out: &mut String,
-    i: &Incident,
-    roles: &[(klaxon_commands::Role, klaxon_commands::UserRef)],
-) -> std::fmt::Result {
-    use std::fmt::Write as _;
-    writeln!(
-        out,
-        "{} · {} · {} · {}",
-        i.key(),
-        i.severity,
-        i.status,
-        i.title
-    )?;
-    writeln!(out, "Workspace:    {}", i.tenant)?;
-    writeln!(out, "Channel:      #{}", i.channel_name)?;
-    writeln!(
-        out,
-        "Declared:     {} by @{}",
-        long(i.declared_at),
-        i.declared_by.label()
-    )?;
-    match &i.acknowledged {
-        Some((u, at)) => writeln!(out, "Acknowledged: {} by @{}", long(*at), u.label())?,
-        None => writeln!(out, "Acknowledged: not yet")?,
-    }
-    if let Some(at) = i.resolved_at {
-        writeln!(
-            out,
-            "Resolved:     {} (after {})",
-            long(at),
-            age(i.declared_at, at)
-        )?;
-    }
-    if let Some(r) = &i.resolution {
-        writeln!(out, "Resolution:   {r}")?;
-    }
-    for (role, user) in roles {
-        writeln!(out, "{:<13} @{}", format!("{role}:"), user.label())?;
-    }
-    if let Some((at, text)) = &i.last_update {
-        writeln!(out, "Last update:  {} — {text}", long(*at))?;
-    }
-    Ok(())
 }

@@ -1,0 +1,328 @@
+//! Serving the configured platforms: the environment's combinations checked, the adapters
+//! built, the background tasks started, the HTTP endpoints served until shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use klaxon_commands::{ChatApi, PlatformKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::store::Store;
+
+use super::{App, PlatformSettings};
+
+/// Runs every configured platform until Ctrl-C or SIGTERM.
+pub async fn run_platforms(
+    store: Store,
+    config: Config,
+    settings: PlatformSettings,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&settings.http_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("listening on {}: {e}", settings.http_addr))?;
+    tracing::info!(addr = %settings.http_addr, "HTTP endpoints listening");
+    serve(store, config, settings, listener, shutdown_signal()).await
+}
+
+/// Serves the platforms on `listener` until `shutdown` completes, then stops taking requests,
+/// makes the pending platform calls (within a grace period) and closes the database.
+pub async fn serve(
+    store: Store,
+    config: Config,
+    settings: PlatformSettings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with_clock(
+        store,
+        config,
+        settings,
+        listener,
+        shutdown,
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// Where Discord incident channels go, by guild, from `[discord]` and its guild tables: the
+/// incidents category and the archive category.
+pub fn discord_channel_settings(config: &Config) -> klaxon_discord::ChannelSettings {
+    let id = |c: Option<&str>| c.and_then(|c| c.parse::<u64>().ok());
+    let d = &config.discord;
+    let per_guild = |key: fn(&crate::config::GuildConfig) -> Option<&str>| {
+        d.guilds
+            .iter()
+            .filter_map(|(guild, g)| Some((guild.parse::<u64>().ok()?, id(key(g))?)))
+            .collect()
+    };
+    klaxon_discord::ChannelSettings {
+        category: id(d.category.as_deref()),
+        guilds: per_guild(|g| g.category.as_deref()),
+        archive: id(d.archive_category.as_deref()),
+        archive_guilds: per_guild(|g| g.archive_category.as_deref()),
+    }
+}
+
+/// [`serve`] with another clock (tests use a manual one).
+pub async fn serve_with_clock(
+    store: Store,
+    config: Config,
+    settings: PlatformSettings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret as _;
+
+    let mut config = config;
+    let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
+    let transport = settings.slack_signing_secret.is_some() || settings.slack_app_token.is_some();
+    let slack_api = match &settings.slack_bot_token {
+        Some(token) if transport => {
+            let api = klaxon_slack::SlackApi::new(
+                token.expose_secret(),
+                settings.slack_api_url.as_deref(),
+            );
+            crate::slack_setup::resolve(&mut config, &api).await?;
+            apis.insert(PlatformKind::Slack, Arc::new(api.clone()));
+            Some(api)
+        }
+        Some(_) => anyhow::bail!(
+            "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP) is"
+        ),
+        None if transport => {
+            anyhow::bail!(
+                "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not"
+            )
+        }
+        None => None,
+    };
+    match &settings.discord_token {
+        Some(token) => {
+            anyhow::ensure!(
+                settings.discord_application_id.is_some(),
+                "DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not"
+            );
+            let every_guild_has_one = !config.discord.guilds.is_empty()
+                && config
+                    .discord
+                    .guilds
+                    .values()
+                    .all(|g| g.paging_channel.is_some());
+            anyhow::ensure!(
+                config.discord.paging_channel.is_some()
+                    || every_guild_has_one
+                    || config
+                        .incidents
+                        .paging_channel
+                        .bytes()
+                        .all(|b| b.is_ascii_digit()),
+                "Discord needs the paging channel's id: set [discord] paging_channel (or each \
+                 [discord.guilds.\"<guild id>\"] paging_channel) in klaxon.toml"
+            );
+            let http = Arc::new(klaxon_discord::api::http(
+                token.expose_secret(),
+                &settings.discord_rest(),
+            ));
+            apis.insert(
+                PlatformKind::Discord,
+                Arc::new(klaxon_discord::DiscordApi::new(
+                    http,
+                    discord_channel_settings(&config),
+                )),
+            );
+        }
+        None if settings.discord_public_key.is_some() => {
+            anyhow::bail!("DISCORD_PUBLIC_KEY is set but DISCORD_TOKEN is not")
+        }
+        None => {}
+    }
+    let platforms: std::collections::BTreeSet<PlatformKind> = apis.keys().copied().collect();
+    for route in &config.alerts.routes {
+        for target in route
+            .targets
+            .iter()
+            .filter(|t| !platforms.contains(&t.platform))
+        {
+            tracing::warn!(
+                route = route.name.as_deref().unwrap_or("(unnamed)"),
+                platform = %target.platform,
+                "an alert route names a platform that is not configured; its alerts skip it"
+            );
+        }
+    }
+    anyhow::ensure!(!apis.is_empty(), "no platform is configured");
+    let discord_capture = config.discord.capture_emoji.clone();
+    let capture_emoji = config.slack.capture_emoji.clone();
+    let web = config
+        .web
+        .enabled
+        .then(|| {
+            crate::web::WebState::new(
+                store.clone(),
+                Arc::clone(&clock),
+                crate::web::Access::configured(&config.web),
+            )
+        })
+        .transpose()?
+        .map(Arc::new);
+    let app = App::new(store.clone(), config, clock, apis)?;
+    app.recover().await?;
+    let cancel = CancellationToken::new();
+    let tasks = app.tasks.clone();
+    let (scheduler, dispatcher) = spawn_background(&tasks, &app, &cancel, Duration::from_secs(10));
+    let socket = match (&settings.slack_app_token, &slack_api) {
+        (Some(app_token), Some(slack_api)) => {
+            let handler: Arc<dyn klaxon_commands::Handler> = app.engine.clone();
+            Some(
+                klaxon_slack::SocketMode::start(
+                    app_token.expose_secret(),
+                    settings.slack_api_url.as_deref(),
+                    handler,
+                    slack_api.clone(),
+                    capture_emoji.clone(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?,
+            )
+        }
+        _ => None,
+    };
+    let discord = match &settings.discord_token {
+        Some(token) => Some(
+            klaxon_discord::Gateway::start(
+                token.expose_secret(),
+                &settings.discord_rest(),
+                &klaxon_discord::Registration {
+                    guilds: settings.discord_guild_ids.clone(),
+                    global: settings.discord_global_commands,
+                    capture_emoji: discord_capture.clone(),
+                },
+                app.engine.clone(),
+                settings.discord_defer_after,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        None => None,
+    };
+    let discord_endpoint = match (&settings.discord_public_key, &settings.discord_token) {
+        (Some(key), Some(token)) => Some(
+            klaxon_discord::Endpoint::new(
+                key,
+                klaxon_discord::Responder {
+                    handler: app.engine.clone(),
+                    http: Arc::new(klaxon_discord::api::http(
+                        token.expose_secret(),
+                        &settings.discord_rest(),
+                    )),
+                    deadline: settings.discord_defer_after,
+                },
+            )
+            .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        _ => None,
+    };
+    let state = Arc::new(crate::http::HttpState {
+        engine: Arc::clone(&app.engine),
+        store: store.clone(),
+        slack_signing_secret: settings.slack_signing_secret.clone(),
+        slack_api,
+        slack_capture_emoji: capture_emoji,
+        slack_socket: socket
+            .as_ref()
+            .map(klaxon_slack::SocketMode::connected_flag),
+        discord_gateway: discord
+            .as_ref()
+            .map(klaxon_discord::Gateway::connected_flag),
+        discord_endpoint,
+        alerts: crate::alerts::http::Intake {
+            token: settings.alerts_token.clone(),
+            platforms,
+        },
+        outbox: Arc::clone(&app.dispatcher),
+        tasks: tasks.clone(),
+        web,
+    });
+    // A background task given up on stops the process too, with an error (see `supervise`).
+    let failed = tasks.failed();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = failed.cancelled() => {}
+        }
+    };
+    axum::serve(listener, crate::http::router(state))
+        .with_graceful_shutdown(stop)
+        .await?;
+    tracing::info!("shutting down: finishing platform calls");
+    if let Some(socket) = &socket {
+        socket.shutdown().await;
+    }
+    if let Some(discord) = discord {
+        discord.shutdown().await;
+    }
+    // Runbook actions in flight get a grace period to record their outcome; one still
+    // running after it ends `unknown` at the next start.
+    if tokio::time::timeout(Duration::from_secs(10), app.engine.actions_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "runbook actions still in flight at shutdown; their outcome will be unknown"
+        );
+    }
+    cancel.cancel();
+    let _ = scheduler.await;
+    let _ = dispatcher.await;
+    store.close().await;
+    if let Some(task) = tasks.failed_task() {
+        anyhow::bail!(
+            "the {task} kept panicking (see the log); stopped so that a fresh process can start"
+        );
+    }
+    Ok(())
+}
+
+/// Starts the scheduler and the dispatcher as supervised tasks (see [`crate::supervise`]).
+pub(super) fn spawn_background(
+    tasks: &crate::supervise::Tasks,
+    app: &App,
+    cancel: &CancellationToken,
+    grace: Duration,
+) -> (tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>) {
+    let (scheduler, stop) = (Arc::clone(&app.scheduler), cancel.clone());
+    let scheduler = tasks.spawn("scheduler", move || {
+        Arc::clone(&scheduler).run(stop.clone())
+    });
+    let (dispatcher, stop) = (Arc::clone(&app.dispatcher), cancel.clone());
+    let dispatcher = tasks.spawn("dispatcher", move || {
+        Arc::clone(&dispatcher).run(stop.clone(), grace)
+    });
+    (scheduler, dispatcher)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

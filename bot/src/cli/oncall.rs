@@ -1,0 +1,89 @@
+//! `klaxon oncall check` and `klaxon oncall show`: the schedule files checked and shown.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+
+use super::OncallCmd;
+
+/// `klaxon oncall check` and `klaxon oncall show`, as of `now`.
+pub(super) fn oncall(
+    cmd: &OncallCmd,
+    config: &Config,
+    now: DateTime<Utc>,
+    out: &mut String,
+) -> anyhow::Result<()> {
+    use crate::oncall::Schedules;
+    use std::fmt::Write as _;
+    let dir = match cmd {
+        OncallCmd::Check { dir } | OncallCmd::Show { dir, .. } => {
+            dir.as_ref().unwrap_or(&config.oncall.dir)
+        }
+    };
+    anyhow::ensure!(dir.is_dir(), "no on-call folder at {}", dir.display());
+    let (schedules, mut problems) = Schedules::load_dir(dir);
+    match cmd {
+        OncallCmd::Check { .. } => {
+            problems.extend(schedules.gap_problems(now));
+            for problem in &problems {
+                writeln!(out, "{problem}")?;
+            }
+            let tiers = schedules.tier_problems(config);
+            for problem in &tiers {
+                writeln!(out, "{problem}")?;
+            }
+            anyhow::ensure!(
+                problems.is_empty() && tiers.is_empty(),
+                "{} problems in the schedules in {}",
+                problems.len() + tiers.len(),
+                dir.display()
+            );
+            writeln!(
+                out,
+                "{}: {} schedule{}, all valid, nobody missing in the next 90 days.",
+                dir.display(),
+                schedules.by_name.len(),
+                if schedules.by_name.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )?;
+            Ok(())
+        }
+        OncallCmd::Show {
+            schedule,
+            from,
+            days,
+            ..
+        } => {
+            let Some(s) = schedules.by_name.get(schedule) else {
+                for problem in &problems {
+                    writeln!(out, "{problem}")?;
+                }
+                let known: Vec<&str> = schedules.by_name.keys().map(String::as_str).collect();
+                anyhow::bail!(
+                    "no valid schedule `{schedule}` in {} (valid: {})",
+                    dir.display(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            };
+            let from = from
+                .unwrap_or_else(|| now.date_naive())
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc();
+            let to = from + chrono::Duration::days(i64::from(*days));
+            out.push_str(&crate::oncall::rota(
+                s,
+                from,
+                to,
+                &std::collections::BTreeMap::new(),
+            ));
+            Ok(())
+        }
+    }
+}
