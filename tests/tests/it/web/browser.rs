@@ -2,8 +2,8 @@
 //! fantoccini (WebDriver). Each page of the scripted incident is loaded and checked, the
 //! Mermaid diagram must be drawn as SVG, the browser console must hold no error, every request
 //! must go to the bot, and a screenshot of each page is saved under
-//! `target/browser-screenshots/`. Ignored by `cargo test` (Chromium is not a prerequisite);
-//! `.ci/run` installs Chromium and runs them with `--ignored web::browser`.
+//! `target/browser-screenshots/`. `scripts/test`, the README's test command, installs Chromium
+//! and chromedriver when they are missing.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -32,7 +32,7 @@ async fn driver() -> Driver {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("chromedriver (Debian's chromium-driver) is installed");
+        .expect("chromedriver is missing: scripts/test installs Debian's chromium-driver");
     let url = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while reqwest::get(format!("{url}/status")).await.is_err() {
@@ -71,7 +71,6 @@ fn screenshots() -> std::path::PathBuf {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: .ci/run installs them and runs these"]
 async fn every_page_renders_in_chromium_with_the_diagram_and_nothing_from_elsewhere() {
     let (bot, _target) = scripted().await;
     let site = Site::open(&bot, open()).await;
