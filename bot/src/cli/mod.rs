@@ -473,7 +473,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
                 )
             }
         }
-        Some(Cmd::Oncall(cmd)) => oncall(cmd, &config, Utc::now(), out),
+        Some(Cmd::Oncall(cmd)) => oncall(cmd, &config, &cli.db, Utc::now(), out).await,
         Some(Cmd::Report { since, json }) => {
             let back = klaxon_commands::Duration::parse(since)
                 .map_err(|e| anyhow::anyhow!("--since: {}", e.text()))?;

@@ -3,13 +3,16 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::store::oncall::by_layer;
 
 use super::OncallCmd;
 
-/// `klaxon oncall check` and `klaxon oncall show`, as of `now`.
-pub(super) fn oncall(
+/// `klaxon oncall check` and `klaxon oncall show`, as of `now`. `show` applies the covers stored
+/// in `db` when there is a database there.
+pub(super) async fn oncall(
     cmd: &OncallCmd,
     config: &Config,
+    db: &str,
     now: DateTime<Utc>,
     out: &mut String,
 ) -> anyhow::Result<()> {
@@ -77,12 +80,15 @@ pub(super) fn oncall(
                 .and_time(chrono::NaiveTime::MIN)
                 .and_utc();
             let to = from + chrono::Duration::days(i64::from(*days));
-            out.push_str(&crate::oncall::rota(
-                s,
-                from,
-                to,
-                &std::collections::BTreeMap::new(),
-            ));
+            // No database yet means nobody has set a cover.
+            let covers = if super::read::is_there(db) {
+                let store = super::read::existing(db).await?;
+                let mut conn = store.conn().await?;
+                by_layer(&mut conn, schedule, from).await?
+            } else {
+                std::collections::BTreeMap::new()
+            };
+            out.push_str(&crate::oncall::rota(s, from, to, &covers));
             Ok(())
         }
     }

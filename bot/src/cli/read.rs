@@ -12,18 +12,23 @@ use super::TenantArg;
 
 /// Opens a database that must already exist (reading commands never create one).
 pub(super) async fn existing(db: &str) -> anyhow::Result<Store> {
-    let path = db
-        .strip_prefix("sqlite://")
-        .or_else(|| db.strip_prefix("sqlite:"))
-        .unwrap_or(db);
-    let path = path.split('?').next().unwrap_or(path);
     anyhow::ensure!(
-        std::path::Path::new(path).exists() || path == ":memory:",
+        is_there(db),
         "no database at {db} (run an incident first, or pass --db)"
     );
     let store = Store::connect(db).await?;
     store.migrate().await?;
     Ok(store)
+}
+
+/// Whether there is a database at `db` (a path or a `sqlite:` URL) to read.
+pub(super) fn is_there(db: &str) -> bool {
+    let path = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db);
+    let path = path.split('?').next().unwrap_or(path);
+    std::path::Path::new(path).exists() || path == ":memory:"
 }
 
 /// Finds incident `number` (`7` or `INC-7`), in `--tenant` or the only tenant that has it.

@@ -466,3 +466,81 @@ fn oncall_check_passes_the_example_and_reports_lines_and_gaps() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn oncall_show_prints_the_covers_set_in_chat() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("k.db");
+    let db = db.to_str().expect("utf-8");
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../oncall");
+    let config = dir.path().join("klaxon.toml");
+    std::fs::write(&config, format!("[oncall]\ndir = {examples:?}\n")).expect("write");
+    let config = config.to_str().expect("utf-8");
+    let out = run(
+        klaxon().args([
+            "console",
+            "--db",
+            db,
+            "--config",
+            config,
+            "--virtual-time",
+            "--start",
+            "2026-12-07T12:00:00Z",
+        ]),
+        "/inc oncall cover @U0ZED 4h payments/primary\n",
+    );
+    assert!(
+        text(&out.stdout)
+            .contains("Cover #1: @U0ZED holds payments/primary until 2026-12-07 16:00 UTC"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = run(
+        klaxon().args([
+            "oncall",
+            "show",
+            "payments",
+            "--from",
+            "2026-12-07",
+            "--days",
+            "1",
+            "--db",
+            db,
+            "--config",
+            config,
+        ]),
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "  2026-12-07 12:00 UTC → 2026-12-07 16:00 UTC  (Mon 13:00 local)  U0ZED  (cover)\n"
+        ),
+        "{stdout}"
+    );
+    // Without the database the rota is the rotation's alone.
+    let out = run(
+        klaxon().args([
+            "oncall",
+            "show",
+            "payments",
+            "--from",
+            "2026-12-07",
+            "--days",
+            "1",
+            "--db",
+            &format!("{db}.missing"),
+            "--config",
+            config,
+        ]),
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).contains("U0ZED"),
+        "{}",
+        text(&out.stdout)
+    );
+}
