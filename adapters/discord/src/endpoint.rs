@@ -1,8 +1,17 @@
 //! The optional HTTP interactions endpoint (`POST /discord/interactions`): Discord signs each
 //! request with Ed25519; Klaxon checks the signature (serenity's verifier) and that the
 //! timestamp is at most five minutes from now, answers PING with PONG, and hands everything
-//! else to the same [`Responder`] as the gateway.
+//! else to the same [`Responder`] as the gateway. [`router`] mounts the route; the bot merges it
+//! and sees no Discord wire format.
 
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use futures_util::FutureExt as _;
 use serenity::all::{CreateInteractionResponse, Interaction};
 use serenity::interactions_endpoint::Verifier;
@@ -83,6 +92,48 @@ impl Endpoint {
             },
             Err(_) => Answer::Nothing,
         }
+    }
+}
+
+/// `POST /discord/interactions`, answered by `endpoint`, or 404 when it is off.
+pub fn router<S: Clone + Send + Sync + 'static>(endpoint: Option<Arc<Endpoint>>) -> Router<S> {
+    Router::new()
+        .route("/discord/interactions", post(interactions))
+        .with_state(endpoint)
+}
+
+/// Discord's HTTP interactions: Ed25519-signed; PING answered with PONG; everything else
+/// answered like the gateway's interactions.
+async fn interactions(
+    State(endpoint): State<Option<Arc<Endpoint>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(endpoint) = endpoint else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Discord HTTP interactions are off (no DISCORD_PUBLIC_KEY)\n",
+        )
+            .into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = chrono::Utc::now().timestamp();
+    match endpoint
+        .handle(
+            header("x-signature-ed25519"),
+            header("x-signature-timestamp"),
+            &body,
+            now,
+        )
+        .await
+    {
+        Answer::Json(json) => axum::Json(json).into_response(),
+        Answer::Unauthorized(why) => {
+            tracing::warn!(why, "refused a Discord request");
+            (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response()
+        }
+        Answer::BadRequest(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
+        Answer::Nothing => StatusCode::ACCEPTED.into_response(),
     }
 }
 

@@ -1,4 +1,7 @@
-//! Slash commands over HTTP: the signed form Slack posts to `/slack/commands`.
+//! Slash commands, from either transport: the signed form Slack posts to `/slack/commands`
+//! and Socket Mode's `slash_commands` envelope become one [`SlashCommand`], whose
+//! [`SlashCommand::invocation`] is the only place a slash command becomes an `Invocation`.
+//! Also the v0 signature check that every HTTP request passes first.
 
 use klaxon_commands::{
     ChannelRef, Input, Invocation, PlatformKind, Reply, ReplyKind, Tenant, UserRef,
@@ -25,12 +28,34 @@ pub struct SlashCommand {
     pub trigger_id: String,
 }
 
+impl From<SlackCommandEvent> for SlashCommand {
+    /// Socket Mode's envelope carries the same fields as the form, but no user name.
+    fn from(event: SlackCommandEvent) -> Self {
+        Self {
+            team_id: event.team_id.0,
+            channel_id: event.channel_id.0,
+            channel_name: event.channel_name.unwrap_or_default(),
+            user_id: event.user_id.0,
+            user_name: String::new(),
+            command: event.command.0,
+            text: event.text.unwrap_or_default(),
+            trigger_id: event.trigger_id.0,
+        }
+    }
+}
+
 impl SlashCommand {
-    /// The platform-neutral request.
+    /// The platform-neutral request. A redelivery (an HTTP retry, or Socket Mode's
+    /// unacknowledged envelope) carries the same trigger, which is the delivery id.
     pub fn invocation(&self) -> Invocation {
+        let channel_name = if self.channel_name.is_empty() {
+            &self.channel_id
+        } else {
+            &self.channel_name
+        };
         Invocation {
             tenant: Tenant::new(PlatformKind::Slack, &self.team_id),
-            channel: ChannelRef::new(&self.channel_id, &self.channel_name),
+            channel: ChannelRef::new(&self.channel_id, channel_name),
             user: if self.user_name.is_empty() {
                 UserRef::id(&self.user_id)
             } else {
@@ -74,14 +99,35 @@ pub async fn open_form(
     }
 }
 
-/// The immediate answer to a slash command: visible only to its author.
-pub fn response(reply: &Reply) -> serde_json::Value {
+/// What a slash command is answered, over either transport: the declare form opened, or the
+/// engine's reply once its effects are committed.
+pub async fn answer(command: &SlashCommand, edge: &crate::edge::Edge) -> Reply {
+    let invocation = command.invocation();
+    if let Some(reply) = open_form(
+        &command.text,
+        &command.trigger_id,
+        &invocation.channel,
+        &edge.api,
+    )
+    .await
+    {
+        return reply;
+    }
+    edge.handler.handle(invocation).await
+}
+
+/// A reply as the text its author sees, a refusal marked with a warning sign.
+pub fn text(reply: &Reply) -> String {
     let text = crate::mrkdwn::text(&reply.message);
-    let text = match reply.kind {
+    match reply.kind {
         ReplyKind::Ok => text,
         ReplyKind::UserError | ReplyKind::InternalError => format!(":warning: {text}"),
-    };
-    serde_json::json!({ "response_type": "ephemeral", "text": text })
+    }
+}
+
+/// The immediate answer to a slash command over HTTP: visible only to its author.
+pub fn response(reply: &Reply) -> serde_json::Value {
+    serde_json::json!({ "response_type": "ephemeral", "text": text(reply) })
 }
 
 /// A request whose signature checked out.
@@ -101,10 +147,27 @@ pub fn verify(
     timestamp: Option<&str>,
     body: &str,
 ) -> Result<Verified, String> {
+    verify_at(
+        signing_secret,
+        signature,
+        timestamp,
+        body,
+        chrono::Utc::now().timestamp(),
+    )
+}
+
+/// [`verify`] at `now` (Unix seconds). slack-morphism's verifier checks the window against the
+/// system clock as well.
+pub fn verify_at(
+    signing_secret: &str,
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    body: &str,
+    now: i64,
+) -> Result<Verified, String> {
     let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
         return Err("unsigned request".to_owned());
     };
-    let now = chrono::Utc::now().timestamp();
     if !fresh(timestamp, now) {
         return Err("stale or malformed timestamp".to_owned());
     }

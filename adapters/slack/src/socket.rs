@@ -10,18 +10,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use klaxon_commands::{
-    ChannelRef, Handler, Input, Invocation, PlatformKind, ReplyKind, Tenant, UserRef,
-};
 use slack_morphism::prelude::*;
 
-/// What the callbacks need, held in slack-morphism's user state.
+use crate::edge::Edge;
+
+/// What the callbacks need, held in slack-morphism's user state: the same [`Edge`] as HTTP
+/// mode's.
 struct State {
-    handler: Arc<dyn Handler>,
-    /// The Web API with the bot token, to open forms and read marked messages.
-    api: crate::SlackApi,
-    /// The reaction that captures a message.
-    capture_emoji: String,
+    edge: Edge,
     connected: Arc<AtomicBool>,
 }
 
@@ -33,13 +29,9 @@ pub struct SocketMode {
 
 impl SocketMode {
     /// Opens the connection with the app-level token (`xapp-…`), against `api_url` or Slack.
-    pub async fn start(
-        app_token: &str,
-        api_url: Option<&str>,
-        handler: Arc<dyn Handler>,
-        api: crate::SlackApi,
-        capture_emoji: String,
-    ) -> Result<Self, String> {
+    /// The socket's own HTTP client (`apps.connections.open`) is slack-morphism's hyper
+    /// connector, built here once; every Web API call goes through `edge.api`.
+    pub async fn start(app_token: &str, api_url: Option<&str>, edge: Edge) -> Result<Self, String> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
@@ -55,9 +47,7 @@ impl SocketMode {
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)
                 .with_user_state(State {
-                    handler,
-                    api,
-                    capture_emoji,
+                    edge,
                     connected: Arc::clone(&connected),
                 }),
         );
@@ -126,56 +116,26 @@ fn on_error(
     HttpStatusCode::BAD_REQUEST
 }
 
+/// A slash command: answered, as over HTTP, in the envelope's acknowledgement.
 async fn on_command(
     event: SlackCommandEvent,
     _: Arc<SlackHyperClient>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
-    let (handler, api) = state(&states).await?;
-    let channel = ChannelRef::new(
-        event.channel_id.0.clone(),
-        event
-            .channel_name
-            .clone()
-            .unwrap_or(event.channel_id.0.clone()),
-    );
-    let text = event.text.clone().unwrap_or_default();
-    if let Some(reply) = crate::command::open_form(&text, &event.trigger_id.0, &channel, &api).await
-    {
-        return Ok(SlackCommandEventResponse::new(
-            SlackMessageContent::new().with_text(crate::mrkdwn::text(&reply.message)),
-        )
-        .with_response_type(SlackMessageResponseType::Ephemeral));
-    }
-    let invocation = Invocation {
-        tenant: Tenant::new(PlatformKind::Slack, event.team_id.0),
-        channel,
-        user: UserRef::id(event.user_id.0),
-        input: Input::Text(text),
-        // Socket Mode redelivers an unacknowledged envelope with the same trigger.
-        incident: None,
-        delivery_id: Some(event.trigger_id.0),
-    };
-    let reply = handler.handle(invocation).await;
-    let text = crate::mrkdwn::text(&reply.message);
-    let text = match reply.kind {
-        ReplyKind::Ok => text,
-        ReplyKind::UserError | ReplyKind::InternalError => format!(":warning: {text}"),
-    };
-    Ok(
-        SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text))
-            .with_response_type(SlackMessageResponseType::Ephemeral),
+    let edge = edge(&states).await?;
+    let reply = crate::command::answer(&event.into(), &edge).await;
+    Ok(SlackCommandEventResponse::new(
+        SlackMessageContent::new().with_text(crate::command::text(&reply)),
     )
+    .with_response_type(SlackMessageResponseType::Ephemeral))
 }
 
-/// The engine and the Web API, from the listener's user state.
-async fn state(
-    states: &SlackClientEventsUserState,
-) -> Result<(Arc<dyn Handler>, crate::SlackApi), &'static str> {
+/// The engine, the Web API and the capture emoji, from the listener's user state.
+async fn edge(states: &SlackClientEventsUserState) -> Result<Edge, &'static str> {
     let guard = states.read().await;
     guard
         .get_user_state::<State>()
-        .map(|s| (Arc::clone(&s.handler), s.api.clone()))
+        .map(|s| s.edge.clone())
         .ok_or("Klaxon's state is missing from the Socket Mode listener")
 }
 
@@ -187,9 +147,9 @@ async fn on_interaction(
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
     let payload = serde_json::to_value(&event)?;
-    let (handler, api) = state(&states).await?;
+    let edge = edge(&states).await?;
     Ok(
-        match crate::interaction::handle(&payload, handler.as_ref(), &api).await {
+        match crate::interaction::handle(&payload, edge.handler.as_ref(), &edge.api).await {
             Some(answer) => {
                 SlackInteractionResponse::ViewSubmission(serde_json::from_value(answer)?)
             }
@@ -207,15 +167,13 @@ async fn on_event(
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
     let callback = serde_json::to_value(&event)?;
-    let (handler, api) = state(&states).await?;
-    let emoji = {
-        let guard = states.read().await;
-        guard
-            .get_user_state::<State>()
-            .map(|s| s.capture_emoji.clone())
-            .unwrap_or_default()
-    };
-    crate::events::handle(&callback, &emoji, handler.as_ref(), &api)
-        .await
-        .map_err(Into::into)
+    let edge = edge(&states).await?;
+    crate::events::handle(
+        &callback,
+        &edge.capture_emoji,
+        edge.handler.as_ref(),
+        &edge.api,
+    )
+    .await
+    .map_err(Into::into)
 }

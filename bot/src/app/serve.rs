@@ -174,21 +174,29 @@ pub async fn serve_with_clock(
     let cancel = CancellationToken::new();
     let tasks = app.tasks.clone();
     let (scheduler, dispatcher) = spawn_background(&tasks, &app, &cancel, Duration::from_secs(10));
-    let socket = match (&settings.slack_app_token, &slack_api) {
-        (Some(app_token), Some(slack_api)) => {
-            let handler: Arc<dyn klaxon_commands::Handler> = app.engine.clone();
-            Some(
-                klaxon_slack::SocketMode::start(
-                    app_token.expose_secret(),
-                    settings.slack_api_url.as_deref(),
-                    handler,
-                    slack_api.clone(),
-                    capture_emoji.clone(),
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?,
+    // Both Slack transports answer through the same edge.
+    let slack_edge = slack_api.map(|api| klaxon_slack::Edge {
+        handler: app.engine.clone(),
+        api,
+        capture_emoji,
+    });
+    let socket = match (&settings.slack_app_token, &slack_edge) {
+        (Some(app_token), Some(edge)) => Some(
+            klaxon_slack::SocketMode::start(
+                app_token.expose_secret(),
+                settings.slack_api_url.as_deref(),
+                edge.clone(),
             )
-        }
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        _ => None,
+    };
+    let slack_endpoint = match (&settings.slack_signing_secret, slack_edge) {
+        (Some(secret), Some(edge)) => Some(Arc::new(klaxon_slack::Endpoint::new(
+            secret.expose_secret(),
+            edge,
+        ))),
         _ => None,
     };
     let discord = match &settings.discord_token {
@@ -210,7 +218,7 @@ pub async fn serve_with_clock(
         None => None,
     };
     let discord_endpoint = match (&settings.discord_public_key, &settings.discord_token) {
-        (Some(key), Some(token)) => Some(
+        (Some(key), Some(token)) => Some(Arc::new(
             klaxon_discord::Endpoint::new(
                 key,
                 klaxon_discord::Responder {
@@ -223,15 +231,13 @@ pub async fn serve_with_clock(
                 },
             )
             .map_err(|e| anyhow::anyhow!(e))?,
-        ),
+        )),
         _ => None,
     };
     let state = Arc::new(crate::http::HttpState {
         engine: Arc::clone(&app.engine),
         store: store.clone(),
-        slack_signing_secret: settings.slack_signing_secret.clone(),
-        slack_api,
-        slack_capture_emoji: capture_emoji,
+        slack_endpoint,
         slack_socket: socket
             .as_ref()
             .map(klaxon_slack::SocketMode::connected_flag),
