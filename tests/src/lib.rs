@@ -8,7 +8,7 @@ pub mod fake_discord;
 pub mod fake_slack;
 pub mod recorder;
 pub mod scenario;
-pub mod served;
+pub mod spawn;
 pub mod target;
 
 use std::collections::BTreeMap;
@@ -266,6 +266,22 @@ impl TestBot {
     /// Fires every reminder due now and makes every platform call that is due.
     pub async fn settle(&self) {
         self.app.settle().await.expect("settle");
+    }
+
+    /// Settles until `check` holds on the recorded calls (at most 10 s): for a call the
+    /// outbox postponed, whose retry backoff runs on real time.
+    pub async fn settle_until(&self, check: impl Fn(&Recorder) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            self.settle().await;
+            if check(&self.api) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// Moves the clock forward, firing what falls due on the way, in order.

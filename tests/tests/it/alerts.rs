@@ -4,7 +4,8 @@
 
 use klaxon::store;
 use klaxon_commands::{PlatformKind, Tenant};
-use klaxon_tests::served::{ALERTS_TOKEN, Served, fixture};
+use klaxon_tests::fake_slack::FakeSlack;
+use klaxon_tests::spawn::{ALERTS_TOKEN, Bot, Options, SlackHttp, SlackSocket, fixture, spawn};
 use serde_json::Value;
 
 const CONFIG: &str = r#"
@@ -31,7 +32,7 @@ fn team() -> Tenant {
 }
 
 /// Posts to `channel`, in order.
-fn posts_in(k: &Served, channel: &str) -> Vec<Value> {
+fn posts_in(k: &Bot<FakeSlack>, channel: &str) -> Vec<Value> {
     k.fake
         .calls_to("chat.postMessage")
         .into_iter()
@@ -39,7 +40,7 @@ fn posts_in(k: &Served, channel: &str) -> Vec<Value> {
         .collect()
 }
 
-fn updates_in(k: &Served, channel: &str) -> Vec<Value> {
+fn updates_in(k: &Bot<FakeSlack>, channel: &str) -> Vec<Value> {
     k.fake
         .calls_to("chat.update")
         .into_iter()
@@ -63,7 +64,7 @@ fn buttons(body: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn timeline(k: &Served, number: i64) -> Vec<store::timeline::Entry> {
+async fn timeline(k: &Bot<FakeSlack>, number: i64) -> Vec<store::timeline::Entry> {
     let s = k.store().await;
     let mut conn = s.conn().await.expect("conn");
     let incident = store::incidents::by_number(&mut conn, &team(), number)
@@ -77,7 +78,11 @@ async fn timeline(k: &Served, number: i64) -> Vec<store::timeline::Entry> {
 
 #[tokio::test]
 async fn intake_is_off_without_a_token_and_refuses_wrong_tokens_and_bad_bodies() {
-    let off = Served::start(CONFIG, None).await;
+    let off = spawn(
+        SlackHttp,
+        Options::default().toml(CONFIG).alerts(None).manual_clock(),
+    )
+    .await;
     let firing = fixture("alertmanager/firing.json");
     for path in ["/alerts/alertmanager", "/alerts/webhook"] {
         let resp = off.post(path, &firing, Some(ALERTS_TOKEN)).await;
@@ -85,7 +90,14 @@ async fn intake_is_off_without_a_token_and_refuses_wrong_tokens_and_bad_bodies()
     }
     off.stop().await;
 
-    let k = Served::start(CONFIG, Some(ALERTS_TOKEN)).await;
+    let k = spawn(
+        SlackHttp,
+        Options::default()
+            .toml(CONFIG)
+            .alerts(Some(ALERTS_TOKEN))
+            .manual_clock(),
+    )
+    .await;
     let path = "/alerts/alertmanager";
     assert_eq!(k.post(path, &firing, None).await.status().as_u16(), 401);
     let wrong = k.post(path, &firing, Some("alerts-test-token-5f1d")).await;
@@ -127,7 +139,14 @@ async fn intake_is_off_without_a_token_and_refuses_wrong_tokens_and_bad_bodies()
 
 #[tokio::test]
 async fn a_firing_alert_is_announced_once_with_a_declare_button_that_declares_once() {
-    let k = Served::start(CONFIG, Some(ALERTS_TOKEN)).await;
+    let k = spawn(
+        SlackHttp,
+        Options::default()
+            .toml(CONFIG)
+            .alerts(Some(ALERTS_TOKEN))
+            .manual_clock(),
+    )
+    .await;
     let firing = fixture("alertmanager/firing.json");
     let first = k.alerts("/alerts/alertmanager", &firing).await;
     assert_eq!(first["announced"], 1, "{first}");
@@ -236,7 +255,14 @@ async fn a_firing_alert_is_announced_once_with_a_declare_button_that_declares_on
 
 #[tokio::test]
 async fn auto_declare_declares_at_once_and_a_resolved_alert_reaches_the_incident() {
-    let k = Served::start(CONFIG, Some(ALERTS_TOKEN)).await;
+    let k = spawn(
+        SlackHttp,
+        Options::default()
+            .toml(CONFIG)
+            .alerts(Some(ALERTS_TOKEN))
+            .manual_clock(),
+    )
+    .await;
     let firing = fixture("alertmanager/firing.json").replace("payments", "search");
     let resolved = fixture("alertmanager/resolved.json").replace("payments", "search");
     let answer = k.alerts("/alerts/alertmanager", &firing).await;
@@ -291,7 +317,14 @@ async fn auto_declare_declares_at_once_and_a_resolved_alert_reaches_the_incident
 
 #[tokio::test]
 async fn a_grouped_payload_is_routed_alert_by_alert() {
-    let k = Served::start(CONFIG, Some(ALERTS_TOKEN)).await;
+    let k = spawn(
+        SlackHttp,
+        Options::default()
+            .toml(CONFIG)
+            .alerts(Some(ALERTS_TOKEN))
+            .manual_clock(),
+    )
+    .await;
     let answer = k
         .alerts(
             "/alerts/alertmanager",
@@ -321,7 +354,14 @@ async fn a_grouped_payload_is_routed_alert_by_alert() {
 
 #[tokio::test]
 async fn the_webhook_takes_a_small_json_and_escapes_it() {
-    let k = Served::start(CONFIG, Some(ALERTS_TOKEN)).await;
+    let k = spawn(
+        SlackHttp,
+        Options::default()
+            .toml(CONFIG)
+            .alerts(Some(ALERTS_TOKEN))
+            .manual_clock(),
+    )
+    .await;
     let body = serde_json::json!({
         "title": "<!channel> disk full on db-1 <@U0BOSS>",
         "severity": "sev2",
@@ -357,7 +397,14 @@ async fn the_webhook_takes_a_small_json_and_escapes_it() {
 
 #[tokio::test]
 async fn the_declare_button_works_over_socket_mode_too() {
-    let k = Served::start_socket(CONFIG, Some(ALERTS_TOKEN)).await;
+    let k = spawn(
+        SlackSocket,
+        Options::default()
+            .toml(CONFIG)
+            .alerts(Some(ALERTS_TOKEN))
+            .manual_clock(),
+    )
+    .await;
     k.alerts("/alerts/alertmanager", &fixture("alertmanager/firing.json"))
         .await;
     assert!(k.fake.until(|_| !posts_in(&k, "C0PAGING").is_empty()).await);

@@ -8,7 +8,11 @@ use klaxon_tests::fake_discord::{
 };
 use serde_json::json;
 
-use crate::discord::{config, settings};
+use klaxon_tests::spawn::discord::settings;
+
+fn config() -> klaxon::config::Config {
+    klaxon_tests::spawn::discord::config("")
+}
 
 /// Registers `/inc` in the fake guild, as Klaxon's start-up does.
 async fn register(fake: &FakeDiscord) {

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use klaxon_tests::fake_discord::{CATEGORY, GENERAL, GUILD, PAGING};
 
-use crate::discord::{ONCALL, Running, ephemeral};
+use klaxon_tests::fake_discord::FakeDiscord;
+use klaxon_tests::spawn::discord::{ONCALL, ephemeral};
+use klaxon_tests::spawn::{Bot, Discord, Options, spawn};
 
 /// Channels in the guild whose parent is `category`.
-fn children(k: &Running, category: &str) -> usize {
+fn children(k: &Bot<FakeDiscord>, category: &str) -> usize {
     k.fake
         .channels()
         .iter()
@@ -18,11 +20,11 @@ fn children(k: &Running, category: &str) -> usize {
 
 #[tokio::test]
 async fn a_rate_limited_topic_edit_holds_back_neither_later_posts_nor_the_next_incident() {
-    let k = Running::start().await;
+    let k = spawn(Discord, Options::default()).await;
     let first = k
         .declare("/inc declare sev2 Checkout API returning 500s")
         .await;
-    let topic_edits = |k: &Running| {
+    let topic_edits = |k: &Bot<FakeDiscord>| {
         k.fake
             .calls_to("PATCH", &format!("/channels/{first}"))
             .iter()
@@ -100,7 +102,7 @@ async fn a_rate_limited_topic_edit_holds_back_neither_later_posts_nor_the_next_i
 
 #[tokio::test]
 async fn fifty_five_incidents_in_one_guild_all_get_channels() {
-    let k = Running::start().await;
+    let k = spawn(Discord, Options::default()).await;
     k.fake.set_topic_bucket(true);
     for n in 1..=55 {
         let text = ephemeral(
@@ -113,7 +115,7 @@ async fn fifty_five_incidents_in_one_guild_all_get_channels() {
         );
         assert!(!text.starts_with("⚠️"), "{n}: {text}");
     }
-    let incident_channels = |k: &Running| {
+    let incident_channels = |k: &Bot<FakeDiscord>| {
         k.fake
             .channels()
             .iter()
@@ -155,7 +157,7 @@ async fn a_gateway_closed_for_a_privileged_intent_leaves_klaxon_not_ready_with_t
     let store = klaxon::store::Store::open(dir.path().join("k.db").to_str().expect("utf-8"))
         .await
         .expect("store");
-    let mut config = crate::discord::config();
+    let mut config = klaxon_tests::spawn::discord::config("");
     config.discord.capture_emoji = Some("📌".into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -165,7 +167,7 @@ async fn a_gateway_closed_for_a_privileged_intent_leaves_klaxon_not_ready_with_t
     let done = tokio::spawn(klaxon::app::serve(
         store,
         config,
-        crate::discord::settings(&fake),
+        klaxon_tests::spawn::discord::settings(&fake),
         listener,
         async move {
             let _ = stopped.await;

@@ -7,11 +7,12 @@ use chrono::Utc;
 use klaxon::config::Config;
 use klaxon::store;
 use klaxon_commands::{PlatformKind, Tenant};
-use klaxon_tests::served::Served;
+use klaxon_tests::fake_slack::FakeSlack;
+use klaxon_tests::spawn::{Bot, Options, SlackHttp, spawn};
 use klaxon_tests::{Call, TestBot, fake_slack};
 
 /// A signed slash command to a served Klaxon, by alice in #general.
-async fn slash(k: &Served, text: &str, trigger: &str) -> u16 {
+async fn slash(k: &Bot<FakeSlack>, text: &str, trigger: &str) -> u16 {
     fake_slack::slash(
         &k.url,
         &[
@@ -44,7 +45,7 @@ async fn eventually(check: impl AsyncFn() -> bool) -> bool {
 
 #[tokio::test]
 async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
-    let k = Served::start("", None).await;
+    let k = spawn(SlackHttp, Options::default().manual_clock()).await;
     // 10¹⁴ seconds: more than chrono can add to a date.
     k.fake.force([(429, Some(100_000_000_000_000))]);
     assert_eq!(
@@ -99,7 +100,7 @@ async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
 
 #[tokio::test]
 async fn a_slack_503_with_retry_after_waits_that_long_and_other_incidents_go_on() {
-    let k = Served::start("", None).await;
+    let k = spawn(SlackHttp, Options::default().manual_clock()).await;
     let before = std::time::Instant::now();
     // The first incident's first call (its channel) meets an outage that says "3 seconds".
     k.fake.force([(503, Some(3))]);
@@ -410,7 +411,7 @@ async fn finished_calls_and_old_deliveries_are_pruned_and_the_timeline_is_kept()
 
 #[tokio::test]
 async fn a_slack_timestamp_of_now_minus_two_to_the_63_is_refused_not_a_panic() {
-    let k = Served::start("", None).await;
+    let k = spawn(SlackHttp, Options::default().manual_clock()).await;
     let body = "team_id=T0TEAM&text=declare+sev1+x";
     let ts = Utc::now().timestamp().wrapping_sub(i64::MIN);
     let signature = fake_slack::sign(fake_slack::SIGNING_SECRET, ts, body);
@@ -549,7 +550,7 @@ fn a_second_process_on_the_same_database_refuses_to_start() {
 
 /// Opens a connection to a served Klaxon and sends a request's head (and the start of its
 /// body) but never the rest of the body.
-async fn unfinished(k: &Served, head: &str) -> tokio::net::TcpStream {
+async fn unfinished(k: &Bot<FakeSlack>, head: &str) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt as _;
     let mut tcp = tokio::net::TcpStream::connect(k.url.trim_start_matches("http://"))
         .await
@@ -574,7 +575,13 @@ async fn status_line(tcp: &mut tokio::net::TcpStream, within: Duration) -> Optio
 
 #[tokio::test]
 async fn the_alert_token_is_checked_before_the_body_is_read() {
-    let k = Served::start("", Some(klaxon_tests::served::ALERTS_TOKEN)).await;
+    let k = spawn(
+        SlackHttp,
+        Options::default()
+            .alerts(Some(klaxon_tests::spawn::ALERTS_TOKEN))
+            .manual_clock(),
+    )
+    .await;
     // A megabyte announced, a few bytes sent: the refusal does not wait for the rest.
     let mut tcp = unfinished(
         &k,
@@ -597,7 +604,7 @@ async fn the_alert_token_is_checked_before_the_body_is_read() {
 
 #[tokio::test]
 async fn unauthenticated_bodies_are_limited_in_number_and_in_time() {
-    let k = Served::start("", None).await;
+    let k = spawn(SlackHttp, Options::default().manual_clock()).await;
     let head = "POST /slack/commands HTTP/1.1\r\nHost: klaxon\r\n\
                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntext=";
     let mut slow = Vec::new();

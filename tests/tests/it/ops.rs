@@ -2,7 +2,7 @@
 //! show a secret, and graceful shutdown that delivers every pending post.
 
 use klaxon_tests::TestBot;
-use klaxon_tests::served::{ALERTS_TOKEN, Served, fixture};
+use klaxon_tests::spawn::{ALERTS_TOKEN, Options, SlackHttp, fixture, spawn};
 use prometheus_parse::{Scrape, Value};
 
 /// Parses exposition text, checking every line's shape on the way.
@@ -137,12 +137,17 @@ async fn metrics_count_commands_latency_open_incidents_reminders_and_calls() {
 
 #[tokio::test]
 async fn the_metrics_endpoint_serves_prometheus_text_with_alerts_and_rate_limits() {
-    let k = Served::start(
-        r#"
+    let k = spawn(
+        SlackHttp,
+        Options::default()
+            .toml(
+                r#"
 [[alerts.routes]]
 targets = [{ platform = "slack", workspace = "T0TEAM", channel = "C0PAGING" }]
 "#,
-        Some(ALERTS_TOKEN),
+            )
+            .alerts(Some(ALERTS_TOKEN))
+            .manual_clock(),
     )
     .await;
     // Slack answers the first call with a 429: the announcement is retried.

@@ -22,7 +22,10 @@ async fn calls_wait_for_a_transient_failure_and_keep_their_order() {
         matches!(&calls[0], Call::Post { channel, .. } if channel == "incidents"),
         "{calls:?}"
     );
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(
+        bot.settle_until(|api| !api.created().is_empty()).await,
+        "the refused channel is created once its wait is over"
+    );
     bot.settle().await;
     let calls = bot.api.calls();
     assert!(matches!(calls[1], Call::Create { .. }), "{calls:?}");

@@ -158,7 +158,7 @@ async fn a_revoked_token_pauses_slacks_calls_and_a_new_token_sends_them() {
             .await
     );
     assert_eq!(k.until_ready_is(200).await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    klaxon_tests::spawn::settled(&db).await;
     assert_eq!(posts_with(&fake, "paused-note-4e1").len(), 1);
     k.stop().await;
 }

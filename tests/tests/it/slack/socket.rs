@@ -1,0 +1,182 @@
+//! Slack over Socket Mode: the shared scenario, redelivered envelopes, and a reconnection
+//! on `refresh_requested` that loses and doubles nothing.
+
+use klaxon_tests::fake_slack;
+use klaxon_tests::scenario;
+use klaxon_tests::spawn::slack::socket_command;
+use klaxon_tests::spawn::{Options, SlackSocket, spawn};
+
+use super::slack_mentions;
+
+#[tokio::test]
+async fn socket_mode_connects_and_runs_the_scenario() {
+    let k = spawn(SlackSocket, Options::default()).await;
+    for _ in 0..500 {
+        if k.fake.connected() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        k.fake.connected(),
+        "Klaxon opened the socket from apps.connections.open"
+    );
+    let mut ready = 0;
+    for _ in 0..100 {
+        ready = reqwest::get(format!("{}/readyz", k.url))
+            .await
+            .expect("readyz")
+            .status()
+            .as_u16();
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(ready, 200, "ready once Slack said hello");
+    let mut channel = "C0GENERAL".to_owned();
+    for (n, line) in scenario::foundation().into_iter().enumerate() {
+        let text = slack_mentions(line.trim_start_matches("/inc").trim());
+        let reply = k
+            .fake
+            .socket_command(socket_command(&channel, &text, &format!("sm-{n}")))
+            .await;
+        assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+        assert!(
+            !reply["text"]
+                .as_str()
+                .unwrap_or(":warning:")
+                .starts_with(":warning:"),
+            "{line} → {reply}"
+        );
+        if n == 0 {
+            assert!(
+                k.fake
+                    .until(|c| c.iter().any(|c| c.method == "conversations.create"))
+                    .await
+            );
+            // Later commands come from the new channel once Klaxon has its id (its
+            // announcement follows the channel's creation).
+            channel = "C0000001".to_owned();
+            assert!(
+                k.fake
+                    .until(|c| c.iter().any(|c| c.method == "chat.postMessage"))
+                    .await
+            );
+        }
+    }
+    // A redelivered envelope (same trigger) gets the same answer and changes nothing.
+    let again = k
+        .fake
+        .socket_command(socket_command(&channel, "note marker-7f3a", "sm-note"))
+        .await;
+    let twice = k
+        .fake
+        .socket_command(socket_command(&channel, "note marker-7f3a", "sm-note"))
+        .await;
+    assert_eq!(again, twice);
+    assert!(
+        again["text"].as_str().unwrap_or("").starts_with("✓ Noted"),
+        "{again}"
+    );
+    assert!(
+        k.fake
+            .until(|c| c
+                .iter()
+                .filter(|c| c.method == "chat.update")
+                .any(|c| c.body["text"].as_str().unwrap_or("").contains("Resolved")))
+            .await
+    );
+    let note = |c: &[fake_slack::ApiCall]| {
+        c.iter()
+            .filter(|c| {
+                c.method == "chat.postMessage"
+                    && c.body["text"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("marker-7f3a")
+            })
+            .count()
+    };
+    assert!(
+        k.fake.until(|c| note(c) >= 1).await,
+        "{:#?}",
+        k.fake
+            .calls()
+            .iter()
+            .map(|c| format!("{} {}", c.method, c.body["text"]))
+            .collect::<Vec<_>>()
+    );
+    k.settled().await;
+    let notes = note(&k.fake.calls());
+    assert_eq!(notes, 1);
+    k.stop().await;
+}
+
+#[tokio::test]
+async fn socket_mode_reconnects_on_refresh_requested_and_loses_or_doubles_nothing() {
+    let k = spawn(SlackSocket, Options::default()).await;
+    assert!(k.fake.until(|_| k.fake.connected()).await);
+    k.fake
+        .socket_command(socket_command(
+            "C0GENERAL",
+            "declare sev2 Cache stampede",
+            "rc-1",
+        ))
+        .await;
+    assert!(
+        k.fake
+            .until(|c| c.iter().any(|c| c.method == "pins.add"))
+            .await
+    );
+    let before = k
+        .fake
+        .socket_command(socket_command(
+            "C0000001",
+            "note before-refresh-91c",
+            "rc-2",
+        ))
+        .await;
+    assert_eq!(k.fake.connections(), 1);
+    k.fake.disconnect("refresh_requested");
+    assert!(
+        k.fake
+            .until(|_| k.fake.connections() >= 2 && k.fake.connected())
+            .await,
+        "Klaxon opened a new connection"
+    );
+    // Slack redelivers an envelope it may not have seen acknowledged: same answer, no effect.
+    let again = k
+        .fake
+        .socket_command(socket_command(
+            "C0000001",
+            "note before-refresh-91c",
+            "rc-2",
+        ))
+        .await;
+    assert_eq!(before, again);
+    // And the new connection carries new commands.
+    let after = k
+        .fake
+        .socket_command(socket_command("C0000001", "note after-refresh-5d2", "rc-3"))
+        .await;
+    assert!(
+        after["text"].as_str().unwrap_or("").starts_with("✓ Noted"),
+        "{after}"
+    );
+    let count = |c: &[fake_slack::ApiCall], marker: &str| {
+        c.iter()
+            .filter(|c| {
+                c.method == "chat.postMessage"
+                    && c.body["text"].as_str().unwrap_or("").contains(marker)
+            })
+            .count()
+    };
+    assert!(k.fake.until(|c| count(c, "after-refresh-5d2") == 1).await);
+    k.settled().await;
+    let calls = k.fake.calls();
+    assert_eq!(count(&calls, "before-refresh-91c"), 1);
+    assert_eq!(count(&calls, "after-refresh-5d2"), 1);
+    assert_eq!(k.fake.connections(), 2, "one reconnection, not a storm");
+    k.stop().await;
+}
