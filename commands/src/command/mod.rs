@@ -178,7 +178,9 @@ impl Command {
         }
     }
 
-    /// Where the command may be typed.
+    /// Where the command may be typed. A command whose `Spec` says `Anywhere` may have a
+    /// subcommand that needs an incident (`runbook start`); the engine's dispatch looks the
+    /// incident up exactly for the commands this calls `Incident` (tests/tests/it/scope.rs).
     pub fn scope(&self) -> Scope {
         match self {
             Self::Declare { .. }
@@ -186,7 +188,10 @@ impl Command {
             | Self::Help { .. }
             | Self::Oncall { .. }
             | Self::Web => Scope::Anywhere,
-            // `runbook start` acts on the incident; the engine checks that itself.
+            // `runbook list` and `show` work anywhere; `runbook start` acts on the incident.
+            Self::Runbook {
+                runbook: RunbookCmd::Start { .. },
+            } => Scope::Incident,
             Self::Runbook { .. } => Scope::Anywhere,
             _ => Scope::Incident,
         }

@@ -21,6 +21,7 @@ mod outbox;
 mod postmortem;
 mod reminders;
 mod runbooks;
+mod scope;
 mod slack;
 mod slack_fake;
 mod slack_manifest;
