@@ -190,6 +190,114 @@ fn a_leap_day_is_a_day_like_any_other() {
 }
 
 #[test]
+fn a_handoff_in_the_american_spring_gap_moves_to_the_end_of_the_gap() {
+    // New York skips 02:00-03:00 on Sunday 2027-03-14: 02:30 happens at 03:00 EDT.
+    let r = rotation(
+        &["a", "b"],
+        Length::Days(1),
+        "2027-03-13",
+        "02:30",
+        chrono_tz::America::New_York,
+    );
+    assert_eq!(r.shift_start(0), Some(utc("2027-03-13T07:30:00Z")));
+    assert_eq!(r.shift_start(1), Some(utc("2027-03-14T07:00:00Z")));
+    assert_eq!(r.shift_start(2), Some(utc("2027-03-15T06:30:00Z")));
+    // Who holds it is decided by the moved handoff, not the nominal one.
+    assert_eq!(r.index_at(utc("2027-03-14T06:59:59Z")), Some(0));
+    assert_eq!(r.index_at(utc("2027-03-14T07:00:00Z")), Some(1));
+}
+
+#[test]
+fn a_handoff_in_the_european_autumn_fold_takes_the_earlier_one() {
+    // 02:30 happens twice in Berlin on 2026-10-25: first in CEST (00:30 UTC), then CET.
+    let r = rotation(
+        &["a", "b"],
+        Length::Days(1),
+        "2026-10-24",
+        "02:30",
+        chrono_tz::Europe::Berlin,
+    );
+    assert_eq!(r.shift_start(0), Some(utc("2026-10-24T00:30:00Z")));
+    assert_eq!(r.shift_start(1), Some(utc("2026-10-25T00:30:00Z")));
+    assert_eq!(r.shift_start(2), Some(utc("2026-10-26T01:30:00Z")));
+    // During the repeated hour the second person holds it, the whole of both occurrences.
+    assert_eq!(r.index_at(utc("2026-10-25T01:15:00Z")), Some(1));
+    // The shift over the fold is 25 hours.
+    let shifts = layer(r).shifts(
+        utc("2026-10-25T00:30:00Z"),
+        utc("2026-10-26T01:30:00Z"),
+        &[],
+    );
+    assert_eq!(
+        spans(&shifts),
+        [span("b", "2026-10-25T00:30Z", "2026-10-26T01:30Z")]
+    );
+}
+
+#[test]
+fn lord_howe_moves_its_clocks_by_half_an_hour_and_handoffs_follow() {
+    // Lord Howe Island is UTC+10:30 in winter and UTC+11 in summer. On Sunday 2026-10-04 its
+    // clocks go from 02:00 to 02:30, so a 02:15 handoff happens at 02:30 (15:30 UTC the day
+    // before).
+    let spring = rotation(
+        &["a", "b"],
+        Length::Days(1),
+        "2026-10-03",
+        "02:15",
+        chrono_tz::Australia::Lord_Howe,
+    );
+    assert_eq!(spring.shift_start(0), Some(utc("2026-10-02T15:45:00Z")));
+    assert_eq!(spring.shift_start(1), Some(utc("2026-10-03T15:30:00Z")));
+    assert_eq!(spring.shift_start(2), Some(utc("2026-10-04T15:15:00Z")));
+    // On Sunday 2027-04-04 they go back from 02:00 to 01:30: a 01:45 handoff takes the first
+    // 01:45 (UTC+11), and the shift after the change is 24 hours and a half.
+    let autumn = rotation(
+        &["a", "b"],
+        Length::Days(1),
+        "2027-04-03",
+        "01:45",
+        chrono_tz::Australia::Lord_Howe,
+    );
+    assert_eq!(autumn.shift_start(0), Some(utc("2027-04-02T14:45:00Z")));
+    assert_eq!(autumn.shift_start(1), Some(utc("2027-04-03T14:45:00Z")));
+    assert_eq!(autumn.shift_start(2), Some(utc("2027-04-04T15:15:00Z")));
+    let shifts = layer(autumn).shifts(
+        utc("2027-04-03T14:45:00Z"),
+        utc("2027-04-05T15:15:00Z"),
+        &[],
+    );
+    assert_eq!(
+        spans(&shifts),
+        [
+            span("b", "2027-04-03T14:45Z", "2027-04-04T15:15Z"),
+            span("a", "2027-04-04T15:15Z", "2027-04-05T15:15Z"),
+        ]
+    );
+    assert_eq!(
+        (shifts[0].end - shifts[0].start).num_minutes(),
+        24 * 60 + 30
+    );
+}
+
+#[test]
+fn a_weekly_rotation_from_a_leap_day_keeps_its_local_time_into_summer_time() {
+    // Started on Tuesday 2028-02-29 at 09:00 in New York (EST, UTC-5); summer time begins on
+    // 2028-03-12, so the third shift starts at 13:00 UTC after 167 hours.
+    let r = rotation(
+        &["a", "b"],
+        Length::Days(7),
+        "2028-02-29",
+        "09:00",
+        chrono_tz::America::New_York,
+    );
+    assert_eq!(r.shift_start(0), Some(utc("2028-02-29T14:00:00Z")));
+    assert_eq!(r.shift_start(1), Some(utc("2028-03-07T14:00:00Z")));
+    assert_eq!(r.shift_start(2), Some(utc("2028-03-14T13:00:00Z")));
+    // A year on there is no 29 February: the rotation goes on by days, not by dates.
+    assert_eq!(r.index_at(utc("2029-02-28T12:00:00Z")), Some(52));
+}
+
+#[test]
 fn before_the_start_nobody_is_on_call() {
     let r = rotation(
         &["a"],
