@@ -30,6 +30,8 @@ struct Week {
 #[derive(Serialize)]
 struct Overdue {
     incident: String,
+    /// `slack:T123`: incident numbers repeat across workspaces.
+    workspace: String,
     what: String,
     owner: Option<String>,
     due: String,
@@ -70,6 +72,7 @@ pub async fn write(
     let timings = pages::timings(&mut conn, None, Some(since)).await?;
     let followups = pages::overdue_followups(&mut conn, None, now.date_naive()).await?;
     let postmortems = pages::overdue_postmortems(&mut conn, None, now).await?;
+    let many_tenants = pages::tenant_count(&mut conn).await? > 1;
     drop(conn);
     let figures = Figures::of(&timings);
     let report = Report {
@@ -92,6 +95,7 @@ pub async fn write(
             .iter()
             .map(|f| Overdue {
                 incident: format!("INC-{}", f.number),
+                workspace: f.tenant.to_string(),
                 what: format!("{}. {}", f.item, f.text),
                 owner: f.owner.as_ref().map(|o| format!("@{}", o.label())),
                 due: f.due.format("%Y-%m-%d").to_string(),
@@ -101,6 +105,7 @@ pub async fn write(
             .iter()
             .map(|p| Overdue {
                 incident: format!("INC-{}", p.number),
+                workspace: p.tenant.to_string(),
                 what: p.title.clone(),
                 owner: None,
                 due: long(p.due),
@@ -152,9 +157,17 @@ pub async fn write(
         "\nOverdue follow-ups: {}",
         report.overdue_followups.len()
     )?;
+    // With several workspaces, numbers repeat: each row names its workspace.
+    let key = |o: &Overdue| {
+        if many_tenants {
+            format!("{} ({})", o.incident, o.workspace)
+        } else {
+            o.incident.clone()
+        }
+    };
     for f in &report.overdue_followups {
         let owner = f.owner.as_deref().unwrap_or("no owner");
-        writeln!(out, "  {} {} · {owner} · due {}", f.incident, f.what, f.due)?;
+        writeln!(out, "  {} {} · {owner} · due {}", key(f), f.what, f.due)?;
     }
     writeln!(
         out,
@@ -162,7 +175,7 @@ pub async fn write(
         report.overdue_postmortems.len()
     )?;
     for p in &report.overdue_postmortems {
-        writeln!(out, "  {} {} · due {}", p.incident, p.what, p.due)?;
+        writeln!(out, "  {} {} · due {}", key(p), p.what, p.due)?;
     }
     Ok(())
 }

@@ -261,7 +261,10 @@ pub async fn serve_with_clock(
             () = failed.cancelled() => {}
         }
     };
-    axum::serve(listener, crate::http::router(state))
+    // The peer's address is recorded for the pages' `[web] trusted_proxies`.
+    let service =
+        crate::http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(stop)
         .await?;
     tracing::info!("shutting down: finishing platform calls");

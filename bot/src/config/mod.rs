@@ -36,7 +36,7 @@ pub use retention::RetentionConfig;
 pub use runbooks::RunbooksConfig;
 pub use severity::{AckTarget, Cadence, SeverityLevel, SeverityOverride, SeverityOverrides};
 pub use slack::SlackConfig;
-pub use web::WebConfig;
+pub use web::{ProxyNet, WebConfig};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -103,6 +103,7 @@ impl Config {
         self.business_hours.check()?;
         self.alerts.validate()?;
         self.discord.check()?;
+        self.web.check()?;
         self.postmortem.check()
     }
 

@@ -10,10 +10,13 @@ pub struct WebConfig {
     /// Serve the pages on the HTTP endpoint. The console serves them on 127.0.0.1 regardless.
     pub enabled: bool,
     /// The header an authenticating proxy in front of Klaxon sets to the signed-in person's
-    /// name (e.g. `X-Forwarded-User`). Set it only when every request passes that proxy, which
-    /// must drop the header from what clients send.
+    /// name (e.g. `X-Forwarded-User`). The proxy must drop the header from what clients send.
     #[serde(deserialize_with = "header_name")]
     pub trusted_header: Option<String>,
+    /// The addresses the proxy connects to Klaxon from (`["10.0.0.5", "10.1.0.0/16"]`): the
+    /// trusted header is believed only on a connection from one of them. Required with
+    /// `trusted_header`.
+    pub trusted_proxies: Vec<ProxyNet>,
     /// Where people open the pages (`https://klaxon.example.com`): `/inc web` links point
     /// there, and the session cookie is `Secure` when it is https.
     #[serde(deserialize_with = "public_url")]
@@ -29,10 +32,53 @@ impl Default for WebConfig {
         Self {
             enabled: false,
             trusted_header: None,
+            trusted_proxies: Vec::new(),
             public_url: None,
             link_lifetime: Duration::from_secs(10 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
         }
+    }
+}
+
+impl WebConfig {
+    /// What the keys cannot check alone: a trusted header needs the proxies it comes from.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match (
+            self.trusted_header.is_some(),
+            self.trusted_proxies.is_empty(),
+        ) {
+            (true, true) => anyhow::bail!(
+                "web.trusted_header needs web.trusted_proxies, the addresses your authenticating \
+                 proxy connects from (like [\"10.0.0.5\"] or [\"10.1.0.0/16\"]): without them \
+                 anyone who can reach Klaxon could name themselves in that header"
+            ),
+            (false, false) => anyhow::bail!(
+                "web.trusted_proxies is set without web.trusted_header: set the header your \
+                 proxy puts the user's name in, or remove trusted_proxies"
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One entry of `[web] trusted_proxies`: a network (`10.1.0.0/16`, `fd00::/8`) or one address
+/// (`10.0.0.5`, read as `/32` or `/128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyNet(pub ipnet::IpNet);
+
+impl<'de> Deserialize<'de> for ProxyNet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let text = raw.trim();
+        text.parse::<ipnet::IpNet>()
+            .map(|n| n.trunc())
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(Self)
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "web.trusted_proxies takes addresses or networks like \"10.0.0.5\" or \"10.1.0.0/16\", not {raw:?}"
+                ))
+            })
     }
 }
 

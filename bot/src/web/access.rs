@@ -1,13 +1,17 @@
 //! Who is looking at the pages, and what they may see.
 //!
 //! A viewer comes from one of: a configured trusted header set by an authenticating proxy in
-//! front of Klaxon; a session cookie from a `/inc web` link (the session's workspace only); or
+//! front of Klaxon, believed only on a connection from one of the configured proxies' addresses
+//! (`[web] trusted_proxies`); a session cookie from a `/inc web` link (the session's workspace only); or
 //! the console (every request, since the console serves the pages on 127.0.0.1 only). Anyone
 //! else is asked to sign in. A private incident is listed without its title or
 //! channel, and its pages open only for a viewer granted that incident.
 
 use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, header};
 use chrono::{DateTime, Utc};
 use klaxon_commands::Tenant;
@@ -32,10 +36,53 @@ pub struct Sessions {
 pub struct Access {
     /// The console's pages on 127.0.0.1: everyone who can connect is the console's user.
     pub open: bool,
-    /// `[web] trusted_header`: the header an authenticating proxy sets to the user's name.
-    pub trusted_header: Option<HeaderName>,
+    /// `[web] trusted_header` and `trusted_proxies`: the header an authenticating proxy sets
+    /// to the user's name, and the addresses it connects from.
+    pub trusted: Option<Trusted>,
     /// `/inc web` links and session cookies (on with `[web] enabled`).
     pub sessions: Option<Sessions>,
+}
+
+/// An authenticating proxy's header, believed only from the proxy's addresses.
+#[derive(Debug, Clone)]
+pub struct Trusted {
+    pub header: HeaderName,
+    /// The networks the proxy connects from; a request from anywhere else has its header
+    /// ignored.
+    pub proxies: Vec<ipnet::IpNet>,
+}
+
+impl Trusted {
+    /// Whether a connection from `peer` may name its user with the header. Without a known
+    /// peer address (a server started without connection info), never.
+    pub fn believes(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|ip| {
+            let ip = ip.to_canonical();
+            self.proxies.iter().any(|net| net.contains(&ip))
+        })
+    }
+}
+
+/// What a page knows of who is asking: the request's headers and the address it came from.
+#[derive(Debug, Clone, Default)]
+pub struct Asking {
+    pub headers: HeaderMap,
+    /// The connection's peer (axum's `ConnectInfo`), when the server records it.
+    pub peer: Option<IpAddr>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Asking {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: parts.headers.clone(),
+            peer: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        })
+    }
 }
 
 /// Someone allowed to look.
@@ -76,10 +123,16 @@ impl Access {
                     .as_ref()
                     .is_some_and(|u| u.scheme() == "https"),
             }),
-            trusted_header: config
+            // The configuration refuses a header without proxies (and proxies without one).
+            trusted: config
                 .trusted_header
                 .as_deref()
-                .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok()),
+                .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                .filter(|_| !config.trusted_proxies.is_empty())
+                .map(|header| Trusted {
+                    header,
+                    proxies: config.trusted_proxies.iter().map(|p| p.0).collect(),
+                }),
         }
     }
 
@@ -88,10 +141,12 @@ impl Access {
         &self,
         store: &Store,
         now: DateTime<Utc>,
-        headers: &HeaderMap,
+        asking: &Asking,
     ) -> Result<Viewer, Refusal> {
-        if let Some(name) = &self.trusted_header
-            && let Some(user) = headers.get(name).and_then(|v| v.to_str().ok())
+        let headers = &asking.headers;
+        if let Some(trusted) = &self.trusted
+            && trusted.believes(asking.peer)
+            && let Some(user) = headers.get(&trusted.header).and_then(|v| v.to_str().ok())
         {
             let user = user.trim();
             if !user.is_empty()

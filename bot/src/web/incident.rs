@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use klaxon_commands::Tenant;
 use serde::{Deserialize, Serialize};
 
-use super::access::Viewer;
+use super::access::{Asking, Viewer};
 use super::view::{self, Row, Time, person};
 use super::{PageResult, Refusal, WebState};
 use crate::store::{self, Incident, pages, timeline::EntryKind};
@@ -149,11 +148,11 @@ struct Page {
 
 pub async fn page(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
+    asking: Asking,
     Path(number): Path<String>,
     Query(place): Query<Where>,
 ) -> PageResult {
-    let viewer = state.viewer(&headers).await?;
+    let viewer = state.viewer(&asking).await?;
     let mut conn = state.store.conn().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;
     let id = incident.id;

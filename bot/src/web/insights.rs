@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::IntoResponse as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use klaxon_commands::{Severity, Tenant};
 use serde::{Deserialize, Serialize};
 
+use super::access::Asking;
 use super::charts::{self, Series};
-use super::view::{Time, person};
+use super::view::{Time, href_of, person, workspace};
 use super::{PageResult, Refusal, WebState};
 use crate::store::pages::{self, Figures, Means, week_of};
 
@@ -73,6 +74,8 @@ struct Count {
 #[derive(Serialize)]
 struct Overdue {
     key: String,
+    /// `slack:T123`, shown when the viewer sees more than one workspace.
+    workspace: String,
     href: Option<String>,
     text: String,
     owner: String,
@@ -87,6 +90,8 @@ struct Page {
     counts: Vec<Count>,
     followups: Vec<Overdue>,
     postmortems: Vec<Overdue>,
+    /// Whether the viewer sees several workspaces (incident numbers may repeat).
+    many_tenants: bool,
     now: Time,
 }
 
@@ -97,10 +102,10 @@ fn mean_text(secs: Option<f64>) -> String {
 
 pub async fn page(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
+    asking: Asking,
     Query(window_query): Query<Window>,
 ) -> PageResult {
-    let viewer = state.viewer(&headers).await?;
+    let viewer = state.viewer(&asking).await?;
     let weeks = window_query.weeks()?;
     let tenant = viewer.tenant.as_ref();
     let (mondays, figures) = figures(&state, tenant, weeks).await?;
@@ -126,6 +131,7 @@ pub async fn page(
             grants.insert((t.clone(), n));
         }
     }
+    let many_tenants = viewer.tenant.is_none() && pages::tenant_count(&mut conn).await? > 1;
     drop(conn);
     let hidden = |private: bool, t: &Tenant, n: i64| private && !grants.contains(&(t.clone(), n));
     let page = Page {
@@ -150,7 +156,8 @@ pub async fn page(
                 let hide = hidden(f.private, &f.tenant, f.number);
                 Overdue {
                     key: format!("INC-{}", f.number),
-                    href: (!hide).then(|| format!("/incidents/{}", f.number)),
+                    workspace: workspace(&f.tenant),
+                    href: (!hide).then(|| href_of(&f.tenant, f.number, many_tenants, "")),
                     text: if hide {
                         String::new()
                     } else {
@@ -167,13 +174,16 @@ pub async fn page(
                 let hide = hidden(p.private, &p.tenant, p.number);
                 Overdue {
                     key: format!("INC-{}", p.number),
-                    href: (!hide).then(|| format!("/incidents/{}/postmortem", p.number)),
+                    workspace: workspace(&p.tenant),
+                    href: (!hide)
+                        .then(|| href_of(&p.tenant, p.number, many_tenants, "/postmortem")),
                     text: if hide { String::new() } else { p.title.clone() },
                     owner: String::new(),
                     due: crate::clock::long(p.due),
                 }
             })
             .collect(),
+        many_tenants,
         now: Time::of(now),
     };
     Ok(state.page("insights.html", page))
@@ -182,11 +192,11 @@ pub async fn page(
 /// `mtta.svg` or `mttr.svg`.
 pub async fn chart(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
+    asking: Asking,
     Path(chart): Path<String>,
     Query(window_query): Query<Window>,
 ) -> PageResult {
-    let viewer = state.viewer(&headers).await?;
+    let viewer = state.viewer(&asking).await?;
     let weeks = window_query.weeks()?;
     let (title, pick): (&str, fn(&Means) -> Option<f64>) = match chart.as_str() {
         "mtta.svg" => ("Mean time to acknowledge, by severity", |m| m.mtta),

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use chrono::NaiveDate;
 use klaxon_commands::{Role, Severity, Status};
 use serde::{Deserialize, Serialize};
 
+use super::access::Asking;
 use super::view::Row;
 use super::{PageResult, Refusal, WebState};
 use crate::store::pages::{self, Filter, LIST_LIMIT, StatusFilter};
@@ -83,10 +83,10 @@ struct Page {
 
 pub async fn page(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
+    asking: Asking,
     Query(params): Query<Params>,
 ) -> PageResult {
-    let viewer = state.viewer(&headers).await?;
+    let viewer = state.viewer(&asking).await?;
     let mut filter = params.filter()?;
     filter.tenant.clone_from(&viewer.tenant);
     let mut conn = state.store.conn().await?;

@@ -51,9 +51,9 @@ impl WebState {
     }
 
     /// Who is asking (see [`access`]).
-    async fn viewer(&self, headers: &axum::http::HeaderMap) -> Result<access::Viewer, Refusal> {
+    async fn viewer(&self, asking: &access::Asking) -> Result<access::Viewer, Refusal> {
         self.access
-            .viewer(&self.store, self.clock.now(), headers)
+            .viewer(&self.store, self.clock.now(), asking)
             .await
     }
 

@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse as _;
 use serde::Serialize;
 
+use super::access::Asking;
 use super::incident::{Where, find};
 use super::view::{self, Row, Time, person};
 use super::{PageResult, Refusal, WebState};
@@ -64,11 +65,11 @@ fn with_version(href: &str, v: i64) -> String {
 
 pub async fn page(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
+    asking: Asking,
     Path(number): Path<String>,
     Query(place): Query<Where>,
 ) -> PageResult {
-    let viewer = state.viewer(&headers).await?;
+    let viewer = state.viewer(&asking).await?;
     let wanted = version(&place)?;
     let mut conn = state.store.conn().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;
@@ -122,11 +123,11 @@ pub async fn page(
 
 pub async fn download(
     State(state): State<Arc<WebState>>,
-    headers: HeaderMap,
+    asking: Asking,
     Path(number): Path<String>,
     Query(place): Query<Where>,
 ) -> PageResult {
-    let viewer = state.viewer(&headers).await?;
+    let viewer = state.viewer(&asking).await?;
     let wanted = version(&place)?;
     let mut conn = state.store.conn().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;

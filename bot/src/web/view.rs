@@ -109,10 +109,16 @@ pub fn workspace(tenant: &Tenant) -> String {
 
 /// An incident's page (`suffix` like `/postmortem`), naming the workspace when needed.
 pub fn href(incident: &Incident, many_tenants: bool, suffix: &str) -> String {
-    let base = format!("/incidents/{}{suffix}", incident.number);
+    href_of(&incident.tenant, incident.number, many_tenants, suffix)
+}
+
+/// The page of incident `number` of `tenant`, with `?workspace=` when numbers repeat across
+/// workspaces (the viewer sees more than one).
+pub fn href_of(tenant: &Tenant, number: i64, many_tenants: bool, suffix: &str) -> String {
+    let base = format!("/incidents/{number}{suffix}");
     if many_tenants {
         let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("workspace", &workspace(&incident.tenant))
+            .append_pair("workspace", &workspace(tenant))
             .finish();
         format!("{base}?{query}")
     } else {

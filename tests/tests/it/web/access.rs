@@ -1,14 +1,23 @@
-//! Who may look: off unless configured, a trusted proxy header, and private incidents.
+//! Who may look: off unless configured, a trusted proxy header believed only from the
+//! proxies' addresses, and private incidents.
 
+use klaxon::config::Config;
 use klaxon::web::Access;
 
 use super::{Site, scripted};
 
+/// `[web]` with a trusted header set by a proxy connecting from `proxies` (a TOML array).
+fn behind(proxies: &str) -> Access {
+    let config = Config::parse(&format!(
+        "[web]\ntrusted_header = \"X-Forwarded-User\"\ntrusted_proxies = {proxies}\n"
+    ))
+    .expect("config");
+    Access::configured(&config.web)
+}
+
+/// The tests' proxy: everything on this machine.
 fn proxy() -> Access {
-    Access {
-        trusted_header: Some(axum::http::HeaderName::from_static("x-forwarded-user")),
-        ..Access::default()
-    }
+    behind(r#"["127.0.0.0/8"]"#)
 }
 
 #[tokio::test]
@@ -78,5 +87,109 @@ async fn a_private_incident_is_listed_redacted_and_its_pages_stay_closed() {
         let body = site.page(path).await;
         assert!(!body.contains("Secret acquisition"), "{path}: {body}");
         assert!(!body.contains("secret-acquisition"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_trusted_header_is_believed_only_from_the_trusted_proxies() {
+    let (bot, _target) = scripted().await;
+    // The proxy is elsewhere: a client on 127.0.0.1 naming itself counts for nothing.
+    let site = Site::open(&bot, behind(r#"["10.9.0.0/16", "fd00::1"]"#)).await;
+    for path in [
+        "/incidents",
+        "/incidents/1",
+        "/insights",
+        "/insights/mtta.svg",
+    ] {
+        let (status, _, body) = site
+            .get_with(path, &[("x-forwarded-user", "mallory")])
+            .await;
+        assert_eq!(status, 401, "{path}: {body}");
+        assert!(
+            !body.contains("mallory") && !body.contains("Payments"),
+            "{body}"
+        );
+    }
+    // One address is a /32 (or /128); IPv4 peers seen as IPv6-mapped count as IPv4.
+    let Access {
+        trusted: Some(trusted),
+        ..
+    } = behind(r#"["10.0.0.5", "10.1.0.0/16", "fd00::/8"]"#)
+    else {
+        panic!("a trusted header")
+    };
+    for (peer, believed) in [
+        ("10.0.0.5", true),
+        ("10.0.0.6", false),
+        ("10.1.200.7", true),
+        ("::ffff:10.0.0.5", true),
+        ("fd12::3", true),
+        ("127.0.0.1", false),
+        ("::1", false),
+    ] {
+        let ip: std::net::IpAddr = peer.parse().expect("ip");
+        assert_eq!(trusted.believes(Some(ip)), believed, "{peer}");
+    }
+    // A server that does not record the peer believes no header.
+    assert!(!trusted.believes(None));
+}
+
+#[test]
+fn a_trusted_header_without_its_proxies_is_refused_at_start_up() {
+    let refused = |toml: &str| {
+        format!(
+            "{:#}",
+            Config::parse(toml).expect_err(&format!("{toml} must be refused"))
+        )
+    };
+    let e = refused("[web]\ntrusted_header = \"X-Forwarded-User\"\n");
+    assert!(
+        e.contains("web.trusted_header needs web.trusted_proxies"),
+        "{e}"
+    );
+    let e = refused("[web]\ntrusted_header = \"X-Forwarded-User\"\ntrusted_proxies = []\n");
+    assert!(
+        e.contains("web.trusted_header needs web.trusted_proxies"),
+        "{e}"
+    );
+    let e = refused("[web]\ntrusted_proxies = [\"10.0.0.5\"]\n");
+    assert!(e.contains("without web.trusted_header"), "{e}");
+    for bad in ["10.0.0.300", "10.0.0.0/33", "proxy.internal", ""] {
+        let e = refused(&format!(
+            "[web]\ntrusted_header = \"X-Forwarded-User\"\ntrusted_proxies = [{bad:?}]\n"
+        ));
+        assert!(
+            e.contains("web.trusted_proxies takes addresses or networks"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn klaxon_run_believes_the_header_only_from_its_proxies() {
+    use klaxon_tests::spawn::{SlackHttp, spawn};
+    for (proxies, expected) in [(r#"["127.0.0.1"]"#, 200), (r#"["10.9.0.0/16"]"#, 401)] {
+        let toml = format!(
+            "[web]\nenabled = true\ntrusted_header = \"X-Forwarded-User\"\ntrusted_proxies = {proxies}\n"
+        );
+        let k = spawn(
+            SlackHttp,
+            klaxon_tests::spawn::Options::default().toml(&toml),
+        )
+        .await;
+        let resp = reqwest::Client::new()
+            .get(format!("{}/incidents", k.url))
+            .header("x-forwarded-user", "carol@example.com")
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(resp.status().as_u16(), expected, "proxies {proxies}");
+        let body = resp.text().await.expect("body");
+        assert_eq!(
+            body.contains("Signed in as carol@example.com"),
+            expected == 200,
+            "{body}"
+        );
+        k.stop().await;
     }
 }

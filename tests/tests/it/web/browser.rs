@@ -2,7 +2,8 @@
 //! fantoccini (WebDriver). Each page of the scripted incident is loaded and checked, the
 //! Mermaid diagram must be drawn as SVG, the browser console must hold no error, every request
 //! must go to the bot, and a screenshot of each page is saved under
-//! `target/browser-screenshots/`. `scripts/test`, the README's test command, installs Chromium
+//! `target/browser-screenshots/`. A link from chat signs in once in the browser too, with a
+//! strict HttpOnly cookie the page's scripts cannot read. `scripts/test`, the README's test command, installs Chromium
 //! and chromedriver when they are missing.
 
 use std::process::Stdio;
@@ -10,6 +11,11 @@ use std::time::Duration;
 
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{ClientBuilder, Locator};
+
+use klaxon::config::Config;
+use klaxon::web::Access;
+use klaxon_commands::{PlatformKind, Tenant};
+use klaxon_tests::TestBot;
 
 use super::{Site, open, scripted};
 
@@ -70,11 +76,9 @@ fn screenshots() -> std::path::PathBuf {
     dir
 }
 
-#[tokio::test]
-async fn every_page_renders_in_chromium_with_the_diagram_and_nothing_from_elsewhere() {
-    let (bot, _target) = scripted().await;
-    let site = Site::open(&bot, open()).await;
-    let driver = driver().await;
+/// A headless Chromium session with a profile of its own (kept while the client lives) and the
+/// browser console recorded.
+async fn chromium(driver: &Driver) -> (fantoccini::Client, tempfile::TempDir) {
     let profile = tempfile::tempdir().expect("profile");
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -99,6 +103,15 @@ async fn every_page_renders_in_chromium_with_the_diagram_and_nothing_from_elsewh
         .connect(&driver.url)
         .await
         .expect("a Chromium session");
+    (client, profile)
+}
+
+#[tokio::test]
+async fn every_page_renders_in_chromium_with_the_diagram_and_nothing_from_elsewhere() {
+    let (bot, _target) = scripted().await;
+    let site = Site::open(&bot, open()).await;
+    let driver = driver().await;
+    let (client, _profile) = chromium(&driver).await;
     let pages: [(&str, &str, &str); 4] = [
         ("incidents", "/incidents", "Payments API timing out"),
         (
@@ -189,4 +202,127 @@ async fn every_page_renders_in_chromium_with_the_diagram_and_nothing_from_elsewh
     }
     client.close().await.expect("close");
     assert!(failures.is_empty(), "console messages: {failures:#?}");
+}
+
+#[tokio::test]
+async fn a_link_from_chat_signs_in_once_in_chromium_with_a_strict_http_only_cookie() {
+    let config = Config::parse(
+        "checklist = []\n[web]\nenabled = true\npublic_url = \"http://pages.example\"\n",
+    )
+    .expect("config");
+    let bot = TestBot::on_platform(config.clone(), Tenant::new(PlatformKind::Slack, "T1")).await;
+    bot.ok("alice", "general", "/inc declare sev2 Checkout errors")
+        .await;
+    bot.settle().await;
+    let site = Site::open(&bot, Access::configured(&config.web)).await;
+    let reply = bot.ok("alice", "general", "/inc web").await;
+    let token = reply
+        .split("http://pages.example/signin?token=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a link")
+        .to_owned();
+    let link = format!("{}/signin?token={token}", site.url);
+    let driver = driver().await;
+    let (client, _profile) = chromium(&driver).await;
+
+    // Without a session the pages ask to sign in.
+    client
+        .goto(&format!("{}/incidents", site.url))
+        .await
+        .expect("loads");
+    let text = client
+        .find(Locator::Css("h1"))
+        .await
+        .expect("h1")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("Sign in first"), "{text}");
+
+    // The link opens a page with a button; pressing it signs in and shows the incidents.
+    client.goto(&link).await.expect("the link opens");
+    client
+        .find(Locator::Css("form button[type=submit]"))
+        .await
+        .expect("a Sign in button")
+        .click()
+        .await
+        .expect("click");
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_url(&url::Url::parse(&format!("{}/incidents", site.url)).expect("url"))
+        .await
+        .expect("signed in, on to the incidents");
+    let main = client
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text");
+    assert!(main.contains("Signed in as @alice"), "{main}");
+    assert!(main.contains("Checkout errors"), "{main}");
+
+    // The browser holds one strict, HttpOnly session cookie, out of the page scripts' reach.
+    let cookies = client.get_all_cookies().await.expect("cookies");
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert_eq!(cookie.name(), "klaxon_session");
+    assert_eq!(cookie.http_only(), Some(true), "{cookie:?}");
+    assert_eq!(
+        cookie.same_site().map(|s| s.to_string()).as_deref(),
+        Some("Strict"),
+        "{cookie:?}"
+    );
+    assert_ne!(cookie.secure(), Some(true), "plain http: {cookie:?}");
+    let seen = client
+        .execute("return document.cookie;", vec![])
+        .await
+        .expect("script");
+    assert_eq!(seen, "", "scripts cannot read the session");
+
+    // The same link again is refused, and the session goes on.
+    client.goto(&link).await.expect("loads");
+    let again = client
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(again.contains("used already or has expired"), "{again}");
+    assert!(
+        client
+            .find(Locator::Css("form button[type=submit]"))
+            .await
+            .is_err(),
+        "no button for a used link"
+    );
+    client
+        .goto(&format!("{}/incidents", site.url))
+        .await
+        .expect("loads");
+    let main = client
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text");
+    assert!(main.contains("Signed in as @alice"), "{main}");
+    let log = client.issue_cmd(BrowserLog).await.expect("browser log");
+    let errors: Vec<_> = log
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["level"] == "SEVERE" && !e["message"].as_str().unwrap_or("").contains("401"))
+        .filter(|e| !e["message"].as_str().unwrap_or("").contains("400"))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join("signed-in.png"), png).expect("save screenshot");
+    client.close().await.expect("close");
 }

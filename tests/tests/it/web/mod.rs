@@ -3,11 +3,13 @@
 //! bot's database and manual clock).
 
 mod access;
+mod alerts;
 mod browser;
 mod console;
 mod figures;
 mod pages;
 mod signin;
+mod workspaces;
 
 use std::sync::Arc;
 
@@ -39,8 +41,10 @@ impl Site {
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let router = klaxon::web::router::<()>(Some(Arc::new(state)));
+        // With the peer's address, as `klaxon run` serves it (for `[web] trusted_proxies`).
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = axum::serve(listener, service).await;
         });
         Self { url, task }
     }

@@ -266,3 +266,36 @@ async fn every_page_carries_a_strict_policy_and_the_static_files_are_served() {
     assert_eq!(site.get_with("/static/../klaxon.db", &[]).await.0, 404);
     assert_eq!(site.get_with("/static/other.js", &[]).await.0, 404);
 }
+
+#[tokio::test]
+async fn no_page_shows_a_secret_a_token_or_a_runbook_header() {
+    let (bot, target) = scripted().await;
+    bot.advance("7d").await;
+    let site = Site::open(&bot, open()).await;
+    for path in [
+        "/incidents",
+        "/incidents?status=resolved",
+        "/incidents/1",
+        "/incidents/1/postmortem",
+        "/incidents/1/postmortem?version=1",
+        "/incidents/1/postmortem.md",
+        "/incidents/3",
+        "/insights",
+        "/insights/mtta.svg",
+        "/insights/mttr.svg",
+    ] {
+        let body = site.page(path).await;
+        // The runbook action sent `Authorization: Bearer <secret>`: neither the value, nor
+        // the header, nor the secret's name shows.
+        for hidden in [SECRET, "Bearer", "Authorization", "PAY_TOKEN", "secret."] {
+            assert!(!body.contains(hidden), "{path} shows {hidden:?}: {body}");
+        }
+    }
+    // The runbook action did run with the secret: the target saw it.
+    assert!(
+        target
+            .received()
+            .iter()
+            .any(|r| r.headers.iter().any(|(_, v)| v.contains(SECRET)))
+    );
+}
