@@ -336,13 +336,7 @@ impl FakeSlack {
 
     /// Waits (up to 10 s) until `check` holds; returns whether it did.
     pub async fn until(&self, check: impl Fn(&[ApiCall]) -> bool) -> bool {
-        for _ in 0..500 {
-            if check(&self.calls()) {
-                return true;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        false
+        crate::wait::until(crate::wait::LIMIT, || check(&self.calls())).await
     }
 }
 

@@ -10,6 +10,7 @@ pub mod recorder;
 pub mod scenario;
 pub mod spawn;
 pub mod target;
+pub mod wait;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -271,17 +272,11 @@ impl TestBot {
     /// Settles until `check` holds on the recorded calls (at most 10 s): for a call the
     /// outbox postponed, whose retry backoff runs on real time.
     pub async fn settle_until(&self, check: impl Fn(&Recorder) -> bool) -> bool {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
+        wait::eventually(wait::LIMIT, async || {
             self.settle().await;
-            if check(&self.api) {
-                return true;
-            }
-            if std::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+            check(&self.api)
+        })
+        .await
     }
 
     /// Moves the clock forward, firing what falls due on the way, in order.

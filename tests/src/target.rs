@@ -76,13 +76,7 @@ impl Target {
 
     /// Waits (up to 10 s) until `check` holds for what was received.
     pub async fn until(&self, check: impl Fn(&[Received]) -> bool) -> bool {
-        for _ in 0..500 {
-            if check(&self.received()) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
+        crate::wait::until(crate::wait::LIMIT, || check(&self.received())).await
     }
 
     /// Answer `status` on `path` from now on.

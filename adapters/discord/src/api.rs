@@ -29,7 +29,8 @@ use serenity::http::{LightMethod, Multipart, MultipartUpload, RatelimitInfo, Req
 use tokio::sync::{Notify, OnceCell};
 
 use crate::markdown::{self, Mentions, is_snowflake};
-use crate::rest::Rest;
+pub use crate::rest::api_error;
+use crate::rest::{Rest, create_channel, with_body};
 
 /// Longest channel topic Discord accepts.
 const TOPIC_LIMIT: usize = 1024;
@@ -213,37 +214,6 @@ fn member(user: &UserRef) -> Option<UserId> {
         .map(UserId::new)
 }
 
-/// A refused call by its HTTP status: 429 and 5xx are worth retrying, after `retry_after`
-/// when Discord said.
-pub(crate) fn by_status(status: u16, reason: String, retry_after: Option<Duration>) -> ApiError {
-    if status == 429 || status >= 500 {
-        ApiError::Transient {
-            reason,
-            retry_after,
-        }
-    } else {
-        ApiError::Permanent(reason)
-    }
-}
-
-/// serenity's error as Klaxon's: 429 and 5xx and network trouble are worth retrying.
-/// serenity's `ErrorResponse` has no wait in it; [`Rest`] reads it where it can.
-pub fn api_error(e: serenity::Error) -> ApiError {
-    use serenity::http::HttpError;
-    match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
-            let status = r.status_code.as_u16();
-            let reason = format!("{status} {} (code {})", r.error.message, r.error.code);
-            by_status(status, reason, None)
-        }
-        serenity::Error::Http(HttpError::Request(e)) => ApiError::Transient {
-            reason: format!("request failed: {}", e.without_url()),
-            retry_after: None,
-        },
-        other => ApiError::Permanent(other.to_string()),
-    }
-}
-
 fn create_message(message: &Message) -> CreateMessage {
     let r = markdown::render(message);
     let mut m = CreateMessage::new()
@@ -266,17 +236,6 @@ fn edit_message(message: &Message) -> EditMessage {
         .allowed_mentions(r.mentions.allowed())
 }
 
-/// A request with a builder's JSON as its body, as serenity sends it.
-fn with_body<'a>(
-    route: Route<'a>,
-    method: LightMethod,
-    body: &impl serde::Serialize,
-) -> Result<Request<'a>, ApiError> {
-    let bytes = serde_json::to_vec(body)
-        .map_err(|e| ApiError::Permanent(format!("cannot encode the request: {e}")))?;
-    Ok(Request::new(route, method).body(Some(bytes)))
-}
-
 /// The guild's channels by id (`GET /guilds/{guild}/channels`).
 async fn channels(
     rest: &Rest,
@@ -289,20 +248,6 @@ async fn channels(
         ))
         .await?;
     Ok(list.into_iter().map(|c| (c.id, c)).collect())
-}
-
-/// Makes a channel (`POST /guilds/{guild}/channels`).
-pub(crate) async fn create_channel(
-    rest: &Rest,
-    guild: GuildId,
-    builder: &CreateChannel<'_>,
-) -> Result<GuildChannel, ApiError> {
-    rest.fire(with_body(
-        Route::GuildChannels { guild_id: guild },
-        LightMethod::Post,
-        builder,
-    )?)
-    .await
 }
 
 fn topic(rich: &Rich) -> String {

@@ -55,7 +55,7 @@ pub(crate) async fn room(
                 let category = CreateChannel::new(&name)
                     .kind(ChannelType::Category)
                     .permissions(first.permission_overwrites.clone());
-                let made = crate::api::create_channel(rest, guild, &category).await?;
+                let made = crate::rest::create_channel(rest, guild, &category).await?;
                 tracing::info!(category = %made.id, %name, "incidents category full; made another");
                 return Ok(made.id);
             }
@@ -122,7 +122,7 @@ pub(crate) async fn archive_room(
             Some(_) => {}
             None => {
                 let category = CreateChannel::new(&name).kind(ChannelType::Category);
-                let made = crate::api::create_channel(rest, guild, &category).await?;
+                let made = crate::rest::create_channel(rest, guild, &category).await?;
                 tracing::info!(category = %made.id, %name, "made an archive category");
                 return Ok(made.id);
             }

@@ -5,13 +5,16 @@
 //! `Retry-After` header nor the body's `retry_after`, so a 503 that said when to come back
 //! looked like any other outage. Reading the `reqwest::Response` that serenity's limiter (or,
 //! with it off, serenity's own request builder) hands back keeps them.
+//!
+//! Below `api` and `places`, which both use it: the sorting of refusals into transient and
+//! permanent errors (`api_error`, `by_status`), JSON bodies, and channel creation.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use klaxon_commands::ApiError;
-use serenity::all::Http;
-use serenity::http::{HttpError, Request};
+use serenity::all::{CreateChannel, GuildChannel, GuildId, Http};
+use serenity::http::{HttpError, LightMethod, Request, Route};
 
 /// serenity's `Http`, and a client for when its limiter is off (a base URL in tests).
 pub(crate) struct Rest {
@@ -41,7 +44,7 @@ impl Rest {
                 }
             }
         }
-        .map_err(crate::api::api_error)?;
+        .map_err(api_error)?;
         if answer.status().is_success() {
             Ok(answer)
         } else {
@@ -113,5 +116,61 @@ async fn failure(answer: reqwest::Response) -> ApiError {
         refusal.message.unwrap_or_default(),
         refusal.code.unwrap_or(-1)
     );
-    crate::api::by_status(status, reason, wait)
+    by_status(status, reason, wait)
+}
+
+/// A refused call by its HTTP status: 429 and 5xx are worth retrying, after `retry_after`
+/// when Discord said.
+pub(crate) fn by_status(status: u16, reason: String, retry_after: Option<Duration>) -> ApiError {
+    if status == 429 || status >= 500 {
+        ApiError::Transient {
+            reason,
+            retry_after,
+        }
+    } else {
+        ApiError::Permanent(reason)
+    }
+}
+
+/// serenity's error as Klaxon's: 429 and 5xx and network trouble are worth retrying.
+/// serenity's `ErrorResponse` has no wait in it; [`Rest`] reads it where it can.
+pub fn api_error(e: serenity::Error) -> ApiError {
+    use serenity::http::HttpError;
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            let status = r.status_code.as_u16();
+            let reason = format!("{status} {} (code {})", r.error.message, r.error.code);
+            by_status(status, reason, None)
+        }
+        serenity::Error::Http(HttpError::Request(e)) => ApiError::Transient {
+            reason: format!("request failed: {}", e.without_url()),
+            retry_after: None,
+        },
+        other => ApiError::Permanent(other.to_string()),
+    }
+}
+
+/// A request with a builder's JSON as its body, as serenity sends it.
+pub(crate) fn with_body<'a>(
+    route: Route<'a>,
+    method: LightMethod,
+    body: &impl serde::Serialize,
+) -> Result<Request<'a>, ApiError> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| ApiError::Permanent(format!("cannot encode the request: {e}")))?;
+    Ok(Request::new(route, method).body(Some(bytes)))
+}
+
+/// Makes a channel (`POST /guilds/{guild}/channels`).
+pub(crate) async fn create_channel(
+    rest: &Rest,
+    guild: GuildId,
+    builder: &CreateChannel<'_>,
+) -> Result<GuildChannel, ApiError> {
+    rest.fire(with_body(
+        Route::GuildChannels { guild_id: guild },
+        LightMethod::Post,
+        builder,
+    )?)
+    .await
 }

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use klaxon_commands::{Role, Severity};
 use toml::Spanned;
 
-use super::parse::Lines;
 use super::raw::RawAction;
 use super::{Action, Param, ParamKind, Precondition, Problem, request, template};
+use crate::files::Lines;
 
 fn method(
     lines: &Lines<'_>,

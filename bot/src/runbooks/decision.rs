@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::parse::Lines;
 use super::raw::RawDecision;
 use super::{Decision, Node, Problem};
+use crate::files::Lines;
 
 /// Builds the tree, with a problem for each node that is neither a question nor a leaf and each
 /// answer that leads nowhere; leaves' actions go to `references`, checked once all is loaded.

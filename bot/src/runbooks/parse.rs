@@ -7,7 +7,7 @@ use klaxon_commands::Severity;
 use toml::Spanned;
 
 use super::raw::{RawRunbook, RawStep};
-pub(super) use crate::files::Lines;
+use crate::files::Lines;
 
 use super::{Action, Catalog, Problem, Runbook, Step, action, decision};
 

@@ -413,14 +413,7 @@ impl FakeDiscord {
 
     /// Waits up to `limit` until `check` holds.
     pub async fn until_for(&self, limit: Duration, check: impl Fn(&FakeDiscord) -> bool) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if check(self) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        check(self)
+        crate::wait::until(limit, || check(self)).await
     }
 
     /// Records an interaction as sent by Discord now (the gateway path does this itself; the

@@ -58,6 +58,7 @@ pub struct Options<F> {
     fake: Option<F>,
     settings: Option<PlatformSettings>,
     dir: Option<tempfile::TempDir>,
+    started_only: bool,
 }
 
 impl<F> Default for Options<F> {
@@ -70,6 +71,7 @@ impl<F> Default for Options<F> {
             fake: None,
             settings: None,
             dir: None,
+            started_only: false,
         }
     }
 }
@@ -116,6 +118,13 @@ impl<F> Options<F> {
         self.dir = Some(dir);
         self
     }
+
+    /// Ready once the HTTP endpoints answer, without waiting for the platform's connection
+    /// (Socket Mode, the gateway): for a test of a connection that fails.
+    pub fn started_only(mut self) -> Self {
+        self.started_only = true;
+        self
+    }
 }
 
 /// Klaxon served in-process.
@@ -134,6 +143,18 @@ pub struct Bot<F> {
 
 /// Serves Klaxon on `platform` with `options` and waits until it is ready.
 pub async fn spawn<P: Platform>(platform: P, options: Options<P::Fake>) -> Bot<P::Fake> {
+    match try_spawn(platform, options).await {
+        Ok(bot) => bot,
+        Err(e) => panic!("Klaxon did not start: {e}"),
+    }
+}
+
+/// [`spawn`], or why start-up failed (Klaxon stops at once on a start-up error, such as a
+/// paging channel it cannot see).
+pub async fn try_spawn<P: Platform>(
+    platform: P,
+    options: Options<P::Fake>,
+) -> Result<Bot<P::Fake>, String> {
     let fake = match options.fake {
         Some(fake) => fake,
         None => P::fake().await,
@@ -174,8 +195,22 @@ pub async fn spawn<P: Platform>(platform: P, options: Options<P::Fake>) -> Bot<P
         },
         runs_on,
     ));
-    platform.ready(&fake, &url, &mut done).await;
-    Bot {
+    let health = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        reqwest::get(format!("{url}/healthz")),
+    )
+    .await
+    .map_err(|_| "no answer within 20 s".to_owned())?;
+    if health.is_err() {
+        return match done.await {
+            Ok(Err(e)) => Err(format!("{e:#}")),
+            other => Err(format!("stopped: {other:?}")),
+        };
+    }
+    if !options.started_only {
+        platform.ready(&fake, &url, &mut done).await;
+    }
+    Ok(Bot {
         url,
         fake,
         db,
@@ -183,7 +218,7 @@ pub async fn spawn<P: Platform>(platform: P, options: Options<P::Fake>) -> Bot<P
         stop: Some(stop),
         done: Some(done),
         dir: Some(dir),
-    }
+    })
 }
 
 impl<F> Bot<F> {
@@ -221,19 +256,16 @@ pub async fn settled(db: &std::path::Path) {
     let store = Store::open(db.to_str().expect("utf-8"))
         .await
         .expect("store");
-    for _ in 0..500 {
+    let done = crate::wait::eventually(crate::wait::LIMIT, async || {
         let mut conn = store.conn().await.expect("conn");
-        let pending = klaxon::store::outbox::pending_count(&mut conn)
+        klaxon::store::outbox::pending_count(&mut conn)
             .await
-            .expect("count");
-        drop(conn);
-        if pending == 0 {
-            store.close().await;
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("platform calls still pending after 10 s");
+            .expect("count")
+            == 0
+    })
+    .await;
+    store.close().await;
+    assert!(done, "platform calls still pending after 10 s");
 }
 
 /// `checklist = []` first unless `toml` sets the checklist.

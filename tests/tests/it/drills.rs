@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use klaxon::store::outbox::{Op, Target};
 use klaxon::store::posts::PostKind;
 use klaxon_tests::fake_slack::{ApiCall, BOT_TOKEN, FakeSlack, SIGNING_SECRET, sign};
+use klaxon_tests::wait::{eventually, until};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -77,22 +78,17 @@ impl Process {
 
     /// Waits (up to 30 s) for `/readyz`.
     async fn ready(&mut self, client: &reqwest::Client) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
+        eventually(Duration::from_secs(30), async || {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("klaxon exited before it was ready: {status}");
             }
-            let up = client
+            client
                 .get(format!("{}/readyz", self.url))
                 .send()
                 .await
-                .is_ok_and(|r| r.status().is_success());
-            if up {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await
     }
 
     fn kill_9(&mut self) {
@@ -108,14 +104,13 @@ impl Process {
             nix::sys::signal::Signal::SIGTERM,
         )
         .expect("SIGTERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        None
+        let mut status = None;
+        until(Duration::from_secs(20), || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        })
+        .await;
+        status
     }
 }
 
@@ -273,16 +268,9 @@ async fn until_answered(
     Err(format!("{cmd:?} was never answered"))
 }
 
-/// Waits (up to 30 s) until `check` holds.
-async fn wait_until(mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    false
+/// Waits (up to 30 s: a drill runs under load) until `check` holds.
+async fn wait_until(check: impl FnMut() -> bool) -> bool {
+    until(Duration::from_secs(30), check).await
 }
 
 /// The seed: `KLAXON_DRILL_SEED` to replay a failure, or a new one from the clock.
@@ -400,22 +388,20 @@ async fn drill(seed: u64, bin: &Path) -> Result<String, String> {
     // After the last start, every pending call is made.
     let db = dir.path().join("k.db");
     let pool = open(&db).await?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&pool)
-                .await
-                .map_err(|e| e.to_string())?;
-        if pending == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "{pending} calls still pending 30 s after the last start"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut pending: Result<i64, String> = Ok(0);
+    let drained = eventually(Duration::from_secs(30), async || {
+        pending = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| e.to_string());
+        pending.as_ref().is_ok_and(|n| *n == 0)
+    })
+    .await;
+    let pending = pending?;
+    if !drained {
+        return Err(format!(
+            "{pending} calls still pending 30 s after the last start"
+        ));
     }
     pool.close().await;
     let status = process.terminate().await;

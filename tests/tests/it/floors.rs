@@ -4,6 +4,10 @@
 //! The check reads every `crate::…` and `super::…` path in `bot/src` (tests, comments and
 //! test-only modules left out) and fails on an import that climbs, on a loop, and on a module
 //! that no floor names, so a new module must be placed before it lands.
+//!
+//! Inside every crate of the workspace (`bot`, `commands` and the adapters), the files of one
+//! folder import each other in one direction only: no file imports a sibling that imports it
+//! back, directly or round a loop (a shared piece moves down into a file both import).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -104,6 +108,118 @@ fn bot_modules_import_no_loop() {
             panic!("modules import each other: {}", lp.join(" -> "));
         }
     }
+}
+
+/// The crates whose folders must hold no loop between their files.
+const CRATES: &[&str] = &[
+    "bot/src",
+    "commands/src",
+    "adapters/console/src",
+    "adapters/slack/src",
+    "adapters/discord/src",
+];
+
+#[test]
+fn files_in_one_folder_import_no_loop() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut loops = Vec::new();
+    for krate in CRATES {
+        let graph = sibling_imports(&root.join(krate));
+        assert!(
+            !graph.is_empty() || *krate != "bot/src",
+            "the check sees bot's files"
+        );
+        loops.extend(
+            loops_in(&graph)
+                .into_iter()
+                .map(|lp| format!("{krate}: {}", lp.join(" -> "))),
+        );
+    }
+    assert!(
+        loops.is_empty(),
+        "files of one folder import each other:\n{}",
+        loops.join("\n")
+    );
+}
+
+#[test]
+fn the_check_finds_loops_between_sibling_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = dir.path();
+    std::fs::create_dir(src.join("rb")).expect("folder");
+    for (file, text) in [
+        ("lib.rs", "mod rb;\nmod top;\n"),
+        ("top.rs", "use crate::rb::parse::Lines;\n"),
+        ("rb/mod.rs", "mod action;\nmod parse;\n"),
+        (
+            "rb/parse.rs",
+            "use super::action;\npub use crate::files::Lines;\n",
+        ),
+        (
+            "rb/action.rs",
+            "use super::parse::Lines;\n// use super::top; in a comment\n",
+        ),
+    ] {
+        std::fs::write(src.join(file), text).expect("write");
+    }
+    let graph = sibling_imports(src);
+    // `top` -> `rb::parse` crosses folders and is no sibling edge.
+    assert_eq!(graph.get("top"), None);
+    assert_eq!(
+        loops_in(&graph),
+        [vec!["rb::action", "rb::parse", "rb::action"]]
+    );
+    std::fs::write(src.join("rb/action.rs"), "use crate::files::Lines;\n").expect("write");
+    assert!(loops_in(&sibling_imports(src)).is_empty());
+}
+
+/// File module (`runbooks::parse`) → the files of the same folder it imports (`runbooks::action`,
+/// or a sibling folder's `mod.rs`), for the crate whose root is `src`.
+fn sibling_imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let files = rust_files(src);
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_path(src, f)).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let module = module_path(src, file);
+        if module.is_empty() || module == ["main"] {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("readable source");
+        for path in crate_paths(&text, &module) {
+            let Some(to) = (1..=path.len())
+                .rev()
+                .map(|n| path[..n].to_vec())
+                .find(|p| modules.contains(p))
+            else {
+                continue;
+            };
+            let parent = &module[..module.len() - 1];
+            if to != module && to.len() == module.len() && to[..to.len() - 1] == *parent {
+                graph
+                    .entry(module.join("::"))
+                    .or_default()
+                    .insert(to.join("::"));
+            }
+        }
+    }
+    graph
+}
+
+/// One loop through each part of `graph` that has one.
+fn loops_in(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<&str>> {
+    let edges: BTreeMap<&str, BTreeSet<&str>> = graph
+        .iter()
+        .map(|(from, tos)| (from.as_str(), tos.iter().map(String::as_str).collect()))
+        .collect();
+    let mut done = BTreeSet::new();
+    let mut loops = Vec::new();
+    for start in edges.keys() {
+        if let Some(lp) = find_loop(start, &edges, &mut Vec::new(), &mut done) {
+            done.extend(lp.iter().copied());
+            loops.push(lp);
+        }
+    }
+    loops
 }
 
 #[test]

@@ -10,6 +10,7 @@ use klaxon_commands::{PlatformKind, Tenant};
 use klaxon_tests::fake_slack::FakeSlack;
 use klaxon_tests::spawn::{Bot, Options, SlackHttp, spawn};
 use klaxon_tests::{Call, TestBot, fake_slack};
+use klaxon_tests::wait::{LIMIT, eventually};
 
 /// A signed slash command to a served Klaxon, by alice in #general.
 async fn slash(k: &Bot<FakeSlack>, text: &str, trigger: &str) -> u16 {
@@ -31,18 +32,6 @@ async fn slash(k: &Bot<FakeSlack>, text: &str, trigger: &str) -> u16 {
     .as_u16()
 }
 
-/// Waits (at most ten seconds) until `check` holds.
-async fn eventually(check: impl AsyncFn() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    check().await
-}
-
 #[tokio::test]
 async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
     let k = spawn(SlackHttp, Options::default().manual_clock()).await;
@@ -53,7 +42,7 @@ async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
         200
     );
     let store = k.store().await;
-    let postponed = eventually(async || {
+    let postponed = eventually(LIMIT, async || {
         let mut conn = store.conn().await.expect("conn");
         store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
             .await
@@ -109,7 +98,7 @@ async fn a_slack_503_with_retry_after_waits_that_long_and_other_incidents_go_on(
         200
     );
     let store = k.store().await;
-    let postponed = eventually(async || {
+    let postponed = eventually(LIMIT, async || {
         let mut conn = store.conn().await.expect("conn");
         store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
             .await
@@ -612,7 +601,7 @@ async fn unauthenticated_bodies_are_limited_in_number_and_in_time() {
         slow.push(unfinished(&k, head).await);
     }
     // Once they are all being read, one more is refused at once instead of queueing.
-    let shed = eventually(async || {
+    let shed = eventually(LIMIT, async || {
         fake_slack::send(&k.url, "text=hi", None)
             .await
             .status()
@@ -633,7 +622,7 @@ async fn unauthenticated_bodies_are_limited_in_number_and_in_time() {
         "refused once the body is late: {answer:?}"
     );
     drop(slow);
-    let served_again = eventually(async || {
+    let served_again = eventually(LIMIT, async || {
         fake_slack::send(&k.url, "text=hi", None)
             .await
             .status()

@@ -22,16 +22,9 @@ fn dispatcher(bot: &TestBot, timeout: Duration) -> Arc<Dispatcher> {
     )
 }
 
-/// Waits (at most 20 seconds) until `check` holds.
-async fn eventually(check: impl Fn() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::time::Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    check()
+/// Waits at most 20 seconds: a stalled lane is what these tests look for.
+async fn eventually(check: impl FnMut() -> bool) -> bool {
+    klaxon_tests::wait::until(Duration::from_secs(20), check).await
 }
 
 /// The calls made in one channel, by kind, in order.

@@ -4,6 +4,7 @@
 use klaxon_tests::TestBot;
 use klaxon_tests::spawn::{ALERTS_TOKEN, Options, SlackHttp, fixture, spawn};
 use prometheus_parse::{Scrape, Value};
+use klaxon_tests::wait::{LIMIT, eventually};
 
 /// Parses exposition text, checking every line's shape on the way.
 fn parse(text: &str) -> Scrape {
@@ -226,17 +227,6 @@ fn klaxon_binary() -> std::path::PathBuf {
     klaxon_tests::binary::klaxon()
 }
 
-/// Waits (up to 10 s) for `check`.
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..200 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    false
-}
-
 /// The real binary against the fake Slack, with every token set and trace logging in JSON:
 /// SIGTERM while announcements are still pending delivers them all, closes the database with
 /// nothing pending and exits 0; no token or secret appears anywhere in its output.
@@ -281,7 +271,7 @@ async fn sigterm_delivers_pending_posts_and_exits_0_and_logs_show_no_secret() {
         .spawn()
         .expect("start klaxon");
     let client = reqwest::Client::new();
-    let up = eventually(async || {
+    let up = eventually(LIMIT, async || {
         client
             .get(format!("{url}/readyz"))
             .send()

@@ -3,108 +3,52 @@
 //! told to the declarer (and a name that does not resolve stops start-up), and a refused click
 //! reaches the person who clicked.
 
-use klaxon::app::{PlatformSettings, serve};
-use klaxon::config::Config;
-use klaxon::store::Store;
-use klaxon_tests::fake_slack::{self, BOT_TOKEN, FakeSlack, GENERAL, SIGNING_SECRET};
+use klaxon_tests::fake_slack::{self, BOT_TOKEN, FakeSlack, GENERAL};
+use klaxon_tests::spawn::{Bot, Options, SlackHttp, SlackSocket, Platform, try_spawn};
 use serde_json::Value;
 use std::time::Duration;
 
-struct Klaxon {
-    url: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-/// Serves Klaxon on the database at `db` against `fake`, with `token`, over HTTP or Socket
-/// Mode; `Err` when start-up fails.
+/// Serves Klaxon on the database in `dir` against `fake`, with `token`, over HTTP or Socket
+/// Mode (ready once its endpoints answer); `Err` when start-up fails.
 async fn serve_on(
     fake: &FakeSlack,
-    db: &std::path::Path,
+    dir: tempfile::TempDir,
     token: &str,
     socket: bool,
     config: &str,
-) -> Result<Klaxon, String> {
-    let store = Store::open(db.to_str().expect("utf-8"))
-        .await
-        .expect("store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let settings = PlatformSettings {
-        slack_bot_token: Some(token.to_owned().into()),
-        slack_signing_secret: (!socket).then(|| SIGNING_SECRET.to_owned().into()),
-        slack_app_token: socket.then(|| fake_slack::APP_TOKEN.to_owned().into()),
-        slack_api_url: Some(fake.api_url.clone()),
-        ..PlatformSettings::default()
-    };
-    let config = Config::parse(&format!("checklist = []\n{config}")).expect("config");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let done = tokio::spawn(serve(store, config, settings, listener, async move {
-        let _ = stopped.await;
-    }));
-    let health = tokio::time::timeout(
-        std::time::Duration::from_secs(20),
-        reqwest::get(format!("{url}/healthz")),
-    )
-    .await
-    .map_err(|_| "no answer".to_owned())?;
-    if health.is_err() {
-        return match done.await {
-            Ok(Err(e)) => Err(format!("{e:#}")),
-            other => Err(format!("stopped: {other:?}")),
-        };
+) -> Result<Bot<FakeSlack>, String> {
+    let mut settings = klaxon_tests::spawn::slack::settings(fake, socket);
+    settings.slack_bot_token = Some(token.to_owned().into());
+    let options = Options::default()
+        .fake(fake.clone())
+        .dir(dir)
+        .settings(settings)
+        .toml(config)
+        .started_only();
+    if socket {
+        try_spawn(SlackSocket, options).await
+    } else {
+        try_spawn(SlackHttp, options).await
     }
-    Ok(Klaxon { url, stop, done })
 }
 
-impl Klaxon {
-    async fn say(&self, fake: &FakeSlack, user: &str, channel: &str, text: &str) -> Value {
-        let trigger = fake.trigger();
-        fake_slack::slash(
-            &self.url,
-            &[
-                ("team_id", "T0TEAM"),
-                ("channel_id", channel),
-                ("channel_name", channel),
-                ("user_id", user),
-                ("user_name", &user.to_lowercase()),
-                ("command", "/inc"),
-                ("text", text),
-                ("trigger_id", &trigger),
-            ],
-        )
+/// `/readyz`: its status and text.
+async fn ready(k: &Bot<FakeSlack>) -> (u16, String) {
+    let r = reqwest::get(format!("{}/readyz", k.url))
         .await
-        .json()
-        .await
-        .expect("json reply")
-    }
+        .expect("readyz");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
 
-    async fn ready(&self) -> (u16, String) {
-        let r = reqwest::get(format!("{}/readyz", self.url))
-            .await
-            .expect("readyz");
-        (r.status().as_u16(), r.text().await.unwrap_or_default())
-    }
-
-    /// Polls `/readyz` until its status is `status` (10 s at most).
-    async fn until_ready_is(&self, status: u16) -> (u16, String) {
-        let mut last = self.ready().await;
-        for _ in 0..200 {
-            if last.0 == status {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            last = self.ready().await;
-        }
-        last
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.done.await.expect("join").expect("serve ends cleanly");
-    }
+/// Polls `/readyz` until its status is `status` (10 s at most).
+async fn until_ready_is(k: &Bot<FakeSlack>, status: u16) -> (u16, String) {
+    let mut last = (0, String::new());
+    klaxon_tests::wait::eventually(klaxon_tests::wait::LIMIT, async || {
+        last = ready(k).await;
+        last.0 == status
+    })
+    .await;
+    last
 }
 
 fn posts_with(fake: &FakeSlack, needle: &str) -> Vec<Value> {
@@ -120,11 +64,10 @@ fn posts_with(fake: &FakeSlack, needle: &str) -> Vec<Value> {
 async fn a_revoked_token_pauses_slacks_calls_and_a_new_token_sends_them() {
     let fake = FakeSlack::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let db = dir.path().join("k.db");
-    let k = serve_on(&fake, &db, BOT_TOKEN, false, "")
+    let k = serve_on(&fake, dir, BOT_TOKEN, false, "")
         .await
         .expect("starts");
-    k.say(&fake, "U0ONCALL", GENERAL, "declare sev2 Queue backlog")
+    k.say("U0ONCALL", GENERAL, "declare sev2 Queue backlog")
         .await;
     assert!(
         fake.until(|c| c.iter().any(|c| c.method == "pins.add"))
@@ -142,23 +85,23 @@ async fn a_revoked_token_pauses_slacks_calls_and_a_new_token_sends_them() {
             .starts_with(":warning:"),
         "{reply}"
     );
-    let (status, why) = k.until_ready_is(503).await;
+    let (status, why) = until_ready_is(&k, 503).await;
     assert_eq!(status, 503, "{why}");
     assert!(why.contains("slack calls paused: token_revoked"), "{why}");
     assert!(!why.contains(BOT_TOKEN), "{why}");
     assert!(posts_with(&fake, "paused-note-4e1").is_empty());
-    k.stop().await;
+    let (_, dir) = k.stop().await;
     // The reinstalled app's token: the queued post goes out at start, once.
     fake.add_token("xoxb-reinstalled");
-    let k = serve_on(&fake, &db, "xoxb-reinstalled", false, "")
+    let k = serve_on(&fake, dir, "xoxb-reinstalled", false, "")
         .await
         .expect("starts");
     assert!(
         fake.until(|_| posts_with(&fake, "paused-note-4e1").len() == 1)
             .await
     );
-    assert_eq!(k.until_ready_is(200).await.0, 200);
-    klaxon_tests::spawn::settled(&db).await;
+    assert_eq!(until_ready_is(&k, 200).await.0, 200);
+    k.settled().await;
     assert_eq!(posts_with(&fake, "paused-note-4e1").len(), 1);
     k.stop().await;
 }
@@ -166,21 +109,20 @@ async fn a_revoked_token_pauses_slacks_calls_and_a_new_token_sends_them() {
 #[tokio::test]
 async fn readyz_is_not_ready_while_the_socket_is_down() {
     let fake = FakeSlack::start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let k = serve_on(&fake, &dir.path().join("k.db"), BOT_TOKEN, true, "")
+    let k = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, true, "")
         .await
         .expect("starts");
-    assert_eq!(k.until_ready_is(200).await.0, 200);
+    assert_eq!(until_ready_is(&k, 200).await.0, 200);
     // Slack drops the socket and reconnecting works: ready again on the new hello.
     fake.drop_socket(false);
     assert!(
         fake.until(|_| fake.connections() == 2 && fake.connected())
             .await
     );
-    assert_eq!(k.until_ready_is(200).await.0, 200);
+    assert_eq!(until_ready_is(&k, 200).await.0, 200);
     // Dropped, and Slack refuses new connections: not ready.
     fake.drop_socket(true);
-    let (status, why) = k.until_ready_is(503).await;
+    let (status, why) = until_ready_is(&k, 503).await;
     assert_eq!(
         (status, why.as_str()),
         (503, "Slack Socket Mode not connected\n")
@@ -191,13 +133,12 @@ async fn readyz_is_not_ready_while_the_socket_is_down() {
 #[tokio::test]
 async fn a_paging_channel_klaxon_cannot_see_is_told_to_the_declarer() {
     let fake = FakeSlack::start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let k = serve_on(&fake, &dir.path().join("k.db"), BOT_TOKEN, false, "")
+    let k = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, false, "")
         .await
         .expect("starts");
     // #incidents becomes private without Klaxon in it, as if it did not exist.
     fake.add_channel(fake_slack::INCIDENTS, "incidents", true, false);
-    k.say(&fake, "U0ONCALL", GENERAL, "declare sev2 Login errors")
+    k.say("U0ONCALL", GENERAL, "declare sev2 Login errors")
         .await;
     assert!(
         fake.until(|_| !posts_with(&fake, "could not post in").is_empty())
@@ -223,9 +164,8 @@ async fn a_paging_channel_klaxon_cannot_see_is_told_to_the_declarer() {
 async fn a_paging_channel_name_klaxon_cannot_see_stops_start_up_naming_the_key() {
     let fake = FakeSlack::start().await;
     fake.add_channel("G0SECRET", "secret", true, false);
-    let dir = tempfile::tempdir().expect("tmp");
     let config = "[incidents]\npaging_channel = \"secret\"";
-    let err = serve_on(&fake, &dir.path().join("k.db"), BOT_TOKEN, false, config)
+    let err = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, false, config)
         .await
         .err()
         .expect("start-up fails");
@@ -236,10 +176,10 @@ async fn a_paging_channel_name_klaxon_cannot_see_stops_start_up_naming_the_key()
     );
     // Invited, the name resolves to the ID and the announcement goes there.
     fake.add_channel("G0SECRET", "secret", true, true);
-    let k = serve_on(&fake, &dir.path().join("k.db"), BOT_TOKEN, false, config)
+    let k = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, false, config)
         .await
         .expect("starts");
-    k.say(&fake, "U0ONCALL", GENERAL, "declare sev3 Slow search")
+    k.say("U0ONCALL", GENERAL, "declare sev3 Slow search")
         .await;
     assert!(
         fake.until(|_| !posts_with(&fake, "Slow search").is_empty())
@@ -252,11 +192,10 @@ async fn a_paging_channel_name_klaxon_cannot_see_stops_start_up_naming_the_key()
 #[tokio::test]
 async fn a_refused_click_reaches_the_person_who_clicked() {
     let fake = FakeSlack::start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let k = serve_on(&fake, &dir.path().join("k.db"), BOT_TOKEN, false, "")
+    let k = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, false, "")
         .await
         .expect("starts");
-    k.say(&fake, "U0ONCALL", GENERAL, "declare sev2 Disk full")
+    k.say("U0ONCALL", GENERAL, "declare sev2 Disk full")
         .await;
     assert!(
         fake.until(|c| c.iter().any(|c| c.method == "pins.add"))

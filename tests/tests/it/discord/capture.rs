@@ -1,12 +1,11 @@
 //! Discord messages added to the timeline: the message command, and a 📌 reaction that
 //! follows edits and removal.
 
-use std::time::Duration;
-
 use klaxon::store::Store;
 use klaxon_tests::fake_discord::{self, FakeDiscord, GENERAL, GUILD};
 use klaxon_tests::spawn::discord::{ONCALL, config, ephemeral, next_id, settings};
 use klaxon_tests::spawn::{Discord, Options, spawn};
+use klaxon_tests::wait::{LIMIT, eventually};
 use serde_json::json;
 
 async fn timeline_of(path: &std::path::Path, number: i64) -> Vec<klaxon::store::timeline::Entry> {
@@ -121,44 +120,25 @@ async fn a_pushpin_reaction_captures_and_follows_edits_and_removal() {
             .map(|e| e.text)
             .collect()
     };
-    let mut ok = false;
-    for _ in 0..100 {
-        if captured(timeline_of(&path, 1).await).len() == 1 {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ok = eventually(LIMIT, async || captured(timeline_of(&path, 1).await).len() == 1).await;
     assert!(ok, "the reaction captured the message");
     k.fake.dispatch(
         "MESSAGE_UPDATE",
         json!({ "id": id, "channel_id": channel, "guild_id": GUILD, "content": "db-3 at 100% since 08:38",
                 "edited_timestamp": "2026-11-23T09:05:00.000000+00:00" }),
     );
-    let mut edited = false;
-    for _ in 0..100 {
-        if captured(timeline_of(&path, 1).await)
+    let edited = eventually(LIMIT, async || {
+        captured(timeline_of(&path, 1).await)
             .iter()
             .any(|t| t.contains("08:38"))
-        {
-            edited = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     assert!(edited, "the edit is followed");
     k.fake.dispatch(
         "MESSAGE_REACTION_REMOVE",
         fake_discord::reaction(ONCALL, &channel, id, "📌"),
     );
-    let mut removed = false;
-    for _ in 0..100 {
-        if captured(timeline_of(&path, 1).await).is_empty() {
-            removed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let removed = eventually(LIMIT, async || captured(timeline_of(&path, 1).await).is_empty()).await;
     assert!(removed, "removing the reaction removes the entry");
     let _ = k.stop().await;
 }

@@ -222,13 +222,11 @@ async fn a_503_with_retry_after_waits_that_long_and_other_incidents_go_on() {
             .expect("pending")
     };
     let mut postponed = None;
-    for _ in 0..500 {
+    klaxon_tests::wait::eventually(klaxon_tests::wait::LIMIT, async || {
         postponed = pending().await.into_iter().find(|c| c.attempts == 1);
-        if postponed.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        postponed.is_some()
+    })
+    .await;
     let call = postponed.expect("the refused call is recorded");
     assert!(
         matches!(call.op, klaxon::store::outbox::Op::CreateChannel { .. }),

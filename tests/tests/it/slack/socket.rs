@@ -5,35 +5,27 @@ use klaxon_tests::fake_slack;
 use klaxon_tests::scenario;
 use klaxon_tests::spawn::slack::socket_command;
 use klaxon_tests::spawn::{Options, SlackSocket, spawn};
+use klaxon_tests::wait::{LIMIT, eventually, until};
 
 use super::slack_mentions;
 
 #[tokio::test]
 async fn socket_mode_connects_and_runs_the_scenario() {
     let k = spawn(SlackSocket, Options::default()).await;
-    for _ in 0..500 {
-        if k.fake.connected() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
     assert!(
-        k.fake.connected(),
+        until(LIMIT, || k.fake.connected()).await,
         "Klaxon opened the socket from apps.connections.open"
     );
-    let mut ready = 0;
-    for _ in 0..100 {
-        ready = reqwest::get(format!("{}/readyz", k.url))
+    let ready = eventually(LIMIT, async || {
+        reqwest::get(format!("{}/readyz", k.url))
             .await
             .expect("readyz")
             .status()
-            .as_u16();
-        if ready == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(ready, 200, "ready once Slack said hello");
+            .as_u16()
+            == 200
+    })
+    .await;
+    assert!(ready, "ready once Slack said hello");
     let mut channel = "C0GENERAL".to_owned();
     for (n, line) in scenario::foundation().into_iter().enumerate() {
         let text = slack_mentions(line.trim_start_matches("/inc").trim());
