@@ -23,7 +23,15 @@ pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -
     check().await
 }
 
-/// [`eventually`] for a condition that needs no waiting of its own.
+/// [`eventually`] for a condition that needs no waiting of its own (its future stays `Send`
+/// whatever the condition borrows, which an async closure's would not).
 pub async fn until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    eventually(limit, async || check()).await
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(EVERY).await;
+    }
+    check()
 }

@@ -153,31 +153,21 @@ async fn fifty_five_incidents_in_one_guild_all_get_channels() {
 async fn a_gateway_closed_for_a_privileged_intent_leaves_klaxon_not_ready_with_the_fix_named() {
     let fake = klaxon_tests::fake_discord::FakeDiscord::start().await;
     fake.set_privileged_intents(false);
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = klaxon::store::Store::open(dir.path().join("k.db").to_str().expect("utf-8"))
-        .await
-        .expect("store");
     let mut config = klaxon_tests::spawn::discord::config("");
     config.discord.capture_emoji = Some("📌".into());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let done = tokio::spawn(klaxon::app::serve(
-        store,
-        config,
-        klaxon_tests::spawn::discord::settings(&fake),
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    // Ready once its endpoints answer: the gateway never says READY here.
+    let k = spawn(
+        Discord,
+        Options::default().fake(fake).config(config).started_only(),
+    )
+    .await;
     assert!(
-        fake.until(|f| f.closes() == [4014]).await,
+        k.fake.until(|f| f.closes() == [4014]).await,
         "no IDENTIFY refused"
     );
-    let ready = reqwest::get(format!("{url}/readyz")).await.expect("readyz");
+    let ready = reqwest::get(format!("{}/readyz", k.url))
+        .await
+        .expect("readyz");
     assert_eq!(ready.status(), 503);
     assert!(
         ready
@@ -186,6 +176,5 @@ async fn a_gateway_closed_for_a_privileged_intent_leaves_klaxon_not_ready_with_t
             .unwrap_or_default()
             .contains("Discord gateway not connected")
     );
-    let _ = stop.send(());
-    done.await.expect("join").expect("serve ends cleanly");
+    k.stop().await;
 }

@@ -9,8 +9,8 @@ use klaxon::store;
 use klaxon_commands::{PlatformKind, Tenant};
 use klaxon_tests::fake_slack::FakeSlack;
 use klaxon_tests::spawn::{Bot, Options, SlackHttp, spawn};
-use klaxon_tests::{Call, TestBot, fake_slack};
 use klaxon_tests::wait::{LIMIT, eventually};
+use klaxon_tests::{Call, TestBot, fake_slack};
 
 /// A signed slash command to a served Klaxon, by alice in #general.
 async fn slash(k: &Bot<FakeSlack>, text: &str, trigger: &str) -> u16 {

@@ -3,8 +3,8 @@
 
 use klaxon_tests::TestBot;
 use klaxon_tests::spawn::{ALERTS_TOKEN, Options, SlackHttp, fixture, spawn};
-use prometheus_parse::{Scrape, Value};
 use klaxon_tests::wait::{LIMIT, eventually};
+use prometheus_parse::{Scrape, Value};
 
 /// Parses exposition text, checking every line's shape on the way.
 fn parse(text: &str) -> Scrape {

@@ -4,7 +4,7 @@
 //! reaches the person who clicked.
 
 use klaxon_tests::fake_slack::{self, BOT_TOKEN, FakeSlack, GENERAL};
-use klaxon_tests::spawn::{Bot, Options, SlackHttp, SlackSocket, Platform, try_spawn};
+use klaxon_tests::spawn::{Bot, Options, SlackHttp, SlackSocket, try_spawn};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -75,9 +75,7 @@ async fn a_revoked_token_pauses_slacks_calls_and_a_new_token_sends_them() {
     );
     fake.break_token("token_revoked");
     // The command is answered (it needs nothing from Slack); its post waits.
-    let reply = k
-        .say(&fake, "U0ONCALL", "C0000001", "note paused-note-4e1")
-        .await;
+    let reply = k.say("U0ONCALL", "C0000001", "note paused-note-4e1").await;
     assert!(
         !reply["text"]
             .as_str()
@@ -109,9 +107,15 @@ async fn a_revoked_token_pauses_slacks_calls_and_a_new_token_sends_them() {
 #[tokio::test]
 async fn readyz_is_not_ready_while_the_socket_is_down() {
     let fake = FakeSlack::start().await;
-    let k = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, true, "")
-        .await
-        .expect("starts");
+    let k = serve_on(
+        &fake,
+        tempfile::tempdir().expect("tmp"),
+        BOT_TOKEN,
+        true,
+        "",
+    )
+    .await
+    .expect("starts");
     assert_eq!(until_ready_is(&k, 200).await.0, 200);
     // Slack drops the socket and reconnecting works: ready again on the new hello.
     fake.drop_socket(false);
@@ -133,9 +137,15 @@ async fn readyz_is_not_ready_while_the_socket_is_down() {
 #[tokio::test]
 async fn a_paging_channel_klaxon_cannot_see_is_told_to_the_declarer() {
     let fake = FakeSlack::start().await;
-    let k = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, false, "")
-        .await
-        .expect("starts");
+    let k = serve_on(
+        &fake,
+        tempfile::tempdir().expect("tmp"),
+        BOT_TOKEN,
+        false,
+        "",
+    )
+    .await
+    .expect("starts");
     // #incidents becomes private without Klaxon in it, as if it did not exist.
     fake.add_channel(fake_slack::INCIDENTS, "incidents", true, false);
     k.say("U0ONCALL", GENERAL, "declare sev2 Login errors")
@@ -165,10 +175,16 @@ async fn a_paging_channel_name_klaxon_cannot_see_stops_start_up_naming_the_key()
     let fake = FakeSlack::start().await;
     fake.add_channel("G0SECRET", "secret", true, false);
     let config = "[incidents]\npaging_channel = \"secret\"";
-    let err = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, false, config)
-        .await
-        .err()
-        .expect("start-up fails");
+    let err = serve_on(
+        &fake,
+        tempfile::tempdir().expect("tmp"),
+        BOT_TOKEN,
+        false,
+        config,
+    )
+    .await
+    .err()
+    .expect("start-up fails");
     assert!(
         err.contains("incidents.paging_channel = \"secret\": no Slack channel named #secret")
             && err.contains("invite Klaxon"),
@@ -176,11 +192,16 @@ async fn a_paging_channel_name_klaxon_cannot_see_stops_start_up_naming_the_key()
     );
     // Invited, the name resolves to the ID and the announcement goes there.
     fake.add_channel("G0SECRET", "secret", true, true);
-    let k = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, false, config)
-        .await
-        .expect("starts");
-    k.say("U0ONCALL", GENERAL, "declare sev3 Slow search")
-        .await;
+    let k = serve_on(
+        &fake,
+        tempfile::tempdir().expect("tmp"),
+        BOT_TOKEN,
+        false,
+        config,
+    )
+    .await
+    .expect("starts");
+    k.say("U0ONCALL", GENERAL, "declare sev3 Slow search").await;
     assert!(
         fake.until(|_| !posts_with(&fake, "Slow search").is_empty())
             .await
@@ -192,11 +213,16 @@ async fn a_paging_channel_name_klaxon_cannot_see_stops_start_up_naming_the_key()
 #[tokio::test]
 async fn a_refused_click_reaches_the_person_who_clicked() {
     let fake = FakeSlack::start().await;
-    let k = serve_on(&fake, tempfile::tempdir().expect("tmp"), BOT_TOKEN, false, "")
-        .await
-        .expect("starts");
-    k.say("U0ONCALL", GENERAL, "declare sev2 Disk full")
-        .await;
+    let k = serve_on(
+        &fake,
+        tempfile::tempdir().expect("tmp"),
+        BOT_TOKEN,
+        false,
+        "",
+    )
+    .await
+    .expect("starts");
+    k.say("U0ONCALL", GENERAL, "declare sev2 Disk full").await;
     assert!(
         fake.until(|c| c.iter().any(|c| c.method == "pins.add"))
             .await

@@ -120,7 +120,10 @@ async fn a_pushpin_reaction_captures_and_follows_edits_and_removal() {
             .map(|e| e.text)
             .collect()
     };
-    let ok = eventually(LIMIT, async || captured(timeline_of(&path, 1).await).len() == 1).await;
+    let ok = eventually(LIMIT, async || {
+        captured(timeline_of(&path, 1).await).len() == 1
+    })
+    .await;
     assert!(ok, "the reaction captured the message");
     k.fake.dispatch(
         "MESSAGE_UPDATE",
@@ -138,7 +141,10 @@ async fn a_pushpin_reaction_captures_and_follows_edits_and_removal() {
         "MESSAGE_REACTION_REMOVE",
         fake_discord::reaction(ONCALL, &channel, id, "📌"),
     );
-    let removed = eventually(LIMIT, async || captured(timeline_of(&path, 1).await).is_empty()).await;
+    let removed = eventually(LIMIT, async || {
+        captured(timeline_of(&path, 1).await).is_empty()
+    })
+    .await;
     assert!(removed, "removing the reaction removes the entry");
     let _ = k.stop().await;
 }
