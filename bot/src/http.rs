@@ -3,7 +3,7 @@
 //! Mode, when configured, is connected), `GET /metrics`, and the sub-routers of the platforms
 //! (`klaxon_slack::endpoint::router`: `/slack/commands`, `/slack/interactions`,
 //! `/slack/events`; `klaxon_discord::endpoint::router`: `/discord/interactions`), of alert
-//! intake and of the pages. Each platform's wire format (signatures, forms, challenges) is its
+//! intake, of the pages and of the on-call calendar feeds (`crate::feeds`). Each platform's wire format (signatures, forms, challenges) is its
 //! adapter's; this router adds the limits every request body shares.
 
 use std::sync::Arc;
@@ -51,6 +51,8 @@ pub struct HttpState {
     pub tasks: crate::supervise::Tasks,
     /// The read-only pages, when `[web] enabled`.
     pub web: Option<Arc<crate::web::WebState>>,
+    /// The on-call calendar feeds, when `KLAXON_FEED_SECRET` is set.
+    pub feeds: Option<Arc<crate::feeds::FeedState>>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -90,6 +92,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/metrics", get(metrics))
         .merge(inbound)
         .merge(crate::web::router(state.web.clone()))
+        .merge(crate::feeds::router(state.feeds.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod doctor;
 pub mod engine;
+pub mod feeds;
 pub mod files;
 pub mod http;
 pub mod lock;

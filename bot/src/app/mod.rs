@@ -43,6 +43,8 @@ pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub tasks: crate::supervise::Tasks,
+    /// The on-call schedules loaded at start (escalation, `/inc oncall`, the calendar feeds).
+    pub schedules: Arc<crate::oncall::Schedules>,
 }
 
 impl App {
@@ -121,7 +123,7 @@ impl App {
             store.clone(),
             Arc::clone(&clock),
             config,
-            schedules,
+            Arc::clone(&schedules),
             scheduler_wake,
             Arc::clone(&wake),
         ));
@@ -138,6 +140,7 @@ impl App {
             store,
             clock,
             tasks,
+            schedules,
         })
     }
 

@@ -252,6 +252,14 @@ pub async fn serve_with_clock(
         outbox: Arc::clone(&app.dispatcher),
         tasks: tasks.clone(),
         web,
+        feeds: settings.feed_secret.clone().map(|secret| {
+            Arc::new(crate::feeds::FeedState {
+                store: store.clone(),
+                clock: Arc::clone(&app.clock),
+                schedules: Arc::clone(&app.schedules),
+                secret,
+            })
+        }),
     });
     // A background task given up on stops the process too, with an error (see `supervise`).
     let failed = tasks.failed();

@@ -33,6 +33,9 @@ pub struct PlatformSettings {
     pub http_addr: String,
     /// `KLAXON_ALERTS_TOKEN`: the bearer token of `POST /alerts/*`; unset, alert intake is off.
     pub alerts_token: Option<secrecy::SecretString>,
+    /// `KLAXON_FEED_SECRET`: the key of the on-call calendar feeds' tokens; unset, no feed is
+    /// served.
+    pub feed_secret: Option<secrecy::SecretString>,
 }
 
 impl std::fmt::Debug for PlatformSettings {
@@ -62,6 +65,7 @@ impl std::fmt::Debug for PlatformSettings {
             .field("discord_api_url", &self.discord_api_url)
             .field("http_addr", &self.http_addr)
             .field("alerts_token", &self.alerts_token.as_ref().map(|_| "<set>"))
+            .field("feed_secret", &self.feed_secret.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -82,6 +86,7 @@ impl Default for PlatformSettings {
             discord_defer_after: Duration::from_millis(1500),
             http_addr: "127.0.0.1:3000".to_owned(),
             alerts_token: None,
+            feed_secret: None,
         }
     }
 }
@@ -123,6 +128,7 @@ impl PlatformSettings {
             discord_defer_after: Duration::from_millis(1500),
             http_addr: var("KLAXON_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
             alerts_token: secret("KLAXON_ALERTS_TOKEN"),
+            feed_secret: secret("KLAXON_FEED_SECRET"),
         })
     }
 

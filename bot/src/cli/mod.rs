@@ -163,6 +163,22 @@ pub enum OncallCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Print the secret address of a schedule's calendar feed, or of one person's (needs
+    /// KLAXON_FEED_SECRET, the bot's); `--rotate` gives a new one and the old stops working.
+    Feed {
+        /// The schedule: the file name without `.toml`.
+        #[arg(required_unless_present = "person", conflicts_with = "person")]
+        schedule: Option<String>,
+        /// One person's feed over every schedule instead (a participant's id, e.g. U0ALICE).
+        #[arg(long)]
+        person: Option<String>,
+        /// Replace the feed's address; the one given out before answers 404 from now on.
+        #[arg(long)]
+        rotate: bool,
+        /// The folder [default: [oncall] dir from the configuration, `oncall`].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

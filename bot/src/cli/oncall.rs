@@ -1,8 +1,10 @@
-//! `klaxon oncall check` and `klaxon oncall show`: the schedule files checked and shown.
+//! `klaxon oncall check`, `show` and `feed`: the schedule files checked and shown, and the
+//! calendar feeds' secret addresses issued.
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::feeds::Feed;
 use crate::store::oncall::by_layer;
 
 use super::OncallCmd;
@@ -19,7 +21,7 @@ pub(super) async fn oncall(
     use crate::oncall::Schedules;
     use std::fmt::Write as _;
     let dir = match cmd {
-        OncallCmd::Check { dir } | OncallCmd::Show { dir, .. } => {
+        OncallCmd::Check { dir } | OncallCmd::Show { dir, .. } | OncallCmd::Feed { dir, .. } => {
             dir.as_ref().unwrap_or(&config.oncall.dir)
         }
     };
@@ -91,5 +93,70 @@ pub(super) async fn oncall(
             out.push_str(&crate::oncall::rota(s, from, to, &covers));
             Ok(())
         }
+        OncallCmd::Feed {
+            schedule,
+            person,
+            rotate,
+            ..
+        } => {
+            let feed = match (schedule, person) {
+                (_, Some(person)) => {
+                    anyhow::ensure!(
+                        crate::oncall::calendar::is_participant(&schedules, person),
+                        "`{person}` is a participant of no valid schedule in {}",
+                        dir.display()
+                    );
+                    Feed::Person(person.clone())
+                }
+                (Some(name), None) => {
+                    anyhow::ensure!(
+                        schedules.by_name.contains_key(name),
+                        "no valid schedule `{name}` in {} (`klaxon oncall check` says why)",
+                        dir.display()
+                    );
+                    Feed::Schedule(name.clone())
+                }
+                (None, None) => anyhow::bail!("name a schedule or --person"),
+            };
+            let secret = std::env::var("KLAXON_FEED_SECRET")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .map(secrecy::SecretString::from)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "KLAXON_FEED_SECRET is not set: set it (a long random string) here and in the bot's environment; feeds are off without it"
+                    )
+                })?;
+            let store = crate::store::Store::open(db).await?;
+            let address = crate::feeds::issue(&store, &secret, &feed, *rotate, now).await?;
+            store.close().await;
+            let base = base_url(config);
+            writeln!(out, "{}{address}", base.trim_end_matches('/'))?;
+            writeln!(
+                out,
+                "Anyone with this address can read the feed. `klaxon oncall feed {} --rotate` replaces it{}.",
+                match &feed {
+                    Feed::Schedule(s) => s.clone(),
+                    Feed::Person(p) => format!("--person {p}"),
+                },
+                if *rotate {
+                    "; the address given before no longer works"
+                } else {
+                    ""
+                }
+            )?;
+            Ok(())
+        }
+    }
+}
+
+/// Where the bot is reached: `[web] public_url`, else `KLAXON_HTTP_ADDR` (127.0.0.1:3000).
+fn base_url(config: &Config) -> String {
+    match &config.web.public_url {
+        Some(url) => url.to_string(),
+        None => format!(
+            "http://{}",
+            std::env::var("KLAXON_HTTP_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
+        ),
     }
 }

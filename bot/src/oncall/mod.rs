@@ -3,6 +3,7 @@
 //!
 //! The schema is documented in README.md ("On-call schedules"); `oncall/*.toml` are examples.
 
+pub mod calendar;
 pub mod file;
 pub mod rotation;
 

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod captures;
 pub mod checklist;
 pub mod deliveries;
+pub mod feeds;
 pub mod incidents;
 pub mod oncall;
 pub mod outbox;

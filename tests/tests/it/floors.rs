@@ -46,6 +46,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "doctor",
             "cli",
             "web",
+            "feeds",
             "report",
         ],
     ),

@@ -6,6 +6,9 @@ use klaxon_tests::spawn::{ALERTS_TOKEN, Options, SlackHttp, fixture, spawn};
 use klaxon_tests::wait::{LIMIT, eventually};
 use prometheus_parse::{Scrape, Value};
 
+/// The calendar feeds' key in the no-secret-in-the-logs run.
+const FEED_SECRET: &str = "feed-secret-9c41e7d2a0b6";
+
 /// Parses exposition text, checking every line's shape on the way.
 fn parse(text: &str) -> Scrape {
     let sample = regex_lite(text);
@@ -243,7 +246,10 @@ async fn sigterm_delivers_pending_posts_and_exits_0_and_logs_show_no_secret() {
     let config = dir.path().join("klaxon.toml");
     std::fs::write(
         &config,
-        "checklist = []\n[[alerts.routes]]\ntargets = [{ platform = \"slack\", workspace = \"T0TEAM\", channel = \"C0PAGING\" }]\n",
+        format!(
+            "checklist = []\n[oncall]\ndir = {:?}\n[[alerts.routes]]\ntargets = [{{ platform = \"slack\", workspace = \"T0TEAM\", channel = \"C0PAGING\" }}]\n",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../oncall")
+        ),
     )
     .expect("config");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -263,6 +269,7 @@ async fn sigterm_delivers_pending_posts_and_exits_0_and_logs_show_no_secret() {
         .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
         .env("SLACK_API_URL", &fake.api_url)
         .env("KLAXON_ALERTS_TOKEN", ALERTS_TOKEN)
+        .env("KLAXON_FEED_SECRET", FEED_SECRET)
         .env("KLAXON_LOG_FORMAT", "json")
         .env("RUST_LOG", "trace")
         .stdin(std::process::Stdio::null())
@@ -313,6 +320,46 @@ async fn sigterm_delivers_pending_posts_and_exits_0_and_logs_show_no_secret() {
             .await,
         "the declare's calls went out"
     );
+    // A calendar feed: its address from `klaxon oncall feed` beside the running bot, asked
+    // with its token and with a wrong one.
+    let issued = std::process::Command::new(klaxon_binary())
+        .args(["oncall", "feed", "payments"])
+        .env_clear()
+        .env("KLAXON_DATABASE_URL", &db)
+        .env("KLAXON_CONFIG", &config)
+        .env("KLAXON_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("KLAXON_FEED_SECRET", FEED_SECRET)
+        .output()
+        .expect("klaxon oncall feed");
+    let issued_out = String::from_utf8_lossy(&issued.stdout).into_owned();
+    assert!(
+        issued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let address = issued_out.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        address.starts_with(&format!("{url}/oncall/payments.ics?token=")),
+        "{issued_out}"
+    );
+    assert!(!issued_out.contains(FEED_SECRET), "{issued_out}");
+    let feed = client.get(&address).send().await.expect("feed");
+    assert_eq!(feed.status().as_u16(), 200);
+    assert!(
+        feed.text()
+            .await
+            .expect("body")
+            .starts_with("BEGIN:VCALENDAR")
+    );
+    let wrong_feed = client
+        .get(format!(
+            "{url}/oncall/payments.ics?token={}",
+            "ab".repeat(32)
+        ))
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(wrong_feed.status().as_u16(), 404);
 
     // An internal error: the reply's ref is the correlation id on the failure's log line.
     let side = klaxon::store::Store::open(db.to_str().expect("utf-8"))
@@ -440,12 +487,26 @@ async fn sigterm_delivers_pending_posts_and_exits_0_and_logs_show_no_secret() {
             .contains("no such table: timeline"),
         "the cause is logged: {failure}"
     );
-    for secret in [BOT_TOKEN, SIGNING_SECRET, APP_TOKEN, ALERTS_TOKEN] {
+    let feed_token = address.split("token=").nth(1).unwrap_or("no token");
+    for secret in [
+        BOT_TOKEN,
+        SIGNING_SECRET,
+        APP_TOKEN,
+        ALERTS_TOKEN,
+        FEED_SECRET,
+        feed_token,
+    ] {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
         assert!(!out.contains(secret), "{secret} leaked onto stdout");
     }
     // Not even a recognisable piece of one.
-    for piece in ["xoxb-", "xapp-", &SIGNING_SECRET[..12], &ALERTS_TOKEN[..12]] {
+    for piece in [
+        "xoxb-",
+        "xapp-",
+        &SIGNING_SECRET[..12],
+        &ALERTS_TOKEN[..12],
+        &FEED_SECRET[..12],
+    ] {
         assert!(!logs.contains(piece), "{piece} leaked into the logs");
     }
 }

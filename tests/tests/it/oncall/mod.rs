@@ -1,8 +1,9 @@
 //! `/inc oncall` through the engine, on the example schedule (`oncall/payments.toml`) and the
 //! manual clock, which starts on Monday 2026-11-23 at 09:00 UTC; `dst` holds schedules of
-//! its own across daylight-saving changes.
+//! its own across daylight-saving changes, `feeds` the calendar feeds.
 
 mod dst;
+mod feeds;
 
 use klaxon::config::Config;
 use klaxon_commands::ReplyKind;
