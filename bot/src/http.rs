@@ -51,6 +51,9 @@ pub struct HttpState {
     pub tasks: crate::supervise::Tasks,
     /// The read-only pages, when `[web] enabled`.
     pub web: Option<Arc<crate::web::WebState>>,
+    /// The on-call schedules and the clock, for `/metrics`' on-call gauges.
+    pub schedules: Arc<crate::oncall::Schedules>,
+    pub clock: Arc<dyn crate::clock::Clock>,
     /// The on-call calendar feeds, when `KLAXON_FEED_SECRET` is set.
     pub feeds: Option<Arc<crate::feeds::FeedState>>,
 }
@@ -99,7 +102,8 @@ pub fn router(state: Arc<HttpState>) -> Router {
 
 /// Klaxon's own metrics, in the Prometheus text format.
 async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
-    match crate::metrics::render(&state.store).await {
+    let now = state.clock.now();
+    match crate::metrics::render_oncall(&state.store, &state.schedules, now).await {
         Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,

@@ -4,7 +4,8 @@
 //! One process-wide registry: the engine, the outbox, the scheduler and alert intake count into
 //! it wherever they are, and the endpoint encodes it. Open incidents are read from the database
 //! at scrape time (the database is the truth; a gauge kept in memory would drift across
-//! restarts), and so are the histograms of time to acknowledge and to resolve.
+//! restarts), and so are the histograms of time to acknowledge and to resolve, and who is on
+//! call now and the gaps ahead (from the schedules and the stored covers).
 
 use std::sync::LazyLock;
 
@@ -226,11 +227,32 @@ pub fn reminder_failed(kind: &str) {
 
 /// The metrics as OpenMetrics text, with open incidents counted in `store` now.
 pub async fn render(store: &crate::store::Store) -> anyhow::Result<String> {
+    render_with(store, None).await
+}
+
+/// The same, with who is on call at `now` in `schedules` and the gaps ahead (covers from
+/// `store` applied).
+pub async fn render_oncall(
+    store: &crate::store::Store,
+    schedules: &crate::oncall::Schedules,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    render_with(store, Some((schedules, now))).await
+}
+
+async fn render_with(
+    store: &crate::store::Store,
+    oncall: Option<(&crate::oncall::Schedules, chrono::DateTime<chrono::Utc>)>,
+) -> anyhow::Result<String> {
     let m = &*METRICS;
     let mut conn = store.conn().await?;
     let open = crate::store::incidents::open_by_severity(&mut conn).await?;
     drop(conn);
     let times = times(store).await?;
+    let oncall = match oncall {
+        Some((schedules, now)) => Some(oncall_registry(store, schedules, now).await?),
+        None => None,
+    };
     let _one_at_a_time = m
         .rendering
         .lock()
@@ -247,6 +269,9 @@ pub async fn render(store: &crate::store::Store) -> anyhow::Result<String> {
     let mut out = String::new();
     encode_registry(&mut out, &m.registry)?;
     encode_registry(&mut out, &times)?;
+    if let Some(oncall) = &oncall {
+        encode_registry(&mut out, oncall)?;
+    }
     encode_eof(&mut out)?;
     Ok(out)
 }
@@ -295,6 +320,81 @@ async fn times(store: &crate::store::Store) -> anyhow::Result<Registry> {
         "time_to_resolve_seconds",
         "Time from declare to resolve, by the incident's severity now",
         resolve,
+    );
+    Ok(registry)
+}
+
+/// How far ahead the gap counts look.
+const GAP_WINDOW: chrono::Duration = chrono::Duration::days(7);
+
+/// Who is on call now (`klaxon_oncall{schedule,layer,user} 1`, covers applied) and the gaps
+/// ahead of each schedule, in a registry of its own made for this scrape.
+async fn oncall_registry(
+    store: &crate::store::Store,
+    schedules: &crate::oncall::Schedules,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Registry> {
+    let mut registry = Registry::with_prefix("klaxon");
+    let on_call = Family::<Labels, Gauge>::default();
+    let next_gap = Family::<Labels, Gauge>::default();
+    let gaps = Family::<Labels, Gauge>::default();
+    let gap_seconds = Family::<Labels, Gauge>::default();
+    let horizon = now
+        .checked_add_signed(crate::oncall::GAP_HORIZON)
+        .unwrap_or(now);
+    let week = now.checked_add_signed(GAP_WINDOW).unwrap_or(now);
+    let mut conn = store.conn().await?;
+    for schedule in schedules.by_name.values() {
+        let covers = crate::store::oncall::by_layer(&mut conn, &schedule.name, now).await?;
+        for layer in &schedule.layers {
+            let layer_covers = covers.get(&layer.name).map_or(&[][..], Vec::as_slice);
+            let (held, _) = layer.at(now, chrono::Duration::days(1), layer_covers);
+            if let Some(shift) = held {
+                on_call
+                    .get_or_create(&vec![
+                        ("schedule", schedule.name.clone()),
+                        ("layer", layer.name.clone()),
+                        ("user", shift.person),
+                    ])
+                    .set(1);
+            }
+        }
+        let labels = vec![("schedule", schedule.name.clone())];
+        let ahead = schedule.gaps(now, horizon, &covers);
+        if let Some((start, _)) = ahead.first() {
+            next_gap
+                .get_or_create(&labels)
+                .set((*start - now).num_seconds());
+        }
+        let this_week: Vec<_> = ahead.iter().filter(|(start, _)| *start < week).collect();
+        gaps.get_or_create(&labels)
+            .set(i64::try_from(this_week.len()).unwrap_or(i64::MAX));
+        gap_seconds.get_or_create(&labels).set(
+            this_week
+                .iter()
+                .map(|(start, end)| ((*end).min(week) - *start).num_seconds())
+                .sum(),
+        );
+    }
+    registry.register(
+        "oncall",
+        "1 for whoever is on call now, by schedule, layer and user (covers and swaps applied)",
+        on_call,
+    );
+    registry.register(
+        "oncall_next_gap_seconds",
+        "Seconds until nobody is on call for a schedule (0 during a gap); absent when no gap is in the next 90 days",
+        next_gap,
+    );
+    registry.register(
+        "oncall_gaps_next_7d",
+        "Times with nobody on call for a schedule that begin in the next 7 days (one under way included)",
+        gaps,
+    );
+    registry.register(
+        "oncall_gap_seconds_next_7d",
+        "Seconds with nobody on call for a schedule in the next 7 days",
+        gap_seconds,
     );
     Ok(registry)
 }

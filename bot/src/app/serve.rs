@@ -252,6 +252,8 @@ pub async fn serve_with_clock(
         outbox: Arc::clone(&app.dispatcher),
         tasks: tasks.clone(),
         web,
+        schedules: Arc::clone(&app.schedules),
+        clock: Arc::clone(&app.clock),
         feeds: settings.feed_secret.clone().map(|secret| {
             Arc::new(crate::feeds::FeedState {
                 store: store.clone(),

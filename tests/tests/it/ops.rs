@@ -10,7 +10,7 @@ use prometheus_parse::{Scrape, Value};
 const FEED_SECRET: &str = "feed-secret-9c41e7d2a0b6";
 
 /// Parses exposition text, checking every line's shape on the way.
-fn parse(text: &str) -> Scrape {
+pub(crate) fn parse(text: &str) -> Scrape {
     let sample = regex_lite(text);
     assert!(sample.is_empty(), "malformed lines: {sample:?}");
     assert!(
@@ -50,7 +50,7 @@ fn regex_lite(text: &str) -> Vec<String> {
 }
 
 /// The value of a counter or gauge sample with these labels (all of them must match).
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     scrape
         .samples
         .iter()

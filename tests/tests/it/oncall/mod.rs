@@ -4,6 +4,7 @@
 
 mod dst;
 mod feeds;
+mod metrics;
 
 use klaxon::config::Config;
 use klaxon_commands::ReplyKind;
