@@ -64,8 +64,8 @@ pub async fn run_console(
         .then(|| spawn_background(&tasks, &app, &shutdown, Duration::from_secs(5)));
     let pages = match crate::web::console::addr(settings.http_addr.as_deref(), interactive) {
         Some(addr) => {
-            crate::web::console::serve(&console, &store, Arc::clone(&app.clock), addr, &shutdown)
-                .await
+            let clock = Arc::clone(&app.clock);
+            crate::web::console::serve(&console, &store, clock, addr, &shutdown, &tasks).await
         }
         None => None,
     };

@@ -24,13 +24,15 @@ pub fn addr(http_addr: Option<&str>, interactive: bool) -> Option<std::net::Sock
 }
 
 /// Serves the pages on `addr` with access open (only this machine can connect) until
-/// `shutdown`, and says where once; a port already taken is said and the console goes on.
+/// `shutdown`, as one of `tasks` (supervised: a panic is logged and counted), and says where
+/// once; a port already taken is said and the console goes on.
 pub async fn serve(
     console: &Console,
     store: &Store,
     clock: Arc<dyn Clock>,
     addr: std::net::SocketAddr,
     shutdown: &CancellationToken,
+    tasks: &crate::supervise::Tasks,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -56,7 +58,7 @@ pub async fn serve(
     console.note(&format!("Pages: http://{addr}/incidents"));
     let router = super::router::<()>(Some(state));
     let stop = shutdown.clone();
-    Some(tokio::spawn(async move {
+    Some(tasks.spawn_once("console pages", async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;

@@ -9,6 +9,7 @@
 
 mod gateway;
 mod rest;
+mod rules;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
