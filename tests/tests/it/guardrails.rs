@@ -175,6 +175,8 @@ async fn a_run_cut_off_by_a_stop_ends_unknown_and_is_not_sent_again() {
         audit,
         ["Outcome unknown for status: Klaxon stopped while sending it; not sent again"]
     );
+    // A connection still held would keep the restart's close waiting for it.
+    drop(conn);
     // Another start-up finds nothing to recover, and nothing was sent again.
     let bot = bot.restart().await;
     bot.settle().await;

@@ -193,3 +193,33 @@ async fn klaxon_run_believes_the_header_only_from_its_proxies() {
         k.stop().await;
     }
 }
+
+#[tokio::test]
+async fn insights_name_a_private_incidents_overdue_follow_up_without_its_text_or_link() {
+    let (bot, _target) = scripted().await;
+    let private = bot.channel_of(2).await;
+    bot.ok(
+        "erin",
+        &private,
+        "/inc followup add Rotate the leaked keys @dave due 2026-11-24",
+    )
+    .await;
+    bot.advance("7d").await;
+    let as_carol = [("x-forwarded-user", "carol@example.com")];
+    for (site, headers) in [
+        (Site::open(&bot, super::open()).await, &[][..]),
+        (Site::open(&bot, proxy()).await, &as_carol[..]),
+    ] {
+        let (status, _, body) = site.get_with("/insights", headers).await;
+        assert_eq!(status, 200, "{body}");
+        // Listed, as overdue, but neither linked nor described.
+        assert!(
+            body.contains("<td>INC-2</td><td>(private incident)</td>"),
+            "{body}"
+        );
+        assert!(!body.contains("Rotate the leaked keys"), "{body}");
+        assert!(!body.contains("href=\"/incidents/2"), "{body}");
+        // The other incident's overdue follow-up is shown as usual.
+        assert!(body.contains("1. Alert on payment timeouts"), "{body}");
+    }
+}
