@@ -6,7 +6,15 @@
 //! the command to `conversations.create` reaching Slack, declares per second, and the bot's
 //! resident memory idle and after.
 //!
-//! Run: `cargo bench -p klaxon-tests --bench slack`.
+//! Then the tier-limited case (`tiers`): 50 declares, 20 in flight, against the fake enforcing
+//! Slack's published limits at Slack's own pace (`conversations.create` Tier 2, 20 a minute
+//! with a minute's burst; `chat.postMessage` one a second per channel, bursts of 3). Reports
+//! the 429s the fake answered per method, the time from each command to its announcement in
+//! the paging channel and to its channel (p50/p99), whether the channels were created in
+//! declaration order, and the outbox's failed calls. Takes about two minutes.
+//!
+//! Run: `cargo bench -p klaxon-tests --bench slack` (`-- tiers` for the tier-limited case
+//! alone).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -24,7 +32,7 @@ const IN_FLIGHT: usize = 20;
 struct Bot {
     child: Child,
     url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Bot {
@@ -67,11 +75,7 @@ async fn start(bin: &std::path::Path, fake: &FakeSlack) -> Bot {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    Bot {
-        child,
-        url,
-        _dir: dir,
-    }
+    Bot { child, url, dir }
 }
 
 async fn round(bin: &std::path::Path, latency: Duration) {
@@ -151,14 +155,195 @@ async fn round(bin: &std::path::Path, latency: Duration) {
     );
 }
 
+/// Sends `count` signed declares, `IN_FLIGHT` at a time; answers when each was sent and how
+/// long its answer took, by declare number.
+async fn declares(url: &str, count: usize, prefix: &str) -> (Vec<Instant>, Vec<Duration>) {
+    let url = Arc::new(url.to_owned());
+    let sem = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut tasks = Vec::new();
+    for n in 0..count {
+        let (url, sem, prefix) = (Arc::clone(&url), Arc::clone(&sem), prefix.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await.expect("semaphore");
+            let sent = Instant::now();
+            let resp = fake_slack::slash(
+                &url,
+                &[
+                    ("team_id", "T0BENCH"),
+                    ("channel_id", "C0GENERAL"),
+                    ("user_id", "U0BENCH"),
+                    ("command", "/inc"),
+                    ("text", &format!("declare sev2 {prefix} {n:03}")),
+                    ("trigger_id", &format!("bench-{n}")),
+                ],
+            )
+            .await;
+            assert!(resp.status().is_success());
+            (n, sent, sent.elapsed())
+        }));
+    }
+    let mut sent_at = vec![Instant::now(); count];
+    let mut took = vec![Duration::ZERO; count];
+    for t in tasks {
+        let (n, sent, answer) = t.await.expect("task");
+        sent_at[n] = sent;
+        took[n] = answer;
+    }
+    (sent_at, took)
+}
+
+/// The declare number at the end of a channel name or an announcement's title.
+fn number(text: &str, prefix: &str) -> Option<usize> {
+    let at = text.find(prefix)? + prefix.len();
+    text[at..]
+        .trim_start_matches([' ', '-'])
+        .get(..3)?
+        .parse()
+        .ok()
+}
+
+const TIER_DECLARES: usize = 50;
+
+/// The tier-limited case: see the module's comment.
+async fn tiers(bin: &std::path::Path) {
+    let fake = FakeSlack::start().await;
+    fake.enforce_rate_limits();
+    let bot = start(bin, &fake).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (sent_at, mut answers) = declares(&bot.url, TIER_DECLARES, "Tier outage").await;
+    let paging = |c: &fake_slack::ApiCall| {
+        matches!(
+            c.body["channel"].as_str(),
+            Some("incidents" | "#incidents" | fake_slack::INCIDENTS)
+        )
+    };
+    let ok_creates = |calls: &[fake_slack::ApiCall]| {
+        calls
+            .iter()
+            .filter(|c| c.method == "conversations.create" && c.error.is_none())
+            .count()
+    };
+    let announced = |calls: &[fake_slack::ApiCall]| {
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postMessage" && c.error.is_none() && paging(c))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let calls = fake.calls();
+        let done = ok_creates(&calls) >= TIER_DECLARES && announced(&calls) >= TIER_DECLARES;
+        if done || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = fake.calls();
+    let mut to_channel = Vec::new();
+    let mut order = Vec::new();
+    for c in calls
+        .iter()
+        .filter(|c| c.method == "conversations.create" && c.error.is_none())
+    {
+        if let Some(n) = c.body["name"]
+            .as_str()
+            .and_then(|t| number(t, "tier-outage"))
+        {
+            order.push(n);
+            to_channel.push(c.at.saturating_duration_since(sent_at[n]));
+        }
+    }
+    let mut to_announcement = Vec::new();
+    let mut announced_order = Vec::new();
+    for c in calls
+        .iter()
+        .filter(|c| c.method == "chat.postMessage" && c.error.is_none() && paging(c))
+    {
+        if let Some(n) = c.body["text"]
+            .as_str()
+            .and_then(|t| number(t, "Tier outage"))
+        {
+            announced_order.push(n);
+            to_announcement.push(c.at.saturating_duration_since(sent_at[n]));
+        }
+    }
+    // Let the outbox finish (edits) before counting what failed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let db = bot.dir.path().join("bench.db");
+    let failed: i64 = {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}?mode=ro", db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("db");
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'failed'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count")
+    };
+    let out_of_order = |seen: &[usize]| seen.windows(2).filter(|w| w[1] < w[0]).count();
+    let in_order = |seen: &[usize]| match out_of_order(seen) {
+        0 => "yes".to_owned(),
+        k => format!("no ({k} inversions)"),
+    };
+    answers.sort_unstable();
+    to_channel.sort_unstable();
+    to_announcement.sort_unstable();
+    let p = |d: &[Duration], q: f64| {
+        if d.is_empty() {
+            "n/a".to_owned()
+        } else {
+            format!("{:.1} s", pct(d, q) / 1000.0)
+        }
+    };
+    println!(
+        "\n{TIER_DECLARES} declares, {IN_FLIGHT} in flight, the fake enforcing Slack's tiers:\n"
+    );
+    println!("| measure | value |");
+    println!("| --- | --- |");
+    println!(
+        "| answer p50 / p99 | {:.1} / {:.1} ms |",
+        pct(&answers, 50.0),
+        pct(&answers, 99.0)
+    );
+    println!(
+        "| announcements posted | {} of {TIER_DECLARES}, in declaration order: {} |",
+        announced_order.len(),
+        in_order(&announced_order)
+    );
+    println!(
+        "| command → announcement p50 / p99 | {} / {} |",
+        p(&to_announcement, 50.0),
+        p(&to_announcement, 99.0)
+    );
+    println!(
+        "| channels created | {} of {TIER_DECLARES}, in declaration order: {} |",
+        order.len(),
+        in_order(&order)
+    );
+    println!(
+        "| command → channel created p50 / p99 | {} / {} |",
+        p(&to_channel, 50.0),
+        p(&to_channel, 99.0)
+    );
+    for method in ["conversations.create", "chat.postMessage", "chat.update"] {
+        println!(
+            "| 429s answered, {method} | {} |",
+            fake.rate_limited(method)
+        );
+    }
+    println!("| outbox calls failed | {failed} |");
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let bin = klaxon_tests::binary::klaxon_release();
-    println!("{DECLARES} declares, {IN_FLIGHT} in flight, against the fake Slack:\n");
-    println!(
-        "| added API latency | answer p50 / p95 / p99 | command → channel created p50 / p99 | declares/s (answered) | all channels created after | bot RSS idle → after |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- |");
-    round(&bin, Duration::ZERO).await;
-    round(&bin, Duration::from_millis(50)).await;
+    if !std::env::args().any(|a| a == "tiers") {
+        println!("{DECLARES} declares, {IN_FLIGHT} in flight, against the fake Slack:\n");
+        println!(
+            "| added API latency | answer p50 / p95 / p99 | command → channel created p50 / p99 | declares/s (answered) | all channels created after | bot RSS idle → after |"
+        );
+        println!("| --- | --- | --- | --- | --- | --- |");
+        round(&bin, Duration::ZERO).await;
+        round(&bin, Duration::from_millis(50)).await;
+    }
+    tiers(&bin).await;
 }

@@ -6,6 +6,7 @@ mod api;
 mod rules;
 mod send;
 mod socket;
+mod tiers;
 mod web;
 
 use std::collections::VecDeque;
@@ -195,10 +196,23 @@ impl FakeSlack {
         });
     }
 
-    /// Turns on Slack's rate limits (`conversations.create`, `chat.update`, one
-    /// `chat.postMessage` per second per channel); off by default so tests stay fast.
+    /// Turns on Slack's published rate limits (`tiers.rs`: `conversations.create` Tier 2,
+    /// `chat.update` Tier 3, `chat.postMessage` one a second per channel, with their bursts);
+    /// off by default so tests stay fast.
     pub fn enforce_rate_limits(&self) {
-        self.with(|i| i.ws.rate_limits = true);
+        self.enforce_tiers(1);
+    }
+
+    /// Slack's rate limits with time running `speed` times faster (a test's scaled-down
+    /// limits: Tier 2's 20 a minute become 20 per `60 / speed` seconds). `Retry-After` stays in
+    /// whole seconds, at least 1, as Slack sends it.
+    pub fn enforce_tiers(&self, speed: u32) {
+        self.with(|i| i.ws.tiers.enforce(speed));
+    }
+
+    /// How many calls to `method` the rate limits answered 429.
+    pub fn rate_limited(&self, method: &str) -> usize {
+        self.with(|i| i.ws.tiers.refused(method))
     }
 
     /// A `trigger_id` as Slack puts in a command or click, issued now: good for one

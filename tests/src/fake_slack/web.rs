@@ -2,7 +2,7 @@
 //! methods Klaxon calls, answering as Slack does. Every refusal cites the method's page on
 //! docs.slack.dev ("Errors"); a call Slack would refuse is refused here.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -79,9 +79,8 @@ pub struct Workspace {
     /// `conversations.replies` answer with.
     pub messages: BTreeMap<String, Vec<Value>>,
     pub(super) triggers: HashMap<String, Trigger>,
-    /// Slack's per-method rate limits, when a test asks for them.
-    pub rate_limits: bool,
-    hits: HashMap<(String, String), VecDeque<Instant>>,
+    /// Slack's per-method rate limits, when a test asks for them (`tiers.rs`).
+    pub tiers: super::tiers::Tiers,
     next_channel: u64,
     next_ts: u64,
     next_trigger: u64,
@@ -95,8 +94,7 @@ impl Default for Workspace {
             scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             messages: BTreeMap::new(),
             triggers: HashMap::new(),
-            rate_limits: false,
-            hits: HashMap::new(),
+            tiers: super::tiers::Tiers::default(),
             next_channel: 0,
             next_ts: 0,
             next_trigger: 0,
@@ -212,44 +210,20 @@ impl Workspace {
         };
         self.by_id(&id)
     }
-
-    /// docs.slack.dev/apis/web-api/rate-limits: `conversations.create` is Tier 2 (20+ per
-    /// minute), `chat.update` Tier 3 (50+ per minute), and `chat.postMessage` "generally allows
-    /// an app to post 1 message per second to a specific channel"; over the limit Slack
-    /// answers HTTP 429 with `Retry-After`.
-    fn rate_limited(&mut self, method: &str, channel: &str) -> Option<u64> {
-        if !self.rate_limits {
-            return None;
-        }
-        let (key, limit, window) = match method {
-            "conversations.create" => (String::new(), 20, Duration::from_secs(60)),
-            "chat.update" => (String::new(), 50, Duration::from_secs(60)),
-            "chat.postMessage" => (channel.to_owned(), 1, Duration::from_secs(1)),
-            _ => return None,
-        };
-        let now = Instant::now();
-        let hits = self.hits.entry((method.to_owned(), key)).or_default();
-        while hits
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            hits.pop_front();
-        }
-        if hits.len() >= limit {
-            let oldest = hits.front().copied().unwrap_or(now);
-            let left = window.saturating_sub(now.duration_since(oldest));
-            return Some(left.as_secs().max(1));
-        }
-        hits.push_back(now);
-        None
-    }
 }
 
 /// Answers one Web API call on the fake's workspace.
 pub(super) fn call(w: &mut Workspace, method: &str, body: &Value) -> Answer {
     let s = |key: &str| body[key].as_str().unwrap_or("").to_owned();
     let channel = s("channel");
-    if let Some(wait) = w.rate_limited(method, &channel) {
+    // A per-channel limit counts the channel however it is named (ID or name).
+    let wanted = channel.strip_prefix('#').unwrap_or(&channel);
+    let key = w
+        .channels
+        .values()
+        .find(|c| c.id == channel || c.name == wanted)
+        .map_or_else(|| channel.clone(), |c| c.id.clone());
+    if let Some(wait) = w.tiers.take(method, &key) {
         return Answer::RateLimited(wait);
     }
     let result = match method {

@@ -378,10 +378,14 @@ async fn tier_rate_limits_are_enforced_when_asked() {
     }
     fake.enforce_rate_limits();
     let post = |c: &str| json!({ "channel": c, "text": "x" });
-    assert_eq!(raw(&fake, "chat.postMessage", post(INCIDENTS)).await.0, 200);
+    // A short burst of 3, then one a second; a channel named or by ID is the same channel.
+    for c in [INCIDENTS, "incidents", "#incidents"] {
+        assert_eq!(raw(&fake, "chat.postMessage", post(c)).await.0, 200);
+    }
     let (status, body, retry) = raw(&fake, "chat.postMessage", post(INCIDENTS)).await;
     assert_eq!((status, body["error"].as_str()), (429, Some("ratelimited")));
     assert_eq!(retry.as_deref(), Some("1"));
+    assert_eq!(fake.rate_limited("chat.postMessage"), 1);
     // The limit is per channel.
     assert_eq!(
         raw(&fake, "chat.postMessage", post("C0PAGING")).await.0,
@@ -399,7 +403,8 @@ async fn tier_rate_limits_are_enforced_when_asked() {
         raw(&fake, "conversations.create", json!({ "name": "inc-rl-x" })).await;
     assert_eq!(status, 429);
     let wait: u64 = retry.and_then(|r| r.parse().ok()).expect("Retry-After");
-    assert!((1..=60).contains(&wait), "{wait}");
+    assert!((1..=3).contains(&wait), "one call's refill (3 s): {wait}");
+    assert_eq!(fake.rate_limited("conversations.create"), 1);
 }
 
 #[tokio::test]
