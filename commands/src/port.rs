@@ -105,6 +105,57 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+impl ApiError {
+    /// Whether the platform's rate limit refused the call (HTTP 429, Slack's `ratelimited`, a
+    /// wait serenity's limiter announced): its bucket pauses, not only the call.
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(self, Self::Transient { reason, .. } if reason == RATE_LIMITED
+            || reason == "HTTP 429"
+            || reason.starts_with("429 ")
+            || reason == "rate limited by Discord")
+    }
+}
+
+/// The reason a rate-limited call gives (`ApiError::Transient`), as Slack words it.
+pub const RATE_LIMITED: &str = "ratelimited";
+
+/// A platform's pace for one bucket: `calls` per `per`, from its SDK's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub calls: u32,
+    pub per: std::time::Duration,
+}
+
+impl Pace {
+    /// The time between two calls at this pace.
+    pub fn interval(&self) -> std::time::Duration {
+        self.per / self.calls.max(1)
+    }
+}
+
+/// The rate-limit bucket a call counts against: calls with the same key share the platform's
+/// limit (Slack: a method per workspace, or `chat.postMessage` per channel; Discord: a route
+/// bucket). `pace` is how fast the bucket refills, when the platform's SDK knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub key: String,
+    pub pace: Option<Pace>,
+}
+
+/// What a call does, for its bucket: one per [`ChatApi`] method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallKind {
+    CreateChannel,
+    Invite,
+    SetTopic,
+    Post,
+    Edit,
+    Pin,
+    Upload,
+    Archive,
+    Unarchive,
+}
+
 /// A message the platform accepted: the channel's id as the platform answered it (a post
 /// addressed by name comes back with the id) and the message's reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +187,15 @@ pub trait ChatApi: Send + Sync {
     /// Brings an archived incident channel back for a reopened incident (Discord: a move back
     /// to the incidents category). A channel that is not archived is done.
     async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError>;
+
+    /// The rate-limit bucket a call of `kind` in `workspace` counts against, with its pace.
+    /// `channel` is the channel's id or name when the outbox knows it, or a stand-in unique to
+    /// an incident's channel; `None` when the call's channel is not known before it is made.
+    /// `None` (the default): the platform has no limit Klaxon should share between calls.
+    fn bucket(&self, kind: CallKind, workspace: &str, channel: Option<&str>) -> Option<Bucket> {
+        let _ = (kind, workspace, channel);
+        None
+    }
 }
 
 #[cfg(test)]

@@ -210,6 +210,11 @@ impl FakeSlack {
         self.with(|i| i.ws.tiers.enforce(speed));
     }
 
+    /// The next call to `method` answers 429 with `Retry-After: secs` (its limit spent).
+    pub fn refuse_next(&self, method: &str, secs: u64) {
+        self.with(|i| i.ws.tiers.refuse_next(method, secs));
+    }
+
     /// How many calls to `method` the rate limits answered 429.
     pub fn rate_limited(&self, method: &str) -> usize {
         self.with(|i| i.ws.tiers.refused(method))

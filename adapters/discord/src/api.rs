@@ -493,6 +493,15 @@ impl ChatApi for DiscordApi {
     async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
         limited(self.archive_now(channel, false)).await
     }
+
+    fn bucket(
+        &self,
+        kind: klaxon_commands::CallKind,
+        workspace: &str,
+        channel: Option<&str>,
+    ) -> Option<klaxon_commands::Bucket> {
+        Some(crate::bucket::bucket(kind, workspace, channel))
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! escaped for Discord markdown, so a title such as `@everyone` pings nobody.
 
 pub mod api;
+pub mod bucket;
 pub mod custom_id;
 pub mod doctor;
 pub mod endpoint;

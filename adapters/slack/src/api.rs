@@ -31,6 +31,9 @@ pub struct SlackApi {
     pub(crate) api_url: Option<String>,
     /// People's names by user id, from `users.info`.
     names: Arc<Mutex<HashMap<String, String>>>,
+    /// How many times faster than slack-morphism's pace the buckets refill (1; tests against
+    /// a fake whose limits are scaled down the same way set more).
+    pace_speed: u32,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -48,7 +51,16 @@ impl SlackApi {
             token: SlackApiToken::new(SlackApiTokenValue(bot_token.to_owned())),
             api_url: api_url.map(|u| u.trim_end_matches('/').to_owned()),
             names: Arc::default(),
+            pace_speed: 1,
         }
+    }
+
+    /// Paces the rate-limit buckets `speed` times faster than Slack's published limits, for a
+    /// fake Slack whose limits are scaled down by the same factor (`enforce_tiers`).
+    #[must_use]
+    pub fn with_pace_speed(mut self, speed: u32) -> Self {
+        self.pace_speed = speed.max(1);
+        self
     }
 
     /// The names of the people `rich` shows (`Span::Person`), from `users.info` once per
@@ -534,5 +546,19 @@ impl ChatApi for SlackApi {
 
     async fn unarchive(&self, channel: &ChannelRef) -> Result<(), ApiError> {
         observed(self.unarchive_now(channel)).await
+    }
+
+    fn bucket(
+        &self,
+        kind: klaxon_commands::CallKind,
+        workspace: &str,
+        channel: Option<&str>,
+    ) -> Option<klaxon_commands::Bucket> {
+        Some(crate::bucket::bucket(
+            kind,
+            workspace,
+            channel,
+            self.pace_speed,
+        ))
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod action_id;
 pub mod api;
+pub mod bucket;
 pub mod command;
 pub mod connector;
 pub mod edge;

@@ -7,6 +7,8 @@
 //! sent), or one shared channel's posts (the paging channel: announcements in the order of the
 //! declares). One task polls every call in flight; none of them sleeps in a shared worker, and
 //! as soon as one call ends its lane's next call starts, without waiting for the others.
+//! Before a call starts its rate-limit bucket must admit it ([`super::bucket`]); a call that
+//! waits on its bucket is left in its lane and takes no in-flight slot.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -17,6 +19,7 @@ use futures_util::stream::FuturesUnordered;
 use klaxon_commands::{PlatformKind, Tenant};
 use tokio_util::sync::CancellationToken;
 
+use super::bucket::{self, Admit};
 use super::record::Outcome;
 use super::{Dispatcher, IN_FLIGHT, Op};
 use crate::store::posts::PostKind;
@@ -235,6 +238,8 @@ impl Dispatcher {
         };
         let mut lanes = Lanes::default();
         let mut flying = FuturesUnordered::new();
+        // Nothing is in flight when a pass starts (one pass at a time).
+        self.buckets().reset_flying();
         // The table is read while the calls in flight go on (they need the database too, and
         // are polled only here): a call that ends during a read is left out of it, and the
         // table is read again.
@@ -307,6 +312,8 @@ impl Dispatcher {
         let now = Utc::now();
         let clock_now = self.clock.now();
         let pauses = self.pauses().clone();
+        let mut buckets = self.buckets();
+        buckets.tidy(now);
         let mut next_due: Option<DateTime<Utc>> = None;
         let mut due = |at: DateTime<Utc>| next_due = Some(next_due.map_or(at, |n| n.min(at)));
         let mut ready: Vec<(i64, Lane)> = Vec::new();
@@ -359,12 +366,34 @@ impl Dispatcher {
                 continue;
             }
             let platform = call.tenant.platform;
+            // A call waiting on its rate-limit bucket is not started: it holds no slot.
+            let bucket = self
+                .apis
+                .get(&platform)
+                .and_then(|api| bucket::of(api.as_ref(), &call));
+            if let Some((key, _)) = &bucket {
+                match buckets.admit(key, now) {
+                    Admit::Go => {}
+                    Admit::At(at) => {
+                        due(at);
+                        lanes.queues.entry(lane).or_default().push_front(call);
+                        continue;
+                    }
+                    Admit::Busy => {
+                        lanes.queues.entry(lane).or_default().push_front(call);
+                        continue;
+                    }
+                }
+            }
             if pauses.contains_key(&platform) {
                 if lanes.probing.contains_key(&platform) {
                     lanes.queues.entry(lane).or_default().push_front(call);
                     continue;
                 }
                 lanes.probing.insert(platform, call.id);
+            }
+            if let Some((key, b)) = bucket {
+                buckets.start(call.id, key, &b, now);
             }
             lanes.busy.insert(lane.clone());
             lanes.flying.insert(call.id);
@@ -389,6 +418,11 @@ impl Dispatcher {
     /// Records that a call ended; its lane's next call may go. Returns whether the table
     /// should be read again (the call queued others, or was put back to wait).
     fn finish(&self, lanes: &mut Lanes, lane: Lane, mut call: Pending, outcome: Outcome) -> bool {
+        let limited = match outcome {
+            Outcome::Retry { at, limited: true } => Some(at),
+            _ => None,
+        };
+        self.buckets().finish(call.id, limited);
         lanes.busy.remove(&lane);
         lanes.flying.remove(&call.id);
         if lanes.probing.get(&call.tenant.platform) == Some(&call.id) {
@@ -414,7 +448,7 @@ impl Dispatcher {
         }
         match outcome {
             Outcome::Done { queued } => queued || dry,
-            Outcome::Retry(at) => {
+            Outcome::Retry { at, .. } => {
                 call.attempts += 1;
                 call.not_before = Some(at);
                 lanes.queues.entry(lane).or_default().push_front(call);

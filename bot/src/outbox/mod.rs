@@ -8,7 +8,9 @@
 //! channel. Lanes run concurrently, up to [`IN_FLIGHT`] calls at once, none waiting on
 //! another: a slow or failing call holds only its own lane. Every call has a timeout
 //! ([`CALL_TIMEOUT`]); transient failures are retried with backoff or the platform's
-//! `Retry-After` (at most [`MAX_RETRY_AFTER`]). A crash after the reply loses nothing: pending
+//! `Retry-After` (at most [`MAX_RETRY_AFTER`]). Calls also share the platform's rate-limit
+//! buckets ([`bucket`]): one call per bucket at a time, oldest first, and a 429 pauses the
+//! whole bucket, whose calls then go at its pace. A crash after the reply loses nothing: pending
 //! calls are still in the table when the bot starts again. A crash between a platform accepting
 //! a call and the call being marked done can repeat that one call; nothing else is repeated.
 //!
@@ -16,6 +18,7 @@
 //! queued, untouched, `/readyz` and a metric say so, and one call is tried again every
 //! [`AUTH_RECHECK`] (or all of them at the next start, with a new token).
 
+mod bucket;
 mod call;
 mod lanes;
 mod record;
@@ -79,6 +82,8 @@ pub struct Dispatcher {
     clock: Arc<dyn crate::clock::Clock>,
     /// Longest a call may take ([`CALL_TIMEOUT`]; tests shorten it).
     call_timeout: Duration,
+    /// The platforms' rate-limit buckets ([`bucket`]), kept from one pass to the next.
+    buckets: std::sync::Mutex<bucket::Buckets>,
 }
 
 struct Debounce {
@@ -122,6 +127,7 @@ impl Dispatcher {
             paused: std::sync::Mutex::default(),
             clock: Arc::new(crate::clock::SystemClock),
             call_timeout: CALL_TIMEOUT,
+            buckets: std::sync::Mutex::default(),
         }
     }
 
@@ -143,6 +149,12 @@ impl Dispatcher {
             .iter()
             .map(|(p, pause)| (*p, pause.reason.clone()))
             .collect()
+    }
+
+    fn buckets(&self) -> std::sync::MutexGuard<'_, bucket::Buckets> {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn pauses(&self) -> std::sync::MutexGuard<'_, BTreeMap<PlatformKind, Pause>> {

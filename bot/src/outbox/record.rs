@@ -13,8 +13,9 @@ use crate::store;
 pub(super) enum Outcome {
     /// Done or failed for good; `queued`: it queued other calls.
     Done { queued: bool },
-    /// Postponed until then (real time).
-    Retry(DateTime<Utc>),
+    /// Postponed until then (real time); `limited`: by the platform's rate limit, which
+    /// pauses the call's whole bucket.
+    Retry { at: DateTime<Utc>, limited: bool },
     /// Its platform refused the token: the call is untouched and waits for the recheck.
     Paused,
 }
@@ -43,11 +44,7 @@ impl Dispatcher {
             call.op.method(),
             match &outcome {
                 Ok(_) => "ok",
-                Err(Failure::Api(ApiError::Transient { reason, .. }))
-                    if reason == "ratelimited" || reason == "HTTP 429" =>
-                {
-                    "rate_limited"
-                }
+                Err(Failure::Api(e)) if e.is_rate_limit() => "rate_limited",
                 Err(Failure::Api(ApiError::Transient { .. }) | Failure::Internal(_)) => "retry",
                 Err(Failure::Api(ApiError::Auth(_))) => "paused",
                 Err(_) => "failed",
@@ -62,6 +59,7 @@ impl Dispatcher {
             }
             Err(_) => {}
         }
+        let limited = matches!(&outcome, Err(Failure::Api(e)) if e.is_rate_limit());
         let recorded = async {
             let mut conn = self.store.conn().await?;
             match outcome {
@@ -87,7 +85,7 @@ impl Dispatcher {
                     let at = crate::clock::after(now, wait);
                     tracing::warn!(call = call.id, %reason, retry_in = ?wait, "platform call failed; will retry");
                     store::outbox::retry_later(&mut conn, call.id, &reason, at).await?;
-                    Ok(Outcome::Retry(at))
+                    Ok(Outcome::Retry { at, limited })
                 }
                 Err(Failure::Api(ApiError::NameTaken)) => {
                     let reason = "name_taken outside channel creation";
@@ -104,7 +102,7 @@ impl Dispatcher {
                     let at = crate::clock::after(now, backoff(call.attempts));
                     tracing::error!(call = call.id, error = %format!("{e:#}"), "platform call hit an internal error; will retry");
                     store::outbox::retry_later(&mut conn, call.id, &format!("{e:#}"), at).await?;
-                    Ok(Outcome::Retry(at))
+                    Ok(Outcome::Retry { at, limited: false })
                 }
             }
         }
@@ -114,7 +112,10 @@ impl Dispatcher {
             Err(e) => {
                 let e: anyhow::Error = e;
                 tracing::error!(call = call.id, error = %format!("{e:#}"), "could not record a platform call's outcome");
-                Outcome::Retry(now + chrono::Duration::seconds(5))
+                Outcome::Retry {
+                    at: now + chrono::Duration::seconds(5),
+                    limited: false,
+                }
             }
         }
     }

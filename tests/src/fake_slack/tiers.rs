@@ -74,6 +74,8 @@ pub struct Tiers {
     buckets: HashMap<(String, String), Bucket>,
     /// 429s answered, by method.
     refused: HashMap<String, usize>,
+    /// The next call to a method is refused for this many seconds, limits or not.
+    refuse_next: HashMap<String, u64>,
 }
 
 impl Tiers {
@@ -81,6 +83,12 @@ impl Tiers {
     pub fn enforce(&mut self, speed: u32) {
         self.speed = Some(speed.max(1));
         self.buckets.clear();
+    }
+
+    /// The next call to `method` is answered 429 with `Retry-After: secs`, as if its limit
+    /// were spent.
+    pub fn refuse_next(&mut self, method: &str, secs: u64) {
+        self.refuse_next.insert(method.to_owned(), secs);
     }
 
     /// How many calls to `method` were answered 429.
@@ -91,6 +99,10 @@ impl Tiers {
     /// Takes a token for a call to `method` in `channel`, or answers the whole seconds to wait
     /// (`Retry-After`, at least 1).
     pub fn take(&mut self, method: &str, channel: &str) -> Option<u64> {
+        if let Some(secs) = self.refuse_next.remove(method) {
+            *self.refused.entry(method.to_owned()).or_default() += 1;
+            return Some(secs);
+        }
         let speed = f64::from(self.speed?);
         let (limit, per_channel) = limit(method)?;
         let key = if per_channel { channel } else { "" };

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod archive;
+mod buckets;
 mod cli;
 mod discord;
 mod discord_doctor;

@@ -1,0 +1,228 @@
+//! The outbox under Slack's rate limits: rate-limit buckets are shared, so a burst of declares
+//! gets its announcements and its channels in declaration order with a handful of 429s, and a
+//! bucket paused by a 429 holds neither another bucket's calls nor an in-flight slot.
+//!
+//! The engine runs on a manual clock; the dispatcher and the fake's limits on real time (every
+//! platform wait is real time). To keep the run short the fake's limits and Klaxon's pace are
+//! both scaled down [`SPEED`] times (`FakeSlack::enforce_tiers`, `SlackApi::with_pace_speed`):
+//! Tier 2 stays 20 calls with a burst of 20, but refilled one every 300 ms instead of 3 s, and
+//! a channel takes a post every 100 ms after a burst of 3. `Retry-After` stays whole seconds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use klaxon::app::App;
+use klaxon::clock::ManualClock;
+use klaxon::config::Config;
+use klaxon::outbox::Dispatcher;
+use klaxon::store::Store;
+use klaxon_commands::{
+    ChannelRef, ChatApi, Input, Invocation, PlatformKind, ReplyKind, Tenant, UserRef,
+};
+use klaxon_tests::fake_slack::{ApiCall, BOT_TOKEN, FakeSlack, GENERAL, INCIDENTS};
+use klaxon_tests::wait::{eventually, until};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How many times faster than Slack's own the fake's limits and Klaxon's pace run.
+const SPEED: u32 = 10;
+
+/// Klaxon's engine on a manual clock and its own dispatcher over the real Slack adapter,
+/// pointed at `fake`.
+struct Bot {
+    app: App,
+    store: Store,
+    dispatcher: Arc<Dispatcher>,
+    _dir: tempfile::TempDir,
+}
+
+impl Bot {
+    async fn start(fake: &FakeSlack) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("klaxon.db");
+        let store = Store::open(db.to_str().expect("utf-8"))
+            .await
+            .expect("store");
+        let api =
+            klaxon_slack::SlackApi::new(BOT_TOKEN, Some(&fake.api_url)).with_pace_speed(SPEED);
+        let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
+        apis.insert(PlatformKind::Slack, Arc::new(api));
+        let config = Config::parse("checklist = []").expect("config");
+        let clock = ManualClock::new(klaxon_tests::start_time());
+        let dispatcher = Arc::new(Dispatcher::new(
+            store.clone(),
+            apis.clone(),
+            Arc::new(Notify::new()),
+        ));
+        let app = App::new(store.clone(), config, Arc::new(clock), apis).expect("app");
+        Self {
+            app,
+            store,
+            dispatcher,
+            _dir: dir,
+        }
+    }
+
+    /// Declares an incident; its calls are queued, not made.
+    async fn declare(&self, title: &str) {
+        let reply = self
+            .app
+            .engine
+            .handle(Invocation {
+                tenant: Tenant::new(PlatformKind::Slack, "T0TEAM"),
+                channel: ChannelRef::new(GENERAL, "general"),
+                user: UserRef::named("U0ALICE", "alice"),
+                input: Input::Text(format!("declare sev2 {title}")),
+                incident: None,
+                delivery_id: None,
+            })
+            .await;
+        assert_eq!(reply.kind, ReplyKind::Ok, "{}", reply.to_plain());
+    }
+
+    /// Runs the dispatcher in the background until the token is cancelled.
+    fn run(&self) -> CancellationToken {
+        let stop = CancellationToken::new();
+        tokio::spawn(Arc::clone(&self.dispatcher).run(stop.clone(), Duration::from_millis(100)));
+        stop
+    }
+
+    /// How many calls are pending, and how many failed for good.
+    async fn outbox(&self) -> (i64, i64) {
+        let mut conn = self.store.conn().await.expect("conn");
+        let pending = klaxon::store::outbox::pending_count(&mut conn)
+            .await
+            .expect("pending");
+        let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'failed'")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("failed");
+        (pending, failed)
+    }
+}
+
+/// How long a test waits for the outbox: the scaled-down limits take a few seconds.
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn to_paging(c: &ApiCall) -> bool {
+    c.method == "chat.postMessage"
+        && matches!(
+            c.body["channel"].as_str(),
+            Some("incidents" | "#incidents" | INCIDENTS)
+        )
+}
+
+/// The declare number in a channel name (`…-outage-07`) or a text (`Outage 07`).
+fn number(text: &str) -> Option<usize> {
+    let at = text.to_lowercase().find("outage")? + "outage".len();
+    text.get(at..)?
+        .trim_start_matches([' ', '-'])
+        .get(..2)?
+        .parse()
+        .ok()
+}
+
+/// Accepted calls matching `which`, with their declare numbers (from `field`).
+fn accepted(calls: &[ApiCall], which: impl Fn(&ApiCall) -> bool, field: &str) -> Vec<usize> {
+    calls
+        .iter()
+        .filter(|c| c.error.is_none() && which(c))
+        .filter_map(|c| c.body[field].as_str().and_then(number))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_of_declares_gets_announcements_and_channels_in_order_with_few_429s() {
+    const N: usize = 30;
+    let fake = FakeSlack::start().await;
+    fake.enforce_tiers(SPEED);
+    let bot = Bot::start(&fake).await;
+    for n in 0..N {
+        bot.declare(&format!("Outage {n:02}")).await;
+    }
+    let stop = bot.run();
+    assert!(
+        eventually(LIMIT, async || bot.outbox().await.0 == 0).await,
+        "calls still pending: {:?}",
+        bot.outbox().await
+    );
+    stop.cancel();
+    let calls = fake.calls();
+    let in_order: Vec<usize> = (0..N).collect();
+    let created = accepted(&calls, |c| c.method == "conversations.create", "name");
+    assert_eq!(created, in_order, "every channel, in declaration order");
+    let announced = accepted(&calls, to_paging, "text");
+    assert_eq!(
+        announced, in_order,
+        "every announcement, in declaration order"
+    );
+    assert_eq!(bot.outbox().await.1, 0, "no call failed");
+    // Past Tier 2's burst of 20 (and the paging channel's 3) the rest waited on their bucket
+    // after one 429, never one per waiting incident. How many calls fit in the bursts depends
+    // on how fast this machine makes them, so the limits are met at least once in all.
+    let creates = fake.rate_limited("conversations.create");
+    let posts = fake.rate_limited("chat.postMessage");
+    assert!(creates <= 3, "conversations.create 429s: {creates}");
+    assert!(posts <= 3, "chat.postMessage 429s: {posts}");
+    eprintln!("429s: conversations.create {creates}, chat.postMessage {posts}");
+    assert!(creates + posts >= 1, "the burst met a limit");
+    // An announcement posted before its channel existed named it without a link, and was
+    // edited to link it once it existed.
+    let late = fake
+        .calls()
+        .into_iter()
+        .filter(|c| to_paging(c) && c.error.is_none())
+        .filter(|c| !c.body["text"].as_str().unwrap_or("").contains("<#"))
+        .count();
+    let edits_linking = calls
+        .iter()
+        .filter(|c| c.method == "chat.update" && c.error.is_none())
+        .filter(|c| c.body["text"].as_str().is_some_and(|t| t.contains("<#C")))
+        .count();
+    assert!(
+        edits_linking >= late,
+        "{late} announcements went out before their channel, {edits_linking} edits linked it"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_bucket_holds_no_other_bucket_and_no_slot() {
+    // More incidents than in-flight slots, all waiting on channel creation.
+    const N: usize = 12;
+    let fake = FakeSlack::start().await;
+    fake.refuse_next("conversations.create", 30);
+    let bot = Bot::start(&fake).await;
+    for n in 0..N {
+        bot.declare(&format!("Outage {n:02}")).await;
+    }
+    let stop = bot.run();
+    assert!(
+        until(LIMIT, || accepted(&fake.calls(), to_paging, "text").len()
+            == N)
+        .await,
+        "{:#?}",
+        fake.calls()
+    );
+    stop.cancel();
+    let calls = fake.calls();
+    assert_eq!(
+        accepted(&calls, to_paging, "text"),
+        (0..N).collect::<Vec<_>>(),
+        "every announcement went out at once, in order"
+    );
+    // One create was refused for 30 s; the other eleven waited on their bucket instead of
+    // being refused in turn.
+    let creates: Vec<&ApiCall> = calls
+        .iter()
+        .filter(|c| c.method == "conversations.create")
+        .collect();
+    assert_eq!(creates.len(), 1, "{creates:#?}");
+    assert_eq!(fake.rate_limited("conversations.create"), 1);
+    // Before its channel exists the announcement names it, without a link (Slack mrkdwn
+    // `#name`, not `<#C…>`).
+    for c in calls.iter().filter(|c| to_paging(c)) {
+        let text = c.body["text"].as_str().unwrap_or("");
+        assert!(text.contains("#inc-") && !text.contains("<#"), "{text}");
+    }
+}
