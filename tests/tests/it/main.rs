@@ -19,6 +19,7 @@ mod lanes;
 mod oncall;
 mod ops;
 mod outbox;
+mod postgres;
 mod postmortem;
 mod reminders;
 mod runbooks;
