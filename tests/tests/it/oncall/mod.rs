@@ -4,6 +4,7 @@
 
 mod dst;
 mod feeds;
+mod handoffs;
 mod metrics;
 
 use klaxon::config::Config;
