@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let renderer = klaxon::engine::postmortem::Renderer::new(&config)?;
-    let mut conn = store.conn().await?;
+    let mut conn = store.read().await?;
     let incident = klaxon::store::incidents::get(&mut conn, 1)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no incident"))?;

@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(300);
     let fired_times = loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let mut conn = store.conn().await?;
+        let mut conn = store.read().await?;
         let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
             "SELECT incident_id, last_fired_at FROM reminders WHERE kind = 'status_update' ORDER BY incident_id",
         )

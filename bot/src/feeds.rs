@@ -179,7 +179,7 @@ async fn render(
     let Some(token) = token else {
         return Ok(None);
     };
-    let mut conn = state.store.conn().await?;
+    let mut conn = state.store.read().await?;
     let Some(generation) = crate::store::feeds::generation(&mut conn, &feed.key()).await? else {
         return Ok(None);
     };

@@ -245,7 +245,7 @@ async fn render_with(
     oncall: Option<(&crate::oncall::Schedules, chrono::DateTime<chrono::Utc>)>,
 ) -> anyhow::Result<String> {
     let m = &*METRICS;
-    let mut conn = store.conn().await?;
+    let mut conn = store.read().await?;
     let open = crate::store::incidents::open_by_severity(&mut conn).await?;
     drop(conn);
     let times = times(store).await?;
@@ -285,7 +285,7 @@ const TIME_BUCKETS: [f64; 12] = [
 /// at scrape time (the same figures as `/insights` and `klaxon report`), in a registry of its
 /// own made for this scrape.
 async fn times(store: &crate::store::Store) -> anyhow::Result<Registry> {
-    let mut conn = store.conn().await?;
+    let mut conn = store.read().await?;
     let timings = crate::store::pages::timings(&mut conn, None, None).await?;
     drop(conn);
     let mut registry = Registry::with_prefix("klaxon");
@@ -343,7 +343,7 @@ async fn oncall_registry(
         .checked_add_signed(crate::oncall::GAP_HORIZON)
         .unwrap_or(now);
     let week = now.checked_add_signed(GAP_WINDOW).unwrap_or(now);
-    let mut conn = store.conn().await?;
+    let mut conn = store.read().await?;
     for schedule in schedules.by_name.values() {
         let covers = crate::store::oncall::by_layer(&mut conn, &schedule.name, now).await?;
         for layer in &schedule.layers {

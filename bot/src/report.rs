@@ -68,7 +68,7 @@ pub async fn write(
     json: bool,
     out: &mut String,
 ) -> anyhow::Result<()> {
-    let mut conn = store.conn().await?;
+    let mut conn = store.read().await?;
     let timings = pages::timings(&mut conn, None, Some(since)).await?;
     let followups = pages::overdue_followups(&mut conn, None, now.date_naive()).await?;
     let postmortems = pages::overdue_postmortems(&mut conn, None, now).await?;

@@ -291,7 +291,7 @@ impl TestBot {
 
     /// The channel the platform created for incident `number` of the console tenant.
     pub async fn channel_of(&self, number: i64) -> String {
-        let mut conn = self.store().conn().await.expect("conn");
+        let mut conn = self.store().read().await.expect("conn");
         let incident = klaxon::store::incidents::by_number(&mut conn, &self.tenant, number)
             .await
             .expect("query")
@@ -301,7 +301,7 @@ impl TestBot {
 
     /// Row counts of every table, to show that a refused command changed nothing.
     pub async fn counts(&self) -> Vec<(String, i64)> {
-        let mut conn = self.store().conn().await.expect("conn");
+        let mut conn = self.store().read().await.expect("conn");
         let mut out = Vec::new();
         for table in [
             "incidents",

@@ -331,7 +331,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
         }
         Some(Cmd::Incidents(IncidentsCmd::List { json })) => {
             let store = existing(&cli.db).await?;
-            let mut conn = store.conn().await?;
+            let mut conn = store.read().await?;
             let all = store::incidents::all(&mut conn).await?;
             if *json {
                 let rows: Vec<_> = all.iter().map(incident_json).collect();
@@ -365,7 +365,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             json,
         })) => {
             let store = existing(&cli.db).await?;
-            let mut conn = store.conn().await?;
+            let mut conn = store.read().await?;
             let incident = find(&mut conn, number, tenant).await?;
             let roles = store::incidents::roles(&mut conn, incident.id).await?;
             if *json {
@@ -387,7 +387,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             json,
         }) => {
             let store = existing(&cli.db).await?;
-            let mut conn = store.conn().await?;
+            let mut conn = store.read().await?;
             let incident = find(&mut conn, number, tenant).await?;
             let entries = store::timeline::all(&mut conn, incident.id).await?;
             if *json {
@@ -425,7 +425,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             out: file,
         }) => {
             let store = existing(&cli.db).await?;
-            let mut conn = store.conn().await?;
+            let mut conn = store.read().await?;
             let incident = find(&mut conn, number, tenant).await?;
             let stored = store::postmortems::get(&mut conn, incident.id, *version).await?;
             let markdown = match (stored, version) {

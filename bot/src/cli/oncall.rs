@@ -85,7 +85,7 @@ pub(super) async fn oncall(
             // No database yet means nobody has set a cover.
             let covers = if super::read::is_there(db) {
                 let store = super::read::existing(db).await?;
-                let mut conn = store.conn().await?;
+                let mut conn = store.read().await?;
                 by_layer(&mut conn, schedule, from).await?
             } else {
                 std::collections::BTreeMap::new()

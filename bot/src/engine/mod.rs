@@ -9,7 +9,6 @@ mod alert;
 pub mod archive;
 pub mod capture;
 mod execute;
-pub mod oncall_notices;
 pub mod postmortem;
 pub mod reminders;
 pub mod render;
@@ -229,7 +228,7 @@ impl Handler for Engine {
 
     async fn mark(&self, event: klaxon_commands::ChannelEvent) -> Reply {
         let incident = async {
-            let mut conn = self.store.conn().await?;
+            let mut conn = self.store.read().await?;
             crate::store::incidents::by_channel(&mut conn, &event.tenant, &event.channel_id).await
         }
         .await;

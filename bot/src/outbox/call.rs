@@ -20,7 +20,7 @@ impl Dispatcher {
             .ok_or_else(|| Failure::Impossible("platform not configured".into()))?;
         let incident = match call.incident_id {
             Some(id) => {
-                let mut conn = self.store.conn().await?;
+                let mut conn = self.store.read().await?;
                 store::incidents::get(&mut conn, id).await?
             }
             None => None,
@@ -51,7 +51,7 @@ impl Dispatcher {
                     let mut tx = self.store.begin().await?;
                     store::incidents::set_channel(&mut tx, incident.id, &channel).await?;
                     store::outbox::mark_done(&mut tx, call.id, now).await?;
-                    tx.commit().await.map_err(anyhow::Error::from)?;
+                    tx.commit().await?;
                     return Ok(false);
                 }
             }
@@ -110,7 +110,7 @@ impl Dispatcher {
                     store::timeline::set_message_ref(&mut tx, entry, &posted.message.0).await?;
                 }
                 store::outbox::mark_done(&mut tx, call.id, now).await?;
-                tx.commit().await.map_err(anyhow::Error::from)?;
+                tx.commit().await?;
                 return Ok(queued);
             }
             Op::Pin { kind } => {
@@ -121,7 +121,7 @@ impl Dispatcher {
                 let channel = incident_channel(incident.as_ref())?;
                 let incident = incident.ok_or_else(|| Failure::Impossible("no incident".into()))?;
                 let draft = {
-                    let mut conn = self.store.conn().await?;
+                    let mut conn = self.store.read().await?;
                     store::postmortems::get(&mut conn, incident.id, Some(version)).await?
                 }
                 .ok_or_else(|| Failure::Impossible(format!("no postmortem version {version}")))?;
@@ -147,12 +147,12 @@ impl Dispatcher {
                 let mut tx = self.store.begin().await?;
                 store::alerts::set_message(&mut tx, alert, &posted.message).await?;
                 store::outbox::mark_done(&mut tx, call.id, now).await?;
-                tx.commit().await.map_err(anyhow::Error::from)?;
+                tx.commit().await?;
                 return Ok(false);
             }
             Op::EditAlert { alert, message } => {
                 let row = {
-                    let mut conn = self.store.conn().await?;
+                    let mut conn = self.store.read().await?;
                     store::alerts::get(&mut conn, alert).await?
                 };
                 let (channel, target) = row
@@ -180,7 +180,7 @@ impl Dispatcher {
                 let incident = incident.ok_or_else(|| Failure::Impossible("no incident".into()))?;
                 let archive = call.op == Op::Archive;
                 let archived = {
-                    let mut conn = self.store.conn().await?;
+                    let mut conn = self.store.read().await?;
                     store::incidents::archived_at(&mut conn, incident.id).await?
                 };
                 // Reopened before the archive was made, or never archived: nothing to do.
@@ -202,12 +202,13 @@ impl Dispatcher {
                     store::incidents::set_archived(&mut tx, incident.id, at).await?;
                 }
                 store::outbox::mark_done(&mut tx, call.id, now).await?;
-                tx.commit().await.map_err(anyhow::Error::from)?;
+                tx.commit().await?;
                 return Ok(false);
             }
         }
-        let mut conn = self.store.conn().await?;
-        store::outbox::mark_done(&mut conn, call.id, now).await?;
+        let mut tx = self.store.begin().await?;
+        store::outbox::mark_done(&mut tx, call.id, now).await?;
+        tx.commit().await?;
         Ok(false)
     }
 
@@ -260,7 +261,7 @@ impl Dispatcher {
         let limit = incident.tenant.platform.channel_name_limit();
         for n in 1..=MAX_NAME_TRIES {
             let candidate = naming::with_suffix(&incident.channel_base, n, limit);
-            let mut conn = self.store.conn().await?;
+            let mut conn = self.store.read().await?;
             let ours = store::incidents::channel_name_used(
                 &mut conn,
                 &incident.tenant,
@@ -292,7 +293,7 @@ impl Dispatcher {
         kind: PostKind,
     ) -> Result<(ChannelRef, klaxon_commands::MessageRef), Failure> {
         let incident = incident.ok_or_else(|| Failure::Impossible("no incident".into()))?;
-        let mut conn = self.store.conn().await?;
+        let mut conn = self.store.read().await?;
         let (channel_id, message) = store::posts::get(&mut conn, incident.id, kind)
             .await?
             .ok_or_else(|| {
@@ -312,7 +313,7 @@ impl Dispatcher {
             if let Span::Channel(channel) = span
                 && channel.id.is_none()
             {
-                let mut conn = self.store.conn().await?;
+                let mut conn = self.store.read().await?;
                 if let Some(incident) =
                     store::incidents::by_planned_channel(&mut conn, tenant, &channel.name).await?
                 {

@@ -232,7 +232,7 @@ impl Dispatcher {
         let read = || {
             let platforms = platforms.clone();
             Box::pin(async move {
-                let mut conn = self.store.conn().await?;
+                let mut conn = self.store.read().await?;
                 store::outbox::pending(&mut conn, &platforms, LOAD).await
             })
         };

@@ -51,7 +51,11 @@ impl Dispatcher {
             },
         );
         match &outcome {
-            Ok(_) => self.resume(call.tenant.platform),
+            // Nothing more to record: the call's own transaction marked it done.
+            Ok(queued) => {
+                self.resume(call.tenant.platform);
+                return Outcome::Done { queued: *queued };
+            }
             // The call stays as it is, neither tried nor failed: the token is what failed.
             Err(Failure::Api(ApiError::Auth(reason))) => {
                 self.pause(call.tenant.platform, reason);
@@ -61,16 +65,14 @@ impl Dispatcher {
         }
         let limited = matches!(&outcome, Err(Failure::Api(e)) if e.is_rate_limit());
         let recorded = async {
-            let mut conn = self.store.conn().await?;
-            match outcome {
+            let mut conn = self.store.begin().await?;
+            let recorded = match outcome {
                 Ok(queued) => Ok(Outcome::Done { queued }),
                 Err(Failure::Api(ApiError::Auth(_))) => Ok(Outcome::Paused),
                 Err(Failure::Api(ApiError::Unreachable(reason))) => {
                     tracing::error!(call = call.id, %reason, "platform call failed for good: the channel does not exist for Klaxon");
-                    let mut tx = self.store.begin().await?;
-                    store::outbox::mark_failed(&mut tx, call.id, &reason, now).await?;
-                    let told = self.tell_declarer(&mut tx, call, &reason).await?;
-                    tx.commit().await?;
+                    store::outbox::mark_failed(&mut conn, call.id, &reason, now).await?;
+                    let told = self.tell_declarer(&mut conn, call, &reason).await?;
                     Ok(Outcome::Done { queued: told })
                 }
                 Err(Failure::Api(ApiError::Transient {
@@ -104,7 +106,9 @@ impl Dispatcher {
                     store::outbox::retry_later(&mut conn, call.id, &format!("{e:#}"), at).await?;
                     Ok(Outcome::Retry { at, limited: false })
                 }
-            }
+            };
+            conn.commit().await?;
+            recorded
         }
         .await;
         match recorded {

@@ -163,7 +163,7 @@ impl Access {
         if self.sessions.is_some()
             && let Some(token) = session_cookie(headers)
         {
-            let mut conn = store.conn().await?;
+            let mut conn = store.read().await?;
             if let Some(holder) = crate::store::web::session(&mut conn, &token, now).await? {
                 return Ok(Viewer {
                     name: format!("@{}", holder.user.label()),

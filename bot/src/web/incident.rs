@@ -153,7 +153,7 @@ pub async fn page(
     Query(place): Query<Where>,
 ) -> PageResult {
     let viewer = state.viewer(&asking).await?;
-    let mut conn = state.store.conn().await?;
+    let mut conn = state.store.read().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;
     let id = incident.id;
     let roles = store::incidents::roles(&mut conn, id).await?;

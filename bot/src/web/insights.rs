@@ -54,7 +54,7 @@ async fn figures(
     weeks: i64,
 ) -> anyhow::Result<(Vec<NaiveDate>, Figures)> {
     let (mondays, start) = window(state.clock.now(), weeks);
-    let mut conn = state.store.conn().await?;
+    let mut conn = state.store.read().await?;
     let timings = pages::timings(&mut conn, tenant, Some(start)).await?;
     Ok((mondays, Figures::of(&timings)))
 }
@@ -110,7 +110,7 @@ pub async fn page(
     let tenant = viewer.tenant.as_ref();
     let (mondays, figures) = figures(&state, tenant, weeks).await?;
     let now = state.clock.now();
-    let mut conn = state.store.conn().await?;
+    let mut conn = state.store.read().await?;
     let followups = pages::overdue_followups(&mut conn, tenant, now.date_naive()).await?;
     let postmortems = pages::overdue_postmortems(&mut conn, tenant, now).await?;
     let mut grants = std::collections::BTreeSet::new();

@@ -89,7 +89,7 @@ pub async fn page(
     let viewer = state.viewer(&asking).await?;
     let mut filter = params.filter()?;
     filter.tenant.clone_from(&viewer.tenant);
-    let mut conn = state.store.conn().await?;
+    let mut conn = state.store.read().await?;
     let incidents = pages::list(&mut conn, &filter).await?;
     let many_tenants = viewer.tenant.is_none() && pages::tenant_count(&mut conn).await? > 1;
     let now = state.clock.now();

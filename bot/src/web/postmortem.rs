@@ -71,7 +71,7 @@ pub async fn page(
 ) -> PageResult {
     let viewer = state.viewer(&asking).await?;
     let wanted = version(&place)?;
-    let mut conn = state.store.conn().await?;
+    let mut conn = state.store.read().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;
     let draft = store::postmortems::get(&mut conn, incident.id, wanted).await?;
     if wanted.is_some() && draft.is_none() {
@@ -129,7 +129,7 @@ pub async fn download(
 ) -> PageResult {
     let viewer = state.viewer(&asking).await?;
     let wanted = version(&place)?;
-    let mut conn = state.store.conn().await?;
+    let mut conn = state.store.read().await?;
     let incident = find(&mut conn, &viewer, &number, &place).await?;
     let draft = store::postmortems::get(&mut conn, incident.id, wanted)
         .await?

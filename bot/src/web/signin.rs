@@ -45,7 +45,7 @@ pub async fn page(State(state): State<Arc<WebState>>, Query(link): Query<Link>) 
     if token.is_empty() || token.len() > MAX_TOKEN {
         return Err(spent());
     }
-    let mut conn = state.store.conn().await?;
+    let mut conn = state.store.read().await?;
     let good = store::web::link_is_good(&mut conn, token, state.clock.now()).await?;
     drop(conn);
     if !good {
@@ -76,7 +76,7 @@ pub async fn sign_in(
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let Some(mut holder) = store::web::use_link(&mut tx, token, now).await? else {
-        tx.rollback().await.map_err(anyhow::Error::from)?;
+        tx.rollback().await?;
         return Err(spent());
     };
     if let Some(old) = session_cookie(&headers)
@@ -94,7 +94,7 @@ pub async fn sign_in(
     let session = store::web::new_token();
     let expires = crate::clock::after(now, sessions.lifetime);
     store::web::add_session(&mut tx, &session, &holder, now, expires).await?;
-    tx.commit().await.map_err(anyhow::Error::from)?;
+    tx.commit().await?;
     tracing::info!(user = %holder.user.id, tenant = %holder.tenant, "signed in to the pages");
     let cookie = cookie::Cookie::build((COOKIE, session))
         .path("/")

@@ -257,7 +257,7 @@ pub async fn settled(db: &std::path::Path) {
         .await
         .expect("store");
     let done = crate::wait::eventually(crate::wait::LIMIT, async || {
-        let mut conn = store.conn().await.expect("conn");
+        let mut conn = store.read().await.expect("conn");
         klaxon::store::outbox::pending_count(&mut conn)
             .await
             .expect("count")

@@ -66,7 +66,7 @@ fn buttons(body: &Value) -> Vec<String> {
 
 async fn timeline(k: &Bot<FakeSlack>, number: i64) -> Vec<store::timeline::Entry> {
     let s = k.store().await;
-    let mut conn = s.conn().await.expect("conn");
+    let mut conn = s.read().await.expect("conn");
     let incident = store::incidents::by_number(&mut conn, &team(), number)
         .await
         .expect("query")
@@ -232,7 +232,7 @@ async fn a_firing_alert_is_announced_once_with_a_declare_button_that_declares_on
 
     // The postmortem's "detected by" is the alert.
     let s = k.store().await;
-    let mut conn = s.conn().await.expect("conn");
+    let mut conn = s.read().await.expect("conn");
     let incident = store::incidents::by_number(&mut conn, &team(), 1)
         .await
         .expect("query")
@@ -488,7 +488,7 @@ targets = [{ platform = "console", workspace = "local", channel = "alerts" }]
         .await
         .expect("ingest");
     bot.settle().await;
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let incident = store::incidents::by_number(&mut conn, &bot.tenant, 1)
         .await
         .expect("query")

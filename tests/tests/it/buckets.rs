@@ -90,7 +90,7 @@ impl Bot {
 
     /// How many calls are pending, and how many failed for good.
     async fn outbox(&self) -> (i64, i64) {
-        let mut conn = self.store.conn().await.expect("conn");
+        let mut conn = self.store.read().await.expect("conn");
         let pending = klaxon::store::outbox::pending_count(&mut conn)
             .await
             .expect("pending");

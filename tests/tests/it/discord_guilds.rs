@@ -8,7 +8,7 @@ use klaxon_tests::TestBot;
 
 /// The paging-channel posts a tenant's commands queued, as (channel, text).
 async fn paging_posts(bot: &TestBot, tenant: &Tenant) -> Vec<(String, String)> {
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     klaxon::store::outbox::pending(&mut conn, &[PlatformKind::Discord], 500)
         .await
         .expect("pending")

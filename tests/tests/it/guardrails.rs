@@ -83,7 +83,7 @@ async fn setup() -> (TestBot, Target, String) {
 }
 
 async fn runs(bot: &TestBot) -> Vec<(String, String, String, Option<String>)> {
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     klaxon::store::runbooks::runs(&mut conn, 1)
         .await
         .expect("runs")
@@ -134,7 +134,7 @@ async fn a_redelivered_action_is_sent_once_and_answered_from_the_claim() {
     let runs = runs(&bot).await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].2, "done");
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let deliveries = klaxon::store::count_rows(&mut conn, "deliveries")
         .await
         .expect("count");
@@ -163,7 +163,7 @@ async fn a_run_cut_off_by_a_stop_ends_unknown_and_is_not_sent_again() {
             == "⚠️ Klaxon stopped while sending status (run by @alice): it may or may not have reached its target, and it was not sent again. Check the target before running it again."),
         "{posts:#?}"
     );
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let audit: Vec<String> = klaxon::store::timeline::all(&mut conn, 1)
         .await
         .expect("timeline")

@@ -96,7 +96,7 @@ async fn a_hung_call_times_out_holding_only_its_own_incident() {
     let edits = bot.api.edits_in("incidents");
     assert_eq!(edits.len(), 1, "{edits:?}");
     assert!(edits[0].contains("first"), "{edits:?}");
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     assert_eq!(
         klaxon::store::outbox::pending_count(&mut conn)
             .await

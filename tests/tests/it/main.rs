@@ -29,3 +29,4 @@ mod slack_fake;
 mod slack_manifest;
 mod slack_rules;
 mod web;
+mod writer;

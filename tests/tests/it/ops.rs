@@ -366,11 +366,12 @@ async fn sigterm_delivers_pending_posts_and_exits_0_and_logs_show_no_secret() {
         .await
         .expect("store");
     let rename = async |from: &str, to: &str| {
-        let mut conn = side.conn().await.expect("conn");
+        let mut conn = side.begin().await.expect("begin");
         sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
             .execute(&mut *conn)
             .await
             .expect("rename");
+        conn.commit().await.expect("commit");
     };
     rename("timeline", "timeline_gone").await;
     let broken: serde_json::Value = fake_slack::slash(
@@ -453,7 +454,7 @@ async fn sigterm_delivers_pending_posts_and_exits_0_and_logs_show_no_secret() {
     let store = klaxon::store::Store::open(db.to_str().expect("utf-8"))
         .await
         .expect("store");
-    let mut conn = store.conn().await.expect("conn");
+    let mut conn = store.read().await.expect("conn");
     let pending = klaxon::store::outbox::pending_count(&mut conn)
         .await
         .expect("count");

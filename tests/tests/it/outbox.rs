@@ -111,7 +111,7 @@ async fn timeline_entries_get_the_message_they_were_posted_as() {
     let ch = bot.channel_of(1).await;
     bot.ok("a", &ch, "/inc update first update").await;
     bot.settle().await;
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let entries = klaxon::store::timeline::all(&mut conn, 1)
         .await
         .expect("timeline");

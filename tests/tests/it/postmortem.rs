@@ -77,7 +77,7 @@ async fn scripted() -> (TestBot, String) {
 }
 
 async fn stored(bot: &TestBot, version: Option<i64>) -> Option<String> {
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     klaxon::store::postmortems::get(&mut conn, 1, version)
         .await
         .expect("query")

@@ -150,7 +150,7 @@ async fn snooze_every_off_and_on() {
     bot.ok("alice", &ch, "/inc remind on").await;
     assert_eq!(bot.advance("1s").await.len(), 1);
 
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let kinds: Vec<String> = klaxon::store::timeline::all(&mut conn, 1)
         .await
         .expect("timeline")
@@ -334,7 +334,7 @@ async fn nothing_fires_after_resolve() {
     assert!(pages(&bot).is_empty());
     // Only the resolution's own edits went out.
     assert!(bot.api.calls().len() - before <= 4);
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     // Only the postmortem's reminders remain: they begin at resolution.
     let pending = klaxon::store::reminders::pending_for(&mut conn, 1)
         .await

@@ -9,8 +9,6 @@ mod escalate;
 mod facts;
 mod followup;
 mod handoff;
-
-pub(crate) use handoff::fields as handoff_fields;
 mod help;
 mod impact;
 mod lesson;

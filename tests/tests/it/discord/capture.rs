@@ -12,7 +12,7 @@ async fn timeline_of(path: &std::path::Path, number: i64) -> Vec<klaxon::store::
     let store = Store::open(path.to_str().expect("utf-8"))
         .await
         .expect("store");
-    let mut conn = store.conn().await.expect("conn");
+    let mut conn = store.read().await.expect("conn");
     let t = klaxon_commands::Tenant::new(klaxon_commands::PlatformKind::Discord, GUILD);
     let incident = klaxon::store::incidents::by_number(&mut conn, &t, number)
         .await

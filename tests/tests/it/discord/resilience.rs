@@ -216,7 +216,7 @@ async fn a_503_with_retry_after_waits_that_long_and_other_incidents_go_on() {
             .await,
     );
     let pending = async || {
-        let mut conn = store.conn().await.expect("conn");
+        let mut conn = store.read().await.expect("conn");
         klaxon::store::outbox::pending(&mut conn, &[PlatformKind::Discord], 100)
             .await
             .expect("pending")

@@ -23,7 +23,7 @@ async fn tenants_never_see_each_other() {
     // only its own tenant's incident.
     // (One recorder stands in for both workspaces, so one of them got a suffix; look it up.)
     let a_channel = {
-        let mut conn = bot.store().conn().await.expect("conn");
+        let mut conn = bot.store().read().await.expect("conn");
         klaxon::store::incidents::by_number(&mut conn, &a, 1)
             .await
             .expect("query")
@@ -151,7 +151,7 @@ async fn user_text_is_stored_as_typed_and_never_markup() {
     )
     .await;
     bot.settle().await;
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let incident = klaxon::store::incidents::by_number(&mut conn, &bot.tenant, 1)
         .await
         .expect("query")
@@ -240,7 +240,7 @@ async fn concurrent_declares_get_distinct_numbers() {
         let reply = t.await.expect("task");
         assert_eq!(reply.kind, ReplyKind::Ok, "{}", reply.to_plain());
     }
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let open = klaxon::store::incidents::open(&mut conn, &bot.tenant)
         .await
         .expect("open");

@@ -8,7 +8,7 @@ use klaxon_tests::{Call, TestBot, scenario};
 const CHANNEL: &str = "inc-2026-11-23-checkout-api-returning-500s";
 
 async fn kinds(bot: &TestBot, number: i64) -> Vec<String> {
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let incident = klaxon::store::incidents::by_number(&mut conn, &bot.tenant, number)
         .await
         .expect("query")

@@ -45,7 +45,7 @@ async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
     );
     let store = k.store().await;
     let postponed = eventually(LIMIT, async || {
-        let mut conn = store.conn().await.expect("conn");
+        let mut conn = store.read().await.expect("conn");
         store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
             .await
             .expect("pending")
@@ -54,7 +54,7 @@ async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
     })
     .await;
     assert!(postponed, "the rate-limited call is recorded");
-    let mut conn = store.conn().await.expect("conn");
+    let mut conn = store.read().await.expect("conn");
     let waiting = store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
         .await
         .expect("pending");
@@ -101,7 +101,7 @@ async fn a_slack_503_with_retry_after_waits_that_long_and_other_incidents_go_on(
     );
     let store = k.store().await;
     let postponed = eventually(LIMIT, async || {
-        let mut conn = store.conn().await.expect("conn");
+        let mut conn = store.read().await.expect("conn");
         store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
             .await
             .expect("pending")
@@ -110,7 +110,7 @@ async fn a_slack_503_with_retry_after_waits_that_long_and_other_incidents_go_on(
     })
     .await;
     assert!(postponed, "the refused call is recorded");
-    let mut conn = store.conn().await.expect("conn");
+    let mut conn = store.read().await.expect("conn");
     let waiting = store::outbox::pending(&mut conn, &[PlatformKind::Slack], 100)
         .await
         .expect("pending");
@@ -173,14 +173,14 @@ async fn a_failing_reminder_backs_off_and_others_still_fire() {
     // Both are due at 09:15, the first one first. Its firing fails inside its transaction
     // (the database refuses its timeline entry) until the trigger is dropped.
     let first_id = {
-        let mut conn = bot.store().conn().await.expect("conn");
+        let mut conn = bot.store().read().await.expect("conn");
         store::incidents::by_number(&mut conn, &bot.tenant, 1)
             .await
             .expect("q")
             .expect("incident")
             .id
     };
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().begin().await.expect("begin");
     sqlx::query(&format!(
         "CREATE TRIGGER refuse_first BEFORE INSERT ON timeline \
          WHEN NEW.incident_id = {first_id} AND NEW.kind = 'reminder' \
@@ -189,7 +189,7 @@ async fn a_failing_reminder_backs_off_and_others_still_fire() {
     .execute(&mut *conn)
     .await
     .expect("trigger");
-    drop(conn);
+    conn.commit().await.expect("commit");
     let reminders = |ch: &str| {
         bot.api
             .posts_in(ch)
@@ -208,7 +208,7 @@ async fn a_failing_reminder_backs_off_and_others_still_fire() {
     // not in a tight loop, and the other incident's cadence went on.
     bot.advance("10m").await;
     let failures = {
-        let mut conn = bot.store().conn().await.expect("conn");
+        let mut conn = bot.store().read().await.expect("conn");
         let r = store::reminders::get(&mut conn, first_id, store::reminders::Kind::StatusUpdate, 0)
             .await
             .expect("q")
@@ -228,12 +228,12 @@ async fn a_failing_reminder_backs_off_and_others_still_fire() {
         "{metrics}"
     );
     // Once it can fire, it fires exactly once, then keeps its cadence.
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().begin().await.expect("begin");
     sqlx::query("DROP TRIGGER refuse_first")
         .execute(&mut *conn)
         .await
         .expect("drop");
-    drop(conn);
+    conn.commit().await.expect("commit");
     bot.advance("5m").await;
     assert_eq!(reminders(&first), 1);
     bot.advance("5m").await;
@@ -362,7 +362,7 @@ async fn finished_calls_and_old_deliveries_are_pruned_and_the_timeline_is_kept()
         .await;
     bot.settle().await;
     let count = async |sql: &str| -> i64 {
-        let mut conn = bot.store().conn().await.expect("conn");
+        let mut conn = bot.store().read().await.expect("conn");
         sqlx::query_scalar(sql)
             .fetch_one(&mut *conn)
             .await

@@ -2,10 +2,8 @@
 //! manual clock, which starts on Monday 2026-11-23 at 09:00 UTC; `dst` holds schedules of
 //! its own across daylight-saving changes, `feeds` the calendar feeds.
 
-mod discord;
 mod dst;
 mod feeds;
-mod handoffs;
 mod metrics;
 
 use klaxon::config::Config;
@@ -38,7 +36,7 @@ fn pages(bot: &TestBot) -> Vec<String> {
 
 /// The text of the incident's timeline entries of `kind`.
 async fn entries(bot: &TestBot, kind: &str) -> Vec<String> {
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let incident = klaxon::store::incidents::by_number(&mut conn, &bot.tenant, 1)
         .await
         .expect("query")
@@ -152,7 +150,7 @@ async fn an_uncovered_layer_goes_back_to_its_rotation_and_the_audit_trail_keeps_
         refused(&bot, "/inc oncall uncover 1").await,
         "Cover #1 is already over."
     );
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let stored = klaxon::store::oncall::get(&mut conn, 1)
         .await
         .expect("query")

@@ -348,7 +348,7 @@ async fn secrets_never_reach_the_timeline_or_the_channel() {
     );
     bot.ok("alice", &ch, &format!("/inc confirm {code}")).await;
     bot.settle().await;
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     for e in klaxon::store::timeline::all(&mut conn, 1)
         .await
         .expect("timeline")

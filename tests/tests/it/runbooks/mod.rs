@@ -122,7 +122,7 @@ async fn setup(sev: &str) -> (TestBot, Target, String) {
 }
 
 async fn audit(bot: &TestBot) -> Vec<String> {
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     klaxon::store::timeline::all(&mut conn, 1)
         .await
         .expect("timeline")
@@ -253,7 +253,7 @@ async fn the_decision_tree_walks_and_records_every_step() {
             .await
             .starts_with("The decision tree has ended")
     );
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let steps: Vec<String> = klaxon::store::timeline::all(&mut conn, 1)
         .await
         .expect("timeline")

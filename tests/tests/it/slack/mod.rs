@@ -40,7 +40,7 @@ pub(super) async fn timeline_of(path: &std::path::Path) -> Vec<klaxon::store::En
     let store = Store::open(path.to_str().expect("utf-8"))
         .await
         .expect("store");
-    let mut conn = store.conn().await.expect("conn");
+    let mut conn = store.read().await.expect("conn");
     let t = klaxon_commands::Tenant::new(klaxon_commands::PlatformKind::Slack, "T0TEAM");
     let incident = klaxon::store::incidents::by_number(&mut conn, &t, 1)
         .await

@@ -129,7 +129,7 @@ async fn a_link_from_chat_signs_in_once_and_sets_a_strict_cookie() {
         }
     }
     assert!(files > 0, "the database file was read");
-    let mut conn = bot.store().conn().await.expect("conn");
+    let mut conn = bot.store().read().await.expect("conn");
     let hashed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM web_sessions WHERE token_hash = $1")
         .bind(klaxon::store::web::hash(session))
         .fetch_one(&mut *conn)

@@ -16,7 +16,7 @@ async fn rows_and_links_name_the_workspace_when_numbers_repeat() {
         let declare = format!("/inc declare sev2 {title}");
         bot.invoke(tenant, "alice", "general", &declare, None).await;
         bot.settle().await;
-        let mut conn = bot.store().conn().await.expect("conn");
+        let mut conn = bot.store().read().await.expect("conn");
         let channel = klaxon::store::incidents::by_number(&mut conn, tenant, 1)
             .await
             .expect("query")
