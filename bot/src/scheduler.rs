@@ -1,4 +1,5 @@
-//! The scheduler: fires due reminders, one transaction each, in due order.
+//! The scheduler: fires due reminders, one transaction each, in due order, and the on-call
+//! notices (handoff posts, shift reminders) it plans from the rotas.
 //!
 //! Schedules live in the `reminders` table; this task only knows "what is due next". It sleeps
 //! until then or until a command changes a schedule (no polling). Firing a reminder re-checks
@@ -82,7 +83,69 @@ impl Scheduler {
     /// When the next reminder is due.
     pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let mut conn = self.store.read().await?;
-        store::reminders::next_due(&mut conn).await
+        let reminder = store::reminders::next_due(&mut conn).await?;
+        let notice = if self.config.oncall.handoffs.targets.is_empty() {
+            None
+        } else {
+            store::oncall::next_notice_due(&mut conn).await?
+        };
+        Ok(reminder.into_iter().chain(notice).min())
+    }
+
+    /// Plans the on-call notices ahead, then fires each one due, one transaction each (see
+    /// [`crate::engine::oncall_notices`]). One whose firing fails is logged and skipped, so it
+    /// cannot hold back the rest. Returns how many posted.
+    pub async fn fire_notices(&self) -> anyhow::Result<usize> {
+        // Without targets nothing is planned, so there is nothing to fire.
+        if self.config.oncall.handoffs.targets.is_empty() {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        crate::engine::oncall_notices::plan(&mut tx, &self.config, &self.schedules, now).await?;
+        tx.commit().await?;
+        let mut posted = 0;
+        loop {
+            let mut tx = self.store.begin().await?;
+            let Some(notice) = store::oncall::first_due_notice(&mut tx, now).await? else {
+                tx.commit().await?;
+                break;
+            };
+            let outcome = async {
+                let sent = crate::engine::oncall_notices::fire(
+                    &mut tx,
+                    &self.config,
+                    &self.schedules,
+                    &notice,
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                anyhow::Ok(sent)
+            }
+            .await;
+            match outcome {
+                Ok(true) => {
+                    posted += 1;
+                    self.outbox_wake.notify_one();
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(
+                        notice = notice.id,
+                        schedule = notice.schedule,
+                        layer = notice.layer,
+                        kind = notice.kind,
+                        error = %format!("{e:#}"),
+                        "an on-call notice could not be posted; it is skipped"
+                    );
+                    let mut tx = self.store.begin().await?;
+                    store::oncall::notice_fired(&mut tx, notice.id, false, now).await?;
+                    tx.commit().await?;
+                }
+            }
+        }
+        Ok(posted)
     }
 
     /// Fires every reminder due now, earliest first. A reminder whose firing fails is rolled
@@ -131,6 +194,7 @@ impl Scheduler {
                 posted,
             });
         }
+        self.fire_notices().await?;
         Ok(fired)
     }
 

@@ -9,6 +9,7 @@ mod alert;
 pub mod archive;
 pub mod capture;
 mod execute;
+pub mod oncall_notices;
 pub mod postmortem;
 pub mod reminders;
 pub mod render;

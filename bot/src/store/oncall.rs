@@ -156,3 +156,88 @@ pub async fn remove(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// An on-call notice: the post at a handoff, or the reminder before a shift.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub id: i64,
+    pub schedule: String,
+    pub layer: String,
+    /// `handoff` or `reminder`.
+    pub kind: String,
+    pub shift_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Plans a notice; one already planned (or fired) for that shift is left as it is.
+pub async fn plan_notice(
+    conn: &mut SqliteConnection,
+    schedule: &str,
+    layer: &str,
+    kind: &str,
+    shift_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO oncall_notices (schedule, layer, kind, shift_at, due_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(schedule)
+    .bind(layer)
+    .bind(kind)
+    .bind(to_db(shift_at))
+    .bind(to_db(due_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The earliest pending notice due by `now`.
+pub async fn first_due_notice(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Notice>> {
+    let row: Option<(i64, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT id, schedule, layer, kind, shift_at, due_at FROM oncall_notices \
+         WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT 1",
+    )
+    .bind(to_db(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|(id, schedule, layer, kind, shift_at, due_at)| {
+        Ok(Notice {
+            id,
+            schedule,
+            layer,
+            kind,
+            shift_at: from_db(&shift_at)?,
+            due_at: from_db(&due_at)?,
+        })
+    })
+    .transpose()
+}
+
+/// When the next pending notice is due.
+pub async fn next_notice_due(conn: &mut SqliteConnection) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let at: Option<String> =
+        sqlx::query_scalar("SELECT MIN(due_at) FROM oncall_notices WHERE state = 'pending'")
+            .fetch_one(&mut *conn)
+            .await?;
+    at.as_deref().map(from_db).transpose()
+}
+
+/// Marks a notice fired (`done`) or found stale (`skipped`).
+pub async fn notice_fired(
+    conn: &mut SqliteConnection,
+    id: i64,
+    posted: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE oncall_notices SET state = $1, fired_at = $2 WHERE id = $3")
+        .bind(if posted { "done" } else { "skipped" })
+        .bind(to_db(now))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -20,53 +20,13 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, to: Option<UserRef>) -> 
     }
     let owner = to.clone().unwrap_or_else(|| outgoing.clone());
 
-    let refs = postmortems::refs(ctx.conn, incident.id).await?;
-    let entries = timeline::all(ctx.conn, incident.id).await?;
-    let impacts: Vec<&str> = entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::Impact)
-        .map(|e| e.text.as_str())
-        .collect();
-    let guardrails: Vec<&str> = entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::Note)
-        .filter_map(|e| {
-            let t = e.text.trim();
-            t.get(..10)
-                .filter(|p| p.eq_ignore_ascii_case("guardrail:"))
-                .map(|_| t[10..].trim())
-        })
-        .collect();
-    let items = checklist::all(ctx.conn, incident.id).await?;
-    let checked: Vec<String> = items
-        .iter()
-        .filter(|i| i.done.is_some())
-        .map(|i| format!("{}. {}", i.item, i.text))
-        .collect();
-    let mut risks: Vec<String> = items
-        .iter()
-        .filter(|i| i.done.is_none())
-        .map(|i| format!("checklist {}: {}", i.item, i.text))
-        .collect();
-    risks.extend(
-        postmortems::followups(ctx.conn, incident.id)
-            .await?
-            .into_iter()
-            .filter(|f| f.done.is_none())
-            .map(|f| format!("follow-up {}: {}", f.item, f.text)),
-    );
-    let next = schedules::pending_for(ctx.conn, incident.id)
-        .await?
-        .into_iter()
-        .next();
-
-    let field = |label: &str| Rich::plain(format!("{label}: "));
-    let list = |items: &[String], none: &str| {
-        if items.is_empty() {
-            Rich::plain(none)
-        } else {
-            Rich::new().user_text(items.join("; "))
-        }
+    let owner_line = match &to {
+        Some(to) if to.id != outgoing.id => field("Owner")
+            .ping(to)
+            .text(" (from ")
+            .person(&outgoing)
+            .text(")"),
+        _ => field("Owner").person(&owner),
     };
     let mut headline = Rich::plain(format!(
         "🤝 Handoff · {} · {}",
@@ -76,45 +36,10 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, to: Option<UserRef>) -> 
     if let Some(to) = &to {
         headline = headline.text(" · to ").person(to);
     }
-    let mut m = Message::new()
-        .line(headline)
-        .line(field("Incident ID").text(incident.key()))
-        .line(field("Severity").text(incident.severity.to_string()))
-        .line(field("Channel").channel(&crate::engine::render::planned(&incident)))
-        .line(field("Start time (UTC)").text(long(incident.declared_at)))
-        .line(field("Current status").text(incident.status.as_str()))
-        .line(field("Correlation IDs").append(list(&refs, "none recorded (/inc ref <id>)")))
-        .line(field("Impact summary").append(list(
-            &impacts.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
-            "not recorded (/inc impact <text>)",
-        )))
-        .line(
-            field("Guardrails confirmed").append(list(
-                &guardrails
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect::<Vec<_>>(),
-                "none noted (/inc note guardrail: <what was confirmed>)",
-            )),
-        )
-        .line(field("Verification steps done").append(list(&checked, "none ticked")))
-        .line(field("Remaining risks").append(list(&risks, "none open")));
-    m = m.line(match &to {
-        Some(to) if to.id != outgoing.id => field("Owner")
-            .ping(to)
-            .text(" (from ")
-            .person(&outgoing)
-            .text(")"),
-        _ => field("Owner").person(&owner),
-    });
-    m = m.line(match &next {
-        Some(r) => field("Next decision checkpoint (UTC)").text(format!(
-            "{} ({})",
-            short(r.due_at),
-            checkpoint(r.kind)
-        )),
-        None => field("Next decision checkpoint (UTC)").text("none scheduled"),
-    });
+    let mut m = Message::new().line(headline);
+    for line in fields(ctx.conn, &incident, owner_line).await? {
+        m = m.line(line);
+    }
 
     let text = match &to {
         Some(to) => format!("Handed off to @{}", to.label()),
@@ -135,6 +60,97 @@ pub async fn run(ctx: &mut Ctx<'_>, incident: Incident, to: Option<UserRef>) -> 
             incident.key()
         ),
     }))
+}
+
+fn field(label: &str) -> Rich {
+    Rich::plain(format!("{label}: "))
+}
+
+/// The handoff fields of the seeds' template for `incident`, filled from the record, with
+/// `owner` (the Owner line) in its place: what `/inc handoff` posts under its headline, and
+/// what a shift handoff lists for each open incident.
+pub(crate) async fn fields(
+    conn: &mut sqlx::SqliteConnection,
+    incident: &Incident,
+    owner: Rich,
+) -> anyhow::Result<Vec<Rich>> {
+    let refs = postmortems::refs(conn, incident.id).await?;
+    let entries = timeline::all(conn, incident.id).await?;
+    let impacts: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Impact)
+        .map(|e| e.text.as_str())
+        .collect();
+    let guardrails: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Note)
+        .filter_map(|e| {
+            let t = e.text.trim();
+            t.get(..10)
+                .filter(|p| p.eq_ignore_ascii_case("guardrail:"))
+                .map(|_| t[10..].trim())
+        })
+        .collect();
+    let items = checklist::all(conn, incident.id).await?;
+    let checked: Vec<String> = items
+        .iter()
+        .filter(|i| i.done.is_some())
+        .map(|i| format!("{}. {}", i.item, i.text))
+        .collect();
+    let mut risks: Vec<String> = items
+        .iter()
+        .filter(|i| i.done.is_none())
+        .map(|i| format!("checklist {}: {}", i.item, i.text))
+        .collect();
+    risks.extend(
+        postmortems::followups(conn, incident.id)
+            .await?
+            .into_iter()
+            .filter(|f| f.done.is_none())
+            .map(|f| format!("follow-up {}: {}", f.item, f.text)),
+    );
+    let next = schedules::pending_for(conn, incident.id)
+        .await?
+        .into_iter()
+        .next();
+
+    let list = |items: &[String], none: &str| {
+        if items.is_empty() {
+            Rich::plain(none)
+        } else {
+            Rich::new().user_text(items.join("; "))
+        }
+    };
+    Ok(vec![
+        field("Incident ID").text(incident.key()),
+        field("Severity").text(incident.severity.to_string()),
+        field("Channel").channel(&crate::engine::render::planned(incident)),
+        field("Start time (UTC)").text(long(incident.declared_at)),
+        field("Current status").text(incident.status.as_str()),
+        field("Correlation IDs").append(list(&refs, "none recorded (/inc ref <id>)")),
+        field("Impact summary").append(list(
+            &impacts.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+            "not recorded (/inc impact <text>)",
+        )),
+        field("Guardrails confirmed").append(list(
+            &guardrails
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>(),
+            "none noted (/inc note guardrail: <what was confirmed>)",
+        )),
+        field("Verification steps done").append(list(&checked, "none ticked")),
+        field("Remaining risks").append(list(&risks, "none open")),
+        owner,
+        match &next {
+            Some(r) => field("Next decision checkpoint (UTC)").text(format!(
+                "{} ({})",
+                short(r.due_at),
+                checkpoint(r.kind)
+            )),
+            None => field("Next decision checkpoint (UTC)").text("none scheduled"),
+        },
+    ])
 }
 
 fn checkpoint(kind: crate::store::reminders::Kind) -> &'static str {

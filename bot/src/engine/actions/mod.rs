@@ -9,6 +9,8 @@ mod escalate;
 mod facts;
 mod followup;
 mod handoff;
+
+pub(crate) use handoff::fields as handoff_fields;
 mod help;
 mod impact;
 mod lesson;

@@ -2,8 +2,10 @@
 //! manual clock, which starts on Monday 2026-11-23 at 09:00 UTC; `dst` holds schedules of
 //! its own across daylight-saving changes, `feeds` the calendar feeds.
 
+mod discord;
 mod dst;
 mod feeds;
+mod handoffs;
 mod metrics;
 
 use klaxon::config::Config;
