@@ -21,7 +21,7 @@ use klaxon::clock::SystemClock;
 use klaxon::config::Config;
 use klaxon::store::reminders::Kind;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
+    ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel, Once,
     PlatformKind, Posted, Rich, Tenant, Upload, UserRef,
 };
 use tokio_util::sync::CancellationToken;
@@ -40,7 +40,14 @@ impl ChatApi for Instant200 {
     async fn set_topic(&self, _: &ChannelRef, _: &Rich) -> Result<(), ApiError> {
         Ok(())
     }
-    async fn post(&self, c: &ChannelRef, _: &Message) -> Result<Posted, ApiError> {
+    async fn adopt_created(
+        &self,
+        _: &NewChannel,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<ChannelRef>, ApiError> {
+        Ok(None)
+    }
+    async fn post(&self, c: &ChannelRef, _: &Message, _: &Once) -> Result<Posted, ApiError> {
         Ok(Posted {
             channel_id: c.id.clone().unwrap_or_default(),
             message: MessageRef("m".into()),

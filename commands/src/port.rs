@@ -40,6 +40,26 @@ pub struct NewChannel {
     pub topic: Rich,
     /// People to add at once (the declarer, the IC).
     pub invite: Vec<UserRef>,
+    /// Unique to this creation (the outbox call's [`Once::key`]): Discord writes it in the
+    /// channel's topic, so that a retry after a crash can tell the channel it made.
+    pub key: String,
+}
+
+/// What makes a call that creates something safe to make again: a retry finds what an earlier,
+/// interrupted attempt made instead of making it twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Once {
+    /// Unique to the call, at most [`Once::MAX_KEY`] characters (Discord's nonce limit):
+    /// `klaxon-<outbox id>-<when it was queued>`.
+    pub key: String,
+    /// An earlier attempt was started and may have reached the platform (the process stopped,
+    /// or the call timed out, during it): look for what it made before making it again.
+    pub retry: bool,
+}
+
+impl Once {
+    /// The longest key: Discord's `nonce` is "up to 25 characters".
+    pub const MAX_KEY: usize = 25;
 }
 
 /// A text file Klaxon shares in a channel (a postmortem draft), with a short comment.
@@ -169,9 +189,27 @@ pub struct Posted {
 pub trait ChatApi: Send + Sync {
     /// Creates the channel under exactly the given name, or answers [`ApiError::NameTaken`].
     async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError>;
+    /// The channel an earlier, interrupted `create_channel` of this very request made, if the
+    /// platform shows one: same name, made by Klaxon (Slack: its creator is Klaxon's bot
+    /// user; Discord: its topic carries `channel.key`), not before `since`. A retry adopts it
+    /// instead of making a twin under the next suffix. A channel Klaxon cannot read or find
+    /// is `Ok(None)`.
+    async fn adopt_created(
+        &self,
+        channel: &NewChannel,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<ChannelRef>, ApiError>;
     async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError>;
     async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError>;
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError>;
+    /// Posts the message once: Discord sends `once.key` as the message's enforced nonce; Slack
+    /// carries it in the message's metadata and, on a retry, adopts a message in the channel's
+    /// recent history that carries it instead of posting again.
+    async fn post(
+        &self,
+        channel: &ChannelRef,
+        message: &Message,
+        once: &Once,
+    ) -> Result<Posted, ApiError>;
     async fn edit(
         &self,
         channel: &ChannelRef,

@@ -70,6 +70,8 @@ struct Inner {
     uploads: std::collections::HashMap<String, (Vec<u8>, String)>,
     /// Files shared with `files.completeUploadExternal`: (file id, title, channel, comment, content).
     shared: Vec<SharedFile>,
+    /// Methods whose calls are carried out and then never answered (a crash's window).
+    stalled: std::collections::BTreeSet<String>,
 }
 
 /// A file Klaxon shared in a channel.
@@ -104,6 +106,10 @@ impl FakeSlack {
         }));
         let app = Router::new()
             .route("/api/{method}", post(api::method).get(api::method))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&inner),
+                api::stall,
+            ))
             .route("/link", axum::routing::get(socket::link))
             .route("/upload/{file}", post(api::upload))
             .route("/respond/{trigger}", post(api::respond))
@@ -251,6 +257,17 @@ impl FakeSlack {
     /// with `Retry-After` when given).
     pub fn force(&self, responses: impl IntoIterator<Item = (u16, Option<u64>)>) {
         self.with(|i| i.forced.extend(responses));
+    }
+
+    /// From now on `method`'s calls are carried out but never answered, as when Klaxon stops
+    /// between Slack doing a call and hearing so; [`FakeSlack::unstall`] ends it.
+    pub fn stall(&self, method: &str) {
+        self.with(|i| i.stalled.insert(method.to_owned()));
+    }
+
+    /// Every method answers again.
+    pub fn unstall(&self) {
+        self.with(|i| i.stalled.clear());
     }
 
     /// Every Web API answer waits this long first.

@@ -7,6 +7,7 @@ pub mod binary;
 pub mod fake_discord;
 pub mod fake_slack;
 pub mod postgres;
+pub mod process;
 pub mod recorder;
 pub mod scenario;
 pub mod spawn;

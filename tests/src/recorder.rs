@@ -6,7 +6,8 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Posted, Rich, Upload, UserRef,
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Once, Posted, Rich, Upload,
+    UserRef,
 };
 
 /// One platform call, as received.
@@ -65,6 +66,11 @@ struct Inner {
     hanging_names: BTreeSet<String>,
     next: u64,
     attempts: u64,
+    /// The key each channel was created with, by name.
+    keys: std::collections::HashMap<String, String>,
+    /// Messages posted, by their call's key: a repeat gets the first (as Discord's enforced
+    /// nonce does).
+    posted: std::collections::HashMap<String, Posted>,
 }
 
 #[derive(Default)]
@@ -188,6 +194,7 @@ impl ChatApi for Recorder {
         if !self.with(|i| i.channels.insert(name.clone())) {
             return Err(ApiError::NameTaken);
         }
+        self.with(|i| i.keys.insert(name.clone(), channel.key.clone()));
         self.record(Call::Create {
             name: name.clone(),
             private: channel.private,
@@ -215,18 +222,38 @@ impl ChatApi for Recorder {
         Ok(())
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
+    async fn adopt_created(
+        &self,
+        channel: &NewChannel,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<ChannelRef>, ApiError> {
         self.attempt()?;
+        let ours = self.with(|i| i.keys.get(&channel.name) == Some(&channel.key));
+        Ok(ours.then(|| ChannelRef::new(&channel.name, &channel.name)))
+    }
+
+    async fn post(
+        &self,
+        channel: &ChannelRef,
+        message: &Message,
+        once: &Once,
+    ) -> Result<Posted, ApiError> {
+        self.attempt()?;
+        if let Some(first) = self.with(|i| i.posted.get(&once.key).cloned()) {
+            return Ok(first);
+        }
         let id = self.next_id();
         self.record(Call::Post {
             channel: key(channel),
             message: message.clone(),
             id: id.clone(),
         });
-        Ok(Posted {
+        let posted = Posted {
             channel_id: key(channel),
             message: MessageRef(id),
-        })
+        };
+        self.with(|i| i.posted.insert(once.key.clone(), posted.clone()));
+        Ok(posted)
     }
 
     async fn edit(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel,
+    ApiError, ChannelRef, ChatApi, Input, Invocation, Message, MessageRef, NewChannel, Once,
     PlatformKind, Posted, Reply, ReplyKind, Rich, Tenant, Upload, UserRef,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _};
@@ -295,7 +295,21 @@ impl ChatApi for Console {
         Ok(())
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
+    async fn adopt_created(
+        &self,
+        _: &NewChannel,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<ChannelRef>, ApiError> {
+        // The console's channels live in this process: none survives a crash.
+        Ok(None)
+    }
+
+    async fn post(
+        &self,
+        channel: &ChannelRef,
+        message: &Message,
+        _: &Once,
+    ) -> Result<Posted, ApiError> {
         let channel = id(channel);
         let reference = self.with(|s| {
             s.next_message += 1;
@@ -373,6 +387,13 @@ impl ChatApi for Console {
 mod tests {
     use super::*;
 
+    fn once() -> Once {
+        Once {
+            key: "klaxon-1".into(),
+            retry: false,
+        }
+    }
+
     #[derive(Clone, Default)]
     struct Buf(Arc<Mutex<Vec<u8>>>);
 
@@ -414,6 +435,7 @@ mod tests {
             private: false,
             topic: Rich::plain("SEV1"),
             invite: vec![UserRef::named("alice", "alice")],
+            key: "klaxon-1".into(),
         };
         assert_eq!(
             console.create_channel(&new("inc-x")).await,
@@ -436,7 +458,11 @@ mod tests {
         let m = Message::new()
             .line(Rich::plain("one"))
             .line(Rich::plain("two"));
-        let r = console.post(&channel, &m).await.expect("posted").message;
+        let r = console
+            .post(&channel, &m, &once())
+            .await
+            .expect("posted")
+            .message;
         console.edit(&channel, &r, &m).await.expect("edited");
         assert_eq!(
             text(&buf),

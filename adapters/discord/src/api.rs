@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Posted, Rich, Upload, UserRef,
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Once, Posted, Rich, Upload,
+    UserRef,
 };
 use serenity::all::{
     ChannelId, ChannelType, CreateAttachment, CreateChannel, CreateMessage, CurrentUser,
@@ -33,7 +34,7 @@ pub use crate::rest::api_error;
 use crate::rest::{Rest, create_channel, with_body};
 
 /// Longest channel topic Discord accepts.
-const TOPIC_LIMIT: usize = 1024;
+pub(crate) const TOPIC_LIMIT: usize = 1024;
 
 /// How to reach Discord's REST API.
 #[derive(Debug, Clone, Default)]
@@ -148,13 +149,13 @@ impl ChannelSettings {
 
 /// The Discord side of [`ChatApi`].
 pub struct DiscordApi {
-    rest: Rest,
+    pub(crate) rest: Rest,
     settings: ChannelSettings,
     /// The bot's own user id, so a private channel stays visible to it.
     me: OnceCell<UserId>,
     /// One channel creation at a time: the name check and the choice of a category with
     /// room read the guild's channels, which the previous creation changed.
-    creating: tokio::sync::Mutex<()>,
+    pub(crate) creating: tokio::sync::Mutex<()>,
 }
 
 impl DiscordApi {
@@ -190,7 +191,7 @@ fn responder() -> Permissions {
         | Permissions::EMBED_LINKS
 }
 
-fn snowflake(id: &str, what: &str) -> Result<u64, ApiError> {
+pub(crate) fn snowflake(id: &str, what: &str) -> Result<u64, ApiError> {
     id.parse::<u64>()
         .ok()
         .filter(|n| *n != 0 && is_snowflake(id))
@@ -237,7 +238,7 @@ fn edit_message(message: &Message) -> EditMessage {
 }
 
 /// The guild's channels by id (`GET /guilds/{guild}/channels`).
-async fn channels(
+pub(crate) async fn channels(
     rest: &Rest,
     guild: GuildId,
 ) -> Result<std::collections::HashMap<ChannelId, GuildChannel>, ApiError> {
@@ -250,7 +251,7 @@ async fn channels(
     Ok(list.into_iter().map(|c| (c.id, c)).collect())
 }
 
-fn topic(rich: &Rich) -> String {
+pub(crate) fn topic(rich: &Rich) -> String {
     markdown::clip(&markdown::plain(rich), TOPIC_LIMIT)
 }
 
@@ -291,7 +292,7 @@ impl DiscordApi {
         }
         let mut builder = CreateChannel::new(&new.name)
             .kind(ChannelType::Text)
-            .topic(topic(&new.topic))
+            .topic(Self::topic_with_marker(&new.topic, &new.key))
             .permissions(overwrites);
         if let Some(category) = self.settings.category(guild) {
             let room = crate::places::room(&self.rest, guild, &existing, category).await?;
@@ -372,17 +373,26 @@ impl DiscordApi {
             .map(|_| ())
     }
 
-    async fn post_now(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
+    /// Sends the call's key as the message's nonce with `enforce_nonce`
+    /// (discord.com/developers/docs/resources/message#create-message: "If true and nonce is
+    /// present, it will be checked for uniqueness in the past few minutes. If another message
+    /// was created by the same author with the same nonce, that message will be returned and
+    /// no new message will be created"): a retry within those minutes gets the first message.
+    async fn post_now(
+        &self,
+        channel: &ChannelRef,
+        message: &Message,
+        once: &Once,
+    ) -> Result<Posted, ApiError> {
         let route = Route::ChannelMessages {
             channel_id: channel_id(channel)?,
         };
+        let body = create_message(message)
+            .nonce(serenity::all::Nonce::String(once.key.clone()))
+            .enforce_nonce(true);
         let sent: serenity::all::Message = self
             .rest
-            .fire(with_body(
-                route,
-                LightMethod::Post,
-                &create_message(message),
-            )?)
+            .fire(with_body(route, LightMethod::Post, &body)?)
             .await?;
         Ok(Posted {
             channel_id: sent.channel_id.to_string(),
@@ -465,8 +475,21 @@ impl ChatApi for DiscordApi {
         limited(self.set_topic_now(channel, rich)).await
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
-        limited(self.post_now(channel, message)).await
+    async fn adopt_created(
+        &self,
+        new: &NewChannel,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<ChannelRef>, ApiError> {
+        limited(self.adopt_created_now(new, since)).await
+    }
+
+    async fn post(
+        &self,
+        channel: &ChannelRef,
+        message: &Message,
+        once: &Once,
+    ) -> Result<Posted, ApiError> {
+        limited(self.post_now(channel, message, once)).await
     }
 
     async fn edit(

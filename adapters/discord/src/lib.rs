@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod gateway;
 pub mod interaction;
 pub mod markdown;
+mod once;
 pub mod places;
 pub mod register;
 mod rest;

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Posted, Rich, Span, Upload,
-    UserRef,
+    ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Once, Posted, Rich, Span,
+    Upload, UserRef,
 };
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -34,6 +34,8 @@ pub struct SlackApi {
     /// How many times faster than slack-morphism's pace the buckets refill (1; tests against
     /// a fake whose limits are scaled down the same way set more).
     pace_speed: u32,
+    /// Klaxon's own bot user id, from `auth.test`: the creator of the channels it made.
+    pub(crate) me: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -52,6 +54,7 @@ impl SlackApi {
             api_url: api_url.map(|u| u.trim_end_matches('/').to_owned()),
             names: Arc::default(),
             pace_speed: 1,
+            me: Arc::default(),
         }
     }
 
@@ -154,7 +157,9 @@ impl SlackApi {
 
     /// The message `ts` in `channel` as Slack holds it, with its permalink: from
     /// `conversations.history` (latest = ts, inclusive, limit 1), or, for a reply in a thread,
-    /// `conversations.replies`. `None` when Slack no longer has it.
+    /// `conversations.replies`. `None` when Slack no longer has it, or when Klaxon may not
+    /// read the channel (`not_in_channel`, `channel_not_found`: Slack lets a bot read only the
+    /// channels it is in, and a channel Klaxon is not in is no incident's).
     pub async fn fetch_message(
         &self,
         channel: &str,
@@ -162,7 +167,7 @@ impl SlackApi {
     ) -> Result<Option<klaxon_commands::Captured>, ApiError> {
         let session = self.client.open_session(&self.token);
         let channel_id = SlackChannelId(channel.to_owned());
-        let history = session
+        let history = match session
             .conversations_history(
                 &SlackApiConversationsHistoryRequest::new()
                     .with_channel(channel_id.clone())
@@ -171,7 +176,12 @@ impl SlackApi {
                     .with_limit(1),
             )
             .await
-            .map_err(classify)?;
+            .map_err(classify)
+        {
+            Ok(h) => h,
+            Err(ApiError::Unreachable(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let mut found = history.messages.into_iter().find(|m| m.origin.ts.0 == ts);
         if found.is_none() {
             found = match session
@@ -230,7 +240,7 @@ impl SlackApi {
         }))
     }
 
-    async fn content(&self, message: &Message) -> SlackMessageContent {
+    pub(crate) async fn content(&self, message: &Message) -> SlackMessageContent {
         let rich: Vec<&Rich> = message
             .lines
             .iter()
@@ -314,7 +324,7 @@ pub(crate) fn classify(e: SlackClientError) -> ApiError {
     }
 }
 
-fn channel_id(channel: &ChannelRef) -> SlackChannelId {
+pub(crate) fn channel_id(channel: &ChannelRef) -> SlackChannelId {
     SlackChannelId(channel.id.clone().unwrap_or_else(|| channel.name.clone()))
 }
 
@@ -331,16 +341,7 @@ impl SlackApi {
             .await
             .map_err(classify)?;
         let made = ChannelRef::new(created.channel.id.0.clone(), channel.name.clone());
-        // The channel exists now: a failed topic or invite must not make the outbox create
-        // another one, so they are logged, not returned.
-        if let Err(e) = self.set_topic(&made, &channel.topic).await {
-            tracing::warn!(error = %e, "could not set the new channel's topic");
-        }
-        if !channel.invite.is_empty()
-            && let Err(e) = self.invite(&made, &channel.invite).await
-        {
-            tracing::warn!(error = %e, "could not invite responders to the new channel");
-        }
+        self.finish_setup(&made, channel).await;
         Ok(made)
     }
 
@@ -379,20 +380,6 @@ impl SlackApi {
             .await
             .map(|_| ())
             .map_err(classify)
-    }
-
-    async fn post_now(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
-        let content = self.content(message).await;
-        let session = self.client.open_session(&self.token);
-        let req = SlackApiChatPostMessageRequest::new(channel_id(channel), content)
-            .with_unfurl_links(false)
-            .with_unfurl_media(false);
-        let posted = session.chat_post_message(&req).await.map_err(classify)?;
-        // A post addressed by name comes back with the channel's ID: later edits need it.
-        Ok(Posted {
-            channel_id: posted.channel.0,
-            message: MessageRef(posted.ts.0),
-        })
     }
 
     async fn edit_now(
@@ -519,8 +506,21 @@ impl ChatApi for SlackApi {
         observed(self.set_topic_now(channel, topic)).await
     }
 
-    async fn post(&self, channel: &ChannelRef, message: &Message) -> Result<Posted, ApiError> {
-        observed(self.post_now(channel, message)).await
+    async fn adopt_created(
+        &self,
+        channel: &NewChannel,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<ChannelRef>, ApiError> {
+        observed(self.adopt_created_now(channel, since)).await
+    }
+
+    async fn post(
+        &self,
+        channel: &ChannelRef,
+        message: &Message,
+        once: &Once,
+    ) -> Result<Posted, ApiError> {
+        observed(self.post_now(channel, message, once)).await
     }
 
     async fn edit(

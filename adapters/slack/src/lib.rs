@@ -17,6 +17,7 @@ pub mod events;
 pub mod interaction;
 pub mod modal;
 pub mod mrkdwn;
+mod once;
 pub mod socket;
 pub mod workspace;
 

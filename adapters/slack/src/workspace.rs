@@ -17,6 +17,9 @@ pub struct ChannelInfo {
     /// Whether Klaxon is in it. A private channel is visible only when it is.
     pub member: bool,
     pub archived: bool,
+    /// Who created it (a user id), and when.
+    pub creator: Option<String>,
+    pub created: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<SlackChannelInfo> for ChannelInfo {
@@ -27,6 +30,9 @@ impl From<SlackChannelInfo> for ChannelInfo {
             private: c.flags.is_private.unwrap_or(false),
             member: c.flags.is_member.unwrap_or(false),
             archived: c.flags.is_archived.unwrap_or(false),
+            creator: c.creator.map(|u| u.0),
+            created: chrono::DateTime::from_timestamp(c.created.0.as_second(), 0)
+                .unwrap_or_default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use klaxon_commands::naming;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, NewChannel, Rich, Span, Tenant, Upload,
+    ApiError, ChannelRef, ChatApi, Message, NewChannel, Once, Rich, Span, Tenant, Upload,
 };
 use sqlx::SqliteConnection;
 
@@ -44,9 +44,10 @@ impl Dispatcher {
                         private,
                         topic,
                         invite,
+                        key: once(call).key,
                     };
                     let channel = self
-                        .create_channel(api.as_ref(), &incident, &mut request)
+                        .create_channel(api.as_ref(), call, &incident, &mut request)
                         .await?;
                     let mut tx = self.store.begin().await?;
                     store::incidents::set_channel(&mut tx, incident.id, &channel).await?;
@@ -80,7 +81,8 @@ impl Dispatcher {
                 let original =
                     (shared && track == Some(PostKind::Announcement)).then(|| message.clone());
                 let message = self.resolve_message(&call.tenant, message).await?;
-                let posted = api.post(&channel, &message).await?;
+                let once = self.start(call).await?;
+                let posted = api.post(&channel, &message, &once).await?;
                 let mut tx = self.store.begin().await?;
                 let mut queued = false;
                 if let (Some(original), Some(incident)) = (original, incident.as_ref())
@@ -143,7 +145,8 @@ impl Dispatcher {
                 message,
             } => {
                 let message = self.resolve_message(&call.tenant, message).await?;
-                let posted = api.post(&channel, &message).await?;
+                let once = self.start(call).await?;
+                let posted = api.post(&channel, &message, &once).await?;
                 let mut tx = self.store.begin().await?;
                 store::alerts::set_message(&mut tx, alert, &posted.message).await?;
                 store::outbox::mark_done(&mut tx, call.id, now).await?;
@@ -250,14 +253,38 @@ impl Dispatcher {
         Ok(true)
     }
 
+    /// Records that a post is being made, and says how to make it once (see [`once`]).
+    async fn start(&self, call: &store::outbox::Pending) -> anyhow::Result<Once> {
+        if call.started_at.is_none() {
+            let mut tx = self.store.begin().await?;
+            store::outbox::mark_started(&mut tx, call.id, Utc::now()).await?;
+            tx.commit().await?;
+        }
+        Ok(once(call))
+    }
+
     /// Creates the incident's channel under the first free name: the planned one, then the
     /// next suffixes that neither the platform (`name_taken`) nor another incident holds.
+    /// Each name is claimed before the platform is asked; a retry first looks for a channel an
+    /// earlier, interrupted attempt made under a claimed name, and adopts it.
     async fn create_channel(
         &self,
         api: &dyn ChatApi,
+        call: &store::outbox::Pending,
         incident: &Incident,
         request: &mut NewChannel,
     ) -> Result<ChannelRef, Failure> {
+        let claimed = {
+            let mut conn = self.store.read().await?;
+            store::outbox::channel_attempts(&mut conn, call.id).await?
+        };
+        for attempt in claimed {
+            request.name = attempt.name;
+            if let Some(made) = api.adopt_created(request, attempt.at).await? {
+                tracing::info!(name = %made.name, "adopting the channel an interrupted attempt made");
+                return Ok(made);
+            }
+        }
         let limit = incident.tenant.platform.channel_name_limit();
         for n in 1..=MAX_NAME_TRIES {
             let candidate = naming::with_suffix(&incident.channel_base, n, limit);
@@ -274,8 +301,16 @@ impl Dispatcher {
                 continue;
             }
             request.name = candidate;
+            let mut tx = self.store.begin().await?;
+            store::outbox::claim_channel(&mut tx, call.id, incident.id, &request.name, Utc::now())
+                .await?;
+            tx.commit().await?;
             match api.create_channel(request).await {
                 Err(ApiError::NameTaken) => {
+                    // Someone else's channel: never one to adopt.
+                    let mut tx = self.store.begin().await?;
+                    store::outbox::release_channel(&mut tx, call.id, &request.name).await?;
+                    tx.commit().await?;
                     tracing::info!(name = %request.name, "channel name taken; trying the next suffix");
                 }
                 other => return Ok(other?),
@@ -340,6 +375,23 @@ impl Dispatcher {
                 .await?;
         }
         Ok(message)
+    }
+}
+
+/// How to make `call` once: its key names the outbox row and, in four base-36 digits, the
+/// millisecond it was queued (so that a fresh database's row 1 is not taken for an old one's
+/// within Discord's nonce window); `retry` when an earlier attempt was started.
+pub(super) fn once(call: &store::outbox::Pending) -> Once {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut ms = call.created_at.timestamp_millis().rem_euclid(36_i64.pow(4));
+    let mut stamp = [b'0'; 4];
+    for digit in stamp.iter_mut().rev() {
+        *digit = DIGITS[usize::try_from(ms % 36).unwrap_or(0)];
+        ms /= 36;
+    }
+    Once {
+        key: format!("klaxon-{}-{}", call.id, String::from_utf8_lossy(&stamp)),
+        retry: call.started_at.is_some(),
     }
 }
 

@@ -12,7 +12,10 @@
 //! buckets ([`bucket`]): one call per bucket at a time, oldest first, and a 429 pauses the
 //! whole bucket, whose calls then go at its pace. A crash after the reply loses nothing: pending
 //! calls are still in the table when the bot starts again. A crash between a platform accepting
-//! a call and the call being marked done can repeat that one call; nothing else is repeated.
+//! a call and the call being marked done repeats nothing others would see twice: a channel
+//! creation claims its name first and a retry adopts what it made; a post is marked started
+//! and carries its call's key ([`klaxon_commands::Once`]) for the adapter to find it by. A call
+//! that sets a state (a topic, a pin, an edit) may be made again.
 //!
 //! A platform that refuses Klaxon's token or app (`ApiError::Auth`) pauses: its calls stay
 //! queued, untouched, `/readyz` and a metric say so, and one call is tried again every

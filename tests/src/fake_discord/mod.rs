@@ -156,12 +156,23 @@ struct Inner {
     intents: Option<u64>,
     /// Close codes the gateway refused an IDENTIFY with.
     closes: Vec<u16>,
+    /// Enforced message nonces: the message each made, and when.
+    nonces: HashMap<String, (String, Instant)>,
+    /// Calls (method, path pattern) carried out and then never answered (a crash's window).
+    stalled: Vec<(String, String)>,
 }
 
 impl Inner {
+    /// A new snowflake (Reference > Snowflakes): milliseconds since Discord's epoch
+    /// (2015-01-01, 1420070400000) on the fake's clock in the top 42 bits, then a counter.
     fn id(&mut self) -> String {
         self.next_id += 1;
-        format!("{}", 600_000_000_000_000_000u64 + self.next_id)
+        let now = std::time::SystemTime::now() + self.offset;
+        let ms = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+            .saturating_sub(1_420_070_400_000);
+        format!("{}", (ms << 22) | (self.next_id & 0x3f_ffff))
     }
 
     fn now(&self) -> Instant {
@@ -238,9 +249,15 @@ impl FakeDiscord {
             commands: HashMap::new(),
             intents: None,
             closes: Vec::new(),
+            nonces: HashMap::new(),
+            stalled: Vec::new(),
         }));
         let app = Router::new()
             .route("/api/v10/{*path}", any(rest::rest))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&inner),
+                rest::stall,
+            ))
             .route("/gateway", get(gateway::gateway))
             .with_state(Arc::clone(&inner));
         tokio::spawn(async move {
@@ -344,6 +361,18 @@ impl FakeDiscord {
     }
 
     /// Every REST answer waits this long first.
+    /// From now on calls of `method` to paths matching `pattern` are carried out but never
+    /// answered, as when Klaxon stops between Discord doing a call and hearing so;
+    /// [`FakeDiscord::unstall`] ends it.
+    pub fn stall(&self, method: &str, pattern: &str) {
+        self.with(|i| i.stalled.push((method.to_owned(), pattern.to_owned())));
+    }
+
+    /// Every call is answered again.
+    pub fn unstall(&self) {
+        self.with(|i| i.stalled.clear());
+    }
+
     pub fn set_latency(&self, latency: Duration) {
         self.with(|i| i.latency = latency);
     }
@@ -385,6 +414,19 @@ impl FakeDiscord {
     /// The message with this id as the fake holds it now.
     pub fn message(&self, id: &str) -> Option<Value> {
         self.with(|i| i.messages.get(id).cloned())
+    }
+
+    /// Every message in `channel` (people's and Klaxon's), oldest first.
+    pub fn messages_in(&self, channel: &str) -> Vec<Value> {
+        let mut found: Vec<Value> = self.with(|i| {
+            i.messages
+                .values()
+                .filter(|m| m["channel_id"] == channel)
+                .cloned()
+                .collect()
+        });
+        found.sort_by_key(|m| m["id"].as_str().and_then(|id| id.parse::<u64>().ok()));
+        found
     }
 
     /// Ids of the messages pinned in `channel`.

@@ -98,6 +98,27 @@ const ID_AFTER: [&str; 9] = [
     "roles",
 ];
 
+/// Carries out the call, then holds a stalled call's answer back for good.
+pub(super) async fn stall(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().trim_start_matches("/api/v10").to_owned();
+    let response = next.run(req).await;
+    let stalled = inner
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .stalled
+        .iter()
+        .any(|(m, pattern)| *m == method && super::matches(pattern, &path));
+    if stalled {
+        std::future::pending::<()>().await;
+    }
+    response
+}
+
 pub(super) async fn rest(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().trim_start_matches("/api/v10").to_owned();
@@ -456,6 +477,19 @@ fn create_message(i: &mut Inner, c: &str, body: &Value) -> Response {
     if let Some(r) = message_problem(body, files) {
         return r;
     }
+    if let Some(r) = nonce_problem(body) {
+        return r;
+    }
+    let nonce = nonce(body);
+    let now = i.now();
+    if body["enforce_nonce"] == true
+        && let Some(n) = &nonce
+        && let Some((first, at)) = i.nonces.get(n)
+        && now.duration_since(*at) < NONCE_WINDOW
+        && let Some(m) = i.messages.get(first)
+    {
+        return axum::Json(m.clone()).into_response();
+    }
     let everyone = i.channel_permissions(&ch) & perm::MENTION_EVERYONE != 0;
     let content = body["content"].as_str().unwrap_or("");
     let pinged: Vec<String> = body["allowed_mentions"]["roles"]
@@ -471,6 +505,10 @@ fn create_message(i: &mut Inner, c: &str, body: &Value) -> Response {
     let id = i.id();
     let mut m = message_json(&id, c, body);
     m["mention_roles"] = json!(pinged);
+    if let Some(n) = nonce {
+        m["nonce"] = json!(n);
+        i.nonces.insert(n, (id.clone(), now));
+    }
     i.messages.insert(id, m.clone());
     axum::Json(m).into_response()
 }

@@ -312,3 +312,32 @@ pub(super) fn rate_limited(retry_after: f64, scope: &'static str) -> Response {
         .insert("x-ratelimit-scope", HeaderValue::from_static(scope));
     r
 }
+
+/// How long the fake remembers an enforced nonce ("the past few minutes").
+pub(super) const NONCE_WINDOW: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Resources > Message > Create Message: `nonce` "can be used to verify a message was sent
+/// (up to 25 characters)"; with `enforce_nonce` "it will be checked for uniqueness in the past
+/// few minutes. If another message was created by the same author with the same nonce, that
+/// message will be returned and no new message will be created" (the fake takes "a few
+/// minutes" as [`NONCE_WINDOW`], on its own clock). The nonce, if any, as a string.
+pub(super) fn nonce(body: &Value) -> Option<String> {
+    match &body["nonce"] {
+        Value::String(n) => Some(n.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A nonce longer than 25 characters is refused.
+pub(super) fn nonce_problem(body: &Value) -> Option<Response> {
+    nonce(body)
+        .is_some_and(|n| n.chars().count() > 25)
+        .then(|| {
+            invalid(
+                "nonce",
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be 25 or fewer in length.",
+            )
+        })
+}

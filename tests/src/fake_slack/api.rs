@@ -4,6 +4,25 @@
 
 use super::*;
 
+/// Carries out the call, then holds a stalled method's answer back for good.
+pub(super) async fn stall(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = req.uri().path().rsplit('/').next().unwrap_or("").to_owned();
+    let response = next.run(req).await;
+    let stalled = inner
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .stalled
+        .contains(&method);
+    if stalled {
+        std::future::pending::<()>().await;
+    }
+    response
+}
+
 pub(super) async fn method(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(method): Path<String>,
@@ -138,24 +157,49 @@ fn answer(i: &mut Inner, method: &str, channel: &str, body: &Value, n: u64) -> w
     if needs_channel && let Err(a) = web::visible(&mut i.ws, channel) {
         return a;
     }
+    // docs.slack.dev/reference/methods/conversations.history (and .replies): a bot token
+    // reads "any conversation the relevant bot is a member of": a public channel it is not in
+    // answers `not_in_channel`.
+    let member =
+        i.ws.channels
+            .get(channel)
+            .is_some_and(|c| c.members.contains(web::BOT_USER));
+    if needs_channel && method != "chat.getPermalink" && !member {
+        return refuse("not_in_channel");
+    }
     match method {
+        // docs.slack.dev/reference/methods/conversations.history: the channel's messages, the
+        // newest first, people's and apps' alike; `include_all_metadata` ("Return all metadata
+        // associated with this message") adds each message's `metadata`, which is left out
+        // otherwise.
         "conversations.history" => {
             let latest = body["latest"].as_str().unwrap_or("");
             let inclusive = body["inclusive"] == "true";
+            let with_metadata = body["include_all_metadata"] == "true";
+            let posts: Vec<Value> =
+                i.ws.channels
+                    .get(channel)
+                    .map(|c| c.posts.values().cloned().collect())
+                    .unwrap_or_default();
             let mut found: Vec<Value> =
                 i.ws.messages
                     .get(channel)
-                    .map(|m| {
-                        m.iter()
-                            .filter(|m| m["thread_ts"].is_null() || m["thread_ts"] == m["ts"])
-                            .filter(|m| {
-                                let ts = m["ts"].as_str().unwrap_or("");
-                                latest.is_empty() || ts < latest || (inclusive && ts == latest)
-                            })
-                            .cloned()
-                            .collect()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(posts)
+                    .filter(|m| m["thread_ts"].is_null() || m["thread_ts"] == m["ts"])
+                    .filter(|m| {
+                        let ts = m["ts"].as_str().unwrap_or("");
+                        latest.is_empty() || ts < latest || (inclusive && ts == latest)
                     })
-                    .unwrap_or_default();
+                    .map(|mut m| {
+                        if !with_metadata && let Some(o) = m.as_object_mut() {
+                            o.remove("metadata");
+                        }
+                        m
+                    })
+                    .collect();
             found.sort_by(|a, b| b["ts"].as_str().cmp(&a["ts"].as_str()));
             found.truncate(
                 body["limit"]

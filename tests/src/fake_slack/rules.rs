@@ -147,3 +147,20 @@ pub fn view(view: &Value) -> Result<(), &'static str> {
     let blocks = view["blocks"].as_array().cloned().unwrap_or_default();
     block_list(&blocks, 100).map_err(|_| "invalid_arguments")
 }
+
+/// docs.slack.dev/messaging/message-metadata: `metadata` is an object with an `event_type`
+/// string and an `event_payload` object ("presented as a URL-encoded string" in a form, so a
+/// string holding that JSON); chat.postMessage answers a malformed one with
+/// `invalid_metadata_format`. `None` when the message has no metadata.
+pub fn metadata(value: &Value) -> Result<Option<Value>, &'static str> {
+    let value = match value {
+        Value::Null => return Ok(None),
+        Value::String(s) => serde_json::from_str(s).map_err(|_| "invalid_metadata_format")?,
+        v => v.clone(),
+    };
+    let typed = value["event_type"].as_str().is_some_and(|t| !t.is_empty());
+    if !typed || !value["event_payload"].is_object() {
+        return Err("invalid_metadata_format");
+    }
+    Ok(Some(value))
+}

@@ -44,6 +44,9 @@ pub struct Channel {
     pub archived: bool,
     pub members: BTreeSet<String>,
     pub topic: String,
+    /// Who made it (a user id) and when (Unix seconds), as `conversations.list` shows them.
+    pub creator: String,
+    pub created: i64,
     /// Messages the bot posted, by `ts`: what `chat.update` may edit.
     pub posts: BTreeMap<String, Value>,
     pub pins: BTreeSet<String>,
@@ -141,6 +144,8 @@ impl Workspace {
                 name: name.to_owned(),
                 private,
                 members,
+                creator: "U0ALICE".to_owned(),
+                created: 1_763_888_400,
                 ..Channel::default()
             },
         );
@@ -269,7 +274,8 @@ pub(super) fn call(w: &mut Workspace, method: &str, body: &Value) -> Answer {
 fn channel_json(c: &Channel) -> Value {
     json!({
         "id": c.id, "name": c.name, "is_channel": !c.private, "is_group": c.private,
-        "is_private": c.private, "is_archived": c.archived, "created": 1_763_888_400,
+        "is_private": c.private, "is_archived": c.archived, "created": c.created,
+        "creator": c.creator,
         "is_member": c.members.contains(BOT_USER),
         "topic": { "value": c.topic, "creator": "", "last_set": 0 },
         "purpose": { "value": "", "creator": "", "last_set": 0 },
@@ -304,6 +310,12 @@ fn create(w: &mut Workspace, name: &str, private: bool) -> Result<Value, Answer>
             name: name.to_owned(),
             private,
             members: BTreeSet::from([BOT_USER.to_owned()]),
+            // "creator": the user who made it; "created": when, in Unix seconds
+            // (docs.slack.dev/reference/objects/conversation-object).
+            creator: BOT_USER.to_owned(),
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0)),
             ..Channel::default()
         },
     );
@@ -445,11 +457,14 @@ fn info(w: &mut Workspace, channel: &str) -> Result<Value, Answer> {
 
 /// docs.slack.dev/reference/methods/chat.postMessage: a name or an ID, answered with the
 /// channel's ID; "Errors": `not_in_channel` (a public channel the bot is not in, without
-/// `chat:write.public`), `is_archived`, and the message limits of `rules::message`.
+/// `chat:write.public`), `is_archived`, the message limits of `rules::message`, and
+/// `invalid_metadata_format` (see `rules::metadata`). The message keeps its metadata, which
+/// `conversations.history` returns with `include_all_metadata`.
 fn post(w: &mut Workspace, channel: &str, body: &Value) -> Result<Value, Answer> {
     w.need("chat:write")?;
     let public_ok = w.scopes.contains("chat:write.public");
     rules::message(body).map_err(err)?;
+    let metadata = rules::metadata(&body["metadata"]).map_err(err)?;
     let ts = w.ts();
     let c = w.by_id_or_name(channel)?;
     if c.archived {
@@ -458,8 +473,13 @@ fn post(w: &mut Workspace, channel: &str, body: &Value) -> Result<Value, Answer>
     if !c.members.contains(BOT_USER) && !public_ok {
         return Err(err("not_in_channel"));
     }
-    let message =
-        json!({ "ts": ts, "text": body["text"], "blocks": body["blocks"], "user": BOT_USER });
+    let mut message = json!({
+        "type": "message", "ts": ts, "text": body["text"], "blocks": body["blocks"],
+        "user": BOT_USER, "bot_id": "B0KLAXON",
+    });
+    if let Some(m) = metadata {
+        message["metadata"] = m;
+    }
     c.posts.insert(ts.clone(), message.clone());
     Ok(json!({ "channel": c.id, "ts": ts, "message": message }))
 }

@@ -1,12 +1,14 @@
 //! The outbox table: platform calls waiting to be made, each an [`Op`] decoded once here.
 
 mod op;
+mod started;
 
 use chrono::{DateTime, Utc};
 use klaxon_commands::{PlatformKind, Tenant};
 use sqlx::SqliteConnection;
 
 pub use op::{Op, Target};
+pub use started::{ChannelAttempt, channel_attempts, claim_channel, mark_started, release_channel};
 
 use crate::clock::{from_db, to_db};
 
@@ -23,6 +25,9 @@ pub struct Pending {
     pub not_before: Option<DateTime<Utc>>,
     /// When the command that queued it ran (the engine's clock).
     pub created_at: DateTime<Utc>,
+    /// When it was first started (real time): set, an earlier attempt may have reached the
+    /// platform.
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// Writes a call in the caller's transaction.
@@ -109,6 +114,7 @@ type PendingRow = (
     i64,
     Option<String>,
     String,
+    Option<String>,
 );
 
 /// Pending calls for the given platforms: each incident's oldest call first (every incident's
@@ -127,7 +133,7 @@ pub async fn pending(
     // Only the platforms this process serves: calls for another one must not fill the batch.
     let placeholders: Vec<String> = (3..platforms.len() + 3).map(|n| format!("${n}")).collect();
     let sql = format!(
-        "SELECT id, platform, workspace, incident_id, op, attempts, not_before, created_at FROM (\
+        "SELECT id, platform, workspace, incident_id, op, attempts, not_before, created_at, started_at FROM (\
            SELECT *, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
            FROM outbox WHERE state = 'pending' AND platform IN ({})\
          ) WHERE rank <= $2 ORDER BY rank, id LIMIT $1",
@@ -141,7 +147,9 @@ pub async fn pending(
     }
     let rows = query.fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, platform, workspace, incident_id, op, attempts, not_before, created_at) in rows {
+    for (id, platform, workspace, incident_id, op, attempts, not_before, created_at, started_at) in
+        rows
+    {
         let Some(platform) = PlatformKind::parse(&platform) else {
             continue;
         };
@@ -162,6 +170,7 @@ pub async fn pending(
             attempts,
             not_before: not_before.as_deref().map(from_db).transpose()?,
             created_at: from_db(&created_at)?,
+            started_at: started_at.as_deref().map(from_db).transpose()?,
         });
     }
     out.sort_by_key(|p| p.id);
