@@ -173,7 +173,8 @@ pub async fn serve_with_clock(
     app.recover().await?;
     let cancel = CancellationToken::new();
     let tasks = app.tasks.clone();
-    let (scheduler, dispatcher) = spawn_background(&tasks, &app, &cancel, Duration::from_secs(10));
+    let grace = settings.shutdown_grace;
+    let (scheduler, mut dispatcher) = spawn_background(&tasks, &app, &cancel, grace);
     // Both Slack transports answer through the same edge.
     let slack_edge = slack_api.map(|api| klaxon_slack::Edge {
         handler: app.engine.clone(),
@@ -277,16 +278,18 @@ pub async fn serve_with_clock(
     axum::serve(listener, service)
         .with_graceful_shutdown(stop)
         .await?;
-    tracing::info!("shutting down: finishing platform calls");
+    // No command is taken from here on; what is left gets the grace period, all of it.
+    let deadline = tokio::time::Instant::now() + grace;
+    tracing::info!(grace = ?grace, "shutting down: finishing platform calls");
     if let Some(socket) = &socket {
         socket.shutdown().await;
     }
     if let Some(discord) = discord {
         discord.shutdown().await;
     }
-    // Runbook actions in flight get a grace period to record their outcome; one still
+    // Runbook actions in flight get the grace period to record their outcome; one still
     // running after it ends `unknown` at the next start.
-    if tokio::time::timeout(Duration::from_secs(10), app.engine.actions_idle())
+    if tokio::time::timeout_at(deadline, app.engine.actions_idle())
         .await
         .is_err()
     {
@@ -296,8 +299,25 @@ pub async fn serve_with_clock(
     }
     cancel.cancel();
     let _ = scheduler.await;
-    let _ = dispatcher.await;
-    store.close().await;
+    // The dispatcher's last drain ends at the deadline at the latest: a call still pending (or
+    // cut off in flight) stays queued and is made at the next start, once.
+    if tokio::time::timeout_at(deadline, &mut dispatcher)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace = ?grace,
+            "shutdown: platform calls still pending after the grace period; they are made at the next start"
+        );
+    }
+    if tokio::time::timeout(CLOSE_WAIT, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown: the database did not close in time; SQLite's journal keeps every commit"
+        );
+    }
     if let Some(task) = tasks.failed_task() {
         anyhow::bail!(
             "the {task} kept panicking (see the log); stopped so that a fresh process can start"
@@ -305,6 +325,9 @@ pub async fn serve_with_clock(
     }
     Ok(())
 }
+
+/// How long the database may take to close at shutdown once the grace period is over.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// Starts the scheduler and the dispatcher as supervised tasks (see [`crate::supervise`]).
 pub(super) fn spawn_background(

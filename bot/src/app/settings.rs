@@ -36,6 +36,31 @@ pub struct PlatformSettings {
     /// `KLAXON_FEED_SECRET`: the key of the on-call calendar feeds' tokens; unset, no feed is
     /// served.
     pub feed_secret: Option<secrecy::SecretString>,
+    /// `KLAXON_SHUTDOWN_GRACE` (whole seconds, default 10): how long a shutdown may spend on
+    /// runbook actions in flight and pending platform calls before it leaves the rest queued
+    /// for the next start.
+    pub shutdown_grace: Duration,
+}
+
+/// The shutdown grace unless `KLAXON_SHUTDOWN_GRACE` says otherwise.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The longest grace `KLAXON_SHUTDOWN_GRACE` may ask for.
+const MAX_SHUTDOWN_GRACE: u64 = 3600;
+
+/// `KLAXON_SHUTDOWN_GRACE`: whole seconds, `10` or `10s`, from 0 to an hour.
+fn shutdown_grace(value: &str) -> anyhow::Result<Duration> {
+    let digits = value.trim().strip_suffix('s').unwrap_or(value.trim());
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s <= MAX_SHUTDOWN_GRACE && digits.bytes().all(|b| b.is_ascii_digit()))
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "KLAXON_SHUTDOWN_GRACE: `{value}` is not a number of seconds from 0 to {MAX_SHUTDOWN_GRACE}"
+            )
+        })
 }
 
 impl std::fmt::Debug for PlatformSettings {
@@ -66,6 +91,7 @@ impl std::fmt::Debug for PlatformSettings {
             .field("http_addr", &self.http_addr)
             .field("alerts_token", &self.alerts_token.as_ref().map(|_| "<set>"))
             .field("feed_secret", &self.feed_secret.as_ref().map(|_| "<set>"))
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -87,6 +113,7 @@ impl Default for PlatformSettings {
             http_addr: "127.0.0.1:3000".to_owned(),
             alerts_token: None,
             feed_secret: None,
+            shutdown_grace: SHUTDOWN_GRACE,
         }
     }
 }
@@ -129,6 +156,10 @@ impl PlatformSettings {
             http_addr: var("KLAXON_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
             alerts_token: secret("KLAXON_ALERTS_TOKEN"),
             feed_secret: secret("KLAXON_FEED_SECRET"),
+            shutdown_grace: var("KLAXON_SHUTDOWN_GRACE")
+                .map(|v| shutdown_grace(&v))
+                .transpose()?
+                .unwrap_or(SHUTDOWN_GRACE),
         })
     }
 
@@ -145,6 +176,31 @@ impl PlatformSettings {
         klaxon_discord::RestSettings {
             api_url: self.discord_api_url.clone(),
             application_id: self.discord_application_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shutdown_grace_is_whole_seconds_up_to_an_hour() {
+        assert_eq!(shutdown_grace("2").ok(), Some(Duration::from_secs(2)));
+        assert_eq!(shutdown_grace(" 30s ").ok(), Some(Duration::from_secs(30)));
+        assert_eq!(shutdown_grace("0").ok(), Some(Duration::ZERO));
+        for bad in [
+            "",
+            "s",
+            "-1",
+            "1.5",
+            "10m",
+            "3601",
+            "+5",
+            "99999999999999999999",
+        ] {
+            let e = shutdown_grace(bad).expect_err(bad).to_string();
+            assert!(e.starts_with("KLAXON_SHUTDOWN_GRACE: "), "{e}");
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Crashes at the worst moments, against the real `klaxon` binary killed with SIGKILL: after
 //! the platform made a channel or a post but before Klaxon heard so. After a restart the
-//! channel is adopted (no `-2` twin) and no post is made twice, on Slack and on Discord.
+//! channel is adopted (no `-2` twin) and no post is made twice, on Slack and on Discord. And a
+//! SIGTERM against a slow platform: the process ends within its grace period, leaves the rest
+//! queued, and the next start makes it, nothing twice.
 
 use std::path::Path;
 
@@ -53,6 +55,11 @@ async fn started(bin: &Path, dir: &Path, env: &[(&str, String)]) -> Process {
 
 /// `/inc declare sev2 <title>` over signed HTTP, answered.
 async fn slack_declare(url: &str, title: &str) {
+    slack_declare_as(url, title, "crash-declare-1").await;
+}
+
+/// The same, with its own trigger id (a delivery id: each declare needs one).
+async fn slack_declare_as(url: &str, title: &str, trigger: &str) {
     let resp = fake_slack::slash(
         url,
         &[
@@ -63,7 +70,7 @@ async fn slack_declare(url: &str, title: &str) {
             ("user_name", "alice"),
             ("command", "/inc"),
             ("text", &format!("declare sev2 {title}")),
-            ("trigger_id", "crash-declare-1"),
+            ("trigger_id", trigger),
         ],
     )
     .await;
@@ -337,5 +344,73 @@ async fn discord_posts_in_flight_at_a_crash_are_not_posted_again() {
     nonces.sort_unstable();
     nonces.dedup();
     assert_eq!(before, nonces.len(), "a post was made twice");
+    assert!(second.terminate().await.is_some_and(|s| s.success()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_slow_platform_ends_within_the_grace_and_the_next_start_makes_the_rest() {
+    let bin = binary().await;
+    let fake = FakeSlack::start().await;
+    fake.add_channel(SLACK_PAGING, "paging", false, true);
+    let dir = slack_folder();
+    let grace = std::time::Duration::from_secs(2);
+    let mut env = slack_env(&fake);
+    env.push(("KLAXON_SHUTDOWN_GRACE", "2".to_owned()));
+    let first = started(&bin, dir.path(), &env).await;
+    // Every Slack call takes 700 ms: four incidents' setup takes longer than the grace.
+    fake.set_latency(std::time::Duration::from_millis(700));
+    let titles: Vec<String> = (1..=4).map(|n| format!("Slow platform {n}")).collect();
+    for (n, title) in titles.iter().enumerate() {
+        slack_declare_as(&first.url, title, &format!("grace-{n}")).await;
+    }
+    let asked = std::time::Instant::now();
+    let status = first
+        .terminate_within(grace + std::time::Duration::from_secs(8))
+        .await;
+    let took = asked.elapsed();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(
+        took < grace + std::time::Duration::from_secs(3),
+        "SIGTERM to exit took {took:?} with a {grace:?} grace"
+    );
+    let left = {
+        let store = klaxon::store::Store::open(dir.path().join("k.db").to_str().expect("utf-8"))
+            .await
+            .expect("store");
+        let mut conn = store.read().await.expect("conn");
+        let n = klaxon::store::outbox::pending_count(&mut conn)
+            .await
+            .expect("count");
+        drop(conn);
+        store.close().await;
+        n
+    };
+    assert!(left > 0, "the grace ran out with calls still queued");
+
+    fake.set_latency(std::time::Duration::ZERO);
+    let second = started(&bin, dir.path(), &slack_env(&fake)).await;
+    settled(&dir.path().join("k.db")).await;
+    let created: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "conversations.create" && c.error.is_none())
+        .filter_map(|c| c.body["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(created.len(), titles.len(), "one channel each: {created:?}");
+    let posts = slack_posts(&fake);
+    let mut keys: Vec<&str> = posts.iter().map(|(_, k)| k.as_str()).collect();
+    keys.sort_unstable();
+    let before = keys.len();
+    keys.dedup();
+    assert_eq!(before, keys.len(), "a post was made twice: {posts:?}");
+    let paging = fake.channel(SLACK_PAGING).expect("paging");
+    for title in &titles {
+        let announced = paging
+            .posts
+            .values()
+            .filter(|m| m["text"].as_str().unwrap_or("").contains(title.as_str()))
+            .count();
+        assert_eq!(announced, 1, "{title}");
+    }
     assert!(second.terminate().await.is_some_and(|s| s.success()));
 }
