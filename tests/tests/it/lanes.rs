@@ -147,3 +147,45 @@ async fn each_lane_keeps_its_order_and_no_lane_waits_for_another() {
         "{calls:#?}"
     );
 }
+
+#[tokio::test]
+async fn paging_channel_posts_go_in_queue_order_past_an_older_incidents_backlog() {
+    let bot = TestBot::start().await;
+    bot.ok("a", "general", "/inc declare sev2 First").await;
+    bot.settle().await;
+    let ch = bot.channel_of(1).await;
+    // More of INC-1's calls are pending than one read of the outbox takes of one incident,
+    // and its page to the paging channel is queued after them, before the next declares.
+    let backlog = klaxon::store::outbox::PER_INCIDENT + 4;
+    for n in 1..=backlog {
+        bot.ok("a", &ch, &format!("/inc note step {n}")).await;
+    }
+    bot.ok("a", &ch, "/inc escalate").await;
+    for title in ["Second", "Third"] {
+        bot.ok("a", "general", &format!("/inc declare sev2 {title}"))
+            .await;
+    }
+    bot.settle().await;
+    let paging: Vec<String> = bot
+        .api
+        .posts_in("incidents")
+        .into_iter()
+        .map(|p| p.lines().next().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(paging.len(), 4, "{paging:#?}");
+    assert!(paging[0].contains("INC-1 · First"), "{paging:#?}");
+    assert!(paging[1].starts_with("📟 INC-1 (SEV2)"), "{paging:#?}");
+    assert!(paging[2].contains("INC-2 · Second"), "{paging:#?}");
+    assert!(paging[3].contains("INC-3 · Third"), "{paging:#?}");
+    // The backlog itself was made, in order, in INC-1's channel.
+    let notes: Vec<String> = bot
+        .api
+        .posts_in(&ch)
+        .into_iter()
+        .filter(|p| p.contains("step "))
+        .collect();
+    assert_eq!(notes.len(), usize::try_from(backlog).expect("count"));
+    for (n, note) in notes.iter().enumerate() {
+        assert!(note.ends_with(&format!("step {}", n + 1)), "{notes:#?}");
+    }
+}

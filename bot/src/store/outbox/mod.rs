@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use klaxon_commands::{PlatformKind, Tenant};
 use sqlx::SqliteConnection;
 
+use op::SHARED_POST_PREFIX;
 pub use op::{Op, Target};
 pub use started::{ChannelAttempt, channel_attempts, claim_channel, mark_started, release_channel};
 
@@ -117,11 +118,14 @@ type PendingRow = (
     Option<String>,
 );
 
-/// Pending calls for the given platforms: each incident's oldest call first (every incident's
-/// first, then every incident's second …, up to `PER_INCIDENT` each), in id order within a
-/// rank, so a new incident's first calls are never left out behind an older backlog. A row
-/// whose op does not decode (written by a newer Klaxon, or damaged) is marked failed here,
-/// once, with the reason.
+/// Pending calls for the given platforms, in id order: each incident's oldest calls (every
+/// incident's first, then every incident's second …, up to `PER_INCIDENT` each, `limit` in
+/// all), so a new incident's first calls are never left out behind an older backlog; and,
+/// read apart, the posts to fixed channels such as the paging channel, oldest first (up to
+/// `limit`). Those posts make one lane over many incidents: read by incident, an older
+/// incident's post past its backlog would be left out while a newer incident's is read, and
+/// the newer one would go first. A row whose op does not decode (written by a newer Klaxon,
+/// or damaged) is marked failed here, once, with the reason.
 pub async fn pending(
     conn: &mut SqliteConnection,
     platforms: &[PlatformKind],
@@ -132,20 +136,44 @@ pub async fn pending(
     }
     // Only the platforms this process serves: calls for another one must not fill the batch.
     let placeholders: Vec<String> = (3..platforms.len() + 3).map(|n| format!("${n}")).collect();
-    let sql = format!(
-        "SELECT id, platform, workspace, incident_id, op, attempts, not_before, created_at, started_at FROM (\
+    let platforms_in = placeholders.join(", ");
+    let columns =
+        "id, platform, workspace, incident_id, op, attempts, not_before, created_at, started_at";
+    let by_incident = format!(
+        "SELECT {columns} FROM (\
            SELECT *, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
-           FROM outbox WHERE state = 'pending' AND platform IN ({})\
-         ) WHERE rank <= $2 ORDER BY rank, id LIMIT $1",
-        placeholders.join(", ")
+           FROM outbox WHERE state = 'pending' AND platform IN ({platforms_in})\
+         ) WHERE rank <= $2 ORDER BY rank, id LIMIT $1"
     );
-    let mut query = sqlx::query_as::<_, PendingRow>(&sql)
+    let mut query = sqlx::query_as::<_, PendingRow>(&by_incident)
         .bind(limit)
         .bind(PER_INCIDENT);
     for p in platforms {
         query = query.bind(p.as_str());
     }
-    let rows = query.fetch_all(&mut *conn).await?;
+    let mut rows = query.fetch_all(&mut *conn).await?;
+    let shared_sql = format!(
+        "SELECT {columns} FROM outbox WHERE state = 'pending' AND op LIKE $2 \
+         AND platform IN ({platforms_in}) ORDER BY id LIMIT $1"
+    );
+    let mut query = sqlx::query_as::<_, PendingRow>(&shared_sql)
+        .bind(limit)
+        .bind(format!("{SHARED_POST_PREFIX}%"));
+    for p in platforms {
+        query = query.bind(p.as_str());
+    }
+    let shared = query.fetch_all(&mut *conn).await?;
+    // With more shared posts pending than were read, a later one read by incident would skip
+    // the older ones left out: it waits for a later read.
+    let shared_upto = (shared.len() >= usize::try_from(limit).unwrap_or(usize::MAX))
+        .then(|| shared.last().map(|row| row.0))
+        .flatten();
+    if let Some(last) = shared_upto {
+        rows.retain(|row| row.0 <= last || !row.4.starts_with(SHARED_POST_PREFIX));
+    }
+    rows.extend(shared);
+    rows.sort_unstable_by_key(|row| row.0);
+    rows.dedup_by_key(|row| row.0);
     let mut out = Vec::with_capacity(rows.len());
     for (id, platform, workspace, incident_id, op, attempts, not_before, created_at, started_at) in
         rows
@@ -173,7 +201,6 @@ pub async fn pending(
             started_at: started_at.as_deref().map(from_db).transpose()?,
         });
     }
-    out.sort_by_key(|p| p.id);
     Ok(out)
 }
 

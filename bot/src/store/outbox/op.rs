@@ -59,6 +59,10 @@ pub enum Target {
     Channel(ChannelRef),
 }
 
+/// How the stored JSON of a post to a fixed channel begins (serde writes the tag, then `to`):
+/// the outbox read finds those posts, one lane over many incidents, without decoding each row.
+pub(super) const SHARED_POST_PREFIX: &str = r#"{"op":"post","to":{"channel":"#;
+
 impl Op {
     /// Calls with the same key replace each other while pending: only the newest edit of a
     /// post, topic or alert announcement is made, so a burst of changes is one edit.
@@ -126,6 +130,34 @@ mod tests {
             timeline_entry: None,
         };
         assert_eq!(post.coalesce_key(), None);
+    }
+
+    #[test]
+    fn only_posts_to_a_fixed_channel_are_stored_with_the_shared_prefix() {
+        let message = Message::new();
+        let channel = ChannelRef::new("C1", "incidents");
+        let post = |to| Op::Post {
+            to,
+            message: message.clone(),
+            track: Some(PostKind::Announcement),
+            timeline_entry: Some(1),
+        };
+        let json = |op: &Op| serde_json::to_string(op).expect("json");
+        assert!(json(&post(Target::Channel(channel.clone()))).starts_with(SHARED_POST_PREFIX));
+        for op in [
+            post(Target::Incident),
+            Op::PostAlert {
+                alert: 1,
+                channel,
+                message: message.clone(),
+            },
+            Op::Edit {
+                kind: PostKind::Announcement,
+                message,
+            },
+        ] {
+            assert!(!json(&op).starts_with(SHARED_POST_PREFIX), "{op:?}");
+        }
     }
 
     #[test]
