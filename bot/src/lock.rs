@@ -88,7 +88,7 @@ pub fn lock_path(database: &Path) -> PathBuf {
 }
 
 /// The file behind `--db`: a plain path, or the path of an `sqlite:` URL without its query;
-/// `None` for an in-memory database.
+/// `None` for an in-memory database and for a PostgreSQL URL (see `store::Alone`).
 fn database_file(db: &str) -> Option<PathBuf> {
     let path = db
         .strip_prefix("sqlite://")
@@ -96,7 +96,8 @@ fn database_file(db: &str) -> Option<PathBuf> {
         .unwrap_or(db);
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     let memory = db.contains("mode=memory");
-    (!path.is_empty() && path != ":memory:" && !memory).then(|| PathBuf::from(path))
+    let server = db.starts_with("postgres://") || db.starts_with("postgresql://");
+    (!path.is_empty() && path != ":memory:" && !memory && !server).then(|| PathBuf::from(path))
 }
 
 fn hostname() -> String {
@@ -121,6 +122,7 @@ mod tests {
         assert_eq!(file("sqlite:k.db"), Some(PathBuf::from("k.db.lock")));
         assert_eq!(file("sqlite::memory:"), None);
         assert_eq!(file("sqlite://x.db?mode=memory"), None);
+        assert_eq!(file("postgres://klaxon@db/klaxon"), None);
     }
 
     #[test]

@@ -272,7 +272,7 @@ impl Scheduler {
     /// Decides and records one firing inside `tx`. Returns whether anything was posted.
     async fn fire(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut crate::store::Conn,
         reminder: &Reminder,
         now: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
@@ -455,7 +455,7 @@ fn reminder_backoff(failures: i64) -> Duration {
 }
 
 async fn post(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::store::Conn,
     incident: &store::Incident,
     to: Target,
     message: klaxon_commands::Message,

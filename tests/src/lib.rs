@@ -1,9 +1,11 @@
-//! Test harness: a bot on a fresh SQLite file with a manual clock, and fake platforms.
+//! Test harness: a bot on a fresh database (SQLite, or PostgreSQL: [`database`]) with a manual
+//! clock, and fake platforms.
 //!
 //! `Recorder` is a platform that records every call the outbox makes (and can be told to fail),
 //! for engine-level tests; fake Slack and Discord servers on 127.0.0.1 speak the platforms' wire formats.
 
 pub mod binary;
+pub mod database;
 pub mod fake_discord;
 pub mod fake_slack;
 pub mod postgres;
@@ -15,7 +17,6 @@ pub mod target;
 pub mod wait;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -63,7 +64,8 @@ pub struct TestBot {
     pub clock: ManualClock,
     pub api: Arc<Recorder>,
     pub config: Config,
-    pub db: PathBuf,
+    /// Its database: a SQLite file's path or a PostgreSQL URL ([`database::at`]).
+    pub db: String,
     pub tenant: Tenant,
     pub secrets: MapSecrets,
     /// How runbook actions resolve host names (the system's unless a test gives a table).
@@ -109,10 +111,8 @@ impl TestBot {
         resolver: Arc<dyn klaxon::runbooks::allow::Resolve>,
         platform: PlatformKind,
     ) -> Self {
-        let db = dir.path().join("klaxon.db");
-        let store = Store::open(db.to_str().expect("utf-8 path"))
-            .await
-            .expect("open store");
+        let db = database::at(dir.path(), "klaxon.db").await;
+        let store = Store::open(&db).await.expect("open store");
         let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
         apis.insert(platform, api.clone());
         let app = App::with_runbook_io(

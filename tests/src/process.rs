@@ -55,7 +55,10 @@ impl Process {
         command
             .arg("run")
             .env_clear()
-            .env("KLAXON_DATABASE_URL", dir.join("k.db"))
+            .env(
+                "KLAXON_DATABASE_URL",
+                crate::database::at_blocking(dir, "k.db"),
+            )
             .env("KLAXON_CONFIG", dir.join("klaxon.toml"))
             .env("KLAXON_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn");

@@ -271,21 +271,36 @@ fn emit(text: &str) {
     }
 }
 
+/// What keeps a second Klaxon off the database while this one runs: a lock file beside a
+/// SQLite file, a lock held on PostgreSQL.
+async fn one_process(
+    db: &str,
+) -> anyhow::Result<(
+    Option<crate::lock::ProcessLock>,
+    Option<crate::store::Alone>,
+)> {
+    let url = crate::store::database_url(db);
+    if crate::store::Backend::of(&url) == crate::store::Backend::Postgres {
+        return Ok((None, Some(crate::store::Alone::hold(&url).await?)));
+    }
+    Ok((crate::lock::ProcessLock::acquire(db)?, None))
+}
+
 async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
     use std::fmt::Write as _;
     let config = load_config(cli)?;
     match &cli.command {
         None | Some(Cmd::Run) if crate::app::PlatformSettings::from_env()?.any() => {
-            let _lock = crate::lock::ProcessLock::acquire(&cli.db)?;
+            let _lock = one_process(&cli.db).await?;
             let store = Store::open(&cli.db).await?;
             crate::app::run_platforms(store, config, crate::app::PlatformSettings::from_env()?)
                 .await
         }
         None | Some(Cmd::Run) => {
-            let _lock = crate::lock::ProcessLock::acquire(&cli.db)?;
+            let _lock = one_process(&cli.db).await?;
             eprintln!(
                 "klaxon: no Slack or Discord tokens set; running the console on {} (type :help).",
-                cli.db
+                crate::store::redact(&cli.db)
             );
             let store = Store::open(&cli.db).await?;
             run_console(
@@ -301,7 +316,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             .await
         }
         Some(Cmd::Console(args)) => {
-            let _lock = crate::lock::ProcessLock::acquire(&cli.db)?;
+            let _lock = one_process(&cli.db).await?;
             let store = Store::open(&cli.db).await?;
             let virtual_time = args
                 .virtual_time
@@ -500,7 +515,11 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
         }
         Some(Cmd::Migrate) => {
             Store::open(&cli.db).await?.close().await;
-            writeln!(out, "Database {} is up to date.", cli.db)?;
+            writeln!(
+                out,
+                "Database {} is up to date.",
+                crate::store::redact(&cli.db)
+            )?;
             Ok(())
         }
         Some(Cmd::Config(ConfigCmd::Check)) => {

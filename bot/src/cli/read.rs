@@ -21,8 +21,12 @@ pub(super) async fn existing(db: &str) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Whether there is a database at `db` (a path or a `sqlite:` URL) to read.
+/// Whether there is a database at `db` (a path or a `sqlite:` URL) to read; a PostgreSQL
+/// server is asked when connecting.
 pub(super) fn is_there(db: &str) -> bool {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return true;
+    }
     let path = db
         .strip_prefix("sqlite://")
         .or_else(|| db.strip_prefix("sqlite:"))
@@ -33,7 +37,7 @@ pub(super) fn is_there(db: &str) -> bool {
 
 /// Finds incident `number` (`7` or `INC-7`), in `--tenant` or the only tenant that has it.
 pub(super) async fn find(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::store::Conn,
     number: &str,
     tenant: &TenantArg,
 ) -> anyhow::Result<Incident> {

@@ -7,9 +7,9 @@
 //! dispatcher re-checks the incident before it calls the platform (a reopen in between wins)
 //! and records `archived_at` with the call's success.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{Message, Rich};
-use sqlx::SqliteConnection;
 
 use crate::config::Config;
 use crate::store::outbox::{self, Op, Target};
@@ -18,7 +18,7 @@ use crate::store::{self, Incident, timeline::EntryKind};
 
 /// At resolve: the channel is archived `archive_after` from now, where that is configured.
 pub async fn on_resolve(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     config: &Config,
     incident: &Incident,
     now: DateTime<Utc>,
@@ -33,7 +33,7 @@ pub async fn on_resolve(
 /// At reopen: a pending archive is cancelled, and a channel already archived comes back. It
 /// answers the sentence the reopen's reply adds, if any.
 pub async fn on_reopen(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident: &Incident,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<&'static str>> {
@@ -83,7 +83,7 @@ pub async fn on_reopen(
 /// would post there end now, and the last post names what is still open. Returns whether
 /// anything was queued.
 pub async fn fire(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident: &Incident,
     reminder: i64,
     now: DateTime<Utc>,

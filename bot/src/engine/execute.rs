@@ -215,7 +215,7 @@ impl Runner {
 
 /// Queues a post in the incident channel showing a timeline entry.
 async fn post(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::store::Conn,
     incident: &Incident,
     entry: i64,
     message: Message,

@@ -16,10 +16,10 @@ pub mod render;
 
 use std::sync::Arc;
 
+use crate::store::Conn;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{Command, Handler, Input, Invocation, Reply, Rich, UserError};
-use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
@@ -302,7 +302,7 @@ pub(crate) type ActionResult = Result<Reply, ActionError>;
 
 /// What an action works with: the open transaction, the request, the time and the config.
 pub(crate) struct Ctx<'a> {
-    pub conn: &'a mut SqliteConnection,
+    pub conn: &'a mut Conn,
     pub inv: &'a Invocation,
     pub now: DateTime<Utc>,
     pub config: &'a Config,

@@ -2,9 +2,9 @@
 //! and shift reminders from the rotas (covers applied), and firing one: who hands over to whom,
 //! with the open incidents each is in and their handoff fields, queued in the outbox.
 
+use crate::store::Conn;
 use chrono::{DateTime, Duration, Utc};
 use klaxon_commands::{ChannelRef, Message, Rich, UserRef};
-use sqlx::SqliteConnection;
 
 use crate::config::Config;
 use crate::oncall::{Layer, Schedule, Schedules, Shift, utc};
@@ -21,7 +21,7 @@ pub const REMINDER: &str = "reminder";
 /// shifts starting then (plus the lead time). Already planned notices stay as they are; ones a
 /// later cover made stale are skipped when they fall due.
 pub async fn plan(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     config: &Config,
     schedules: &Schedules,
     now: DateTime<Utc>,
@@ -94,7 +94,7 @@ fn person(id: &str) -> UserRef {
 /// Fires `notice`: checks at fire time that the handoff still happens (covers may have moved
 /// it) and queues one post per configured target. Returns whether anything was posted.
 pub async fn fire(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     config: &Config,
     schedules: &Schedules,
     notice: &Notice,
@@ -115,7 +115,7 @@ pub async fn fire(
 }
 
 async fn post(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     config: &Config,
     schedule: &Schedule,
     layer: &Layer,
@@ -217,7 +217,7 @@ async fn post(
 /// `m` with the open incidents of `tenant` that `who` declared or holds a role in, each with
 /// its handoff fields.
 async fn involved(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     mut m: Message,
     tenant: &klaxon_commands::Tenant,
     who: &UserRef,

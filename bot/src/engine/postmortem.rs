@@ -3,11 +3,11 @@
 //! blameless template; a team can replace it (`[postmortem] template`). Sections with nothing
 //! recorded carry a prompt for the author, never invented content.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::Severity;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
 use crate::clock::long;
 use crate::config::Config;
@@ -126,7 +126,7 @@ pub struct Followup {
 
 /// Gathers an incident's record into a template context.
 pub async fn gather(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     config: &Config,
     incident: &Incident,
     version: i64,

@@ -4,9 +4,9 @@
 //! schedule is never out of step with the state it is computed from. The [`crate::scheduler`]
 //! fires what is due.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{ChannelRef, Message, Rich, UserRef};
-use sqlx::SqliteConnection;
 
 use crate::clock::short;
 use crate::config::{AckTarget, Config, Trigger};
@@ -75,7 +75,7 @@ pub fn ack_due(
 
 /// Re-reads the incident and sets its status and acknowledgement schedules from its state.
 pub async fn rekey(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     config: &Config,
     incident_id: i64,
     now: DateTime<Utc>,
@@ -101,7 +101,7 @@ pub async fn rekey(
 
 /// At declare: the schedules, the checklist and its nudges. Returns the checklist to post.
 pub async fn on_declare(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     config: &Config,
     incident: &Incident,
     now: DateTime<Utc>,
@@ -136,7 +136,7 @@ fn trigger_name(t: Trigger) -> &'static str {
 
 /// Ticks the open items that `trigger` completes; returns their numbers.
 pub async fn tick(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident: &Incident,
     trigger: Trigger,
     by: &UserRef,
@@ -254,7 +254,7 @@ enum Resolved {
 /// What a tier means now: a mention as written, or the person on call for a schedule layer
 /// now, covers applied.
 async fn resolve_tier(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     schedules: &Schedules,
     raw: &str,
     now: DateTime<Utc>,
@@ -309,7 +309,7 @@ async fn resolve_tier(
 /// tier that names a schedule layer pages whoever is on call for it now (covers applied); when
 /// nobody is, the next tier is paged and the page says so.
 pub async fn escalate(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     config: &Config,
     schedules: &Schedules,
     incident: &Incident,
@@ -466,7 +466,7 @@ pub fn status_reminder(
 /// At resolution: the postmortem is due `due_business_days` business days later, with a
 /// reminder the business day before and one when it falls due. Returns the due time.
 pub async fn schedule_postmortem(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     config: &Config,
     incident_id: i64,
     resolved_at: DateTime<Utc>,
@@ -483,10 +483,7 @@ pub async fn schedule_postmortem(
 }
 
 /// At reopen: no postmortem is due until the incident is resolved again.
-pub async fn cancel_postmortem(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-) -> anyhow::Result<()> {
+pub async fn cancel_postmortem(conn: &mut Conn, incident_id: i64) -> anyhow::Result<()> {
     store::reminders::cancel(conn, incident_id, Kind::Postmortem, None).await?;
     store::postmortems::set_due(conn, incident_id, None).await
 }
@@ -499,7 +496,7 @@ pub fn followup_overdue_at(config: &Config, due: chrono::NaiveDate) -> DateTime<
 }
 
 /// Who a reminder about the incident goes to: the IC, or the declarer while there is none.
-pub async fn owner(conn: &mut SqliteConnection, incident: &Incident) -> anyhow::Result<UserRef> {
+pub async fn owner(conn: &mut Conn, incident: &Incident) -> anyhow::Result<UserRef> {
     let roles = store::incidents::roles(conn, incident.id).await?;
     Ok(roles
         .into_iter()

@@ -1,11 +1,11 @@
 //! One call's attempt: what each [`Op`] asks of the platform, and what its success records.
 
+use crate::store::Conn;
 use chrono::Utc;
 use klaxon_commands::naming;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Message, NewChannel, Once, Rich, Span, Tenant, Upload,
 };
-use sqlx::SqliteConnection;
 
 use super::{Dispatcher, Failure, MAX_NAME_TRIES, Op, Target, enqueue};
 use crate::store::posts::PostKind;
@@ -219,7 +219,7 @@ impl Dispatcher {
     /// exist for Klaxon: the incident's channel is told, naming whoever declared, with the fix.
     pub(super) async fn tell_declarer(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Conn,
         call: &store::outbox::Pending,
         reason: &str,
     ) -> anyhow::Result<bool> {

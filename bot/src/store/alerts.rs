@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{MessageRef, PlatformKind, Severity, Tenant};
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
@@ -65,7 +65,7 @@ struct Row {
     severity: i64,
     labels: String,
     link: Option<String>,
-    auto_declare: bool,
+    auto_declare: super::Flag,
     state: String,
     fired: i64,
     first_seen: String,
@@ -90,7 +90,7 @@ fn from_row(r: Row) -> anyhow::Result<Alert> {
             .ok_or_else(|| anyhow::anyhow!("alert {}: bad severity {}", r.id, r.severity))?,
         labels: serde_json::from_str(&r.labels)?,
         link: r.link,
-        auto_declare: r.auto_declare,
+        auto_declare: r.auto_declare.into(),
         firing: r.state == "firing",
         fired: r.fired,
         first_seen: from_db(&r.first_seen)?,
@@ -101,7 +101,7 @@ fn from_row(r: Row) -> anyhow::Result<Alert> {
     })
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<Alert>> {
+pub async fn get(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Alert>> {
     let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM alerts WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -111,7 +111,7 @@ pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<
 
 /// The alert with this fingerprint announced in this channel, if any.
 pub async fn find(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     channel_id: &str,
     fingerprint: &str,
@@ -130,10 +130,7 @@ pub async fn find(
 }
 
 /// The alerts an incident was declared from.
-pub async fn of_incident(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-) -> anyhow::Result<Vec<Alert>> {
+pub async fn of_incident(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<Alert>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM alerts WHERE incident_id = $1 ORDER BY id"
     ))
@@ -143,7 +140,7 @@ pub async fn of_incident(
     rows.into_iter().map(from_row).collect()
 }
 
-pub async fn insert(conn: &mut SqliteConnection, new: NewAlert<'_>) -> anyhow::Result<i64> {
+pub async fn insert(conn: &mut Conn, new: NewAlert<'_>) -> anyhow::Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO alerts (platform, workspace, channel_id, fingerprint, source, title, summary, \
          severity, labels, link, auto_declare, state, fired, first_seen, last_seen) \
@@ -159,7 +156,7 @@ pub async fn insert(conn: &mut SqliteConnection, new: NewAlert<'_>) -> anyhow::R
     .bind(i64::from(new.severity.level()))
     .bind(serde_json::to_string(new.labels)?)
     .bind(new.link)
-    .bind(new.auto_declare)
+    .bind(super::Flag(new.auto_declare))
     .bind(to_db(new.at))
     .fetch_one(&mut *conn)
     .await?;
@@ -167,11 +164,7 @@ pub async fn insert(conn: &mut SqliteConnection, new: NewAlert<'_>) -> anyhow::R
 }
 
 /// The alert fired again: one more notification, firing (again, if it had resolved).
-pub async fn fired_again(
-    conn: &mut SqliteConnection,
-    id: i64,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn fired_again(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE alerts SET fired = fired + 1, last_seen = $1, state = 'firing', resolved_at = NULL \
          WHERE id = $2",
@@ -183,11 +176,7 @@ pub async fn fired_again(
     Ok(())
 }
 
-pub async fn resolve(
-    conn: &mut SqliteConnection,
-    id: i64,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn resolve(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query("UPDATE alerts SET state = 'resolved', resolved_at = $1 WHERE id = $2")
         .bind(to_db(at))
         .bind(id)
@@ -196,7 +185,7 @@ pub async fn resolve(
     Ok(())
 }
 
-pub async fn link(conn: &mut SqliteConnection, id: i64, incident_id: i64) -> anyhow::Result<()> {
+pub async fn link(conn: &mut Conn, id: i64, incident_id: i64) -> anyhow::Result<()> {
     sqlx::query("UPDATE alerts SET incident_id = $1 WHERE id = $2")
         .bind(incident_id)
         .bind(id)
@@ -211,11 +200,7 @@ pub fn edit_key(id: i64) -> String {
 }
 
 /// Supersedes the alert's pending edits that have not been tried: only the newest is made.
-pub async fn supersede_edits(
-    conn: &mut SqliteConnection,
-    id: i64,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn supersede_edits(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE outbox SET state = 'superseded', finished_at = $1 \
          WHERE state = 'pending' AND attempts = 0 AND incident_id IS NULL AND coalesce_key = $2",
@@ -228,11 +213,7 @@ pub async fn supersede_edits(
 }
 
 /// Remembers the announcement, so later changes edit it.
-pub async fn set_message(
-    conn: &mut SqliteConnection,
-    id: i64,
-    message: &MessageRef,
-) -> anyhow::Result<()> {
+pub async fn set_message(conn: &mut Conn, id: i64, message: &MessageRef) -> anyhow::Result<()> {
     sqlx::query("UPDATE alerts SET message_ref = $1 WHERE id = $2")
         .bind(&message.0)
         .bind(id)

@@ -1,8 +1,8 @@
 //! Messages captured into the timeline by a reaction, and who marked them.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{Captured, UserRef};
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
@@ -34,7 +34,7 @@ type Row = (
 );
 
 pub async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     message_ref: &str,
 ) -> anyhow::Result<Option<Capture>> {
@@ -80,7 +80,7 @@ pub async fn get(
 
 /// Records a newly captured message; returns its id.
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     channel_id: &str,
     message_ref: &str,
@@ -110,7 +110,7 @@ pub async fn insert(
 
 /// Sets (or clears) the entry that shows the capture.
 pub async fn set_timeline(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     timeline_id: Option<i64>,
 ) -> anyhow::Result<()> {
@@ -123,12 +123,7 @@ pub async fn set_timeline(
 }
 
 /// The message was edited: what it says now.
-pub async fn edited(
-    conn: &mut SqliteConnection,
-    id: i64,
-    text: &str,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn edited(conn: &mut Conn, id: i64, text: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query("UPDATE captured_messages SET text = $1, edited_at = $2 WHERE id = $3")
         .bind(text)
         .bind(to_db(at))
@@ -139,11 +134,7 @@ pub async fn edited(
 }
 
 /// The message was deleted on the platform; what it said is kept.
-pub async fn deleted(
-    conn: &mut SqliteConnection,
-    id: i64,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn deleted(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query("UPDATE captured_messages SET deleted_at = $1 WHERE id = $2")
         .bind(to_db(at))
         .bind(id)
@@ -152,17 +143,19 @@ pub async fn deleted(
     Ok(())
 }
 
-pub async fn mark(conn: &mut SqliteConnection, id: i64, user_id: &str) -> anyhow::Result<()> {
-    sqlx::query("INSERT OR IGNORE INTO capture_marks (capture_id, user_id) VALUES ($1, $2)")
-        .bind(id)
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn mark(conn: &mut Conn, id: i64, user_id: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO capture_marks (capture_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
 /// Takes one person's mark off; returns how many marks remain.
-pub async fn unmark(conn: &mut SqliteConnection, id: i64, user_id: &str) -> anyhow::Result<i64> {
+pub async fn unmark(conn: &mut Conn, id: i64, user_id: &str) -> anyhow::Result<i64> {
     sqlx::query("DELETE FROM capture_marks WHERE capture_id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)

@@ -1,8 +1,8 @@
 //! Checklist items of an incident.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::UserRef;
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
@@ -39,7 +39,7 @@ fn item((item, text, due_at, ticked_by, done_at, by_id, by_name): Row) -> anyhow
 }
 
 pub async fn add(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     item: i64,
     text: &str,
@@ -61,7 +61,7 @@ pub async fn add(
 }
 
 /// Every item, in order.
-pub async fn all(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Result<Vec<Item>> {
+pub async fn all(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<Item>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT item, text, due_at, ticked_by, done_at, done_by_id, done_by_name \
          FROM checklist_items WHERE incident_id = $1 ORDER BY item",
@@ -74,7 +74,7 @@ pub async fn all(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Resul
 
 /// Ticks (`Some`) or unticks (`None`) an item.
 pub async fn set_done(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     item: i64,
     done: Option<(&UserRef, DateTime<Utc>)>,

@@ -1,14 +1,14 @@
 //! Deliveries already answered, so a platform retry or a double click has one effect.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{Reply, Tenant};
-use sqlx::SqliteConnection;
 
 use crate::clock::to_db;
 
 /// The reply already given to this delivery, if any.
 pub async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     delivery_id: &str,
 ) -> anyhow::Result<Option<Reply>> {
@@ -26,7 +26,7 @@ pub async fn get(
 
 /// Records the reply in the command's own transaction.
 pub async fn put(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     delivery_id: &str,
     at: DateTime<Utc>,
@@ -47,13 +47,10 @@ pub async fn put(
 }
 
 /// Deletes up to `limit` deliveries received before `before`; returns how many.
-pub async fn prune(
-    conn: &mut SqliteConnection,
-    before: DateTime<Utc>,
-    limit: i64,
-) -> anyhow::Result<u64> {
+pub async fn prune(conn: &mut Conn, before: DateTime<Utc>, limit: i64) -> anyhow::Result<u64> {
     let done = sqlx::query(
-        "DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries \
+        "DELETE FROM deliveries WHERE (platform, workspace, delivery_id) IN \
+         (SELECT platform, workspace, delivery_id FROM deliveries \
          WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
     )
     .bind(to_db(before))

@@ -1,12 +1,12 @@
 //! On-call calendar feeds: the generation each feed's address is made from.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use crate::clock::to_db;
 
 /// The feed's generation, if it was ever issued.
-pub async fn generation(conn: &mut SqliteConnection, feed: &str) -> anyhow::Result<Option<i64>> {
+pub async fn generation(conn: &mut Conn, feed: &str) -> anyhow::Result<Option<i64>> {
     let generation: Option<i64> =
         sqlx::query_scalar("SELECT generation FROM oncall_feeds WHERE feed = $1")
             .bind(feed)
@@ -18,7 +18,7 @@ pub async fn generation(conn: &mut SqliteConnection, feed: &str) -> anyhow::Resu
 /// Issues the feed (generation 1) if it is new, or moves it to the next generation when
 /// `rotate`; returns the generation now in force.
 pub async fn issue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     feed: &str,
     rotate: bool,
     now: DateTime<Utc>,
@@ -26,8 +26,8 @@ pub async fn issue(
     let generation: i64 = sqlx::query_scalar(
         "INSERT INTO oncall_feeds (feed, generation, issued_at) VALUES ($1, 1, $2) \
          ON CONFLICT (feed) DO UPDATE SET \
-           generation = generation + (CASE WHEN $3 THEN 1 ELSE 0 END), \
-           rotated_at = CASE WHEN $3 THEN $2 ELSE rotated_at END \
+           generation = oncall_feeds.generation + (CASE WHEN $3 THEN 1 ELSE 0 END), \
+           rotated_at = CASE WHEN $3 THEN $2 ELSE oncall_feeds.rotated_at END \
          RETURNING generation",
     )
     .bind(feed)

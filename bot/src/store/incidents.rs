@@ -1,8 +1,8 @@
 //! Incidents and their roles.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{ChannelRef, PlatformKind, Role, Severity, Status, Tenant, UserRef};
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
@@ -64,7 +64,7 @@ pub(super) struct Row {
     title: String,
     severity: i64,
     status: String,
-    private: bool,
+    private: super::Flag,
     declared_by_id: String,
     declared_by_name: Option<String>,
     declared_in: String,
@@ -82,7 +82,7 @@ pub(super) struct Row {
     channel_id: Option<String>,
     escalation_tier: i64,
     update_every_secs: Option<i64>,
-    reminders_off: bool,
+    reminders_off: super::Flag,
 }
 
 impl TryFrom<Row> for Incident {
@@ -108,7 +108,7 @@ impl TryFrom<Row> for Incident {
                 .ok_or_else(|| anyhow::anyhow!("bad severity {}", r.severity))?,
             status: klaxon_commands::Status::parse(&r.status)
                 .map_err(|_| anyhow::anyhow!("bad status {:?}", r.status))?,
-            private: r.private,
+            private: r.private.into(),
             declared_by: user(r.declared_by_id, r.declared_by_name),
             declared_in: r.declared_in,
             declared_at: from_db(&r.declared_at)?,
@@ -125,7 +125,7 @@ impl TryFrom<Row> for Incident {
                 .update_every_secs
                 .and_then(|s| u64::try_from(s).ok())
                 .map(klaxon_commands::Duration::from_secs),
-            reminders_off: r.reminders_off,
+            reminders_off: r.reminders_off.into(),
         })
     }
 }
@@ -148,7 +148,7 @@ pub(super) fn convert(rows: Vec<Row>) -> anyhow::Result<Vec<Incident>> {
     rows.into_iter().map(Incident::try_from).collect()
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<Incident>> {
+pub async fn get(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Incident>> {
     let row = sqlx::query_as::<_, Row>(&select("id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -158,7 +158,7 @@ pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<
 
 /// The incident whose channel this is, if any.
 pub async fn by_channel(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     channel_id: &str,
 ) -> anyhow::Result<Option<Incident>> {
@@ -175,7 +175,7 @@ pub async fn by_channel(
 
 /// The incident whose channel Klaxon planned under this name.
 pub async fn by_planned_channel(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     name: &str,
 ) -> anyhow::Result<Option<Incident>> {
@@ -191,7 +191,7 @@ pub async fn by_planned_channel(
 }
 
 pub async fn by_number(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     number: i64,
 ) -> anyhow::Result<Option<Incident>> {
@@ -205,10 +205,7 @@ pub async fn by_number(
 }
 
 /// Every incident numbered `number`, in any tenant (for the CLI, which may not know the tenant).
-pub async fn by_number_any_tenant(
-    conn: &mut SqliteConnection,
-    number: i64,
-) -> anyhow::Result<Vec<Incident>> {
+pub async fn by_number_any_tenant(conn: &mut Conn, number: i64) -> anyhow::Result<Vec<Incident>> {
     let rows = sqlx::query_as::<_, Row>(&select("number = $1 ORDER BY platform, workspace"))
         .bind(number)
         .fetch_all(&mut *conn)
@@ -217,7 +214,7 @@ pub async fn by_number_any_tenant(
 }
 
 /// Open incidents of a tenant, worst first, then oldest first.
-pub async fn open(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow::Result<Vec<Incident>> {
+pub async fn open(conn: &mut Conn, tenant: &Tenant) -> anyhow::Result<Vec<Incident>> {
     let rows = sqlx::query_as::<_, Row>(&select(
         "platform = $1 AND workspace = $2 AND status <> 'resolved' ORDER BY severity, number",
     ))
@@ -229,7 +226,7 @@ pub async fn open(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow::Resul
 }
 
 /// Every incident, in every tenant, newest first (for the CLI).
-pub async fn all(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Incident>> {
+pub async fn all(conn: &mut Conn) -> anyhow::Result<Vec<Incident>> {
     let rows = sqlx::query_as::<_, Row>(&select("1 = 1 ORDER BY declared_at DESC, id DESC"))
         .fetch_all(&mut *conn)
         .await?;
@@ -237,7 +234,7 @@ pub async fn all(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Incident>> {
 }
 
 /// How many incidents are open, by severity, across every tenant (for `/metrics`).
-pub async fn open_by_severity(conn: &mut SqliteConnection) -> anyhow::Result<Vec<(Severity, i64)>> {
+pub async fn open_by_severity(conn: &mut Conn) -> anyhow::Result<Vec<(Severity, i64)>> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT severity, COUNT(*) FROM incidents WHERE status <> 'resolved' GROUP BY severity",
     )
@@ -250,7 +247,7 @@ pub async fn open_by_severity(conn: &mut SqliteConnection) -> anyhow::Result<Vec
 }
 
 /// The next per-tenant number. Call inside the write transaction that inserts it.
-pub async fn next_number(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow::Result<i64> {
+pub async fn next_number(conn: &mut Conn, tenant: &Tenant) -> anyhow::Result<i64> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COALESCE((SELECT number FROM incidents WHERE platform = $1 AND workspace = $2 \
          ORDER BY number DESC LIMIT 1), 0) + 1",
@@ -265,7 +262,7 @@ pub async fn next_number(conn: &mut SqliteConnection, tenant: &Tenant) -> anyhow
 /// Whether an incident of this tenant other than `except` already uses (or planned) a
 /// channel name.
 pub async fn channel_name_used(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     name: &str,
     except: Option<i64>,
@@ -273,9 +270,9 @@ pub async fn channel_name_used(
     // Two indexed lookups rather than one OR, which SQLite would answer with a scan.
     let used: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM incidents WHERE platform = $1 AND workspace = $2 \
-         AND channel_planned = $3 AND id IS NOT $4 \
+         AND channel_planned = $3 AND id IS DISTINCT FROM $4 \
          UNION ALL SELECT 1 FROM incidents WHERE platform = $1 AND workspace = $2 \
-         AND channel_name = $3 AND id IS NOT $4 LIMIT 1",
+         AND channel_name = $3 AND id IS DISTINCT FROM $4 LIMIT 1",
     )
     .bind(tenant.platform.as_str())
     .bind(&tenant.workspace)
@@ -300,7 +297,7 @@ pub struct NewIncident<'a> {
     pub channel: &'a str,
 }
 
-pub async fn insert(conn: &mut SqliteConnection, new: NewIncident<'_>) -> anyhow::Result<i64> {
+pub async fn insert(conn: &mut Conn, new: NewIncident<'_>) -> anyhow::Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO incidents (platform, workspace, number, title, severity, status, private, \
          declared_by_id, declared_by_name, declared_in, declared_at, channel_base, channel_planned, \
@@ -312,7 +309,7 @@ pub async fn insert(conn: &mut SqliteConnection, new: NewIncident<'_>) -> anyhow
     .bind(new.number)
     .bind(new.title)
     .bind(i64::from(new.severity.level()))
-    .bind(new.private)
+    .bind(super::Flag(new.private))
     .bind(&new.declared_by.id)
     .bind(&new.declared_by.name)
     .bind(new.declared_in)
@@ -324,11 +321,7 @@ pub async fn insert(conn: &mut SqliteConnection, new: NewIncident<'_>) -> anyhow
     Ok(id)
 }
 
-pub async fn set_severity(
-    conn: &mut SqliteConnection,
-    id: i64,
-    severity: Severity,
-) -> anyhow::Result<()> {
+pub async fn set_severity(conn: &mut Conn, id: i64, severity: Severity) -> anyhow::Result<()> {
     sqlx::query("UPDATE incidents SET severity = $1 WHERE id = $2")
         .bind(i64::from(severity.level()))
         .bind(id)
@@ -339,7 +332,7 @@ pub async fn set_severity(
 
 /// Sets the status; `resolved_at` and `resolution` follow it (set on resolve, cleared on reopen).
 pub async fn set_status(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     status: Status,
     at: DateTime<Utc>,
@@ -360,7 +353,7 @@ pub async fn set_status(
 }
 
 pub async fn acknowledge(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     by: &UserRef,
     at: DateTime<Utc>,
@@ -379,7 +372,7 @@ pub async fn acknowledge(
 }
 
 pub async fn record_update(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     text: &str,
     at: DateTime<Utc>,
@@ -394,11 +387,7 @@ pub async fn record_update(
 }
 
 /// Records the channel the platform created for the incident.
-pub async fn set_channel(
-    conn: &mut SqliteConnection,
-    id: i64,
-    channel: &ChannelRef,
-) -> anyhow::Result<()> {
+pub async fn set_channel(conn: &mut Conn, id: i64, channel: &ChannelRef) -> anyhow::Result<()> {
     sqlx::query("UPDATE incidents SET channel_id = $1, channel_name = $2 WHERE id = $3")
         .bind(&channel.id)
         .bind(&channel.name)
@@ -409,10 +398,7 @@ pub async fn set_channel(
 }
 
 /// When Klaxon archived the incident's channel; `None` while it is not archived.
-pub async fn archived_at(
-    conn: &mut SqliteConnection,
-    id: i64,
-) -> anyhow::Result<Option<DateTime<Utc>>> {
+pub async fn archived_at(conn: &mut Conn, id: i64) -> anyhow::Result<Option<DateTime<Utc>>> {
     let at: Option<Option<String>> =
         sqlx::query_scalar("SELECT archived_at FROM incidents WHERE id = $1")
             .bind(id)
@@ -423,7 +409,7 @@ pub async fn archived_at(
 
 /// Records that the incident's channel was archived (`Some`) or brought back (`None`).
 pub async fn set_archived(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     at: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
@@ -436,10 +422,7 @@ pub async fn set_archived(
 }
 
 /// Who holds each role, in role order.
-pub async fn roles(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-) -> anyhow::Result<Vec<(Role, UserRef)>> {
+pub async fn roles(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<(Role, UserRef)>> {
     let rows: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT role, user_id, user_name FROM roles WHERE incident_id = $1")
             .bind(incident_id)
@@ -457,7 +440,7 @@ pub async fn roles(
 }
 
 pub async fn set_role(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     role: Role,
     user: &UserRef,
@@ -479,11 +462,7 @@ pub async fn set_role(
     Ok(())
 }
 
-pub async fn set_escalation_tier(
-    conn: &mut SqliteConnection,
-    id: i64,
-    tier: i64,
-) -> anyhow::Result<()> {
+pub async fn set_escalation_tier(conn: &mut Conn, id: i64, tier: i64) -> anyhow::Result<()> {
     sqlx::query("UPDATE incidents SET escalation_tier = $1 WHERE id = $2")
         .bind(tier)
         .bind(id)
@@ -494,14 +473,14 @@ pub async fn set_escalation_tier(
 
 /// `/inc remind every` (`Some`) and `/inc remind off`/`on` settings.
 pub async fn set_reminder_settings(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     update_every: Option<klaxon_commands::Duration>,
     off: bool,
 ) -> anyhow::Result<()> {
     sqlx::query("UPDATE incidents SET update_every_secs = $1, reminders_off = $2 WHERE id = $3")
         .bind(update_every.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
-        .bind(off)
+        .bind(super::Flag(off))
         .bind(id)
         .execute(&mut *conn)
         .await?;

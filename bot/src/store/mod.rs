@@ -1,10 +1,13 @@
 //! All of Klaxon's SQL. Nothing outside this module writes a query.
 //!
-//! SQLite through sqlx: migrations embedded and applied at open, WAL, a busy timeout, foreign
-//! keys on, and `synchronous = FULL` so a committed command survives a power cut. One writer
-//! task owns the only write connection ([`writer`]): [`Store::begin`] leases it inside a
-//! savepoint and commits with whatever else arrived meanwhile (group commit). Reads go to a
-//! pool of read-only connections ([`Store::read`]) and never wait for the writer.
+//! Two backends behind one API, through sqlx's `Any` driver: SQLite, the embedded default (WAL,
+//! a busy timeout, foreign keys on, and `synchronous = FULL` so a committed command survives a
+//! power cut), and PostgreSQL when the database URL says `postgres://` ([`Backend`]). Every
+//! query is written once, in SQL both accept (`$1` placeholders, integers for flags, UTC text
+//! for times); the schema of each is in `migrations/<backend>/`, embedded and applied at open.
+//! One writer task owns the only write connection ([`writer`]): [`Store::begin`] leases it
+//! inside a savepoint and commits with whatever else arrived meanwhile (group commit). Reads go
+//! to a pool of read-only connections ([`Store::read`]) and never wait for the writer.
 
 pub mod alerts;
 pub mod captures;
@@ -29,8 +32,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 use tokio::sync::{mpsc, oneshot};
 
 pub use incidents::Incident;
@@ -38,8 +42,54 @@ pub use timeline::Entry;
 use writer::Request;
 pub use writer::Write;
 
-/// The migrations in `migrations/`, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+/// The database driver every query runs on: sqlx's `Any`, SQLite or PostgreSQL underneath.
+pub type Db = sqlx::Any;
+
+/// A connection to either backend: what every store function takes.
+pub type Conn = sqlx::AnyConnection;
+
+/// The SQLite schema (`migrations/sqlite/`), embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// The PostgreSQL schema (`migrations/postgres/`), embedded in the binary.
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A file, the embedded default.
+    Sqlite,
+    /// A PostgreSQL server (13 or newer), shared by any number of replicas.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL (as [`database_url`] gives it) names.
+    pub fn of(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+
+    /// The schema's migrations.
+    pub fn migrator(self) -> &'static sqlx::migrate::Migrator {
+        match self {
+            Self::Sqlite => &MIGRATOR,
+            Self::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+
+    /// How the writer opens a batch: SQLite takes its write lock at once, so a batch never
+    /// fails half-way for want of it; PostgreSQL locks row by row.
+    pub(crate) fn begin(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+}
 
 /// Read-only connections: reads of pages, metrics, the dispatcher and the scheduler at once.
 const READERS: u32 = 4;
@@ -52,8 +102,10 @@ const LEASE_WAIT: Duration = Duration::from_secs(30);
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Which engine it is.
+    backend: Backend,
     /// Read-only connections.
-    read: SqlitePool,
+    read: AnyPool,
     /// The writer task's queue (bounded: [`writer::QUEUE`]).
     writer: mpsc::Sender<Request>,
     /// Batches the writer has committed.
@@ -62,12 +114,34 @@ pub struct Store {
     lease_wait: Duration,
 }
 
-/// Turns `--db` / `KLAXON_DATABASE_URL` into an sqlx URL: a plain path is a file path.
+/// Turns `--db` / `KLAXON_DATABASE_URL` into an sqlx URL: a plain path is a SQLite file path;
+/// `sqlite:…`, `postgres://…` and `postgresql://…` are taken as they are.
 pub fn database_url(db: &str) -> String {
-    if db.starts_with("sqlite:") {
+    if db.starts_with("sqlite:") || Backend::of(db) == Backend::Postgres {
         db.to_owned()
     } else {
         format!("sqlite://{db}")
+    }
+}
+
+/// A database location fit for a log or an error: a URL's password is left out.
+pub fn redact(db: &str) -> String {
+    match url::Url::parse(db) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("…"));
+            url.to_string()
+        }
+        _ => db.to_owned(),
+    }
+}
+
+/// What each read-only connection is set to once opened.
+fn reader_settings(backend: Backend) -> &'static [&'static str] {
+    match backend {
+        // The file is opened read-only (`mode=ro`); a reader waits for a checkpoint at most this.
+        Backend::Sqlite => &["PRAGMA busy_timeout = 10000"],
+        // A read connection that tries to write fails, as SQLite's does.
+        Backend::Postgres => &["SET default_transaction_read_only = on"],
     }
 }
 
@@ -91,35 +165,61 @@ impl Store {
             !in_memory(db),
             "an in-memory database ({db}) cannot be shared by Klaxon's writer and readers: give a file path"
         );
+        sqlx::any::install_default_drivers();
         let url = database_url(db);
-        let options = SqliteConnectOptions::from_str(&url)
-            .with_context(|| format!("bad database location {db:?}"))?
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let write = options
-            .clone()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-        let conn = SqliteConnection::connect_with(&write)
+        let backend = Backend::of(&url);
+        let (write, read) = match backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&url)
+                    .with_context(|| format!("bad database location {db:?}"))?;
+                let write = options.clone().create_if_missing(true).to_url_lossy();
+                let read = options.read_only(true).to_url_lossy();
+                (
+                    AnyConnectOptions::from_url(&write)?,
+                    AnyConnectOptions::from_url(&read)?,
+                )
+            }
+            Backend::Postgres => {
+                let options = AnyConnectOptions::from_str(&url)
+                    .context("bad PostgreSQL URL (postgres://user:password@host/database)")?;
+                (options.clone(), options)
+            }
+        };
+        let conn = writer::open(backend, &write)
             .await
-            .with_context(|| format!("opening database {db}"))?;
-        let read = SqlitePoolOptions::new()
+            .with_context(|| format!("opening database {}", redact(db)))?;
+        let read = AnyPoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.read_only(true))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    for pragma in reader_settings(backend) {
+                        conn.execute(*pragma).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(read)
             .await
-            .with_context(|| format!("opening database {db} for reading"))?;
+            .with_context(|| format!("opening database {} for reading", redact(db)))?;
         let (writer, requests) = mpsc::channel(writer::QUEUE);
         let commits = Arc::new(AtomicU64::new(0));
         // The store's own task: it ends when the store is closed or its last handle dropped.
-        tokio::spawn(writer::Writer::new(conn, write, requests, Arc::clone(&commits)).run());
+        tokio::spawn(
+            writer::Writer::new(conn, backend, write, requests, Arc::clone(&commits)).run(),
+        );
         Ok(Self {
+            backend,
             read,
             writer,
             commits,
             lease_wait: LEASE_WAIT,
         })
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -164,7 +264,7 @@ impl Store {
     }
 
     /// A read-only pooled connection; it sees what is committed and never waits for a writer.
-    pub async fn read(&self) -> anyhow::Result<sqlx::pool::PoolConnection<Sqlite>> {
+    pub async fn read(&self) -> anyhow::Result<sqlx::pool::PoolConnection<Db>> {
         self.read
             .acquire()
             .await
@@ -214,8 +314,42 @@ impl Store {
     }
 }
 
+/// One Klaxon per PostgreSQL database, held for the life of the process: a session advisory
+/// lock on a connection of its own (it ends with the connection, `kill -9` of the process
+/// included). Replicas that share one database must claim each reminder and each platform call
+/// before making it; until they do, a second process is refused, as on a SQLite file.
+pub struct Alone {
+    _conn: Conn,
+}
+
+impl Alone {
+    /// The lock's key: any number no other program on the database uses.
+    const KEY: i64 = 0x6b6c_6178_6f6e; // "klaxon"
+
+    /// Takes the lock on the PostgreSQL database `url`, or says that another Klaxon holds it.
+    pub async fn hold(url: &str) -> anyhow::Result<Self> {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = Conn::connect(url)
+            .await
+            .with_context(|| format!("connecting to {}", redact(url)))?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(Self::KEY)
+            .fetch_one(&mut conn)
+            .await
+            .context("taking Klaxon's lock on the database")?;
+        anyhow::ensure!(
+            held,
+            "another Klaxon is already running on {}. Stop it first: two processes on one \
+             database would both fire reminders and post them twice.",
+            redact(url)
+        );
+        Ok(Self { _conn: conn })
+    }
+}
+
 /// Rows in one of Klaxon's tables (for diagnostics and tests).
-pub async fn count_rows(conn: &mut sqlx::SqliteConnection, table: &str) -> anyhow::Result<i64> {
+pub async fn count_rows(conn: &mut Conn, table: &str) -> anyhow::Result<i64> {
     anyhow::ensure!(
         [
             "incidents",
@@ -245,5 +379,45 @@ pub(crate) fn done_by(
             crate::clock::from_db(&at)?,
         ))),
         _ => Ok(None),
+    }
+}
+
+/// A yes/no value: stored as 0 or 1 (SQLite's INTEGER, PostgreSQL's BIGINT, so the same SQL
+/// compares it on both), read back from such a column or from a boolean expression (`EXISTS`
+/// is an integer on SQLite and a boolean on PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Flag(pub bool);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> Self {
+        flag.0
+    }
+}
+
+impl sqlx::Type<Db> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<Db>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<Db>>::compatible(ty) || <bool as sqlx::Type<Db>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Db> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <bool as sqlx::Decode<Db>>::decode(value.clone()) {
+            Ok(yes) => Ok(Self(yes)),
+            Err(_) => Ok(Self(<i64 as sqlx::Decode<Db>>::decode(value)? != 0)),
+        }
+    }
+}
+
+impl<'q> sqlx::Encode<'q, Db> for Flag {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Db as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Encode<'q, Db>>::encode_by_ref(&i64::from(self.0), buf)
     }
 }

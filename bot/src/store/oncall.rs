@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{Tenant, UserRef};
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 use crate::oncall::Cover;
@@ -42,7 +42,7 @@ pub struct NewCover<'a> {
 }
 
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     by: &UserRef,
     now: DateTime<Utc>,
@@ -101,7 +101,7 @@ fn decode(row: Row) -> anyhow::Result<StoredCover> {
 /// Covers not removed that end after `after`, oldest first (later covers win), optionally
 /// of one schedule.
 pub async fn active(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     schedule: Option<&str>,
     after: DateTime<Utc>,
 ) -> anyhow::Result<Vec<StoredCover>> {
@@ -118,7 +118,7 @@ pub async fn active(
 
 /// The active covers of one schedule, by layer, as the rotation code takes them.
 pub async fn by_layer(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     schedule: &str,
     after: DateTime<Utc>,
 ) -> anyhow::Result<BTreeMap<String, Vec<Cover>>> {
@@ -129,7 +129,7 @@ pub async fn by_layer(
     Ok(out)
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<StoredCover>> {
+pub async fn get(conn: &mut Conn, id: i64) -> anyhow::Result<Option<StoredCover>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM oncall_covers WHERE id = $1"
     ))
@@ -141,7 +141,7 @@ pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<
 
 /// Marks a cover removed; false if it was already.
 pub async fn remove(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     by: &UserRef,
     now: DateTime<Utc>,
@@ -171,7 +171,7 @@ pub struct Notice {
 
 /// Plans a notice; one already planned (or fired) for that shift is left as it is.
 pub async fn plan_notice(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     schedule: &str,
     layer: &str,
     kind: &str,
@@ -194,7 +194,7 @@ pub async fn plan_notice(
 
 /// The earliest pending notice due by `now`.
 pub async fn first_due_notice(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Notice>> {
     let row: Option<(i64, String, String, String, String, String)> = sqlx::query_as(
@@ -218,7 +218,7 @@ pub async fn first_due_notice(
 }
 
 /// When the next pending notice is due.
-pub async fn next_notice_due(conn: &mut SqliteConnection) -> anyhow::Result<Option<DateTime<Utc>>> {
+pub async fn next_notice_due(conn: &mut Conn) -> anyhow::Result<Option<DateTime<Utc>>> {
     let at: Option<String> =
         sqlx::query_scalar("SELECT MIN(due_at) FROM oncall_notices WHERE state = 'pending'")
             .fetch_one(&mut *conn)
@@ -228,7 +228,7 @@ pub async fn next_notice_due(conn: &mut SqliteConnection) -> anyhow::Result<Opti
 
 /// Marks a notice fired (`done`) or found stale (`skipped`).
 pub async fn notice_fired(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     posted: bool,
     now: DateTime<Utc>,

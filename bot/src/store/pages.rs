@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::Conn;
 use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc};
 use klaxon_commands::{PlatformKind, Severity, Status, Tenant, UserRef};
-use sqlx::SqliteConnection;
 
 use super::Incident;
 use crate::clock::{from_db, to_db};
@@ -41,7 +41,7 @@ pub const LIST_LIMIT: i64 = 200;
 
 /// The incidents the filter selects: open ones first (worst, then newest), then the others,
 /// newest first; at most [`LIST_LIMIT`].
-pub async fn list(conn: &mut SqliteConnection, filter: &Filter) -> anyhow::Result<Vec<Incident>> {
+pub async fn list(conn: &mut Conn, filter: &Filter) -> anyhow::Result<Vec<Incident>> {
     let (open_only, status) = match filter.status {
         StatusFilter::Any => (false, None),
         StatusFilter::Open => (true, None),
@@ -58,7 +58,7 @@ pub async fn list(conn: &mut SqliteConnection, filter: &Filter) -> anyhow::Resul
     ))
     .bind(filter.tenant.as_ref().map(|t| t.platform.as_str()))
     .bind(filter.tenant.as_ref().map(|t| t.workspace.clone()))
-    .bind(open_only)
+    .bind(super::Flag(open_only))
     .bind(status)
     .bind(filter.severity.map(|s| i64::from(s.level())))
     .bind(filter.from.map(midnight))
@@ -72,7 +72,7 @@ pub async fn list(conn: &mut SqliteConnection, filter: &Filter) -> anyhow::Resul
 /// An incident by its number, in the one tenant given or in any (several when numbers repeat
 /// across tenants).
 pub async fn by_number(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: Option<&Tenant>,
     number: i64,
 ) -> anyhow::Result<Vec<Incident>> {
@@ -86,9 +86,9 @@ pub async fn by_number(
 }
 
 /// How many tenants have incidents (the pages name the workspace only when there are several).
-pub async fn tenant_count(conn: &mut SqliteConnection) -> anyhow::Result<i64> {
+pub async fn tenant_count(conn: &mut Conn) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT DISTINCT platform, workspace FROM incidents)",
+        "SELECT COUNT(*) FROM (SELECT DISTINCT platform, workspace FROM incidents) AS tenants",
     )
     .fetch_one(&mut *conn)
     .await?)
@@ -96,7 +96,7 @@ pub async fn tenant_count(conn: &mut SqliteConnection) -> anyhow::Result<i64> {
 
 /// The stored draft versions of an incident's postmortem: (version, when, by whom), newest first.
 pub async fn postmortem_versions(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
 ) -> anyhow::Result<Vec<(i64, DateTime<Utc>, UserRef)>> {
     let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
@@ -129,7 +129,7 @@ pub struct RunRow {
 
 /// The runbook action runs of an incident, oldest first. Parameters are left out: a page
 /// never shows what a person typed into an action, which may name a secret's value.
-pub async fn runs(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Result<Vec<RunRow>> {
+pub async fn runs(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<RunRow>> {
     type Row = (
         String,
         String,
@@ -165,10 +165,7 @@ pub async fn runs(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Resu
 }
 
 /// The runbook attached to an incident, if any.
-pub async fn runbook(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-) -> anyhow::Result<Option<String>> {
+pub async fn runbook(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Option<String>> {
     Ok(sqlx::query_scalar(
         "SELECT runbook_id FROM incident_runbooks WHERE incident_id = $1 ORDER BY started_at DESC LIMIT 1",
     )
@@ -189,7 +186,7 @@ pub struct Timing {
 /// The times of every incident declared since `since` (every incident with `None`), in the
 /// tenant given or in all.
 pub async fn timings(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: Option<&Tenant>,
     since: Option<DateTime<Utc>>,
 ) -> anyhow::Result<Vec<Timing>> {
@@ -238,7 +235,7 @@ pub struct OverdueFollowup {
 
 /// Open follow-ups whose due date is before `today`, oldest due first.
 pub async fn overdue_followups(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: Option<&Tenant>,
     today: NaiveDate,
 ) -> anyhow::Result<Vec<OverdueFollowup>> {
@@ -246,7 +243,7 @@ pub async fn overdue_followups(
         String,
         String,
         i64,
-        bool,
+        super::Flag,
         i64,
         String,
         Option<String>,
@@ -271,7 +268,7 @@ pub async fn overdue_followups(
                 Ok(OverdueFollowup {
                     tenant: tenant_of(&platform, workspace)?,
                     number,
-                    private,
+                    private: private.into(),
                     item,
                     text,
                     owner: owner_id.map(|id| UserRef {
@@ -297,11 +294,11 @@ pub struct OverduePostmortem {
 
 /// Postmortems due before `now` and not marked done, oldest due first.
 pub async fn overdue_postmortems(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: Option<&Tenant>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<OverduePostmortem>> {
-    let rows: Vec<(String, String, i64, bool, String, String)> = sqlx::query_as(
+    let rows: Vec<(String, String, i64, super::Flag, String, String)> = sqlx::query_as(
         "SELECT platform, workspace, number, private, title, postmortem_due_at FROM incidents \
          WHERE status = 'resolved' AND postmortem_done_at IS NULL \
          AND postmortem_due_at IS NOT NULL AND postmortem_due_at < $1 \
@@ -318,7 +315,7 @@ pub async fn overdue_postmortems(
             Ok(OverduePostmortem {
                 tenant: tenant_of(&platform, workspace)?,
                 number,
-                private,
+                private: private.into(),
                 title,
                 due: from_db(&due)?,
             })

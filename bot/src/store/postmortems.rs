@@ -1,8 +1,8 @@
 //! Postmortem drafts (every version kept), follow-ups and correlation ids.
 
+use crate::store::Conn;
 use chrono::{DateTime, NaiveDate, Utc};
 use klaxon_commands::UserRef;
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
@@ -17,7 +17,7 @@ pub struct Draft {
 
 /// Stores a new version; returns its number (1, 2, …).
 pub async fn add_version(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     at: DateTime<Utc>,
     by: &UserRef,
@@ -40,7 +40,7 @@ pub async fn add_version(
 
 /// One version, or the latest when `version` is `None`.
 pub async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     version: Option<i64>,
 ) -> anyhow::Result<Option<Draft>> {
@@ -65,7 +65,7 @@ pub async fn get(
 
 /// Sets (`Some`) or clears the postmortem due time.
 pub async fn set_due(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     due: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
@@ -79,11 +79,7 @@ pub async fn set_due(
     Ok(())
 }
 
-pub async fn set_done(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn set_done(conn: &mut Conn, incident_id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query("UPDATE incidents SET postmortem_done_at = $1 WHERE id = $2")
         .bind(to_db(at))
         .bind(incident_id)
@@ -94,7 +90,7 @@ pub async fn set_done(
 
 /// (due, done) of the postmortem.
 pub async fn due_and_done(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
 ) -> anyhow::Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
     let (due, done): (Option<String>, Option<String>) =
@@ -130,7 +126,7 @@ type FollowupRow = (
 );
 
 pub async fn add_followup(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     text: &str,
     owner: Option<&UserRef>,
@@ -153,10 +149,7 @@ pub async fn add_followup(
     Ok(item)
 }
 
-pub async fn followups(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-) -> anyhow::Result<Vec<Followup>> {
+pub async fn followups(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<Followup>> {
     let rows: Vec<FollowupRow> = sqlx::query_as(
         "SELECT item, text, owner_id, owner_name, due_date, done_at, done_by_id, done_by_name \
          FROM followups WHERE incident_id = $1 ORDER BY item",
@@ -190,7 +183,7 @@ pub async fn followups(
 }
 
 pub async fn followup_done(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     item: i64,
     by: &UserRef,
@@ -212,22 +205,23 @@ pub async fn followup_done(
 
 /// Adds a correlation id; `false` when it was already recorded.
 pub async fn add_ref(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     id: &str,
     at: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let done =
-        sqlx::query("INSERT OR IGNORE INTO refs (incident_id, ref, added_at) VALUES ($1, $2, $3)")
-            .bind(incident_id)
-            .bind(id)
-            .bind(to_db(at))
-            .execute(&mut *conn)
-            .await?;
+    let done = sqlx::query(
+        "INSERT INTO refs (incident_id, ref, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(incident_id)
+    .bind(id)
+    .bind(to_db(at))
+    .execute(&mut *conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn refs(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Result<Vec<String>> {
+pub async fn refs(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<String>> {
     Ok(
         sqlx::query_scalar("SELECT ref FROM refs WHERE incident_id = $1 ORDER BY added_at, ref")
             .bind(incident_id)

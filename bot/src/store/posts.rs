@@ -1,8 +1,8 @@
 //! Tracked posts: the messages Klaxon keeps editing (announcement, pinned summary).
 
+use crate::store::Conn;
 use klaxon_commands::MessageRef;
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 
 /// Which tracked post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,7 +25,7 @@ impl PostKind {
 
 /// Where a tracked post lives: (channel id, message).
 pub async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     kind: PostKind,
 ) -> anyhow::Result<Option<(String, MessageRef)>> {
@@ -40,7 +40,7 @@ pub async fn get(
 }
 
 pub async fn put(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     kind: PostKind,
     channel_id: &str,

@@ -1,8 +1,8 @@
 //! Reminder schedules: one row per (incident, kind, item), holding its next due time.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
@@ -85,7 +85,7 @@ const COLUMNS: &str = "id, incident_id, kind, item, due_at, fired, last_fired_at
 
 /// Sets (or re-keys) a schedule to fire at `due_at`, keeping its fire count.
 pub async fn schedule(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     kind: Kind,
     item: i64,
@@ -108,7 +108,7 @@ pub async fn schedule(
 /// Records a firing and sets the next due time, or ends the schedule when `next` is `None`.
 /// A backoff after earlier failures ends with it.
 pub async fn fired(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     at: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
@@ -128,11 +128,7 @@ pub async fn fired(
 }
 
 /// Moves a pending reminder without counting a firing (quiet hours).
-pub async fn postpone(
-    conn: &mut SqliteConnection,
-    id: i64,
-    to: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn postpone(conn: &mut Conn, id: i64, to: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE reminders SET due_at = $1, failures = 0, last_error = NULL, retry_at = NULL \
          WHERE id = $2",
@@ -148,7 +144,7 @@ pub async fn postpone(
 /// time stays, so that it still fires (once) when it can. Returns how many times in a row it
 /// has failed.
 pub async fn failed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     error: &str,
     retry_at: DateTime<Utc>,
@@ -166,7 +162,7 @@ pub async fn failed(
 }
 
 /// How many times in a row reminder `id` has failed to fire.
-pub async fn failures(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<i64> {
+pub async fn failures(conn: &mut Conn, id: i64) -> anyhow::Result<i64> {
     let n: Option<i64> = sqlx::query_scalar("SELECT failures FROM reminders WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -176,7 +172,7 @@ pub async fn failures(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<i6
 
 /// Cancels one schedule of an incident (`item = None`: every item of that kind).
 pub async fn cancel(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     kind: Kind,
     item: Option<i64>,
@@ -195,10 +191,7 @@ pub async fn cancel(
 
 /// Cancels the reminders that end with the incident (status updates, escalation, checklist);
 /// follow-up and postmortem reminders outlive it.
-pub async fn cancel_open_phase(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-) -> anyhow::Result<()> {
+pub async fn cancel_open_phase(conn: &mut Conn, incident_id: i64) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE reminders SET state = 'cancelled' WHERE incident_id = $1 AND state = 'pending' \
          AND kind IN ('status_update', 'ack', 'checklist')",
@@ -210,7 +203,7 @@ pub async fn cancel_open_phase(
 }
 
 pub async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     kind: Kind,
     item: i64,
@@ -227,10 +220,7 @@ pub async fn get(
 }
 
 /// The earliest pending reminder due at or before `now` (and not backing off after a failure).
-pub async fn first_due(
-    conn: &mut SqliteConnection,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<Reminder>> {
+pub async fn first_due(conn: &mut Conn, now: DateTime<Utc>) -> anyhow::Result<Option<Reminder>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM reminders WHERE state = 'pending' AND due_at <= $1 \
          AND (retry_at IS NULL OR retry_at <= $1) ORDER BY due_at, id LIMIT 1"
@@ -243,13 +233,13 @@ pub async fn first_due(
 
 /// When the next pending reminder is due (for one backing off after a failure: when it will
 /// be tried again).
-pub async fn next_due(conn: &mut SqliteConnection) -> anyhow::Result<Option<DateTime<Utc>>> {
+pub async fn next_due(conn: &mut Conn) -> anyhow::Result<Option<DateTime<Utc>>> {
     let at: Option<String> = sqlx::query_scalar(
         "SELECT MIN(t) FROM ( \
            SELECT MIN(due_at) AS t FROM reminders WHERE state = 'pending' AND retry_at IS NULL \
            UNION ALL \
-           SELECT MIN(MAX(due_at, retry_at)) FROM reminders \
-           WHERE state = 'pending' AND retry_at IS NOT NULL)",
+           SELECT MIN(CASE WHEN retry_at > due_at THEN retry_at ELSE due_at END) FROM reminders \
+           WHERE state = 'pending' AND retry_at IS NOT NULL) AS due",
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -257,10 +247,7 @@ pub async fn next_due(conn: &mut SqliteConnection) -> anyhow::Result<Option<Date
 }
 
 /// Pending reminders of an incident, soonest first.
-pub async fn pending_for(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-) -> anyhow::Result<Vec<Reminder>> {
+pub async fn pending_for(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<Reminder>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM reminders WHERE incident_id = $1 AND state = 'pending' \
          ORDER BY due_at, id"

@@ -1,14 +1,14 @@
 //! Runbooks attached to incidents, and the audit record of every action run.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::UserRef;
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
 /// Attaches a runbook (again: restarts its decision tree).
 pub async fn start(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     runbook: &str,
     by: &UserRef,
@@ -16,9 +16,12 @@ pub async fn start(
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO incident_runbooks (incident_id, runbook_id, started_at, started_by_id, node) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (incident_id, runbook_id) DO UPDATE SET \
-         started_at = excluded.started_at, started_by_id = excluded.started_by_id, node = excluded.node",
+        "INSERT INTO incident_runbooks (incident_id, runbook_id, started_at, started_by_id, node, start_seq) \
+         VALUES ($1, $2, $3, $4, $5, \
+           (SELECT COALESCE(MAX(start_seq), 0) + 1 FROM incident_runbooks WHERE incident_id = $1)) \
+         ON CONFLICT (incident_id, runbook_id) DO UPDATE SET \
+         started_at = excluded.started_at, started_by_id = excluded.started_by_id, node = excluded.node, \
+         start_seq = excluded.start_seq",
     )
     .bind(incident_id)
     .bind(runbook)
@@ -32,12 +35,12 @@ pub async fn start(
 
 /// The runbook started last on the incident, with its current node.
 pub async fn current(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
 ) -> anyhow::Result<Option<(String, Option<String>)>> {
     Ok(sqlx::query_as(
         "SELECT runbook_id, node FROM incident_runbooks WHERE incident_id = $1 \
-         ORDER BY started_at DESC, rowid DESC LIMIT 1",
+         ORDER BY started_at DESC, start_seq DESC LIMIT 1",
     )
     .bind(incident_id)
     .fetch_optional(&mut *conn)
@@ -45,7 +48,7 @@ pub async fn current(
 }
 
 pub async fn set_node(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     runbook: &str,
     node: &str,
@@ -76,7 +79,7 @@ pub struct Run {
 /// Records a run: `awaiting` with a code and expiry, or `running` at once.
 #[expect(clippy::too_many_arguments, reason = "one row's columns")]
 pub async fn add_run(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     action: &str,
     params: &[(String, String)],
@@ -117,11 +120,7 @@ type RunRow = (
     String,
 );
 
-pub async fn by_code(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-    code: &str,
-) -> anyhow::Result<Option<Run>> {
+pub async fn by_code(conn: &mut Conn, incident_id: i64, code: &str) -> anyhow::Result<Option<Run>> {
     let row: Option<RunRow> = sqlx::query_as(
         "SELECT id, action, params, requested_by_id, requested_by_name, expires_at, state \
          FROM action_runs WHERE incident_id = $1 AND code = $2",
@@ -148,7 +147,7 @@ pub async fn by_code(
 
 /// Claims an awaiting run for sending: `false` when it was not awaiting any more (a double
 /// click, a retry, a race), so the same confirmation never sends twice.
-pub async fn claim(conn: &mut SqliteConnection, id: i64, by: &UserRef) -> anyhow::Result<bool> {
+pub async fn claim(conn: &mut Conn, id: i64, by: &UserRef) -> anyhow::Result<bool> {
     let done = sqlx::query(
         "UPDATE action_runs SET state = 'running', confirmed_by_id = $1 WHERE id = $2 AND state = 'awaiting'",
     )
@@ -162,7 +161,7 @@ pub async fn claim(conn: &mut SqliteConnection, id: i64, by: &UserRef) -> anyhow
 /// Records how a run ended.
 #[expect(clippy::too_many_arguments, reason = "one row's columns")]
 pub async fn finish(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     ok: bool,
     status: Option<u16>,
@@ -199,7 +198,7 @@ pub struct Interrupted {
 
 /// Every run still `running`. Called at start-up, before any command, so each was cut off by
 /// a stop of an earlier process.
-pub async fn interrupted(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Interrupted>> {
+pub async fn interrupted(conn: &mut Conn) -> anyhow::Result<Vec<Interrupted>> {
     let rows: Vec<(i64, i64, String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT id, incident_id, action, params, requested_by_id, requested_by_name \
          FROM action_runs WHERE state = 'running' ORDER BY id",
@@ -224,7 +223,7 @@ pub async fn interrupted(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Inte
 
 /// Ends a run whose outcome nobody recorded: `unknown`, never sent again.
 pub async fn mark_unknown(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     outcome: &str,
     at: DateTime<Utc>,
@@ -243,7 +242,7 @@ pub async fn mark_unknown(
 
 /// Every run of an incident's actions, oldest first, with how it ended (for audits and tests).
 pub async fn runs(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
 ) -> anyhow::Result<Vec<(String, String, String, Option<String>)>> {
     Ok(sqlx::query_as(

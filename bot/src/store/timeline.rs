@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{Severity, Status, UserRef};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
@@ -279,7 +279,7 @@ impl Serialize for Entry {
 /// Appends an entry; its kind's data (a severity change's `{"from":"SEV2","to":"SEV1"}`) is
 /// stored beside it.
 pub async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     at: DateTime<Utc>,
     actor: &UserRef,
@@ -330,7 +330,7 @@ fn entry(
 }
 
 /// Every entry, oldest first.
-pub async fn all(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Result<Vec<Entry>> {
+pub async fn all(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<Entry>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, at, actor_id, actor_name, kind, text, message_ref, data FROM timeline \
          WHERE incident_id = $1 ORDER BY at, id",
@@ -342,14 +342,10 @@ pub async fn all(conn: &mut SqliteConnection, incident_id: i64) -> anyhow::Resul
 }
 
 /// The last `limit` entries, oldest first.
-pub async fn last(
-    conn: &mut SqliteConnection,
-    incident_id: i64,
-    limit: u32,
-) -> anyhow::Result<Vec<Entry>> {
+pub async fn last(conn: &mut Conn, incident_id: i64, limit: u32) -> anyhow::Result<Vec<Entry>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT * FROM (SELECT id, at, actor_id, actor_name, kind, text, message_ref, data FROM timeline \
-         WHERE incident_id = $1 ORDER BY at DESC, id DESC LIMIT $2) ORDER BY at, id",
+         WHERE incident_id = $1 ORDER BY at DESC, id DESC LIMIT $2) AS latest ORDER BY at, id",
     )
     .bind(incident_id)
     .bind(i64::from(limit))
@@ -359,7 +355,7 @@ pub async fn last(
 }
 
 pub async fn set_message_ref(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     entry_id: i64,
     message_ref: &str,
 ) -> anyhow::Result<()> {
@@ -372,11 +368,7 @@ pub async fn set_message_ref(
 }
 
 /// Rewrites an entry's text (a captured message that was edited or deleted).
-pub async fn set_text(
-    conn: &mut SqliteConnection,
-    entry_id: i64,
-    text: &str,
-) -> anyhow::Result<()> {
+pub async fn set_text(conn: &mut Conn, entry_id: i64, text: &str) -> anyhow::Result<()> {
     sqlx::query("UPDATE timeline SET text = $1 WHERE id = $2")
         .bind(text)
         .bind(entry_id)
@@ -386,7 +378,7 @@ pub async fn set_text(
 }
 
 /// Removes an entry that only showed a captured message (its capture keeps the text).
-pub async fn remove(conn: &mut SqliteConnection, entry_id: i64) -> anyhow::Result<()> {
+pub async fn remove(conn: &mut Conn, entry_id: i64) -> anyhow::Result<()> {
     sqlx::query("DELETE FROM timeline WHERE id = $1 AND kind = 'captured'")
         .bind(entry_id)
         .execute(&mut *conn)

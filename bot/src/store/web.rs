@@ -1,9 +1,9 @@
 //! Sign-in links and sessions of the pages, stored by the SHA-256 of their tokens.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{PlatformKind, Tenant, UserRef};
 use sha2::Digest as _;
-use sqlx::SqliteConnection;
 
 use crate::clock::to_db;
 
@@ -33,7 +33,7 @@ pub struct Holder {
 
 /// Stores a new link for `token`, valid until `expires_at`.
 pub async fn add_link(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     token: &str,
     tenant: &Tenant,
     user: &UserRef,
@@ -61,7 +61,7 @@ pub async fn add_link(
 /// Marks the link used and returns who it is for, if it exists, is unused and has not expired
 /// at `now`. Call inside a write transaction: a link is used once.
 pub async fn use_link(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     token: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Holder>> {
@@ -87,7 +87,7 @@ pub async fn use_link(
 /// Whether a link for `token` exists, unused and not expired (the sign-in page asks before
 /// showing its button).
 pub async fn link_is_good(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     token: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
@@ -103,7 +103,7 @@ pub async fn link_is_good(
 
 /// Stores a session for `token`.
 pub async fn add_session(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     token: &str,
     holder: &Holder,
     at: DateTime<Utc>,
@@ -128,7 +128,7 @@ pub async fn add_session(
 
 /// The session of `token`, if it exists and has not expired at `now`.
 pub async fn session(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     token: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Holder>> {
@@ -152,7 +152,7 @@ pub async fn session(
 }
 
 /// Ends a session (a newer one for the same person replaces it).
-pub async fn end_session(conn: &mut SqliteConnection, token: &str) -> anyhow::Result<()> {
+pub async fn end_session(conn: &mut Conn, token: &str) -> anyhow::Result<()> {
     sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
         .bind(hash(token))
         .execute(&mut *conn)
@@ -161,7 +161,7 @@ pub async fn end_session(conn: &mut SqliteConnection, token: &str) -> anyhow::Re
 }
 
 /// Deletes links and sessions that expired before `now`; how many.
-pub async fn purge(conn: &mut SqliteConnection, now: DateTime<Utc>) -> anyhow::Result<u64> {
+pub async fn purge(conn: &mut Conn, now: DateTime<Utc>) -> anyhow::Result<u64> {
     let links = sqlx::query("DELETE FROM web_links WHERE expires_at <= $1")
         .bind(to_db(now))
         .execute(&mut *conn)

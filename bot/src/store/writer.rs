@@ -18,8 +18,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection as _, Executor as _, SqliteConnection};
+use sqlx::any::AnyConnectOptions;
+use sqlx::{Connection as _, Executor as _};
+
+use super::{Backend, Conn};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most leases committed in one transaction.
@@ -44,16 +46,16 @@ pub(super) enum Request {
 /// How a lease comes home.
 enum Home {
     /// Keep the member's work: release its savepoint; `answer` hears how the COMMIT went.
-    Commit(SqliteConnection, oneshot::Sender<Answer>),
+    Commit(Conn, oneshot::Sender<Answer>),
     /// Undo the member's work: roll back to its savepoint.
-    Rollback(SqliteConnection),
+    Rollback(Conn),
 }
 
 /// A write transaction: the write connection, lent inside a savepoint. It derefs to the
 /// connection, as sqlx's `Transaction` does. [`Write::commit`] keeps the work and returns once it
 /// is durable; dropping it undoes the work.
 pub struct Write {
-    conn: Option<SqliteConnection>,
+    conn: Option<Conn>,
     home: Option<oneshot::Sender<Home>>,
 }
 
@@ -81,7 +83,7 @@ impl Write {
         self.go_home(Home::Rollback)
     }
 
-    fn go_home(&mut self, how: impl FnOnce(SqliteConnection) -> Home) -> anyhow::Result<()> {
+    fn go_home(&mut self, how: impl FnOnce(Conn) -> Home) -> anyhow::Result<()> {
         let (Some(conn), Some(home)) = (self.conn.take(), self.home.take()) else {
             anyhow::bail!("the write lease was already handed back");
         };
@@ -89,7 +91,7 @@ impl Write {
             .map_err(|_| anyhow::anyhow!("the database writer stopped"))
     }
 
-    fn conn(&self) -> &SqliteConnection {
+    fn conn(&self) -> &Conn {
         self.conn
             .as_ref()
             .expect("a Write holds its connection until commit or drop, which consume it")
@@ -97,14 +99,14 @@ impl Write {
 }
 
 impl Deref for Write {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
         self.conn()
     }
 }
 
 impl DerefMut for Write {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
+    fn deref_mut(&mut self) -> &mut Conn {
         self.conn
             .as_mut()
             .expect("a Write holds its connection until commit or drop, which consume it")
@@ -145,10 +147,38 @@ enum Leased {
     Undone,
 }
 
+/// What the write connection is set to once opened: on SQLite, the WAL journal (readers never
+/// wait for the writer), `synchronous = FULL` (a commit survives a power cut), foreign keys, and
+/// a busy timeout for the moments a checkpoint holds the file. PostgreSQL's defaults are right
+/// (`synchronous_commit = on`).
+fn settings(backend: Backend) -> &'static [&'static str] {
+    match backend {
+        Backend::Sqlite => &[
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = FULL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 10000",
+        ],
+        Backend::Postgres => &[],
+    }
+}
+
+/// Opens the write connection, set up as [`settings`] says.
+pub(super) async fn open(backend: Backend, options: &AnyConnectOptions) -> anyhow::Result<Conn> {
+    let mut conn = Conn::connect_with(options).await?;
+    for setting in settings(backend) {
+        conn.execute(*setting)
+            .await
+            .with_context(|| format!("{setting} on the write connection"))?;
+    }
+    Ok(conn)
+}
+
 /// The writer task's state: the connection (none after it was lost) and how to reopen it.
 pub(super) struct Writer {
-    conn: Option<SqliteConnection>,
-    options: SqliteConnectOptions,
+    conn: Option<Conn>,
+    backend: Backend,
+    options: AnyConnectOptions,
     requests: mpsc::Receiver<Request>,
     /// Batches committed, for [`Store::commits`](super::Store::commits).
     commits: Arc<AtomicU64>,
@@ -156,13 +186,15 @@ pub(super) struct Writer {
 
 impl Writer {
     pub(super) fn new(
-        conn: SqliteConnection,
-        options: SqliteConnectOptions,
+        conn: Conn,
+        backend: Backend,
+        options: AnyConnectOptions,
         requests: mpsc::Receiver<Request>,
         commits: Arc<AtomicU64>,
     ) -> Self {
         Self {
             conn: Some(conn),
+            backend,
             options,
             requests,
             commits,
@@ -204,10 +236,10 @@ impl Writer {
     }
 
     /// The write connection, reopened if it was lost.
-    async fn connection(&mut self) -> anyhow::Result<&mut SqliteConnection> {
+    async fn connection(&mut self) -> anyhow::Result<&mut Conn> {
         if self.conn.is_none() {
             tracing::warn!("reopening the database's write connection");
-            let conn = SqliteConnection::connect_with(&self.options)
+            let conn = open(self.backend, &self.options)
                 .await
                 .context("reopening the database's write connection")?;
             self.conn = Some(conn);
@@ -220,7 +252,7 @@ impl Writer {
     /// One transaction: `first`, then whatever is queued behind it (up to [`BATCH`]), one
     /// COMMIT. Returns a request other than a write met on the way, to be served after it.
     async fn batch(&mut self, first: oneshot::Sender<Result<Write, String>>) -> Option<Request> {
-        if let Err(e) = self.execute("BEGIN IMMEDIATE").await {
+        if let Err(e) = self.execute(self.backend.begin()).await {
             let e = format!("{e:#}");
             tracing::error!(error = %e, "could not start a write transaction");
             let _ = first.send(Err(e));
@@ -329,7 +361,7 @@ impl Writer {
     fn execute(&mut self, sql: &'static str) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
             self.connection().await?;
-            let conn: &mut SqliteConnection = self
+            let conn: &mut Conn = self
                 .conn
                 .as_mut()
                 .context("the write connection is not there")?;
@@ -343,11 +375,12 @@ impl Writer {
     fn migrate(&mut self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
             self.connection().await?;
-            let conn: &mut SqliteConnection = self
+            let migrator = self.backend.migrator();
+            let conn: &mut Conn = self
                 .conn
                 .as_mut()
                 .context("the write connection is not there")?;
-            let done = super::MIGRATOR.run_direct(conn).await;
+            let done = migrator.run_direct(conn).await;
             done.context("applying database migrations")
         })
     }

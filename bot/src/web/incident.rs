@@ -25,7 +25,7 @@ pub struct Where {
 
 /// The incident that `number` names for this viewer, or why it is not shown.
 pub async fn find(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::store::Conn,
     viewer: &Viewer,
     number: &str,
     place: &Where,

@@ -8,7 +8,6 @@
 pub mod discord;
 pub mod slack;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use klaxon::app::{PlatformSettings, serve_with_clock};
@@ -132,8 +131,8 @@ pub struct Bot<F> {
     /// Klaxon's base URL.
     pub url: String,
     pub fake: F,
-    /// The SQLite file.
-    pub db: PathBuf,
+    /// The database ([`crate::database::at`]).
+    pub db: String,
     /// The clock Klaxon runs on when spawned with [`Options::manual_clock`] (else unused).
     pub clock: ManualClock,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -163,10 +162,8 @@ pub async fn try_spawn<P: Platform>(
         Some(dir) => dir,
         None => tempfile::tempdir().expect("tmp"),
     };
-    let db = dir.path().join("k.db");
-    let store = Store::open(db.to_str().expect("utf-8"))
-        .await
-        .expect("store");
+    let db = crate::database::at(dir.path(), "k.db").await;
+    let store = Store::open(&db).await.expect("store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -224,9 +221,7 @@ pub async fn try_spawn<P: Platform>(
 impl<F> Bot<F> {
     /// A second handle on the database, to read what Klaxon recorded.
     pub async fn store(&self) -> Store {
-        Store::open(self.db.to_str().expect("utf-8"))
-            .await
-            .expect("store")
+        Store::open(&self.db).await.expect("store")
     }
 
     /// Waits until every platform call Klaxon has queued is made (see [`settled`]).
@@ -252,10 +247,8 @@ impl<F> Bot<F> {
 /// command, a click or an event is committed, its calls queued with it, before it is
 /// answered: after this, nothing more comes of what the test sent before, and a count of calls
 /// is final.
-pub async fn settled(db: &std::path::Path) {
-    let store = Store::open(db.to_str().expect("utf-8"))
-        .await
-        .expect("store");
+pub async fn settled(db: &str) {
+    let store = Store::open(db).await.expect("store");
     let done = crate::wait::eventually(crate::wait::LIMIT, async || {
         let mut conn = store.read().await.expect("conn");
         klaxon::store::outbox::pending_count(&mut conn)

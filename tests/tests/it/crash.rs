@@ -96,7 +96,7 @@ async fn discord_declare(fake: &FakeDiscord, title: &str) {
 
 /// The incident's channel as Klaxon stored it.
 async fn stored_channel(dir: &Path) -> Option<String> {
-    let store = klaxon::store::Store::open(dir.join("k.db").to_str().expect("utf-8"))
+    let store = klaxon::store::Store::open(&klaxon_tests::database::at(dir, "k.db").await)
         .await
         .expect("store");
     let mut conn = store.read().await.expect("conn");
@@ -148,7 +148,7 @@ async fn slack_a_channel_made_just_before_a_crash_is_adopted_not_twinned() {
     assert_eq!(stored_channel(dir.path()).await, None, "Klaxon never heard");
 
     let second = started(&bin, dir.path(), &slack_env(&fake)).await;
-    settled(&dir.path().join("k.db")).await;
+    settled(&klaxon_tests::database::at(dir.path(), "k.db").await).await;
     assert_eq!(
         fake.calls_to("conversations.create").len(),
         1,
@@ -194,7 +194,7 @@ async fn discord_a_channel_made_just_before_a_crash_is_adopted_not_twinned() {
     assert_eq!(stored_channel(dir.path()).await, None, "Klaxon never heard");
 
     let second = started(&bin, dir.path(), &discord_env(&fake)).await;
-    settled(&dir.path().join("k.db")).await;
+    settled(&klaxon_tests::database::at(dir.path(), "k.db").await).await;
     assert_eq!(
         fake.calls_to("POST", &create).len(),
         1,
@@ -242,7 +242,7 @@ async fn slack_posts_in_flight_at_a_crash_are_not_posted_again() {
     );
 
     let second = started(&bin, dir.path(), &slack_env(&fake)).await;
-    settled(&dir.path().join("k.db")).await;
+    settled(&klaxon_tests::database::at(dir.path(), "k.db").await).await;
     let posts = slack_posts(&fake);
     let mut keys: Vec<&str> = posts.iter().map(|(_, k)| k.as_str()).collect();
     keys.sort_unstable();
@@ -269,7 +269,7 @@ async fn slack_posts_in_flight_at_a_crash_are_not_posted_again() {
         "the retry looked before posting"
     );
     // The adopted announcement is the one Klaxon edits and pins.
-    let store = klaxon::store::Store::open(dir.path().join("k.db").to_str().expect("utf-8"))
+    let store = klaxon::store::Store::open(&klaxon_tests::database::at(dir.path(), "k.db").await)
         .await
         .expect("store");
     let mut conn = store.read().await.expect("conn");
@@ -326,7 +326,7 @@ async fn discord_posts_in_flight_at_a_crash_are_not_posted_again() {
     );
 
     let second = started(&bin, dir.path(), &discord_env(&fake)).await;
-    settled(&dir.path().join("k.db")).await;
+    settled(&klaxon_tests::database::at(dir.path(), "k.db").await).await;
     let channel = stored_channel(dir.path()).await.expect("channel");
     let announcements = fake.messages_in(PAGING);
     assert_eq!(
@@ -374,9 +374,10 @@ async fn sigterm_with_a_slow_platform_ends_within_the_grace_and_the_next_start_m
         "SIGTERM to exit took {took:?} with a {grace:?} grace"
     );
     let left = {
-        let store = klaxon::store::Store::open(dir.path().join("k.db").to_str().expect("utf-8"))
-            .await
-            .expect("store");
+        let store =
+            klaxon::store::Store::open(&klaxon_tests::database::at(dir.path(), "k.db").await)
+                .await
+                .expect("store");
         let mut conn = store.read().await.expect("conn");
         let n = klaxon::store::outbox::pending_count(&mut conn)
             .await
@@ -389,7 +390,7 @@ async fn sigterm_with_a_slow_platform_ends_within_the_grace_and_the_next_start_m
 
     fake.set_latency(std::time::Duration::ZERO);
     let second = started(&bin, dir.path(), &slack_env(&fake)).await;
-    settled(&dir.path().join("k.db")).await;
+    settled(&klaxon_tests::database::at(dir.path(), "k.db").await).await;
     let created: Vec<String> = fake
         .calls()
         .into_iter()

@@ -70,7 +70,7 @@ fn field(label: &str) -> Rich {
 /// `owner` (the Owner line) in its place: what `/inc handoff` posts under its headline, and
 /// what a shift handoff lists for each open incident.
 pub(crate) async fn fields(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::store::Conn,
     incident: &Incident,
     owner: Rich,
 ) -> anyhow::Result<Vec<Rich>> {

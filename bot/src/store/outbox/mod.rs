@@ -3,9 +3,9 @@
 mod op;
 mod started;
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{PlatformKind, Tenant};
-use sqlx::SqliteConnection;
 
 use op::SHARED_POST_PREFIX;
 pub use op::{Op, Target};
@@ -33,7 +33,7 @@ pub struct Pending {
 
 /// Writes a call in the caller's transaction.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     incident_id: Option<i64>,
     op: &Op,
@@ -61,7 +61,7 @@ pub async fn enqueue(
 /// `tried_too`, calls already tried and postponed are superseded as well, and the new call
 /// keeps the latest of their `not_before` (a rate limit's wait still applies).
 async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &Tenant,
     incident_id: Option<i64>,
     coalesce_key: Option<&str>,
@@ -127,7 +127,7 @@ type PendingRow = (
 /// the newer one would go first. A row whose op does not decode (written by a newer Klaxon,
 /// or damaged) is marked failed here, once, with the reason.
 pub async fn pending(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     platforms: &[PlatformKind],
     limit: i64,
 ) -> anyhow::Result<Vec<Pending>> {
@@ -143,7 +143,7 @@ pub async fn pending(
         "SELECT {columns} FROM (\
            SELECT *, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
            FROM outbox WHERE state = 'pending' AND platform IN ({platforms_in})\
-         ) WHERE rank <= $2 ORDER BY rank, id LIMIT $1"
+         ) AS pending WHERE rank <= $2 ORDER BY rank, id LIMIT $1"
     );
     let mut query = sqlx::query_as::<_, PendingRow>(&by_incident)
         .bind(limit)
@@ -209,22 +209,23 @@ pub const PER_INCIDENT: i64 = 16;
 
 /// Whether the incident has a pending call with this coalescing key.
 pub async fn has_pending(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     incident_id: i64,
     coalesce_key: &str,
 ) -> anyhow::Result<bool> {
-    Ok(sqlx::query_scalar(
+    let pending: crate::store::Flag = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' \
          AND incident_id = $1 AND coalesce_key = $2)",
     )
     .bind(incident_id)
     .bind(coalesce_key)
     .fetch_one(&mut *conn)
-    .await?)
+    .await?;
+    Ok(pending.into())
 }
 
 /// How many calls are still pending (for shutdown and tests).
-pub async fn pending_count(conn: &mut SqliteConnection) -> anyhow::Result<i64> {
+pub async fn pending_count(conn: &mut Conn) -> anyhow::Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
             .fetch_one(&mut *conn)
@@ -232,11 +233,7 @@ pub async fn pending_count(conn: &mut SqliteConnection) -> anyhow::Result<i64> {
     )
 }
 
-pub async fn mark_done(
-    conn: &mut SqliteConnection,
-    id: i64,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn mark_done(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE outbox SET state = 'done', attempts = attempts + 1, finished_at = $1 WHERE id = $2",
     )
@@ -248,7 +245,7 @@ pub async fn mark_done(
 }
 
 pub async fn mark_failed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     error: &str,
     at: DateTime<Utc>,
@@ -266,7 +263,7 @@ pub async fn mark_failed(
 }
 
 pub async fn retry_later(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     error: &str,
     not_before: DateTime<Utc>,
@@ -285,7 +282,7 @@ pub async fn retry_later(
 /// Deletes up to `limit` finished calls (done, failed, superseded) queued before `before`;
 /// returns how many. Pending calls are never deleted.
 pub async fn prune_finished(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     before: DateTime<Utc>,
     limit: i64,
 ) -> anyhow::Result<u64> {

@@ -1,18 +1,14 @@
 //! What an interrupted call may have made: when a call was first started, and the channel
 //! names a channel creation claimed before asking the platform.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use crate::clock::{from_db, to_db};
 
 /// Records that the call is being made now, unless an earlier attempt already did: from here
 /// on a retry may find its effect on the platform.
-pub async fn mark_started(
-    conn: &mut SqliteConnection,
-    id: i64,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn mark_started(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query("UPDATE outbox SET started_at = $1 WHERE id = $2 AND started_at IS NULL")
         .bind(to_db(at))
         .bind(id)
@@ -30,7 +26,7 @@ pub struct ChannelAttempt {
 
 /// Claims `name` for the creation `outbox_id` makes, before the platform is asked.
 pub async fn claim_channel(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     outbox_id: i64,
     incident_id: i64,
     name: &str,
@@ -52,7 +48,7 @@ pub async fn claim_channel(
 /// The names earlier attempts of the creation `outbox_id` claimed, the newest first, each
 /// with its earliest claim.
 pub async fn channel_attempts(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     outbox_id: i64,
 ) -> anyhow::Result<Vec<ChannelAttempt>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
@@ -73,11 +69,7 @@ pub async fn channel_attempts(
 }
 
 /// Gives up the claim on `name`: the platform said someone else holds it.
-pub async fn release_channel(
-    conn: &mut SqliteConnection,
-    outbox_id: i64,
-    name: &str,
-) -> anyhow::Result<()> {
+pub async fn release_channel(conn: &mut Conn, outbox_id: i64, name: &str) -> anyhow::Result<()> {
     sqlx::query("DELETE FROM channel_attempts WHERE outbox_id = $1 AND name = $2")
         .bind(outbox_id)
         .bind(name)

@@ -8,10 +8,8 @@ use klaxon_tests::spawn::{Discord, Options, spawn};
 use klaxon_tests::wait::{LIMIT, eventually};
 use serde_json::json;
 
-async fn timeline_of(path: &std::path::Path, number: i64) -> Vec<klaxon::store::timeline::Entry> {
-    let store = Store::open(path.to_str().expect("utf-8"))
-        .await
-        .expect("store");
+async fn timeline_of(path: &str, number: i64) -> Vec<klaxon::store::timeline::Entry> {
+    let store = Store::open(path).await.expect("store");
     let mut conn = store.read().await.expect("conn");
     let t = klaxon_commands::Tenant::new(klaxon_commands::PlatformKind::Discord, GUILD);
     let incident = klaxon::store::incidents::by_number(&mut conn, &t, number)

@@ -167,9 +167,7 @@ async fn the_foundation_scenario_runs_over_the_gateway() {
     );
     let path = k.db.clone();
     let _dir = k.stop().await;
-    let store = Store::open(path.to_str().expect("utf-8"))
-        .await
-        .expect("store");
+    let store = Store::open(&path).await.expect("store");
     let mut conn = store.read().await.expect("conn");
     let t = klaxon_commands::Tenant::new(klaxon_commands::PlatformKind::Discord, GUILD);
     let incident = klaxon::store::incidents::by_number(&mut conn, &t, 1)

@@ -205,9 +205,7 @@ async fn rate_limits_and_outages_delay_calls_but_lose_none_and_keep_order() {
 async fn a_503_with_retry_after_waits_that_long_and_other_incidents_go_on() {
     use klaxon_commands::PlatformKind;
     let k = spawn(Discord, Options::default()).await;
-    let store = Store::open(k.db.to_str().expect("utf-8"))
-        .await
-        .expect("store");
+    let store = Store::open(&k.db).await.expect("store");
     let before = std::time::Instant::now();
     // The first incident's first call (its channel) meets an outage that says "3 seconds".
     k.fake.force_retry_after(503, 3);

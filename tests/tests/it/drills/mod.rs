@@ -310,7 +310,7 @@ async fn drill(seed: u64, bin: &Path) -> Result<String, String> {
     }
 
     // After the last start, every pending call is made.
-    let db = dir.path().join("k.db");
+    let db = klaxon_tests::database::at(dir.path(), "k.db").await;
     let pool = open(&db).await?;
     let mut pending: Result<i64, String> = Ok(0);
     let drained = eventually(Duration::from_secs(30), async || {

@@ -181,14 +181,27 @@ async fn a_failing_reminder_backs_off_and_others_still_fire() {
             .id
     };
     let mut conn = bot.store().begin().await.expect("begin");
-    sqlx::query(&format!(
-        "CREATE TRIGGER refuse_first BEFORE INSERT ON timeline \
-         WHEN NEW.incident_id = {first_id} AND NEW.kind = 'reminder' \
-         BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-    ))
-    .execute(&mut *conn)
-    .await
-    .expect("trigger");
+    let refuse: &[String] = &if klaxon_tests::database::on_postgres() {
+        vec![
+            format!(
+                "CREATE FUNCTION refuse_first() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.incident_id = {first_id} AND NEW.kind = 'reminder' THEN \
+                 RAISE EXCEPTION 'disk says no'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            ),
+            "CREATE TRIGGER refuse_first BEFORE INSERT ON timeline \
+             FOR EACH ROW EXECUTE FUNCTION refuse_first()"
+                .to_owned(),
+        ]
+    } else {
+        vec![format!(
+            "CREATE TRIGGER refuse_first BEFORE INSERT ON timeline \
+             WHEN NEW.incident_id = {first_id} AND NEW.kind = 'reminder' \
+             BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )]
+    };
+    for sql in refuse {
+        sqlx::query(sql).execute(&mut *conn).await.expect("trigger");
+    }
     conn.commit().await.expect("commit");
     let reminders = |ch: &str| {
         bot.api
@@ -229,10 +242,14 @@ async fn a_failing_reminder_backs_off_and_others_still_fire() {
     );
     // Once it can fire, it fires exactly once, then keeps its cadence.
     let mut conn = bot.store().begin().await.expect("begin");
-    sqlx::query("DROP TRIGGER refuse_first")
-        .execute(&mut *conn)
-        .await
-        .expect("drop");
+    sqlx::query(if klaxon_tests::database::on_postgres() {
+        "DROP TRIGGER refuse_first ON timeline"
+    } else {
+        "DROP TRIGGER refuse_first"
+    })
+    .execute(&mut *conn)
+    .await
+    .expect("drop");
     conn.commit().await.expect("commit");
     bot.advance("5m").await;
     assert_eq!(reminders(&first), 1);

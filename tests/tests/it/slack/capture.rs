@@ -134,9 +134,7 @@ async fn pinned_messages_join_the_timeline_over_the_events_api() {
         "{pm}"
     );
     let _dir = k.stop().await;
-    let store = Store::open(path.to_str().expect("utf-8"))
-        .await
-        .expect("store");
+    let store = Store::open(&path).await.expect("store");
     let mut conn = store.read().await.expect("conn");
     let t = klaxon_commands::Tenant::new(klaxon_commands::PlatformKind::Slack, "T0TEAM");
     let incident = klaxon::store::incidents::by_number(&mut conn, &t, 1)

@@ -107,9 +107,7 @@ async fn the_foundation_scenario_runs_over_signed_http() {
     let path = k.db.clone();
     let _dir = k.stop().await;
     // The timeline is there after the process is gone.
-    let store = Store::open(path.to_str().expect("utf-8"))
-        .await
-        .expect("store");
+    let store = Store::open(&path).await.expect("store");
     let mut conn = store.read().await.expect("conn");
     let t = klaxon_commands::Tenant::new(klaxon_commands::PlatformKind::Slack, "T0TEAM");
     let incident = klaxon::store::incidents::by_number(&mut conn, &t, 1)

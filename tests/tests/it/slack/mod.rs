@@ -36,10 +36,8 @@ pub(super) async fn opened(fake: &FakeSlack, n: usize) -> Value {
 }
 
 /// The timeline of incident 1 of the Slack workspace, from the database.
-pub(super) async fn timeline_of(path: &std::path::Path) -> Vec<klaxon::store::Entry> {
-    let store = Store::open(path.to_str().expect("utf-8"))
-        .await
-        .expect("store");
+pub(super) async fn timeline_of(path: &str) -> Vec<klaxon::store::Entry> {
+    let store = Store::open(path).await.expect("store");
     let mut conn = store.read().await.expect("conn");
     let t = klaxon_commands::Tenant::new(klaxon_commands::PlatformKind::Slack, "T0TEAM");
     let incident = klaxon::store::incidents::by_number(&mut conn, &t, 1)
