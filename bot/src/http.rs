@@ -1,6 +1,7 @@
 //! Klaxon's HTTP endpoints, on one axum server (`KLAXON_HTTP_ADDR`, default 127.0.0.1:3000):
-//! `GET /healthz` (the process is up), `GET /readyz` (the database answers and Slack's Socket
-//! Mode, when configured, is connected), `GET /metrics`, and the sub-routers of the platforms
+//! `GET /healthz` (the process is up), `GET /readyz` (the database answers, Slack's Socket
+//! Mode, when configured, is connected, and so is the Discord gateway when this replica leads
+//! it; the body names the replica, its role and its calls in flight), `GET /metrics`, and the sub-routers of the platforms
 //! (`klaxon_slack::endpoint::router`: `/slack/commands`, `/slack/interactions`,
 //! `/slack/events`; `klaxon_discord::endpoint::router`: `/discord/interactions`), of alert
 //! intake, of the pages and of the on-call calendar feeds (`crate::feeds`). Each platform's wire format (signatures, forms, challenges) is its
@@ -39,8 +40,10 @@ pub struct HttpState {
     pub slack_endpoint: Option<Arc<klaxon_slack::Endpoint>>,
     /// Set while Slack Socket Mode is connected (when it is configured).
     pub slack_socket: Option<Arc<std::sync::atomic::AtomicBool>>,
-    /// Set while the Discord gateway is connected (when it is configured).
-    pub discord_gateway: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The Discord gateway (when it is configured), connected while this replica leads it.
+    pub discord_gateway: Option<Arc<crate::gateway::LedGateway>>,
+    /// This replica's id (`crate::replica::id`), for `/readyz` and `/metrics`.
+    pub replica: String,
     /// Enables `POST /discord/interactions`.
     pub discord_endpoint: Option<Arc<klaxon_discord::Endpoint>>,
     /// Alert intake's token and the platforms it may announce on.
@@ -103,7 +106,15 @@ pub fn router(state: Arc<HttpState>) -> Router {
 /// Klaxon's own metrics, in the Prometheus text format.
 async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     let now = state.clock.now();
-    match crate::metrics::render_oncall(&state.store, &state.schedules, now).await {
+    let replica = crate::metrics::Replica {
+        id: &state.replica,
+        leads: state
+            .discord_gateway
+            .as_ref()
+            .map(|g| (g.leader().name(), g.leads())),
+        in_flight: state.outbox.in_flight(),
+    };
+    match crate::metrics::render_replica(&state.store, &state.schedules, now, &replica).await {
         Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,
@@ -161,8 +172,9 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
         )
             .into_response();
     }
-    if let Some(flag) = &state.discord_gateway
-        && !flag.load(std::sync::atomic::Ordering::Relaxed)
+    if let Some(gateway) = &state.discord_gateway
+        && gateway.leads()
+        && !gateway.connected()
     {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -170,5 +182,22 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
         )
             .into_response();
     }
-    (StatusCode::OK, "ready\n").into_response()
+    (StatusCode::OK, format!("ready\n{}", replica_lines(&state))).into_response()
+}
+
+/// What `/readyz` says of this replica after `ready`: its id, whether it leads the Discord
+/// gateway (a follower is ready: it serves commands, another replica holds the gateway), and
+/// how many platform calls it has in flight.
+fn replica_lines(state: &HttpState) -> String {
+    let mut lines = format!("replica: {}\n", state.replica);
+    if let Some(gateway) = &state.discord_gateway {
+        let role = if gateway.leads() {
+            "leader"
+        } else {
+            "follower"
+        };
+        lines.push_str(&format!("discord-gateway: {role}\n"));
+    }
+    lines.push_str(&format!("calls in flight: {}\n", state.outbox.in_flight()));
+    lines
 }

@@ -227,7 +227,7 @@ pub fn reminder_failed(kind: &str) {
 
 /// The metrics as OpenMetrics text, with open incidents counted in `store` now.
 pub async fn render(store: &crate::store::Store) -> anyhow::Result<String> {
-    render_with(store, None).await
+    render_with(store, None, None).await
 }
 
 /// The same, with who is on call at `now` in `schedules` and the gaps ahead (covers from
@@ -237,12 +237,79 @@ pub async fn render_oncall(
     schedules: &crate::oncall::Schedules,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<String> {
-    render_with(store, Some((schedules, now))).await
+    render_with(store, Some((schedules, now)), None).await
+}
+
+/// This replica, as `/metrics` describes it.
+#[derive(Debug, Clone)]
+pub struct Replica<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// The lease it may lead under (the Discord gateway's) and whether it holds it now.
+    pub leads: Option<(&'a str, bool)>,
+    /// Platform calls it has in flight now (one per lane at most).
+    pub in_flight: usize,
+}
+
+/// [`render_oncall`], with this replica's gauges: `klaxon_replica_info{replica} 1`,
+/// `klaxon_leader{lease,replica}` (1 while it holds the lease) and
+/// `klaxon_calls_in_flight{replica}`.
+pub async fn render_replica(
+    store: &crate::store::Store,
+    schedules: &crate::oncall::Schedules,
+    now: chrono::DateTime<chrono::Utc>,
+    replica: &Replica<'_>,
+) -> anyhow::Result<String> {
+    render_with(
+        store,
+        Some((schedules, now)),
+        Some(replica_registry(replica)),
+    )
+    .await
+}
+
+/// The replica's gauges, in a registry of their own made for this scrape (several replicas
+/// in one test process each have theirs).
+fn replica_registry(replica: &Replica<'_>) -> Registry {
+    let mut registry = Registry::with_prefix("klaxon");
+    let labels = vec![("replica", replica.id.to_owned())];
+    let info = Family::<Labels, Gauge>::default();
+    info.get_or_create(&labels).set(1);
+    registry.register(
+        "replica_info",
+        "1, labelled with this replica's id (host:pid:random, new at each start)",
+        info,
+    );
+    if let Some((lease, leads)) = replica.leads {
+        let leader = Family::<Labels, Gauge>::default();
+        leader
+            .get_or_create(&vec![
+                ("lease", lease.to_owned()),
+                ("replica", replica.id.to_owned()),
+            ])
+            .set(i64::from(leads));
+        registry.register(
+            "leader",
+            "1 while this replica holds the lease (discord-gateway: the Discord gateway connects from it), else 0",
+            leader,
+        );
+    }
+    let in_flight = Family::<Labels, Gauge>::default();
+    in_flight
+        .get_or_create(&labels)
+        .set(i64::try_from(replica.in_flight).unwrap_or(i64::MAX));
+    registry.register(
+        "calls_in_flight",
+        "Platform calls this replica is making now (one per lane at most)",
+        in_flight,
+    );
+    registry
 }
 
 async fn render_with(
     store: &crate::store::Store,
     oncall: Option<(&crate::oncall::Schedules, chrono::DateTime<chrono::Utc>)>,
+    replica: Option<Registry>,
 ) -> anyhow::Result<String> {
     let m = &*METRICS;
     let mut conn = store.read().await?;
@@ -271,6 +338,9 @@ async fn render_with(
     encode_registry(&mut out, &times)?;
     if let Some(oncall) = &oncall {
         encode_registry(&mut out, oncall)?;
+    }
+    if let Some(replica) = &replica {
+        encode_registry(&mut out, replica)?;
     }
     encode_eof(&mut out)?;
     Ok(out)

@@ -9,7 +9,7 @@ mod settings;
 
 pub use console::{ConsoleSettings, run_console};
 pub use serve::{discord_channel_settings, run_platforms, serve, serve_with_clock};
-pub use settings::PlatformSettings;
+pub use settings::{PlatformSettings, ReplicaSettings};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,6 +45,10 @@ pub struct App {
     pub tasks: crate::supervise::Tasks,
     /// The on-call schedules loaded at start (escalation, `/inc oncall`, the calendar feeds).
     pub schedules: Arc<crate::oncall::Schedules>,
+    /// Wakes the dispatcher (platform calls were queued) and the scheduler (reminders
+    /// changed): the engine's, and other replicas' through [`crate::wakeups`].
+    pub outbox_wake: Arc<Notify>,
+    pub scheduler_wake: Arc<Notify>,
 }
 
 impl App {
@@ -124,11 +128,11 @@ impl App {
             Arc::clone(&clock),
             config,
             Arc::clone(&schedules),
-            scheduler_wake,
+            Arc::clone(&scheduler_wake),
             Arc::clone(&wake),
         ));
         let dispatcher = Arc::new(
-            Dispatcher::new(store.clone(), apis, wake)
+            Dispatcher::new(store.clone(), apis, Arc::clone(&wake))
                 .with_clock(Arc::clone(&clock))
                 .with_debounce(Arc::clone(&clock), PlatformKind::Slack, debounce)
                 .with_debounce(Arc::clone(&clock), PlatformKind::Discord, discord_debounce),
@@ -141,6 +145,8 @@ impl App {
             clock,
             tasks,
             schedules,
+            outbox_wake: wake,
+            scheduler_wake,
         })
     }
 

@@ -175,6 +175,18 @@ pub async fn serve_with_clock(
     let tasks = app.tasks.clone();
     let grace = settings.shutdown_grace;
     let (scheduler, mut dispatcher) = spawn_background(&tasks, &app, &cancel, grace);
+    if let Some(url) = store.listen_url() {
+        let wakeups = crate::wakeups::Wakeups {
+            url: url.to_owned(),
+            outbox: Arc::clone(&app.outbox_wake),
+            scheduler: Arc::clone(&app.scheduler_wake),
+            poll: settings.replica.poll,
+        };
+        let stop = cancel.clone();
+        drop(tasks.spawn("wake-up listener", move || {
+            wakeups.clone().run(stop.clone())
+        }));
+    }
     // Both Slack transports answer through the same edge.
     let slack_edge = slack_api.map(|api| klaxon_slack::Edge {
         handler: app.engine.clone(),
@@ -200,24 +212,36 @@ pub async fn serve_with_clock(
         ))),
         _ => None,
     };
+    // The gateway runs on the replica that holds its lease (on SQLite, the only process).
     let discord = match &settings.discord_token {
-        Some(token) => Some(
-            klaxon_discord::Gateway::start(
-                token.expose_secret(),
-                &settings.discord_rest(),
-                &klaxon_discord::Registration {
-                    guilds: settings.discord_guild_ids.clone(),
-                    global: settings.discord_global_commands,
-                    capture_emoji: discord_capture.clone(),
+        Some(token) => {
+            let leader = crate::leader::Leader::new(
+                &store,
+                crate::leader::DISCORD_GATEWAY,
+                &settings.replica.id,
+                settings.replica.lease,
+            );
+            leader.try_once().await;
+            let gateway = crate::gateway::LedGateway::new(
+                leader,
+                crate::gateway::GatewayStart {
+                    token: token.clone(),
+                    rest: settings.discord_rest(),
+                    registration: klaxon_discord::Registration {
+                        guilds: settings.discord_guild_ids.clone(),
+                        global: settings.discord_global_commands,
+                        capture_emoji: discord_capture.clone(),
+                    },
+                    handler: app.engine.clone(),
+                    deadline: settings.discord_defer_after,
                 },
-                app.engine.clone(),
-                settings.discord_defer_after,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?,
-        ),
+            );
+            gateway.start_if_leading().await?;
+            Some(gateway)
+        }
         None => None,
     };
+    let led = discord.as_ref().map(|gateway| spawn_led(&tasks, gateway));
     let discord_endpoint = match (&settings.discord_public_key, &settings.discord_token) {
         (Some(key), Some(token)) => Some(Arc::new(
             klaxon_discord::Endpoint::new(
@@ -242,9 +266,8 @@ pub async fn serve_with_clock(
         slack_socket: socket
             .as_ref()
             .map(klaxon_slack::SocketMode::connected_flag),
-        discord_gateway: discord
-            .as_ref()
-            .map(klaxon_discord::Gateway::connected_flag),
+        discord_gateway: discord.clone(),
+        replica: settings.replica.id.clone(),
         discord_endpoint,
         alerts: crate::alerts::http::Intake {
             token: settings.alerts_token.clone(),
@@ -284,8 +307,8 @@ pub async fn serve_with_clock(
     if let Some(socket) = &socket {
         socket.shutdown().await;
     }
-    if let Some(discord) = discord {
-        discord.shutdown().await;
+    if let Some(led) = led {
+        led.stop().await;
     }
     // Runbook actions in flight get the grace period to record their outcome; one still
     // running after it ends `unknown` at the next start.
@@ -345,6 +368,45 @@ pub(super) fn spawn_background(
         Arc::clone(&dispatcher).run(stop.clone(), grace)
     });
     (scheduler, dispatcher)
+}
+
+/// The lease's renewal and the gateway that follows it, as supervised tasks.
+struct Led {
+    lease: (CancellationToken, tokio::task::JoinHandle<()>),
+    gateway: (CancellationToken, tokio::task::JoinHandle<()>),
+}
+
+fn spawn_led(tasks: &crate::supervise::Tasks, gateway: &Arc<crate::gateway::LedGateway>) -> Led {
+    let (leader, stop) = (Arc::clone(gateway.leader()), CancellationToken::new());
+    let lease = {
+        let stop = stop.clone();
+        tasks.spawn("leader lease", move || {
+            Arc::clone(&leader).run(stop.clone())
+        })
+    };
+    let (runner, halt) = (Arc::clone(gateway), CancellationToken::new());
+    let gateway = {
+        let halt = halt.clone();
+        tasks.spawn("discord gateway", move || {
+            Arc::clone(&runner).run(halt.clone())
+        })
+    };
+    Led {
+        lease: (stop, lease),
+        gateway: (halt, gateway),
+    }
+}
+
+impl Led {
+    /// Disconnects the gateway, then releases the lease so another replica takes it at once.
+    async fn stop(self) {
+        let (halt, gateway) = self.gateway;
+        halt.cancel();
+        let _ = gateway.await;
+        let (stop, lease) = self.lease;
+        stop.cancel();
+        let _ = lease.await;
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -40,6 +40,31 @@ pub struct PlatformSettings {
     /// runbook actions in flight and pending platform calls before it leaves the rest queued
     /// for the next start.
     pub shutdown_grace: Duration,
+    /// This process among the replicas of one PostgreSQL database.
+    pub replica: ReplicaSettings,
+}
+
+/// How a replica names itself, leads and is woken by the others (on PostgreSQL; on SQLite it is
+/// the only process and leads from the start).
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    /// Its id in leases, `/readyz` and `/metrics` ([`crate::replica::id`]).
+    pub id: String,
+    /// The Discord gateway's lease.
+    pub lease: crate::leader::Timing,
+    /// How often the dispatcher and scheduler look without a notification
+    /// ([`crate::wakeups::FALLBACK_POLL`]).
+    pub poll: Duration,
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        Self {
+            id: crate::replica::id().to_owned(),
+            lease: crate::leader::Timing::default(),
+            poll: crate::wakeups::FALLBACK_POLL,
+        }
+    }
 }
 
 /// The shutdown grace unless `KLAXON_SHUTDOWN_GRACE` says otherwise.
@@ -92,6 +117,7 @@ impl std::fmt::Debug for PlatformSettings {
             .field("alerts_token", &self.alerts_token.as_ref().map(|_| "<set>"))
             .field("feed_secret", &self.feed_secret.as_ref().map(|_| "<set>"))
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("replica", &self.replica)
             .finish()
     }
 }
@@ -114,6 +140,7 @@ impl Default for PlatformSettings {
             alerts_token: None,
             feed_secret: None,
             shutdown_grace: SHUTDOWN_GRACE,
+            replica: ReplicaSettings::default(),
         }
     }
 }
@@ -160,6 +187,7 @@ impl PlatformSettings {
                 .map(|v| shutdown_grace(&v))
                 .transpose()?
                 .unwrap_or(SHUTDOWN_GRACE),
+            replica: ReplicaSettings::default(),
         })
     }
 

@@ -258,6 +258,8 @@ impl Dispatcher {
                     next_due = self.start_ready(&mut lanes, &mut flying);
                 }
             }
+            self.in_flight
+                .store(flying.len(), std::sync::atomic::Ordering::Relaxed);
             if flying.is_empty() && reading.is_none() {
                 return Ok(next_due);
             }

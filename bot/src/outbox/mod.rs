@@ -87,6 +87,8 @@ pub struct Dispatcher {
     call_timeout: Duration,
     /// The platforms' rate-limit buckets ([`bucket`]), kept from one pass to the next.
     buckets: std::sync::Mutex<bucket::Buckets>,
+    /// Calls in flight now (for `/readyz` and `/metrics`).
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 struct Debounce {
@@ -131,6 +133,7 @@ impl Dispatcher {
             clock: Arc::new(crate::clock::SystemClock),
             call_timeout: CALL_TIMEOUT,
             buckets: std::sync::Mutex::default(),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -152,6 +155,11 @@ impl Dispatcher {
             .iter()
             .map(|(p, pause)| (*p, pause.reason.clone()))
             .collect()
+    }
+
+    /// Calls this process is making now: at most one per lane, at most [`IN_FLIGHT`].
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn buckets(&self) -> std::sync::MutexGuard<'_, bucket::Buckets> {

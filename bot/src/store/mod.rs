@@ -15,6 +15,8 @@ pub mod checklist;
 pub mod deliveries;
 pub mod feeds;
 pub mod incidents;
+pub mod leases;
+pub mod notify;
 pub mod oncall;
 pub mod outbox;
 pub mod pages;
@@ -112,6 +114,18 @@ pub struct Store {
     commits: Arc<AtomicU64>,
     /// How long `begin` waits for its lease ([`LEASE_WAIT`]).
     lease_wait: Duration,
+    /// The PostgreSQL URL, for a connection that listens ([`Store::listen_url`]).
+    listen_url: Option<ListenUrl>,
+}
+
+/// A PostgreSQL URL kept for a connection of its own; shown redacted (it may hold a password).
+#[derive(Clone)]
+struct ListenUrl(Arc<str>);
+
+impl std::fmt::Debug for ListenUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
 }
 
 /// Turns `--db` / `KLAXON_DATABASE_URL` into an sqlx URL: a plain path is a SQLite file path;
@@ -214,12 +228,19 @@ impl Store {
             writer,
             commits,
             lease_wait: LEASE_WAIT,
+            listen_url: (backend == Backend::Postgres).then(|| ListenUrl(Arc::from(url.as_str()))),
         })
     }
 
     /// Which engine this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// On PostgreSQL, the URL a connection of its own (`LISTEN`) opens; it may hold a password:
+    /// never logged (see [`redact`]).
+    pub fn listen_url(&self) -> Option<&str> {
+        self.listen_url.as_ref().map(|url| &*url.0)
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

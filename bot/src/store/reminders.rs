@@ -102,6 +102,7 @@ pub async fn schedule(
     .bind(to_db(due_at))
     .execute(&mut *conn)
     .await?;
+    crate::store::notify::send(conn, crate::store::notify::Wake::Reminders).await?;
     Ok(())
 }
 

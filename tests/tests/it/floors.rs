@@ -20,7 +20,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     (
         "foundation",
         &[
-            "clock", "config", "files", "runbooks", "alerts", "oncall", "lock",
+            "clock", "config", "files", "runbooks", "alerts", "oncall", "lock", "replica",
         ],
     ),
     // All SQL, and the metrics, which read the open incidents from it at scrape time.
@@ -37,6 +37,9 @@ const FLOORS: &[(&str, &[&str])] = &[
         &[
             "outbox",
             "supervise",
+            "leader",
+            "wakeups",
+            "gateway",
             "retention",
             "scheduler",
             "alerts::http",

@@ -103,6 +103,7 @@ async fn insert(
     .bind(not_before)
     .fetch_one(&mut *conn)
     .await?;
+    crate::store::notify::send(conn, crate::store::notify::Wake::Outbox).await?;
     Ok(id)
 }
 

@@ -1,0 +1,161 @@
+//! The Discord gateway on one leader at a time: the replica that started first leads and
+//! connects, the other is ready as a follower (both say so on `/readyz` and `/metrics`); the
+//! leader's kill -9 moves the gateway to the survivor within 15 s; a clean stop hands it over
+//! at once (the lease is released, not left to expire).
+
+use std::time::{Duration, Instant};
+
+use klaxon_tests::fake_discord::FakeDiscord;
+use klaxon_tests::process::{Process, discord_env};
+use klaxon_tests::wait::eventually;
+
+use super::{Database, Replica, leader_line, metrics, readyz, settings};
+
+/// How soon a survivor must take the gateway over after the leader died.
+const TAKEOVER: Duration = Duration::from_secs(15);
+
+/// The fake's gateway sessions so far (IDENTIFYs).
+fn identifies(fake: &FakeDiscord) -> u32 {
+    fake.sessions().0
+}
+
+/// Waits until `/readyz` at `url` is 200 and says `role` for the gateway.
+async fn ready_as(url: &str, role: &str) -> bool {
+    let line = format!("discord-gateway: {role}\n");
+    eventually(Duration::from_secs(10), async || {
+        let (status, text) = readyz(url).await;
+        status == 200 && text.contains(&line)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_moves_to_the_survivor_within_15_s_of_the_leaders_kill_9() {
+    let bin = tokio::task::spawn_blocking(klaxon_tests::binary::klaxon)
+        .await
+        .expect("build");
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("klaxon.toml"),
+        format!(
+            "checklist = []\n[discord]\npaging_channel = \"{}\"\ncategory = \"{}\"\n",
+            klaxon_tests::fake_discord::PAGING,
+            klaxon_tests::fake_discord::CATEGORY
+        ),
+    )
+    .expect("config");
+    let db = Database::new(dir.path()).await;
+    let fake = FakeDiscord::start().await;
+
+    // The first replica, a process, takes the lease and connects.
+    let mut env = discord_env(&fake);
+    env.push(("KLAXON_DATABASE_URL", db.url.clone()));
+    let mut first = Process::start(&bin, dir.path(), &env);
+    assert!(first.ready(&reqwest::Client::new()).await, "never ready");
+    assert!(fake.until(FakeDiscord::connected).await, "gateway");
+    assert!(
+        ready_as(&first.url, "leader").await,
+        "{:?}",
+        readyz(&first.url).await
+    );
+
+    // The second is ready without the gateway: a follower, not connected.
+    let second = Replica::start(
+        &db.url,
+        settings(&fake, "replica-b", Duration::from_secs(5)),
+    )
+    .await;
+    assert!(
+        ready_as(&second.url, "follower").await,
+        "{:?}",
+        readyz(&second.url).await
+    );
+    assert!(
+        metrics(&second.url)
+            .await
+            .contains(&leader_line("replica-b", 0))
+    );
+    assert_eq!(identifies(&fake), 1, "only the leader connected");
+
+    first.kill_9();
+    let killed = Instant::now();
+    assert!(
+        fake.until_for(TAKEOVER, |f| identifies(f) == 2 && f.connected())
+            .await,
+        "the survivor never connected: sessions {:?}",
+        fake.sessions()
+    );
+    let took = killed.elapsed();
+    assert!(took < TAKEOVER, "took {took:?}");
+    assert!(
+        ready_as(&second.url, "leader").await,
+        "{:?}",
+        readyz(&second.url).await
+    );
+    let text = metrics(&second.url).await;
+    assert!(text.contains(&leader_line("replica-b", 1)), "{text}");
+    assert!(
+        text.contains("klaxon_replica_info{replica=\"replica-b\"} 1"),
+        "{text}"
+    );
+
+    second.stop().await;
+    assert!(
+        fake.until(|f| !f.connected()).await,
+        "the gateway closes at stop"
+    );
+    db.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_hands_the_gateway_over_without_waiting_for_the_lease_to_expire() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Database::new(dir.path()).await;
+    let fake = FakeDiscord::start().await;
+    let poll = Duration::from_secs(5);
+    let a = Replica::start(&db.url, settings(&fake, "replica-a", poll)).await;
+    assert!(fake.until(FakeDiscord::connected).await, "gateway");
+    assert!(ready_as(&a.url, "leader").await);
+    let b = Replica::start(&db.url, settings(&fake, "replica-b", poll)).await;
+    assert!(ready_as(&b.url, "follower").await);
+    let text = metrics(&a.url).await;
+    assert!(text.contains(&leader_line("replica-a", 1)), "{text}");
+
+    let stopped = Instant::now();
+    a.stop().await;
+    // Released: the follower takes it at its next try (every 3 s), not after the 10 s lease.
+    assert!(
+        fake.until_for(Duration::from_secs(8), |f| identifies(f) == 2
+            && f.connected())
+            .await,
+        "sessions {:?}",
+        fake.sessions()
+    );
+    assert!(stopped.elapsed() < Duration::from_secs(8));
+    assert!(ready_as(&b.url, "leader").await);
+    b.stop().await;
+    db.stop().await;
+}
+
+#[tokio::test]
+async fn alone_a_replica_leads_and_says_so_on_readyz_and_metrics() {
+    let k = klaxon_tests::spawn::spawn(
+        klaxon_tests::spawn::Discord,
+        klaxon_tests::spawn::Options::default(),
+    )
+    .await;
+    let id = klaxon::replica::id();
+    let (status, text) = readyz(&k.url).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.starts_with("ready\n"), "{text}");
+    assert!(text.contains(&format!("replica: {id}\n")), "{text}");
+    assert!(text.contains("discord-gateway: leader\n"), "{text}");
+    assert!(text.contains("calls in flight: "), "{text}");
+    let text = metrics(&k.url).await;
+    assert!(text.contains(&leader_line(id, 1)), "{text}");
+    assert!(
+        text.contains(&format!("klaxon_calls_in_flight{{replica=\"{id}\"}} ")),
+        "{text}"
+    );
+    k.stop().await;
+}

@@ -1,0 +1,75 @@
+//! Replicas wake each other: a command handled by one replica queues its platform calls, and
+//! another replica's dispatcher makes them at once, woken by PostgreSQL's NOTIFY at the
+//! command's commit; its fallback poll is set to an hour, so nothing else could have woken it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use klaxon::app::App;
+use klaxon::clock::SystemClock;
+use klaxon::store::Store;
+use klaxon_commands::{
+    ChannelRef, ChatApi, Input, Invocation, PlatformKind, ReplyKind, Tenant, UserRef,
+};
+use klaxon_tests::fake_discord::{FakeDiscord, GENERAL, GUILD};
+use klaxon_tests::recorder::Recorder;
+
+use super::{Database, Replica, settings};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_queued_on_one_replica_is_made_by_anothers_dispatcher_without_a_poll() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Database::new(dir.path()).await;
+    let fake = FakeDiscord::start().await;
+    let poll = Duration::from_secs(3600);
+    let b = Replica::start(&db.url, settings(&fake, "replica-b", poll)).await;
+    assert!(fake.until(FakeDiscord::connected).await, "gateway");
+
+    // Replica A: an engine on the same database whose own dispatcher never runs (its
+    // platform is a recorder that must stay silent).
+    let store = Store::open(&db.url).await.expect("store");
+    let silent = Arc::new(Recorder::default());
+    let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
+    apis.insert(PlatformKind::Discord, silent.clone());
+    let a = App::new(
+        store.clone(),
+        klaxon_tests::spawn::discord::config(""),
+        Arc::new(SystemClock),
+        apis,
+    )
+    .expect("app");
+    let reply = a
+        .engine
+        .handle(Invocation {
+            tenant: Tenant::new(PlatformKind::Discord, GUILD),
+            channel: ChannelRef::new(GENERAL, "general"),
+            user: UserRef::named(klaxon_tests::spawn::discord::ONCALL, "oncall"),
+            input: Input::Text("declare sev2 Checkout down".to_owned()),
+            incident: None,
+            delivery_id: None,
+        })
+        .await;
+    assert_eq!(reply.kind, ReplyKind::Ok, "{}", reply.to_plain());
+
+    // Replica B creates the incident's channel and announces it, long before its poll.
+    let create = format!("/guilds/{GUILD}/channels");
+    assert!(
+        fake.until(|f| !f.calls_to("POST", &create).is_empty())
+            .await,
+        "replica B never made the call: {:?}",
+        fake.calls()
+            .iter()
+            .map(|c| format!("{} {}", c.method, c.path))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        fake.until(|f| !f.messages_in(klaxon_tests::fake_discord::PAGING).is_empty())
+            .await,
+        "announced"
+    );
+    assert!(silent.calls().is_empty(), "replica A made no call");
+    store.close().await;
+    b.stop().await;
+    db.stop().await;
+}
