@@ -277,7 +277,7 @@ fn replica_registry(replica: &Replica<'_>) -> Registry {
     info.get_or_create(&labels).set(1);
     registry.register(
         "replica_info",
-        "1, labelled with this replica's id (host:pid:random, new at each start)",
+        "1, labelled with this replica's id (host-pid-suffix, new at each start)",
         info,
     );
     if let Some((lease, leads)) = replica.leads {

@@ -1,10 +1,11 @@
-//! This process' name among the replicas sharing one database: the host's name, the process
-//! id and a short random suffix (a restarted process in the same container, with the same pid,
-//! is still another replica), fixed for the life of the process.
+//! This process's replica id: who holds a claim (an outbox call's lease) in a database that
+//! several Klaxon processes share.
 
 use std::sync::OnceLock;
 
-/// This replica's id, e.g. `klaxon-7d9f-2:1:3fa2c1`.
+/// This process's id, the same for its whole life: `host-pid-suffix` (the host name, or
+/// `klaxon` when it has none; a random suffix, so that a pid reused after a restart, or the
+/// same pid in another container, is still another replica).
 pub fn id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| {
@@ -14,6 +15,16 @@ pub fn id() -> &'static str {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "klaxon".to_owned());
         let suffix = uuid::Uuid::new_v4().simple().to_string();
-        format!("{host}:{}:{}", std::process::id(), &suffix[..6])
+        format!("{host}-{}-{}", std::process::id(), &suffix[..6])
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_id_names_the_process_and_stays_the_same() {
+        let id = super::id();
+        assert!(id.contains(&format!("-{}-", std::process::id())), "{id}");
+        assert_eq!(id, super::id());
+    }
 }

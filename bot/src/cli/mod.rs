@@ -1,5 +1,5 @@
 //! The command line: `klaxon [run | console | doctor | incidents | timeline | postmortem | report |
-//! runbooks | oncall | migrate | config check]`.
+//! runbooks | oncall | migrate | config check | probe]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::store::{self, Store};
 
 mod oncall;
+mod probe;
 mod read;
 
 use oncall::oncall;
@@ -95,6 +96,13 @@ pub enum Cmd {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Ask the running Klaxon (at `KLAXON_HTTP_ADDR`) for `/readyz`, or another path; exit 0
+    /// when it answers 2xx: a container health check without curl.
+    Probe {
+        /// The path to ask for.
+        #[arg(default_value = "/readyz")]
+        path: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -512,6 +520,10 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             let now = Utc::now();
             let from = now - chrono::Duration::seconds(i64::try_from(back.as_secs())?);
             crate::report::write(&store, from, now, *json, out).await
+        }
+        Some(Cmd::Probe { path }) => {
+            writeln!(out, "{}", probe::probe(path).await?)?;
+            Ok(())
         }
         Some(Cmd::Migrate) => {
             Store::open(&cli.db).await?.close().await;

@@ -1,9 +1,9 @@
-//! Several replicas on one database (issue #16): the lease one of them leads under (taken only
-//! when free, expired or already held; renewed; handed over when it expires), the Discord
-//! gateway following it (on the leader only, moving to a survivor within 15 s of the leader's
-//! kill -9, at once after a clean stop), `/readyz` and `/metrics` saying which replica leads,
-//! and replicas waking each other with PostgreSQL's NOTIFY (a call queued on one is made by
-//! another's dispatcher without waiting for the fallback poll).
+//! Leadership among replicas on one database (issue #16): the lease one of them leads under
+//! (taken only when free, expired or already held; renewed; handed over when it expires), the
+//! Discord gateway following it (on the leader only, moving to a survivor within 15 s of the
+//! leader's kill -9, at once after a clean stop), `/readyz` and `/metrics` saying which replica
+//! leads, and replicas waking each other with PostgreSQL's NOTIFY (a call queued on one is made
+//! by another's dispatcher without waiting for the fallback poll).
 //!
 //! The lease tests run on both backends. The others need two replicas on one database, so
 //! PostgreSQL: the run's server when `KLAXON_TEST_POSTGRES` names one, else a private cluster
