@@ -236,12 +236,23 @@ pub async fn serve_with_clock(
                     deadline: settings.discord_defer_after,
                 },
             );
-            gateway.start_if_leading().await?;
-            Some(gateway)
+            // Renewed from now on, so a slow first start does not let the lease expire.
+            let lease = spawn_lease(&tasks, gateway.leader());
+            if let Err(e) = gateway.start_if_leading().await {
+                lease.0.cancel();
+                return Err(e);
+            }
+            Some((gateway, lease))
         }
         None => None,
     };
-    let led = discord.as_ref().map(|gateway| spawn_led(&tasks, gateway));
+    let (discord, led) = match discord {
+        Some((gateway, lease)) => {
+            let led = spawn_gateway(&tasks, &gateway, lease);
+            (Some(gateway), Some(led))
+        }
+        None => (None, None),
+    };
     let discord_endpoint = match (&settings.discord_public_key, &settings.discord_token) {
         (Some(key), Some(token)) => Some(Arc::new(
             klaxon_discord::Endpoint::new(
@@ -376,24 +387,37 @@ struct Led {
     gateway: (CancellationToken, tokio::task::JoinHandle<()>),
 }
 
-fn spawn_led(tasks: &crate::supervise::Tasks, gateway: &Arc<crate::gateway::LedGateway>) -> Led {
-    let (leader, stop) = (Arc::clone(gateway.leader()), CancellationToken::new());
-    let lease = {
+/// Renews `leader`'s lease until its token is cancelled (then releases it).
+fn spawn_lease(
+    tasks: &crate::supervise::Tasks,
+    leader: &Arc<crate::leader::Leader>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let (leader, stop) = (Arc::clone(leader), CancellationToken::new());
+    let handle = {
         let stop = stop.clone();
         tasks.spawn("leader lease", move || {
             Arc::clone(&leader).run(stop.clone())
         })
     };
+    (stop, handle)
+}
+
+/// The gateway following its lease, beside the lease's renewal.
+fn spawn_gateway(
+    tasks: &crate::supervise::Tasks,
+    gateway: &Arc<crate::gateway::LedGateway>,
+    lease: (CancellationToken, tokio::task::JoinHandle<()>),
+) -> Led {
     let (runner, halt) = (Arc::clone(gateway), CancellationToken::new());
-    let gateway = {
+    let handle = {
         let halt = halt.clone();
         tasks.spawn("discord gateway", move || {
             Arc::clone(&runner).run(halt.clone())
         })
     };
     Led {
-        lease: (stop, lease),
-        gateway: (halt, gateway),
+        lease,
+        gateway: (halt, handle),
     }
 }
 

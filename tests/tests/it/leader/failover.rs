@@ -159,3 +159,58 @@ async fn alone_a_replica_leads_and_says_so_on_readyz_and_metrics() {
     );
     k.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_lease_is_taken_away_disconnects_and_reconnects_once_it_is_free() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Database::new(dir.path()).await;
+    let fake = FakeDiscord::start().await;
+    let a = Replica::start(
+        &db.url,
+        settings(&fake, "replica-a", Duration::from_secs(5)),
+    )
+    .await;
+    assert!(fake.until(FakeDiscord::connected).await, "gateway");
+    assert!(ready_as(&a.url, "leader").await);
+
+    // Another owner holds the lease now (as if A's renewals had stopped reaching the
+    // database and someone took over): A's next renewal fails and it lets the gateway go.
+    let store = klaxon::store::Store::open(&db.url).await.expect("store");
+    let now = chrono::Utc::now();
+    let mut tx = store.begin().await.expect("begin");
+    sqlx::query("UPDATE leases SET owner = 'elsewhere', expires_at = $1 WHERE name = $2")
+        .bind(klaxon::clock::to_db(now + chrono::Duration::hours(1)))
+        .bind(klaxon::leader::DISCORD_GATEWAY)
+        .execute(&mut *tx)
+        .await
+        .expect("take it away");
+    tx.commit().await.expect("commit");
+    assert!(
+        fake.until(|f| !f.connected()).await,
+        "the gateway stays on a replica that lost its lease"
+    );
+    assert!(
+        ready_as(&a.url, "follower").await,
+        "{:?}",
+        readyz(&a.url).await
+    );
+    assert!(metrics(&a.url).await.contains(&leader_line("replica-a", 0)));
+
+    // Freed: A takes it again at its next try and connects again.
+    let mut tx = store.begin().await.expect("begin");
+    assert!(
+        klaxon::store::leases::release(&mut tx, klaxon::leader::DISCORD_GATEWAY, "elsewhere")
+            .await
+            .expect("release")
+    );
+    tx.commit().await.expect("commit");
+    assert!(
+        fake.until(|f| identifies(f) == 2 && f.connected()).await,
+        "sessions {:?}",
+        fake.sessions()
+    );
+    assert!(ready_as(&a.url, "leader").await);
+    store.close().await;
+    a.stop().await;
+    db.stop().await;
+}
