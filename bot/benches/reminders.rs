@@ -37,6 +37,9 @@ impl ChatApi for Instant200 {
     async fn invite(&self, _: &ChannelRef, _: &[UserRef]) -> Result<(), ApiError> {
         Ok(())
     }
+    async fn open_direct(&self, u: &UserRef) -> Result<ChannelRef, ApiError> {
+        Ok(ChannelRef::new(&u.id, &u.id))
+    }
     async fn set_topic(&self, _: &ChannelRef, _: &Rich) -> Result<(), ApiError> {
         Ok(())
     }

@@ -84,7 +84,7 @@ impl Scheduler {
     pub async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let mut conn = self.store.read().await?;
         let reminder = store::reminders::next_due(&mut conn).await?;
-        let notice = if self.config.oncall.handoffs.targets.is_empty() {
+        let notice = if !self.config.oncall.handoffs.enabled() {
             None
         } else {
             store::oncall::next_notice_due(&mut conn).await?
@@ -97,7 +97,7 @@ impl Scheduler {
     /// cannot hold back the rest. Returns how many posted.
     pub async fn fire_notices(&self) -> anyhow::Result<usize> {
         // Without targets nothing is planned, so there is nothing to fire.
-        if self.config.oncall.handoffs.targets.is_empty() {
+        if !self.config.oncall.handoffs.enabled() {
             return Ok(0);
         }
         let now = self.clock.now();

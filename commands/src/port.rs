@@ -200,6 +200,11 @@ pub trait ChatApi: Send + Sync {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<ChannelRef>, ApiError>;
     async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError>;
+    /// The direct-message channel between Klaxon and `user`, opened if it is not yet (Slack:
+    /// `conversations.open`; Discord: Create DM). Asking again answers the same channel, so a
+    /// retried post opens nothing twice; a person the platform does not let Klaxon write to is
+    /// refused here or by the post.
+    async fn open_direct(&self, user: &UserRef) -> Result<ChannelRef, ApiError>;
     async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError>;
     /// Posts the message once: Discord sends `once.key` as the message's enforced nonce; Slack
     /// carries it in the message's metadata and, on a retry, adopts a message in the channel's

@@ -3,6 +3,7 @@
 //! Mode, and senders of signed slash commands, interactions and events.
 
 mod api;
+mod direct;
 mod rules;
 mod send;
 mod socket;
@@ -173,6 +174,18 @@ impl FakeSlack {
     /// The channel named `name`, as Slack holds it now.
     pub fn channel_named(&self, name: &str) -> Option<Channel> {
         self.with(|i| i.ws.channels.values().find(|c| c.name == name).cloned())
+    }
+
+    /// The texts of Klaxon's direct messages to `user`, oldest first.
+    pub fn direct_messages(&self, user: &str) -> Vec<String> {
+        self.with(|i| {
+            i.ws.channels
+                .values()
+                .filter(|c| c.im.as_deref() == Some(user))
+                .flat_map(|c| c.posts.values())
+                .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
     }
 
     /// Takes a scope away from the bot token (as an app installed without it).

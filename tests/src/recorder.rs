@@ -213,6 +213,13 @@ impl ChatApi for Recorder {
         Ok(())
     }
 
+    /// A person's direct messages are posts in the channel `@<id>`.
+    async fn open_direct(&self, user: &UserRef) -> Result<ChannelRef, ApiError> {
+        self.attempt()?;
+        let to = format!("@{}", user.id);
+        Ok(ChannelRef::new(&to, &to))
+    }
+
     async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {
         self.attempt()?;
         self.record(Call::Topic {

@@ -212,14 +212,20 @@ fn valid_name(name: &str) -> Option<String> {
     ok.then(|| name.to_owned())
 }
 
-/// `[#channel] marker first line`, further lines indented under it.
+/// `[#channel] marker first line` (a direct message: `[@person]`), further lines indented
+/// under it.
 fn print_to(out: &mut Box<dyn Write + Send>, channel: &str, marker: &str, text: &str) {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
-    let head = if marker.is_empty() {
-        format!("[#{channel}] {first}")
+    let to = if channel.starts_with('@') {
+        channel.to_owned()
     } else {
-        format!("[#{channel}] {marker} {first}")
+        format!("#{channel}")
+    };
+    let head = if marker.is_empty() {
+        format!("[{to}] {first}")
+    } else {
+        format!("[{to}] {marker} {first}")
     };
     let _ = writeln!(out, "{head}");
     for line in lines {
@@ -288,6 +294,12 @@ impl ChatApi for Console {
             &format!("{} added to the channel", names.join(", ")),
         );
         Ok(())
+    }
+
+    /// A person's direct messages are printed like a channel's posts, addressed `[@name]`.
+    async fn open_direct(&self, user: &UserRef) -> Result<ChannelRef, ApiError> {
+        let to = format!("@{}", user.label());
+        Ok(ChannelRef::new(&to, &to))
     }
 
     async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {

@@ -471,6 +471,10 @@ impl ChatApi for DiscordApi {
         limited(self.invite_now(channel, users)).await
     }
 
+    async fn open_direct(&self, user: &UserRef) -> Result<ChannelRef, ApiError> {
+        limited(crate::direct::open(&self.rest, user)).await
+    }
+
     async fn set_topic(&self, channel: &ChannelRef, rich: &Rich) -> Result<(), ApiError> {
         limited(self.set_topic_now(channel, rich)).await
     }

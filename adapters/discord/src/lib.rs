@@ -9,6 +9,7 @@
 pub mod api;
 pub mod bucket;
 pub mod custom_id;
+mod direct;
 pub mod doctor;
 pub mod endpoint;
 pub mod gateway;

@@ -502,6 +502,10 @@ impl ChatApi for SlackApi {
         observed(self.invite_now(channel, users)).await
     }
 
+    async fn open_direct(&self, user: &UserRef) -> Result<ChannelRef, ApiError> {
+        observed(self.open_direct_now(user)).await
+    }
+
     async fn set_topic(&self, channel: &ChannelRef, topic: &Rich) -> Result<(), ApiError> {
         observed(self.set_topic_now(channel, topic)).await
     }

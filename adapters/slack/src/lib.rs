@@ -11,6 +11,7 @@ pub mod api;
 pub mod bucket;
 pub mod command;
 pub mod connector;
+mod direct;
 pub mod edge;
 pub mod endpoint;
 pub mod events;

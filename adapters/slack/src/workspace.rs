@@ -68,6 +68,14 @@ pub const SCOPES: &[(&str, &str)] = &[
     ("groups:history", "reading a 📌'd message (private)"),
     ("files:write", "sharing postmortem drafts"),
     ("users:read", "users.info: people's names"),
+    (
+        "im:write",
+        "conversations.open: shift handoffs by direct message",
+    ),
+    (
+        "im:history",
+        "a retried direct message found in the DM's history",
+    ),
 ];
 
 /// `conversations.list` pages of this many channels.

@@ -27,7 +27,7 @@ pub async fn plan(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let handoffs = &config.oncall.handoffs;
-    if handoffs.targets.is_empty() {
+    if !handoffs.enabled() {
         return Ok(());
     }
     let lead = Duration::from_std(handoffs.remind_before.as_std())?;
@@ -141,66 +141,46 @@ async fn post(
         return Ok(false);
     }
     let name = format!("{}/{}", schedule.name, layer.name);
-    for target in &config.oncall.handoffs.targets {
+    let handoffs = &config.oncall.handoffs;
+    let people = [("incoming", &incoming), ("outgoing", &outgoing)];
+    for target in &handoffs.targets {
         let tenant = target.tenant();
-        let message = match kind {
-            REMINDER => {
-                let Some(shift) = &incoming else {
-                    return Ok(false);
-                };
-                Message::new().line(
-                    Rich::plain("⏰ ")
-                        .ping(&person(&shift.person))
-                        .text(format!(
-                            ": you are on call for {name} from {} until {}.",
-                            utc(shift.start),
-                            utc(shift.end)
-                        )),
-                )
-            }
-            _ => {
-                let mut headline = Rich::plain(format!("🔁 Handoff of {name} at {}: ", utc(at)));
-                headline = match (&incoming, &outgoing) {
-                    (Some(i), Some(o)) => headline
-                        .ping(&person(&i.person))
-                        .text(format!(
-                            " is on call until {}, taking over from ",
-                            utc(i.end)
-                        ))
-                        .ping(&person(&o.person))
-                        .text("."),
-                    (Some(i), None) => headline.ping(&person(&i.person)).text(format!(
-                        " is on call until {}; nobody was before.",
-                        utc(i.end)
-                    )),
-                    (None, Some(o)) => headline
-                        .ping(&person(&o.person))
-                        .text(" is off call, and nobody is on call now."),
-                    (None, None) => headline,
-                };
-                let mut m = Message::new().line(headline);
-                for (role, shift) in [("incoming", &incoming), ("outgoing", &outgoing)] {
-                    if let Some(shift) = shift {
-                        m = involved(tx, m, &tenant, &person(&shift.person), role).await?;
-                    }
+        let message = if kind == REMINDER {
+            let Some(shift) = &incoming else {
+                return Ok(false);
+            };
+            reminder(&name, shift)
+        } else {
+            let mut m = Message::new().line(headline(&name, at, &incoming, &outgoing, None));
+            for (role, shift) in people {
+                if let Some(shift) = shift {
+                    m = involved(tx, m, &tenant, &person(&shift.person), role).await?;
                 }
-                m
             }
+            m
         };
         let channel = ChannelRef::new(target.channel.clone(), target.channel.clone());
-        outbox::enqueue(
-            tx,
-            &tenant,
-            None,
-            &Op::Post {
-                to: Target::Channel(channel),
-                message,
-                track: None,
-                timeline_entry: None,
-            },
-            now,
-        )
-        .await?;
+        let to = Target::Channel(channel);
+        queue(tx, &tenant, to, message, now).await?;
+    }
+    // By direct message, each person gets their own part: the reminder, or the handoff's
+    // headline with the incidents they are in.
+    for direct in &handoffs.direct {
+        let tenant = direct.tenant();
+        if kind == REMINDER {
+            if let Some(shift) = &incoming {
+                let to = Target::Person(person(&shift.person));
+                queue(tx, &tenant, to, reminder(&name, shift), now).await?;
+            }
+            continue;
+        }
+        for (role, shift) in people {
+            let Some(shift) = shift else { continue };
+            let who = person(&shift.person);
+            let line = headline(&name, at, &incoming, &outgoing, Some(&who.id));
+            let m = involved(tx, Message::new().line(line), &tenant, &who, role).await?;
+            queue(tx, &tenant, Target::Person(who), m, now).await?;
+        }
     }
     tracing::info!(
         schedule = schedule.name,
@@ -211,7 +191,73 @@ async fn post(
         outgoing = outgoing.as_ref().map(|s| s.person.as_str()),
         "on-call notice posted"
     );
-    Ok(!config.oncall.handoffs.targets.is_empty())
+    Ok(config.oncall.handoffs.enabled())
+}
+
+/// Queues one handoff post or reminder, through the outbox like every other post.
+async fn queue(
+    tx: &mut Conn,
+    tenant: &klaxon_commands::Tenant,
+    to: Target,
+    message: Message,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let op = Op::Post {
+        to,
+        message,
+        track: None,
+        timeline_entry: None,
+    };
+    outbox::enqueue(tx, tenant, None, &op, now).await
+}
+
+/// "⏰ @Bob: you are on call for payments/primary from … until …."
+fn reminder(name: &str, shift: &Shift) -> Message {
+    Message::new().line(
+        Rich::plain("⏰ ")
+            .ping(&person(&shift.person))
+            .text(format!(
+                ": you are on call for {name} from {} until {}.",
+                utc(shift.start),
+                utc(shift.end)
+            )),
+    )
+}
+
+/// The handoff's first line. In a channel both people are pinged (`only` is `None`); in a
+/// direct message only its recipient is, and the other person is shown by name.
+fn headline(
+    name: &str,
+    at: DateTime<Utc>,
+    incoming: &Option<Shift>,
+    outgoing: &Option<Shift>,
+    only: Option<&str>,
+) -> Rich {
+    let who = |r: Rich, id: &str| {
+        let u = person(id);
+        if only.is_none_or(|o| o == id) {
+            r.ping(&u)
+        } else {
+            r.person(&u)
+        }
+    };
+    let head = Rich::plain(format!("🔁 Handoff of {name} at {}: ", utc(at)));
+    match (incoming, outgoing) {
+        (Some(i), Some(o)) => who(
+            who(head, &i.person).text(format!(
+                " is on call until {}, taking over from ",
+                utc(i.end)
+            )),
+            &o.person,
+        )
+        .text("."),
+        (Some(i), None) => who(head, &i.person).text(format!(
+            " is on call until {}; nobody was before.",
+            utc(i.end)
+        )),
+        (None, Some(o)) => who(head, &o.person).text(" is off call, and nobody is on call now."),
+        (None, None) => head,
+    }
 }
 
 /// `m` with the open incidents of `tenant` that `who` declared or holds a role in, each with

@@ -163,6 +163,11 @@ fn describe(call: &Pending) -> (CallKind, Option<String>) {
             CallKind::Post,
             Some(c.id.clone().unwrap_or_else(|| c.name.clone())),
         ),
+        // A person's direct-message channel is known once opened: a stand-in unique to them.
+        Op::Post {
+            to: Target::Person(u),
+            ..
+        } => (CallKind::Post, Some(format!("person:{}", u.id))),
         Op::Post { .. } => (CallKind::Post, incident),
         Op::Pin { .. } => (CallKind::Pin, incident),
         // An announcement is in the paging channel, whose id the call reads when it is made.

@@ -75,6 +75,9 @@ impl Dispatcher {
                 let channel = match to {
                     Target::Incident => incident_channel(incident.as_ref())?,
                     Target::Channel(c) => c,
+                    // Opened at call time: asking again answers the same channel, so a retry
+                    // opens nothing twice, and the post below keeps its `Once` key.
+                    Target::Person(user) => api.open_direct(&user).await?,
                 };
                 // An announcement made before its incident's channel exists names the
                 // channel without a link; an edit follows once the channel is made.

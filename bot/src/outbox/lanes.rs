@@ -4,9 +4,10 @@
 //! A lane is what a call must stay in order with: an incident's calls (its channel before
 //! anything posted in it), the same incident's topic edits (Discord allows two per 10 minutes
 //! per channel, so a postponed topic must not hold back posts; only the newest topic is ever
-//! sent), or one shared channel's posts (the paging channel: announcements in the order of the
-//! declares). One task polls every call in flight; none of them sleeps in a shared worker, and
-//! as soon as one call ends its lane's next call starts, without waiting for the others.
+//! sent), one shared channel's posts (the paging channel: announcements in the order of the
+//! declares), or one person's direct messages. One task polls every call in flight; none of
+//! them sleeps in a shared worker, and as soon as one call ends its lane's next call starts,
+//! without waiting for the others.
 //! Before a call starts its rate-limit bucket must admit it ([`super::bucket`]); a call that
 //! waits on its bucket is left in its lane and takes no in-flight slot.
 
@@ -40,6 +41,9 @@ pub(super) enum Lane {
     Announcement(Tenant, i64),
     /// Posts to one fixed channel, such as the paging channel.
     Shared(Tenant, String),
+    /// Direct messages to one person (by user id): one refused or retried DM holds back only
+    /// that person's next ones.
+    Person(Tenant, String),
 }
 
 impl Lane {
@@ -61,6 +65,13 @@ impl Lane {
                 },
                 _,
             ) => Self::Shared(tenant, c.id.clone().unwrap_or_else(|| c.name.clone())),
+            (
+                Op::Post {
+                    to: super::Target::Person(u),
+                    ..
+                },
+                _,
+            ) => Self::Person(tenant, u.id.clone()),
             (_, incident) => Self::Incident(tenant, incident),
         }
     }

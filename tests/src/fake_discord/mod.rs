@@ -7,6 +7,7 @@
 //! Time-bound rules (the topic bucket, the 3 s interaction deadline, 15-minute tokens) read the
 //! fake's own clock, which tests move with [`FakeDiscord::advance`].
 
+mod direct;
 mod gateway;
 mod rest;
 mod rules;
@@ -158,6 +159,10 @@ struct Inner {
     closes: Vec<u16>,
     /// Enforced message nonces: the message each made, and when.
     nonces: HashMap<String, (String, Instant)>,
+    /// DM channels by id, with the person each is with (`direct.rs`).
+    dms: HashMap<String, String>,
+    /// People who take no direct messages from the bot (their privacy settings).
+    closed_dms: std::collections::HashSet<String>,
     /// Calls (method, path pattern) carried out and then never answered (a crash's window).
     stalled: Vec<(String, String)>,
 }
@@ -250,6 +255,8 @@ impl FakeDiscord {
             intents: None,
             closes: Vec::new(),
             nonces: HashMap::new(),
+            dms: HashMap::new(),
+            closed_dms: std::collections::HashSet::new(),
             stalled: Vec::new(),
         }));
         let app = Router::new()
@@ -427,6 +434,27 @@ impl FakeDiscord {
         });
         found.sort_by_key(|m| m["id"].as_str().and_then(|id| id.parse::<u64>().ok()));
         found
+    }
+
+    /// The contents of the bot's direct messages to `user`, oldest first.
+    pub fn direct_messages(&self, user: &str) -> Vec<String> {
+        let channels: Vec<String> = self.with(|i| {
+            i.dms
+                .iter()
+                .filter(|(_, u)| *u == user)
+                .map(|(c, _)| c.clone())
+                .collect()
+        });
+        channels
+            .iter()
+            .flat_map(|c| self.messages_in(c))
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// `user` takes no direct messages from the bot: posts to their DM are refused (50007).
+    pub fn close_dms(&self, user: &str) {
+        self.with(|i| i.closed_dms.insert(user.to_owned()));
     }
 
     /// Ids of the messages pinned in `channel`.

@@ -198,6 +198,7 @@ fn route(i: &mut Inner, method: &Method, seg: &[&str], body: &Value) -> Response
             axum::Json(json!({ "url": format!("ws://{}/gateway", i.base) })).into_response()
         }
         (&Method::GET, ["users", "@me"]) => axum::Json(user(BOT_ID, "klaxon")).into_response(),
+        (&Method::POST, ["users", "@me", "channels"]) => super::direct::open(i, body),
         (_, ["applications", app, ..]) if *app != APPLICATION_ID => {
             error(StatusCode::FORBIDDEN, 50001, "Missing Access")
         }
@@ -457,6 +458,11 @@ fn modify_channel(i: &mut Inner, c: &str, body: &Value) -> Response {
 /// has MENTION_EVERYONE (Resources > Message > Allowed Mentions Object), which
 /// `mention_roles` reports.
 fn create_message(i: &mut Inner, c: &str, body: &Value) -> Response {
+    match super::direct::check(i, c) {
+        Err(refused) => return refused,
+        Ok(true) => return create_in(i, c, body, false, false),
+        Ok(false) => {}
+    }
     let Some(ch) = i.channel(c).cloned() else {
         return unknown_channel();
     };
@@ -474,6 +480,13 @@ fn create_message(i: &mut Inner, c: &str, body: &Value) -> Response {
             missing_permissions()
         };
     }
+    let everyone = i.channel_permissions(&ch) & perm::MENTION_EVERYONE != 0;
+    create_in(i, c, body, files, everyone)
+}
+
+/// A message made in channel `c` (a guild text channel or a DM) once it may be: the message
+/// limits, the nonce, the role mentions that ping.
+fn create_in(i: &mut Inner, c: &str, body: &Value, files: bool, everyone: bool) -> Response {
     if let Some(r) = message_problem(body, files) {
         return r;
     }
@@ -490,7 +503,6 @@ fn create_message(i: &mut Inner, c: &str, body: &Value) -> Response {
     {
         return axum::Json(m.clone()).into_response();
     }
-    let everyone = i.channel_permissions(&ch) & perm::MENTION_EVERYONE != 0;
     let content = body["content"].as_str().unwrap_or("");
     let pinged: Vec<String> = body["allowed_mentions"]["roles"]
         .as_array()

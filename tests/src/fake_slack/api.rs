@@ -157,6 +157,11 @@ fn answer(i: &mut Inner, method: &str, channel: &str, body: &Value, n: u64) -> w
     if needs_channel && let Err(a) = web::visible(&mut i.ws, channel) {
         return a;
     }
+    if method == "conversations.history"
+        && let Err(a) = super::direct::history_scope(&i.ws, channel)
+    {
+        return a;
+    }
     // docs.slack.dev/reference/methods/conversations.history (and .replies): a bot token
     // reads "any conversation the relevant bot is a member of": a public channel it is not in
     // answers `not_in_channel`.

@@ -33,6 +33,8 @@ pub const SCOPES: &[&str] = &[
     "groups:history",
     "files:write",
     "users:read",
+    "im:write",
+    "im:history",
 ];
 
 /// A channel as Slack holds it.
@@ -50,6 +52,8 @@ pub struct Channel {
     /// Messages the bot posted, by `ts`: what `chat.update` may edit.
     pub posts: BTreeMap<String, Value>,
     pub pins: BTreeSet<String>,
+    /// For a direct message (an IM), the person it is with.
+    pub im: Option<String>,
 }
 
 /// A `trigger_id` Slack handed out with a command or a click.
@@ -177,7 +181,7 @@ impl Workspace {
 
     /// docs.slack.dev/reference/scopes: a method called without its scope answers
     /// `missing_scope` with the scope `needed` and those `provided`.
-    fn need(&self, scope: &str) -> Result<(), Answer> {
+    pub(super) fn need(&self, scope: &str) -> Result<(), Answer> {
         if self.scopes.contains(scope) {
             return Ok(());
         }
@@ -257,6 +261,7 @@ pub(super) fn call(w: &mut Workspace, method: &str, body: &Value) -> Answer {
         "conversations.archive" => archive(w, &channel),
         "conversations.list" => list(w, body),
         "conversations.info" => info(w, &channel),
+        "conversations.open" => return super::direct::open(w, body),
         "chat.postMessage" => post(w, &channel, body),
         "chat.postEphemeral" => ephemeral(w, &channel, &s("user"), body),
         "chat.update" => update(w, &channel, &s("ts"), body),
@@ -420,6 +425,8 @@ fn list(w: &mut Workspace, body: &Value) -> Result<Value, Answer> {
     let visible: Vec<&Channel> = w
         .channels
         .values()
+        // IMs are listed only with `types=im`, which Klaxon never asks for.
+        .filter(|c| c.im.is_none())
         .filter(|c| {
             if c.private {
                 private && c.members.contains(BOT_USER)

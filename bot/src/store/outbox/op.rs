@@ -57,11 +57,15 @@ pub enum Target {
     Incident,
     /// A fixed channel, such as the paging channel.
     Channel(ChannelRef),
+    /// A direct message to a person (a shift handoff), whose channel the dispatcher opens when
+    /// the post is made (`ChatApi::open_direct`).
+    Person(UserRef),
 }
 
-/// How the stored JSON of a post to a fixed channel begins (serde writes the tag, then `to`):
-/// the outbox read finds those posts, one lane over many incidents, without decoding each row.
-pub(super) const SHARED_POST_PREFIX: &str = r#"{"op":"post","to":{"channel":"#;
+/// How the stored JSON of a post to a fixed channel or a person begins (serde writes the tag,
+/// then `to`; `"incident"` is a bare string): the outbox read finds those posts, lanes that span
+/// incidents, without decoding each row.
+pub(super) const SHARED_POST_PREFIX: &str = r#"{"op":"post","to":{""#;
 
 impl Op {
     /// Calls with the same key replace each other while pending: only the newest edit of a
@@ -133,7 +137,7 @@ mod tests {
     }
 
     #[test]
-    fn only_posts_to_a_fixed_channel_are_stored_with_the_shared_prefix() {
+    fn only_posts_to_a_fixed_channel_or_a_person_are_stored_with_the_shared_prefix() {
         let message = Message::new();
         let channel = ChannelRef::new("C1", "incidents");
         let post = |to| Op::Post {
@@ -144,6 +148,7 @@ mod tests {
         };
         let json = |op: &Op| serde_json::to_string(op).expect("json");
         assert!(json(&post(Target::Channel(channel.clone()))).starts_with(SHARED_POST_PREFIX));
+        assert!(json(&post(Target::Person(UserRef::id("U1")))).starts_with(SHARED_POST_PREFIX));
         for op in [
             post(Target::Incident),
             Op::PostAlert {

@@ -2,6 +2,7 @@
 //! manual clock, which starts on Monday 2026-11-23 at 09:00 UTC; `dst` holds schedules of
 //! its own across daylight-saving changes, `feeds` the calendar feeds.
 
+mod direct;
 mod discord;
 mod dst;
 mod feeds;
