@@ -76,6 +76,7 @@ pub async fn open_form(
     trigger_id: &str,
     channel: &ChannelRef,
     api: &crate::SlackApi,
+    oncall: &[String],
 ) -> Option<Reply> {
     if !text.trim().is_empty() || trigger_id.is_empty() {
         return None;
@@ -86,7 +87,7 @@ pub async fn open_form(
         incident: None,
     };
     match api
-        .open_view(trigger_id, crate::modal::declare_view(&origin))
+        .open_view(trigger_id, crate::modal::declare_view(&origin, oncall))
         .await
     {
         Ok(()) => Some(Reply::ok_line(klaxon_commands::Rich::plain(
@@ -108,6 +109,7 @@ pub async fn answer(command: &SlashCommand, edge: &crate::edge::Edge) -> Reply {
         &command.trigger_id,
         &invocation.channel,
         &edge.api,
+        &edge.oncall,
     )
     .await
     {

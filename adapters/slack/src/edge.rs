@@ -14,4 +14,7 @@ pub struct Edge {
     pub api: crate::SlackApi,
     /// The reaction that captures a message (`[slack] capture_emoji`).
     pub capture_emoji: String,
+    /// What the declare form's on-call field offers: the bot's schedules as `schedule/layer`,
+    /// each schedule's first layer first (none: no field).
+    pub oncall: Vec<String>,
 }

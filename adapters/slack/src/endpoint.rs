@@ -109,7 +109,13 @@ impl Endpoint {
         let Some(payload) = payload else {
             return Answer::BadRequest("not an interaction payload".to_owned());
         };
-        match crate::interaction::handle(&payload, self.edge.handler.as_ref(), &self.edge.api).await
+        match crate::interaction::handle(
+            &payload,
+            self.edge.handler.as_ref(),
+            &self.edge.api,
+            &self.edge.oncall,
+        )
+        .await
         {
             Some(answer) => Answer::Json(answer),
             None => Answer::Ok,

@@ -13,12 +13,18 @@ use crate::action_id::{action_id, parse_action_id};
 use crate::modal::{self, Origin, Submission};
 
 /// Handles one interaction; the answer's body, or `None` for an empty acknowledgement.
-pub async fn handle(payload: &Value, handler: &dyn Handler, api: &SlackApi) -> Option<Value> {
+/// `oncall` is what the declare form's on-call field offers ([`crate::Edge::oncall`]).
+pub async fn handle(
+    payload: &Value,
+    handler: &dyn Handler,
+    api: &SlackApi,
+    oncall: &[String],
+) -> Option<Value> {
     match payload["type"].as_str() {
         Some("shortcut") if payload["callback_id"] == modal::DECLARE => {
             let trigger = payload["trigger_id"].as_str()?;
             if let Err(e) = api
-                .open_view(trigger, modal::declare_view(&Origin::default()))
+                .open_view(trigger, modal::declare_view(&Origin::default(), oncall))
                 .await
             {
                 tracing::warn!(error = %e, "could not open the declare form");

@@ -7,8 +7,8 @@
 //! twice has one effect.
 
 use klaxon_commands::{
-    ChannelRef, Command, Input, Invocation, PlatformKind, Reply, ReplyKind, Severity, Tenant, Text,
-    Title, UserRef,
+    ChannelRef, Command, Input, Invocation, PlatformKind, Reply, ReplyKind, ScheduleRef, Severity,
+    Tenant, Text, Title, UserRef,
 };
 use serde_json::{Value, json};
 
@@ -32,13 +32,23 @@ fn plain(text: &str) -> Value {
     json!({ "type": "plain_text", "text": text })
 }
 
-/// The declare form: title, severity (optional: the configured default), private or not.
-pub fn declare_view(origin: &Origin) -> Value {
+/// The most options a static select holds (docs.slack.dev/reference/block-kit/block-elements/
+/// select-menu-element: "Maximum number of options is 100").
+pub const MAX_OPTIONS: usize = 100;
+/// An option's `text` and `value` limits (docs.slack.dev/reference/block-kit/
+/// composition-objects/option-object: 75 and 150 characters).
+const OPTION_TEXT: usize = 75;
+const OPTION_VALUE: usize = 150;
+
+/// The declare form: title, severity (optional: the configured default), private or not and,
+/// when there are schedules, whose on-call person to page (`oncall`: `schedule/layer` names, as
+/// the bot hands them over; the first [`MAX_OPTIONS`] are offered).
+pub fn declare_view(origin: &Origin, oncall: &[String]) -> Value {
     let option = |s: Severity| {
         let value = s.to_string().to_ascii_lowercase();
         json!({ "text": plain(&s.to_string()), "value": value })
     };
-    json!({
+    let mut view = json!({
         "type": "modal",
         "callback_id": DECLARE,
         "title": plain("Declare incident"),
@@ -87,7 +97,32 @@ pub fn declare_view(origin: &Origin) -> Value {
                 }
             }
         ]
-    })
+    });
+    let choices: Vec<Value> = oncall
+        .iter()
+        .filter(|name| {
+            let n = name.chars().count();
+            (1..=OPTION_TEXT.min(OPTION_VALUE)).contains(&n)
+        })
+        .take(MAX_OPTIONS)
+        .map(|name| json!({ "text": plain(name), "value": name }))
+        .collect();
+    if let (false, Some(blocks)) = (choices.is_empty(), view["blocks"].as_array_mut()) {
+        blocks.push(json!({
+            "type": "input",
+            "block_id": "oncall",
+            "optional": true,
+            "label": plain("Page whoever is on call"),
+            "hint": plain("Invited to the new channel and pinged there at once"),
+            "element": {
+                "type": "static_select",
+                "action_id": "oncall",
+                "placeholder": plain("Nobody"),
+                "options": choices,
+            }
+        }));
+    }
+    view
 }
 
 /// The Post update form of one incident.
@@ -163,12 +198,20 @@ pub fn submission(payload: &Value) -> Option<Submission> {
             let private = values["private"]["private"]["selected_options"]
                 .as_array()
                 .is_some_and(|o| o.iter().any(|o| o["value"] == "private"));
+            // The same schedule reference `--oncall` takes.
+            let oncall = match values["oncall"]["oncall"]["selected_option"]["value"].as_str() {
+                Some(name) => match ScheduleRef::parse(name) {
+                    Ok(r) => Some(r),
+                    Err(e) => return Some(invalid("oncall", &e)),
+                },
+                None => None,
+            };
             (
                 Command::Declare {
                     severity,
                     title,
                     private,
-                    oncall: None,
+                    oncall,
                 },
                 "title",
             )
@@ -249,7 +292,7 @@ mod tests {
     #[test]
     fn the_forms_are_valid_views() {
         for view in [
-            declare_view(&Origin::default()),
+            declare_view(&Origin::default(), &[]),
             update_view(
                 &Origin {
                     incident: Some(3),
@@ -271,7 +314,7 @@ mod tests {
             incident: None,
         };
         let payload = submitted(
-            declare_view(&origin),
+            declare_view(&origin, &[]),
             json!({
                 "title": { "title": { "type": "plain_text_input", "value": "<!channel> DB down" } },
                 "severity": { "severity": { "type": "static_select",
@@ -298,7 +341,7 @@ mod tests {
 
         // Nothing chosen: the default severity, not private; an empty title is refused.
         let bare = submitted(
-            declare_view(&Origin::default()),
+            declare_view(&Origin::default(), &[]),
             json!({
                 "title": { "title": { "type": "plain_text_input", "value": "Search slow" } },
                 "severity": { "severity": { "type": "static_select", "selected_option": null } },
@@ -318,12 +361,63 @@ mod tests {
             })
         );
         let empty = submitted(
-            declare_view(&Origin::default()),
+            declare_view(&Origin::default(), &[]),
             json!({ "title": { "title": { "type": "plain_text_input", "value": "  " } } }),
         );
         assert!(matches!(
             submission(&empty),
             Some(Submission::Invalid { field: "title", .. })
+        ));
+    }
+
+    #[test]
+    fn the_oncall_field_offers_the_schedules_within_slacks_limits_and_sets_the_declares_oncall() {
+        assert!(
+            declare_view(&Origin::default(), &[])["blocks"]
+                .as_array()
+                .is_some_and(|b| b.iter().all(|b| b["block_id"] != "oncall")),
+            "no schedules, no field"
+        );
+        let many: Vec<String> = (0..150).map(|n| format!("team{n}/primary")).collect();
+        let view = declare_view(&Origin::default(), &many);
+        let parsed: Result<SlackView, _> = serde_json::from_value(view.clone());
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let field = view["blocks"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["block_id"] == "oncall"))
+            .expect("the on-call field");
+        let options = field["element"]["options"].as_array().expect("options");
+        assert_eq!(options.len(), MAX_OPTIONS);
+        assert_eq!(options[0]["value"], "team0/primary");
+        let payload = submitted(
+            declare_view(&Origin::default(), &["payments/secondary".to_owned()]),
+            json!({
+                "title": { "title": { "type": "plain_text_input", "value": "Checkout slow" } },
+                "oncall": { "oncall": { "type": "static_select",
+                    "selected_option": { "text": { "type": "plain_text", "text": "payments/secondary" }, "value": "payments/secondary" } } },
+            }),
+        );
+        let Some(Submission::Run { invocation, .. }) = submission(&payload) else {
+            panic!("a declare");
+        };
+        assert_eq!(
+            invocation.input,
+            Input::Command(Command::Declare {
+                severity: None,
+                title: Title::parse("Checkout slow").expect("title"),
+                private: false,
+                oncall: Some(ScheduleRef::parse("payments/secondary").expect("schedule")),
+            })
+        );
+        let mut bad = payload.clone();
+        bad["view"]["state"]["values"]["oncall"]["oncall"]["selected_option"]["value"] =
+            "Not A Schedule!".into();
+        assert!(matches!(
+            submission(&bad),
+            Some(Submission::Invalid {
+                field: "oncall",
+                ..
+            })
         ));
     }
 

@@ -149,7 +149,9 @@ async fn on_interaction(
     let payload = serde_json::to_value(&event)?;
     let edge = edge(&states).await?;
     Ok(
-        match crate::interaction::handle(&payload, edge.handler.as_ref(), &edge.api).await {
+        match crate::interaction::handle(&payload, edge.handler.as_ref(), &edge.api, &edge.oncall)
+            .await
+        {
             Some(answer) => {
                 SlackInteractionResponse::ViewSubmission(serde_json::from_value(answer)?)
             }

@@ -192,6 +192,7 @@ pub async fn serve_with_clock(
         handler: app.engine.clone(),
         api,
         capture_emoji,
+        oncall: app.schedules.choices(),
     });
     let socket = match (&settings.slack_app_token, &slack_edge) {
         (Some(app_token), Some(edge)) => Some(

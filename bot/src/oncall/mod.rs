@@ -60,6 +60,16 @@ pub struct Schedules {
 }
 
 impl Schedules {
+    /// Every schedule's layers as `schedule/layer`, in name order and each schedule's layer
+    /// order (its first layer, the one a bare schedule name means, first): the choices a
+    /// declare form offers.
+    pub fn choices(&self) -> Vec<String> {
+        self.by_name
+            .values()
+            .flat_map(|s| s.layers.iter().map(|l| format!("{}/{}", s.name, l.name)))
+            .collect()
+    }
+
     /// Loads every `*.toml` in `dir`, in name order. Files with problems are skipped and their
     /// problems returned; a missing folder holds no schedules.
     pub fn load_dir(dir: &Path) -> (Self, Vec<Problem>) {

@@ -111,9 +111,27 @@ fn block_ok(block: &Value) -> Result<(), ()> {
             Ok(())
         }
         Some("context") => ok(block["elements"].as_array().is_some_and(|e| e.len() <= 10)),
-        Some("divider" | "header" | "input" | "image" | "rich_text") => Ok(()),
+        Some("input") => select_ok(&block["element"]),
+        Some("divider" | "header" | "image" | "rich_text") => Ok(()),
         _ => Err(()),
     }
+}
+
+/// docs.slack.dev/reference/block-kit/block-elements/select-menu-element (static select):
+/// `options` "Maximum number of options is 100"; .../composition-objects/option-object: `text`
+/// at most 75 characters, `value` at most 150. Other input elements pass.
+fn select_ok(e: &Value) -> Result<(), ()> {
+    let ok = |b: bool| if b { Ok(()) } else { Err(()) };
+    if e["type"] != "static_select" {
+        return Ok(());
+    }
+    let options = e["options"].as_array().ok_or(())?;
+    ok((1..=100).contains(&options.len()))?;
+    for o in options {
+        ok((1..=75).contains(&chars(&o["text"]["text"])))?;
+        ok((1..=150).contains(&chars(&o["value"])))?;
+    }
+    Ok(())
 }
 
 fn element_ok(e: &Value) -> Result<(), ()> {

@@ -6,6 +6,7 @@ mod direct;
 mod discord;
 mod dst;
 mod feeds;
+mod form;
 mod handoffs;
 mod metrics;
 
