@@ -464,6 +464,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_direct_message_is_printed_like_a_post_addressed_to_the_person() {
+        let (console, buf) = console();
+        let dm = console
+            .open_direct(&UserRef::named("bob", "bob"))
+            .await
+            .expect("opened");
+        let m = Message::new().line(Rich::plain("⏰ you are on call"));
+        console.post(&dm, &m, &once()).await.expect("posted");
+        assert_eq!(text(&buf), "[@bob] ⏰ you are on call\n");
+    }
+
+    #[tokio::test]
     async fn multi_line_posts_are_indented_and_edits_marked() {
         let (console, buf) = console();
         let channel = ChannelRef::new("incidents", "incidents");

@@ -39,20 +39,31 @@ pub(super) fn open(i: &mut Inner, body: &Value) -> Response {
     .into_response()
 }
 
-/// Whether channel `c` is a DM the bot may post in (`Ok(true)`), no DM (`Ok(false)`), or a DM
-/// with someone who takes no messages from the bot: 403 with 50007, "Cannot send messages to
-/// this user" (Topics > Opcodes and Status Codes > JSON Error Codes), what Discord answers when
-/// a person's privacy settings refuse DMs from the bot or they share no server with it.
-pub(super) fn check(i: &Inner, c: &str) -> Result<bool, Response> {
-    let Some(person) = i.dms.get(c) else {
-        return Ok(false);
-    };
-    if i.closed_dms.contains(person) {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            50007,
-            "Cannot send messages to this user",
-        ));
+/// What a message to channel `c` meets, if `c` is a DM.
+pub(super) enum Dm {
+    /// Not a DM: a guild channel's rules apply.
+    No,
+    /// A DM the bot may post in.
+    Open,
+    /// A DM with someone who takes no messages from the bot.
+    Closed,
+}
+
+pub(super) fn check(i: &Inner, c: &str) -> Dm {
+    match i.dms.get(c) {
+        None => Dm::No,
+        Some(person) if i.closed_dms.contains(person) => Dm::Closed,
+        Some(_) => Dm::Open,
     }
-    Ok(true)
+}
+
+/// 403 with 50007, "Cannot send messages to this user" (Topics > Opcodes and Status Codes >
+/// JSON Error Codes): what Discord answers a message to a person whose privacy settings refuse
+/// DMs from the bot, or who shares no server with it.
+pub(super) fn refused() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        50007,
+        "Cannot send messages to this user",
+    )
 }

@@ -459,9 +459,9 @@ fn modify_channel(i: &mut Inner, c: &str, body: &Value) -> Response {
 /// `mention_roles` reports.
 fn create_message(i: &mut Inner, c: &str, body: &Value) -> Response {
     match super::direct::check(i, c) {
-        Err(refused) => return refused,
-        Ok(true) => return create_in(i, c, body, false, false),
-        Ok(false) => {}
+        super::direct::Dm::Closed => return super::direct::refused(),
+        super::direct::Dm::Open => return create_in(i, c, body, false, false),
+        super::direct::Dm::No => {}
     }
     let Some(ch) = i.channel(c).cloned() else {
         return unknown_channel();
