@@ -2,8 +2,8 @@
 //! strict fakes: on Slack (`conversations.open`, then a post in the IM) and Discord (Create DM,
 //! then a message in it), the reminder before a shift to its person, and at the handoff the
 //! incoming and the outgoing person each their own part, beside the channel post; each once. A
-//! DM the platform refuses fails as other posts do, a rate-limited one is retried, and neither
-//! holds back the channel's posts.
+//! DM the platform refuses fails as other posts do, a rate-limited one is retried, neither
+//! holds back the channel's posts, and one whose answer was lost is found in the DM's history.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -338,4 +338,51 @@ async fn discord_people_get_their_reminder_and_handoff_by_dm_and_a_refusal_fails
             "⏰ <@{ALICE}>: you are on call for team/primary from 2026-11-24 10:00 UTC until 2026-11-25 10:00 UTC."
         )
     );
+}
+
+#[tokio::test]
+async fn a_slack_dm_whose_answer_was_lost_is_found_in_the_dms_history_not_sent_twice() {
+    let fake = FakeSlack::start().await;
+    let k = Bot::slack(&fake, &rota("U0ALICE", "U0BOB")).await;
+    // Slack posts U0BOB's reminder (and the channel's) but its answer never comes.
+    fake.stall("chat.postMessage");
+    k.app.scheduler.fire_due().await.expect("fire");
+    let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
+    apis.insert(
+        PlatformKind::Slack,
+        Arc::new(klaxon_slack::SlackApi::new(BOT_TOKEN, Some(&fake.api_url))),
+    );
+    let dispatcher = klaxon::outbox::Dispatcher::new(
+        k.app.store.clone(),
+        apis,
+        Arc::new(tokio::sync::Notify::new()),
+    )
+    .with_call_timeout(Duration::from_secs(1));
+    dispatcher.drain().await.expect("drain");
+    assert_eq!(fake.direct_messages("U0BOB").len(), 1, "made, unheard");
+    assert!(k.pending().await > 0, "to be retried");
+
+    // The retry looks in the DM's history (im:history), finds its key and posts nothing new.
+    fake.unstall();
+    assert!(
+        eventually(LIMIT, async || {
+            dispatcher.drain().await.expect("drain");
+            k.pending().await == 0
+        })
+        .await
+    );
+    assert_eq!(
+        fake.direct_messages("U0BOB"),
+        [format!("⏰ <@U0BOB>: {REMINDER}")]
+    );
+    let dm = fake.calls_to("conversations.open").len();
+    assert_eq!(dm, 2, "opened again for the retry, the same IM");
+    assert!(
+        fake.calls_to("conversations.history")
+            .iter()
+            .any(|c| c["channel"] == "D0U0BOB"),
+        "{:?}",
+        fake.calls_to("conversations.history")
+    );
+    assert_eq!(slack_posts(&fake, "C0ONCALL").len(), 1);
 }
