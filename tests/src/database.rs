@@ -74,3 +74,19 @@ async fn create(server: &str) -> String {
     let _ = admin.close().await;
     format!("{server}/{name}")
 }
+
+/// A new empty PostgreSQL database for a test that needs PostgreSQL whatever the run's backend
+/// (several replicas on one database): on the run's server when there is one, otherwise on a
+/// private cluster started for the test, which is stopped when the returned guard drops. No
+/// test is skipped for want of a server.
+pub async fn postgres() -> (Option<crate::postgres::Postgres>, String) {
+    if let Some(server) = postgres_server() {
+        return (None, create(&server).await);
+    }
+    let pg = tokio::task::spawn_blocking(crate::postgres::Postgres::start)
+        .await
+        .expect("join")
+        .expect("a private PostgreSQL cluster starts");
+    let url = create(pg.url("").trim_end_matches('/')).await;
+    (Some(pg), url)
+}

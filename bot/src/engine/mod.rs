@@ -28,6 +28,10 @@ use crate::config::Config;
 use crate::store::outbox::{self, Op};
 use crate::store::{self, Incident, Store, timeline::EntryKind};
 
+/// How many times a command is run when its transaction keeps running into another replica's
+/// (a deadlock, which PostgreSQL breaks by undoing one of them).
+const CONFLICT_TRIES: u32 = 3;
+
 /// The incident engine. Cheap to share behind an `Arc`.
 pub struct Engine {
     store: Store,
@@ -103,7 +107,8 @@ impl Engine {
         &self.clock
     }
 
-    /// Handles one invocation. Never fails: an internal error becomes a reply naming a
+    /// Handles one invocation (again, up to [`CONFLICT_TRIES`] times in all, when its
+    /// transaction was undone by a conflict with another replica's). Never fails: an internal error becomes a reply naming a
     /// correlation id that is also in the logs.
     pub async fn handle(&self, invocation: Invocation) -> Reply {
         let correlation = correlation_id();
@@ -114,7 +119,21 @@ impl Engine {
             user = %invocation.user.id,
         );
         let received = std::time::Instant::now();
-        let reply = match self.try_handle(&invocation).instrument(span.clone()).await {
+        let mut tries = 0;
+        let done = loop {
+            tries += 1;
+            match self.try_handle(&invocation).instrument(span.clone()).await {
+                // Two replicas' transactions ran into each other and this one was undone:
+                // it is run again, from the start.
+                Err(e) if tries < CONFLICT_TRIES && store::is_conflict(&e) => {
+                    span.in_scope(|| {
+                        tracing::warn!(error = %format!("{e:#}"), "command undone by a conflict with another replica; running it again");
+                    });
+                }
+                done => break done,
+            }
+        };
+        let reply = match done {
             Ok(reply) => reply,
             Err(e) => {
                 span.in_scope(|| tracing::error!(error = %format!("{e:#}"), "command failed"));

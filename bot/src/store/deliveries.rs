@@ -6,12 +6,24 @@ use klaxon_commands::{Reply, Tenant};
 
 use crate::clock::to_db;
 
-/// The reply already given to this delivery, if any.
+/// The reply already given to this delivery, if any. Call it in the write transaction that
+/// records the reply ([`put`]): the same delivery handed to two replicas at once (a platform's
+/// retry landing on the other one) is then answered by one, and the other waits for its commit
+/// and gives the same answer.
 pub async fn get(
     conn: &mut Conn,
     tenant: &Tenant,
     delivery_id: &str,
 ) -> anyhow::Result<Option<Reply>> {
+    crate::store::serialize(
+        conn,
+        &format!(
+            "delivery {} {} {delivery_id}",
+            tenant.platform.as_str(),
+            tenant.workspace
+        ),
+    )
+    .await?;
     let row: Option<String> = sqlx::query_scalar(
         "SELECT reply FROM deliveries WHERE platform = $1 AND workspace = $2 AND delivery_id = $3",
     )

@@ -248,6 +248,16 @@ pub async fn open_by_severity(conn: &mut Conn) -> anyhow::Result<Vec<(Severity, 
 
 /// The next per-tenant number. Call inside the write transaction that inserts it.
 pub async fn next_number(conn: &mut Conn, tenant: &Tenant) -> anyhow::Result<i64> {
+    // Two replicas declaring at once would both read the same highest number.
+    super::serialize(
+        conn,
+        &format!(
+            "incident numbers {} {}",
+            tenant.platform.as_str(),
+            tenant.workspace
+        ),
+    )
+    .await?;
     let n: i64 = sqlx::query_scalar(
         "SELECT COALESCE((SELECT number FROM incidents WHERE platform = $1 AND workspace = $2 \
          ORDER BY number DESC LIMIT 1), 0) + 1",

@@ -75,6 +75,15 @@ impl Backend {
         }
     }
 
+    /// The backend a connection is to.
+    pub fn of_conn(conn: &Conn) -> Self {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+
     /// The schema's migrations.
     pub fn migrator(self) -> &'static sqlx::migrate::Migrator {
         match self {
@@ -334,6 +343,41 @@ impl Store {
         }
     }
 }
+
+/// Makes the rest of the caller's write transaction the only one, across every process on the
+/// database, that works on `what` (a tenant's incident numbers, an incident's postmortem
+/// versions, a delivery): on PostgreSQL a transaction-level advisory lock, held until the
+/// transaction ends (safe behind a transaction pooler), so a second replica's transaction waits
+/// and then reads what the first committed instead of computing the same next number or
+/// answering the same delivery again. On SQLite the writer's `BEGIN IMMEDIATE` already makes
+/// every write transaction the file's only one: nothing to do.
+pub async fn serialize(conn: &mut Conn, what: &str) -> anyhow::Result<()> {
+    if Backend::of_conn(conn) == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(SERIALIZE_CLASS)
+            .bind(what)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("waiting for other replicas' work on {what}"))?;
+    }
+    Ok(())
+}
+
+/// Whether a write failed only because it ran into another replica's transaction at the same
+/// moment (PostgreSQL's `deadlock_detected` or `serialization_failure`): its savepoint is
+/// rolled back and nothing of it remains, so running it again is safe and will succeed.
+pub fn is_conflict(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<sqlx::Error>()
+            .and_then(sqlx::Error::as_database_error)
+            .and_then(|db| db.code())
+            .is_some_and(|code| code == "40P01" || code == "40001")
+    })
+}
+
+/// The first key of [`serialize`]'s locks: a number no other program on the database uses.
+const SERIALIZE_CLASS: i32 = 0x6b6c_6178; // "klax"
 
 /// One Klaxon per PostgreSQL database, held for the life of the process: a session advisory
 /// lock on a connection of its own (it ends with the connection, `kill -9` of the process

@@ -23,6 +23,12 @@ pub async fn add_version(
     by: &UserRef,
     markdown: &str,
 ) -> anyhow::Result<i64> {
+    // Two replicas at once would both read the same highest number.
+    crate::store::serialize(
+        conn,
+        &format!("postmortem versions of incident {incident_id}"),
+    )
+    .await?;
     let version: i64 = sqlx::query_scalar(
         "INSERT INTO postmortems (incident_id, version, created_at, created_by_id, created_by_name, markdown) \
          VALUES ($1, (SELECT COALESCE(MAX(version), 0) + 1 FROM postmortems WHERE incident_id = $1), \
@@ -133,6 +139,8 @@ pub async fn add_followup(
     due: Option<NaiveDate>,
     at: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
+    // Two replicas at once would both read the same highest number.
+    crate::store::serialize(conn, &format!("follow-up items of incident {incident_id}")).await?;
     let item: i64 = sqlx::query_scalar(
         "INSERT INTO followups (incident_id, item, text, owner_id, owner_name, due_date, created_at) \
          VALUES ($1, (SELECT COALESCE(MAX(item), 0) + 1 FROM followups WHERE incident_id = $1), \

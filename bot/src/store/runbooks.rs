@@ -15,6 +15,8 @@ pub async fn start(
     node: Option<&str>,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    // Two replicas at once would both read the same highest number.
+    crate::store::serialize(conn, &format!("runbook starts of incident {incident_id}")).await?;
     sqlx::query(
         "INSERT INTO incident_runbooks (incident_id, runbook_id, started_at, started_by_id, node, start_seq) \
          VALUES ($1, $2, $3, $4, $5, \

@@ -9,7 +9,8 @@
 //! back to the savepoint and hands it back. Requests that arrived meanwhile join the same
 //! transaction (up to [`BATCH`]), then the writer commits once, one fsync for the batch, and
 //! only then answers every member's `commit`. A failed COMMIT fails every member; a member
-//! that rolls back undoes only its own savepoint.
+//! that rolls back undoes only its own savepoint (and, on PostgreSQL, ends its batch: see
+//! [`Writer::batch`], on replicas' deadlocks).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -266,6 +267,12 @@ impl Writer {
             leased += 1;
             match self.lease(request).await {
                 Ok(Leased::Member(answer)) => members.push(answer),
+                // On PostgreSQL what undid it may be another replica's transaction, waiting
+                // for locks this batch holds while this one waited for its (a deadlock, which
+                // the server broke by failing this member): the batch commits now and lets
+                // go of them, and the member's second try goes into the next batch. Joining
+                // this one, it would meet the same deadlock again.
+                Ok(Leased::Undone) if self.backend == Backend::Postgres => break,
                 Ok(Leased::Undone) => {}
                 Err(e) => {
                     // The transaction cannot go on: every member so far fails, none was

@@ -4,6 +4,7 @@ mod alerts;
 mod archive;
 mod buckets;
 mod cli;
+mod concurrent;
 mod crash;
 mod discord;
 mod discord_doctor;
