@@ -35,3 +35,16 @@ pub async fn until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+
+/// [`until`] for tests without a runtime (they wait on processes and files): blocks the
+/// thread between checks.
+pub fn blocking_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(EVERY);
+    }
+    check()
+}

@@ -49,7 +49,7 @@ impl Wake {
 
 /// Whether `conn` is a PostgreSQL connection.
 pub(crate) fn on_postgres(conn: &Conn) -> bool {
-    conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME
+    crate::store::Backend::of_conn(conn) == crate::store::Backend::Postgres
 }
 
 /// Tells the other replicas, when the caller's transaction commits, that `what` changed.

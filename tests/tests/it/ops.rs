@@ -432,14 +432,15 @@ async fn sigterm_delivers_pending_posts_and_exits_0_and_logs_show_no_secret() {
         "announcements were pending at SIGTERM"
     );
     let status = tokio::task::spawn_blocking(move || {
-        for _ in 0..300 {
-            if let Some(status) = child.try_wait().expect("wait") {
-                return Some(status);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut status = None;
+        klaxon_tests::wait::blocking_until(std::time::Duration::from_secs(15), || {
+            status = child.try_wait().expect("wait");
+            status.is_some()
+        });
+        if status.is_none() {
+            let _ = child.kill();
         }
-        let _ = child.kill();
-        None
+        status
     })
     .await
     .expect("join")

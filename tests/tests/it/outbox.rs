@@ -8,9 +8,11 @@ use klaxon_tests::{Call, TestBot};
 #[tokio::test]
 async fn calls_wait_for_a_transient_failure_and_keep_their_order() {
     let bot = TestBot::start().await;
+    // A wait longer than a settle takes on a loaded machine (the wait is real time), so the
+    // first settle ends before the channel creation is tried again.
     bot.api.fail_next([ApiError::Transient {
         reason: "ratelimited".into(),
-        retry_after: Some(Duration::from_millis(50)),
+        retry_after: Some(Duration::from_secs(2)),
     }]);
     bot.ok("a", "general", "/inc declare sev1 x").await;
     bot.settle().await;

@@ -40,13 +40,8 @@ async fn rows(store: &Store) -> Vec<i64> {
 
 /// Waits (up to 10 s) until `k` write transactions wait for the writer.
 async fn until_waiting(store: &Store, k: usize) {
-    for _ in 0..1000 {
-        if store.waiting() == k {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{} waiting, not {k}", store.waiting());
+    let waited = klaxon_tests::wait::until(Duration::from_secs(10), || store.waiting() == k).await;
+    assert!(waited, "{} waiting, not {k}", store.waiting());
 }
 
 /// Writes arriving while a transaction runs are committed together in the next one, each in

@@ -78,14 +78,9 @@ fn bad_console_input_is_answered_and_the_session_goes_on() {
 
 /// Waits (at most 30 seconds) until the lock file names process `pid`.
 fn wait_for_lock(lock: &std::path::Path, pid: u32) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        if std::fs::read_to_string(lock).is_ok_and(|t| t.starts_with(&format!("pid {pid} "))) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    klaxon_tests::wait::blocking_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(lock).is_ok_and(|t| t.starts_with(&format!("pid {pid} ")))
+    })
 }
 
 #[test]

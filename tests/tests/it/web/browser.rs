@@ -40,11 +40,14 @@ async fn driver() -> Driver {
         .spawn()
         .expect("chromedriver is missing: scripts/test installs Debian's chromium-driver");
     let url = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("{url}/status")).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "chromedriver starts");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = format!("{url}/status");
+    assert!(
+        klaxon_tests::wait::eventually(Duration::from_secs(20), async || {
+            reqwest::get(&status).await.is_ok()
+        })
+        .await,
+        "chromedriver starts"
+    );
     Driver { url, _child: child }
 }
 
