@@ -132,7 +132,9 @@ impl Leader {
 
     /// One attempt to take or renew the lease (bounded by the renewal interval); whether this
     /// replica holds it afterwards. A failed attempt keeps a lease held only while the last
-    /// renewal still covers the next attempt.
+    /// renewal still covers the next attempt's end: the pause before it and its own bound, two
+    /// intervals (with the defaults, one quick failure is ridden out, a second steps down,
+    /// 4 s or more before the lease expires).
     pub async fn try_once(&self) -> bool {
         let Some(store) = &self.store else {
             return true;
@@ -158,7 +160,7 @@ impl Leader {
                 };
                 let covered = self
                     .valid_until()
-                    .is_some_and(|until| Instant::now() + self.timing.renew < until);
+                    .is_some_and(|until| Instant::now() + 2 * self.timing.renew < until);
                 tracing::warn!(lease = self.name, %error, still_held = covered, "could not renew or take the lease");
                 if !covered {
                     *self.valid_until() = None;

@@ -19,7 +19,7 @@ pub struct Postgres {
     server: Server,
     data: PathBuf,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// Where the server binaries are.
@@ -125,32 +125,13 @@ impl Postgres {
         let mut last = None;
         for _ in 0..5 {
             let port = free_port()?;
-            let options = format!(
-                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-                path(dir.path())?
-            );
-            let started = server.run(
-                "pg_ctl",
-                &[
-                    "start",
-                    "-w",
-                    "-t",
-                    "60",
-                    "-D",
-                    path(&data)?,
-                    "-l",
-                    path(&log)?,
-                    "-o",
-                    &options,
-                ],
-            );
-            match started {
+            match pg_ctl_start(&server, dir.path(), port) {
                 Ok(_) => {
                     return Ok(Self {
                         server,
                         data,
                         port,
-                        _dir: dir,
+                        dir,
                     });
                 }
                 Err(e) => {
@@ -160,6 +141,23 @@ impl Postgres {
             }
         }
         Err(last.unwrap_or_else(|| anyhow::anyhow!("PostgreSQL did not start")))
+    }
+
+    /// Stops the server, cutting every connection, and keeps its data for [`Self::resume`]
+    /// (`-m fast`, a server restart: `immediate` would lose the last commits, durability being
+    /// off here).
+    pub fn halt(&self) -> anyhow::Result<()> {
+        self.server.run(
+            "pg_ctl",
+            &["stop", "-w", "-m", "fast", "-D", path(&self.data)?],
+        )?;
+        Ok(())
+    }
+
+    /// Starts a halted server again, on the same port with the same data.
+    pub fn resume(&self) -> anyhow::Result<()> {
+        pg_ctl_start(&self.server, self.dir.path(), self.port)?;
+        Ok(())
     }
 
     /// The URL of database `name` (the `postgres` database exists from the start).
@@ -186,6 +184,30 @@ impl Postgres {
         admin.close().await?;
         Ok(self.url(name))
     }
+}
+
+/// `pg_ctl start` of the cluster in `dir` on 127.0.0.1:`port`.
+fn pg_ctl_start(server: &Server, dir: &Path, port: u16) -> anyhow::Result<Output> {
+    let (data, log) = (dir.join("data"), dir.join("server.log"));
+    let options = format!(
+        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        path(dir)?
+    );
+    server.run(
+        "pg_ctl",
+        &[
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            path(&data)?,
+            "-l",
+            path(&log)?,
+            "-o",
+            &options,
+        ],
+    )
 }
 
 fn path(p: &Path) -> anyhow::Result<&str> {

@@ -257,6 +257,9 @@ impl Writer {
             let e = format!("{e:#}");
             tracing::error!(error = %e, "could not start a write transaction");
             let _ = first.send(Err(e));
+            // The connection may be dead (a database server restarted): the next batch opens
+            // a new one rather than failing on this one for good.
+            self.conn = None;
             return None;
         }
         let mut members = Vec::new();

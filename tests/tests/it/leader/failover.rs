@@ -214,3 +214,47 @@ async fn a_leader_whose_lease_is_taken_away_disconnects_and_reconnects_once_it_i
     a.stop().await;
     db.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_the_database_lets_the_gateway_go_and_leads_again_when_it_is_back() {
+    let db = Database::private().await;
+    let fake = FakeDiscord::start().await;
+    let a = Replica::start(
+        &db.url,
+        settings(&fake, "replica-a", Duration::from_secs(5)),
+    )
+    .await;
+    assert!(fake.until(FakeDiscord::connected).await, "gateway");
+    assert!(ready_as(&a.url, "leader").await);
+    let cluster = db.cluster.as_ref().expect("a private cluster");
+
+    // The database goes away: no renewal succeeds, and another replica could take the lease
+    // over once it expires (10 s after the last renewal). A steps down before that.
+    let halted = Instant::now();
+    cluster.halt().expect("halt");
+    assert!(
+        fake.until_for(Duration::from_secs(10), |f| !f.connected())
+            .await,
+        "still connected {:?} after the database went away",
+        halted.elapsed()
+    );
+    let let_go = halted.elapsed();
+    assert!(let_go < Duration::from_secs(10), "let go after {let_go:?}");
+
+    // Back: A's writes work again (a new connection), it takes the lease and connects.
+    cluster.resume().expect("resume");
+    assert!(
+        fake.until_for(Duration::from_secs(20), |f| identifies(f) == 2
+            && f.connected())
+            .await,
+        "sessions {:?}",
+        fake.sessions()
+    );
+    assert!(
+        ready_as(&a.url, "leader").await,
+        "{:?}",
+        readyz(&a.url).await
+    );
+    a.stop().await;
+    db.stop().await;
+}

@@ -48,6 +48,20 @@ impl Database {
         }
     }
 
+    /// A database on a private cluster of its own, whatever the run's server (a test that
+    /// stops the server).
+    async fn private() -> Self {
+        let pg = tokio::task::spawn_blocking(Postgres::start)
+            .await
+            .expect("join")
+            .expect("a private PostgreSQL cluster starts");
+        let url = pg.database("replicas").await.expect("a database");
+        Self {
+            url,
+            cluster: Some(pg),
+        }
+    }
+
     /// Stops the private cluster, if any (pg_ctl blocks).
     async fn stop(self) {
         if let Some(pg) = self.cluster {
