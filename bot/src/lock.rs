@@ -88,7 +88,8 @@ pub fn lock_path(database: &Path) -> PathBuf {
 }
 
 /// The file behind `--db`: a plain path, or the path of an `sqlite:` URL without its query;
-/// `None` for an in-memory database and for a PostgreSQL URL (see `store::Alone`).
+/// `None` for an in-memory database and for a PostgreSQL URL (replicas share one: they claim
+/// what they fire and make instead).
 fn database_file(db: &str) -> Option<PathBuf> {
     let path = db
         .strip_prefix("sqlite://")

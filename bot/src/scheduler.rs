@@ -5,7 +5,9 @@
 //! until then or until a command changes a schedule (no polling). Firing a reminder re-checks
 //! the incident at fire time, queues its post in the outbox and moves the schedule on, in one
 //! transaction: a crash before the commit fires it again after restart, a crash after it finds
-//! it already moved on. After downtime an overdue reminder fires once, then resumes its cadence
+//! it already moved on. Replicas sharing a PostgreSQL database each run a scheduler: a due row
+//! is locked by the transaction firing it (others pass it over) and claimed at its due time, so
+//! it fires once whichever replica gets it. After downtime an overdue reminder fires once, then resumes its cadence
 //! from the time it fired.
 
 use std::sync::Arc;
@@ -111,6 +113,11 @@ impl Scheduler {
                 tx.commit().await?;
                 break;
             };
+            if !store::oncall::claim_notice(&mut tx, notice.id).await? {
+                // Another replica fired it since it was read: roll back, move on.
+                drop(tx);
+                continue;
+            }
             let outcome = async {
                 let sent = crate::engine::oncall_notices::fire(
                     &mut tx,
@@ -160,6 +167,11 @@ impl Scheduler {
                 tx.commit().await?;
                 break;
             };
+            if !store::reminders::claim(&mut tx, &reminder).await? {
+                // Another replica fired or moved it since it was read: roll back, move on.
+                drop(tx);
+                continue;
+            }
             let outcome = async {
                 let posted = self.fire(&mut tx, &reminder, now).await?;
                 tx.commit().await?;

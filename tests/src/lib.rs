@@ -101,6 +101,32 @@ impl TestBot {
         bot
     }
 
+    /// One replica of several on the shared database `db` (a PostgreSQL URL): its own engine,
+    /// scheduler and dispatcher, claiming calls as `owner`, on the clock and platform the
+    /// replicas share, as separate `klaxon run` processes on one database would be.
+    pub async fn replica(
+        db: &str,
+        clock: ManualClock,
+        api: Arc<Recorder>,
+        config: Config,
+        owner: &str,
+    ) -> Self {
+        let mut bot = Self::build_on(
+            db.to_owned(),
+            Arc::new(tempfile::tempdir().expect("temp dir")),
+            clock,
+            api,
+            config,
+            MapSecrets::default(),
+            Arc::new(klaxon::runbooks::allow::SystemResolver),
+            PlatformKind::Console,
+            Some(owner),
+        )
+        .await;
+        bot.tenant = Tenant::new(PlatformKind::Console, "local");
+        bot
+    }
+
     /// A bot on `dir`'s `klaxon.db`.
     async fn build(
         dir: Arc<tempfile::TempDir>,
@@ -112,6 +138,26 @@ impl TestBot {
         platform: PlatformKind,
     ) -> Self {
         let db = database::at(dir.path(), "klaxon.db").await;
+        Self::build_on(
+            db, dir, clock, api, config, secrets, resolver, platform, None,
+        )
+        .await
+    }
+
+    /// A bot on the database `db`, its dispatcher claiming calls as `owner` (the process's
+    /// replica id when `None`).
+    #[expect(clippy::too_many_arguments, reason = "the harness's one constructor")]
+    async fn build_on(
+        db: String,
+        dir: Arc<tempfile::TempDir>,
+        clock: ManualClock,
+        api: Arc<Recorder>,
+        config: Config,
+        secrets: MapSecrets,
+        resolver: Arc<dyn klaxon::runbooks::allow::Resolve>,
+        platform: PlatformKind,
+        owner: Option<&str>,
+    ) -> Self {
         let store = Store::open(&db).await.expect("open store");
         let mut apis: BTreeMap<PlatformKind, Arc<dyn ChatApi>> = BTreeMap::new();
         apis.insert(platform, api.clone());
@@ -126,6 +172,10 @@ impl TestBot {
             },
         )
         .expect("app");
+        let app = match owner {
+            Some(owner) => app.with_owner(owner).expect("a dispatcher of its own"),
+            None => app,
+        };
         app.recover().await.expect("recover");
         Self {
             app,

@@ -38,6 +38,12 @@ pub fn discord_env(fake: &FakeDiscord) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The replica id of the Klaxon that runs on `dir`.
+fn replica_id(dir: &Path) -> String {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("klaxon");
+    format!("test-{name}")
+}
+
 impl Process {
     /// Starts `bin run` on `dir` with `env` (and nothing else of the test's environment).
     pub fn start(bin: &Path, dir: &Path, env: &[(&str, String)]) -> Self {
@@ -61,6 +67,9 @@ impl Process {
             )
             .env("KLAXON_CONFIG", dir.join("klaxon.toml"))
             .env("KLAXON_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            // One replica per folder, under the same id after a restart, as a systemd unit or
+            // a StatefulSet's pod is: it takes up the calls it was making when it died.
+            .env(klaxon::replica::VARIABLE, replica_id(dir))
             .env("RUST_LOG", "warn");
         for (name, value) in env {
             command.env(name, value);

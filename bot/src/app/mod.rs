@@ -150,9 +150,33 @@ impl App {
         })
     }
 
+    /// The same app with its dispatcher claiming platform calls as `owner` rather than as this
+    /// process's replica id ([`crate::replica::id`]): for tests that run two replicas in one
+    /// process. Call it before anything else holds the dispatcher.
+    pub fn with_owner(mut self, owner: &str) -> anyhow::Result<Self> {
+        let dispatcher = Arc::into_inner(self.dispatcher)
+            .ok_or_else(|| anyhow::anyhow!("the dispatcher is already shared"))?;
+        self.dispatcher = Arc::new(dispatcher.with_owner(owner));
+        Ok(self)
+    }
+
     /// At start-up, before taking commands: runbook actions an earlier process was sending
-    /// when it stopped end `unknown` (and their channels are told); none is sent again.
+    /// when it stopped end `unknown` (and their channels are told); none is sent again. On
+    /// SQLite, whose file lock makes this the only process, the platform calls an earlier one
+    /// had claimed are free at once (on PostgreSQL they wait for their leases, unless this
+    /// process has the same replica id: [`crate::replica::VARIABLE`]).
     pub async fn recover(&self) -> anyhow::Result<()> {
+        if self.store.backend() == crate::store::Backend::Sqlite {
+            let mut tx = self.store.begin().await?;
+            let released = crate::store::outbox::release_all(&mut tx).await?;
+            tx.commit().await?;
+            if released > 0 {
+                tracing::info!(
+                    calls = released,
+                    "platform calls the last process was making are taken up again"
+                );
+            }
+        }
         let n = self.engine.recover_interrupted_actions().await?;
         if n > 0 {
             tracing::warn!(

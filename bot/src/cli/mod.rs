@@ -279,19 +279,16 @@ fn emit(text: &str) {
     }
 }
 
-/// What keeps a second Klaxon off the database while this one runs: a lock file beside a
-/// SQLite file, a lock held on PostgreSQL.
-async fn one_process(
-    db: &str,
-) -> anyhow::Result<(
-    Option<crate::lock::ProcessLock>,
-    Option<crate::store::Alone>,
-)> {
+/// What keeps a second Klaxon off a SQLite file while this one runs: a lock file beside it.
+/// On PostgreSQL there is none: several replicas share one database, each claiming the
+/// reminders it fires and the platform calls it makes (`store::reminders::claim`,
+/// `store::outbox::claim`).
+fn one_process(db: &str) -> anyhow::Result<Option<crate::lock::ProcessLock>> {
     let url = crate::store::database_url(db);
     if crate::store::Backend::of(&url) == crate::store::Backend::Postgres {
-        return Ok((None, Some(crate::store::Alone::hold(&url).await?)));
+        return Ok(None);
     }
-    Ok((crate::lock::ProcessLock::acquire(db)?, None))
+    crate::lock::ProcessLock::acquire(db)
 }
 
 async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
@@ -299,13 +296,13 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
     let config = load_config(cli)?;
     match &cli.command {
         None | Some(Cmd::Run) if crate::app::PlatformSettings::from_env()?.any() => {
-            let _lock = one_process(&cli.db).await?;
+            let _lock = one_process(&cli.db)?;
             let store = Store::open(&cli.db).await?;
             crate::app::run_platforms(store, config, crate::app::PlatformSettings::from_env()?)
                 .await
         }
         None | Some(Cmd::Run) => {
-            let _lock = one_process(&cli.db).await?;
+            let _lock = one_process(&cli.db)?;
             eprintln!(
                 "klaxon: no Slack or Discord tokens set; running the console on {} (type :help).",
                 crate::store::redact(&cli.db)
@@ -324,7 +321,7 @@ async fn dispatch(cli: &Cli, out: &mut String) -> anyhow::Result<()> {
             .await
         }
         Some(Cmd::Console(args)) => {
-            let _lock = one_process(&cli.db).await?;
+            let _lock = one_process(&cli.db)?;
             let store = Store::open(&cli.db).await?;
             let virtual_time = args
                 .virtual_time

@@ -168,6 +168,10 @@ fn is_announcement(op: &Op) -> bool {
     )
 }
 
+/// How soon a lane whose next call another replica is making looks again: that replica goes
+/// on with the calls it read, and this one makes those queued after its read.
+const HELD_RECHECK: Duration = Duration::from_secs(1);
+
 /// Longest a call waits for an earlier call of its incident in another lane (an announcement
 /// for its incident's channel creation, the channel's summary for the announcement).
 const SIBLING_WAIT: Duration = Duration::from_secs(2);
@@ -335,6 +339,20 @@ impl Dispatcher {
             if lanes.busy.contains(lane) {
                 continue;
             }
+            if let Some(claim) = call
+                .claim
+                .as_ref()
+                .filter(|c| c.held_by_other(&self.owner, clock_now))
+            {
+                // Another replica is making the lane's head: the lane waits (it never skips to
+                // a later call) until the call ends, which a read [`HELD_RECHECK`] later sees,
+                // or until the claim lapses (they died mid-call) and it may be taken over.
+                // The lease is on the dispatcher's clock; the wait is returned in real time.
+                let left = (claim.until - clock_now).max(chrono::Duration::zero());
+                let recheck = chrono::Duration::from_std(HELD_RECHECK).unwrap_or_default();
+                due(now + left.min(recheck) + chrono::Duration::milliseconds(1));
+                continue;
+            }
             if let Some(pause) = pauses.get(&call.tenant.platform)
                 && (pause.recheck_at > clock_now
                     || lanes.probing.contains_key(&call.tenant.platform))
@@ -421,7 +439,8 @@ impl Dispatcher {
                 started.push((call.id, lane.clone(), now));
             }
             flying.push(Box::pin(async move {
-                let outcome = self.make(&call).await;
+                let mut call = call;
+                let outcome = self.make(&mut call).await;
                 (lane, call, outcome)
             }));
         }
@@ -470,6 +489,12 @@ impl Dispatcher {
             Outcome::Paused => {
                 lanes.queues.entry(lane).or_default().push_front(call);
                 false
+            }
+            // Another replica has the call: what it read of the lane is stale, so the lane
+            // waits for the next read (which shows the claim, or the call done).
+            Outcome::Lost => {
+                lanes.queues.remove(&lane);
+                true
             }
         }
     }

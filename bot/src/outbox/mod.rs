@@ -60,6 +60,13 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 /// retried with backoff; only its own lane waited for it.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How much longer than the call timeout a claim on a call lasts ([`Dispatcher::lease`]): it
+/// covers the claim's own commit and the recording of a failed call's outcome (a write that may
+/// wait up to 30 s for the writer), and the clock skew between replicas, which must stay well
+/// under it (NTP keeps it to milliseconds). A replica that dies mid-call holds its calls this
+/// long past the timeout; then another takes them over.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(90);
+
 /// A platform whose token or app was refused.
 #[derive(Debug, Clone)]
 struct Pause {
@@ -81,7 +88,8 @@ pub struct Dispatcher {
     debounce: Option<Debounce>,
     /// Platforms paused because their token or app was refused.
     paused: std::sync::Mutex<BTreeMap<PlatformKind, Pause>>,
-    /// The clock a paused platform's recheck is timed on: the engine's (a manual one in tests).
+    /// The clock a paused platform's recheck and the calls' claims (their leases) are timed on:
+    /// the engine's (a manual one in tests, so that a test moves a dead replica's lease past).
     clock: Arc<dyn crate::clock::Clock>,
     /// Longest a call may take ([`CALL_TIMEOUT`]; tests shorten it).
     call_timeout: Duration,
@@ -89,6 +97,8 @@ pub struct Dispatcher {
     buckets: std::sync::Mutex<bucket::Buckets>,
     /// Calls in flight now (for `/readyz` and `/metrics`).
     in_flight: std::sync::atomic::AtomicUsize,
+    /// Who this dispatcher claims calls as: the replica ([`crate::replica::id`]).
+    owner: String,
 }
 
 struct Debounce {
@@ -134,10 +144,31 @@ impl Dispatcher {
             call_timeout: CALL_TIMEOUT,
             buckets: std::sync::Mutex::default(),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
+            owner: crate::replica::id().to_owned(),
         }
     }
 
-    /// Times a paused platform's recheck on `clock` (the engine's) instead of the system's.
+    /// Claims calls as `owner` instead of this process's replica id (tests run two replicas
+    /// in one process).
+    #[must_use]
+    pub fn with_owner(mut self, owner: &str) -> Self {
+        owner.clone_into(&mut self.owner);
+        self
+    }
+
+    /// Who this dispatcher claims calls as.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// How long a claim on a call holds: longer than any call may take, with
+    /// [`LEASE_MARGIN`] to spare.
+    pub fn lease(&self) -> Duration {
+        self.call_timeout + LEASE_MARGIN
+    }
+
+    /// Times a paused platform's recheck and the calls' claims on `clock` (the engine's)
+    /// instead of the system's.
     pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
         self.clock = clock;
         self

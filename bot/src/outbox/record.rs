@@ -18,14 +18,32 @@ pub(super) enum Outcome {
     Retry { at: DateTime<Utc>, limited: bool },
     /// Its platform refused the token: the call is untouched and waits for the recheck.
     Paused,
+    /// Another replica holds the call (or made it already): this one did not make it, and
+    /// its lane waits for a fresh read of the table.
+    Lost,
 }
 
 impl Dispatcher {
     /// Makes one call, within the call timeout, and records the outcome.
-    pub(super) async fn make(&self, call: &store::outbox::Pending) -> Outcome {
+    pub(super) async fn make(&self, call: &mut store::outbox::Pending) -> Outcome {
         use futures_util::FutureExt as _;
+        match self.claim(call).await {
+            Ok(Some(claimed)) => call.started_at = claimed.started_at,
+            Ok(None) => {
+                tracing::debug!(call = call.id, "another replica holds the call");
+                return Outcome::Lost;
+            }
+            Err(e) => {
+                tracing::error!(call = call.id, error = %format!("{e:#}"), "could not claim a platform call");
+                return Outcome::Retry {
+                    at: Utc::now() + chrono::Duration::seconds(5),
+                    limited: false,
+                };
+            }
+        }
         // A call that panics (a bug, or an SDK choking on a platform's answer) fails this call
         // only, and is retried with backoff; the dispatcher goes on with the others.
+        let call = &*call;
         let attempt = std::panic::AssertUnwindSafe(self.attempt(call)).catch_unwind();
         let outcome = match tokio::time::timeout(self.call_timeout, attempt).await {
             Ok(Ok(outcome)) => outcome,
@@ -59,6 +77,7 @@ impl Dispatcher {
             // The call stays as it is, neither tried nor failed: the token is what failed.
             Err(Failure::Api(ApiError::Auth(reason))) => {
                 self.pause(call.tenant.platform, reason);
+                self.release(call).await;
                 return Outcome::Paused;
             }
             Err(_) => {}
@@ -124,6 +143,37 @@ impl Dispatcher {
         }
     }
 }
+impl Dispatcher {
+    /// Claims the call for this replica, in a committed write, before it is made: `None` when
+    /// another replica holds a live claim on it or it is no longer pending. The lease runs on
+    /// the dispatcher's clock.
+    async fn claim(
+        &self,
+        call: &store::outbox::Pending,
+    ) -> anyhow::Result<Option<store::outbox::Claimed>> {
+        let mut tx = self.store.begin().await?;
+        let now = self.clock.now();
+        let until = crate::clock::after(now, self.lease());
+        let took = store::outbox::claim(&mut tx, call.id, &self.owner, now, until).await?;
+        tx.commit().await?;
+        Ok(took)
+    }
+
+    /// Gives the claim back without finishing the call (its platform paused), so that any
+    /// replica may make it once the token works.
+    async fn release(&self, call: &store::outbox::Pending) {
+        let released = async {
+            let mut tx = self.store.begin().await?;
+            store::outbox::release(&mut tx, call.id, &self.owner).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = released {
+            tracing::warn!(call = call.id, error = %format!("{e:#}"), "could not release a claim; it lapses with its lease");
+        }
+    }
+}
+
 /// 1 s, 2 s, 4 s … capped at five minutes.
 pub(super) fn backoff(attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);

@@ -92,6 +92,17 @@ impl Backend {
         }
     }
 
+    /// What a query that picks a due row to fire ends with, so that replicas sharing the
+    /// database never pick the same one: on PostgreSQL the row is locked until the firing
+    /// commits, and rows another replica is firing are passed over. SQLite has one process per
+    /// file ([`crate::lock`]) and one writer, so nothing to add.
+    pub(crate) fn claim_row(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// How the writer opens a batch: SQLite takes its write lock at once, so a batch never
     /// fails half-way for want of it; PostgreSQL locks row by row.
     pub(crate) fn begin(self) -> &'static str {
@@ -378,40 +389,6 @@ pub fn is_conflict(e: &anyhow::Error) -> bool {
 
 /// The first key of [`serialize`]'s locks: a number no other program on the database uses.
 const SERIALIZE_CLASS: i32 = 0x6b6c_6178; // "klax"
-
-/// One Klaxon per PostgreSQL database, held for the life of the process: a session advisory
-/// lock on a connection of its own (it ends with the connection, `kill -9` of the process
-/// included). Replicas that share one database must claim each reminder and each platform call
-/// before making it; until they do, a second process is refused, as on a SQLite file.
-pub struct Alone {
-    _conn: Conn,
-}
-
-impl Alone {
-    /// The lock's key: any number no other program on the database uses.
-    const KEY: i64 = 0x6b6c_6178_6f6e; // "klaxon"
-
-    /// Takes the lock on the PostgreSQL database `url`, or says that another Klaxon holds it.
-    pub async fn hold(url: &str) -> anyhow::Result<Self> {
-        use sqlx::Connection as _;
-        sqlx::any::install_default_drivers();
-        let mut conn = Conn::connect(url)
-            .await
-            .with_context(|| format!("connecting to {}", redact(url)))?;
-        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(Self::KEY)
-            .fetch_one(&mut conn)
-            .await
-            .context("taking Klaxon's lock on the database")?;
-        anyhow::ensure!(
-            held,
-            "another Klaxon is already running on {}. Stop it first: two processes on one \
-             database would both fire reminders and post them twice.",
-            redact(url)
-        );
-        Ok(Self { _conn: conn })
-    }
-}
 
 /// Rows in one of Klaxon's tables (for diagnostics and tests).
 pub async fn count_rows(conn: &mut Conn, table: &str) -> anyhow::Result<i64> {

@@ -192,15 +192,18 @@ pub async fn plan_notice(
     Ok(())
 }
 
-/// The earliest pending notice due by `now`.
+/// The earliest pending notice due by `now`, for the caller's write transaction to fire. On
+/// PostgreSQL it is locked until that commits, and one another replica is firing is passed
+/// over; [`claim_notice`] then makes the firing exact.
 pub async fn first_due_notice(
     conn: &mut Conn,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Notice>> {
-    let row: Option<(i64, String, String, String, String, String)> = sqlx::query_as(
+    let lock = crate::store::Backend::of_conn(conn).claim_row();
+    let row: Option<(i64, String, String, String, String, String)> = sqlx::query_as(&format!(
         "SELECT id, schedule, layer, kind, shift_at, due_at FROM oncall_notices \
-         WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT 1",
-    )
+         WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT 1{lock}",
+    ))
     .bind(to_db(now))
     .fetch_optional(&mut *conn)
     .await?;
@@ -215,6 +218,17 @@ pub async fn first_due_notice(
         })
     })
     .transpose()
+}
+
+/// Claims notice `id` for the caller's firing transaction: `false` when it is no longer
+/// pending (another replica fired it meanwhile), and the caller rolls back and moves on.
+pub async fn claim_notice(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
+    let done =
+        sqlx::query("UPDATE oncall_notices SET state = state WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// When the next pending notice is due.

@@ -220,16 +220,36 @@ pub async fn get(
     row.map(reminder).transpose()
 }
 
-/// The earliest pending reminder due at or before `now` (and not backing off after a failure).
+/// The earliest pending reminder due at or before `now` (and not backing off after a failure),
+/// for the caller's write transaction to fire. On PostgreSQL it is locked until that commits,
+/// and one another replica is firing is passed over; [`claim`] then makes the firing exact.
 pub async fn first_due(conn: &mut Conn, now: DateTime<Utc>) -> anyhow::Result<Option<Reminder>> {
+    let lock = crate::store::Backend::of_conn(conn).claim_row();
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM reminders WHERE state = 'pending' AND due_at <= $1 \
-         AND (retry_at IS NULL OR retry_at <= $1) ORDER BY due_at, id LIMIT 1"
+         AND (retry_at IS NULL OR retry_at <= $1) ORDER BY due_at, id LIMIT 1{lock}"
     ))
     .bind(to_db(now))
     .fetch_optional(&mut *conn)
     .await?;
     row.map(reminder).transpose()
+}
+
+/// Claims `reminder`, as [`first_due`] read it, for the caller's firing transaction: `false`
+/// when it is no longer pending at that due time (another replica fired or moved it meanwhile),
+/// and the caller rolls back and moves on. On PostgreSQL the row stays locked until the firing
+/// commits, so each due time fires once however many replicas look.
+pub async fn claim(conn: &mut Conn, reminder: &Reminder) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE reminders SET fired = fired WHERE id = $1 AND due_at = $2 AND fired = $3 \
+         AND state = 'pending'",
+    )
+    .bind(reminder.id)
+    .bind(to_db(reminder.due_at))
+    .bind(reminder.fired)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// When the next pending reminder is due (for one backing off after a failure: when it will

@@ -25,6 +25,7 @@ mod outbox;
 mod postgres;
 mod postmortem;
 mod reminders;
+mod replicas;
 mod runbooks;
 mod scope;
 mod slack;

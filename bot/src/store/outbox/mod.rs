@@ -1,5 +1,6 @@
 //! The outbox table: platform calls waiting to be made, each an [`Op`] decoded once here.
 
+mod claim;
 mod op;
 mod started;
 
@@ -7,6 +8,7 @@ use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{PlatformKind, Tenant};
 
+pub use claim::{Claim, Claimed, claim, release, release_all};
 use op::SHARED_POST_PREFIX;
 pub use op::{Op, Target};
 pub use started::{ChannelAttempt, channel_attempts, claim_channel, mark_started, release_channel};
@@ -29,6 +31,8 @@ pub struct Pending {
     /// When it was first started (real time): set, an earlier attempt may have reached the
     /// platform.
     pub started_at: Option<DateTime<Utc>>,
+    /// The replica making it now, and until when its claim holds ([`claim`]).
+    pub claim: Option<Claim>,
 }
 
 /// Writes a call in the caller's transaction.
@@ -117,6 +121,8 @@ type PendingRow = (
     Option<String>,
     String,
     Option<String>,
+    Option<String>,
+    Option<String>,
 );
 
 /// Pending calls for the given platforms, in id order: each incident's oldest calls (every
@@ -138,8 +144,8 @@ pub async fn pending(
     // Only the platforms this process serves: calls for another one must not fill the batch.
     let placeholders: Vec<String> = (3..platforms.len() + 3).map(|n| format!("${n}")).collect();
     let platforms_in = placeholders.join(", ");
-    let columns =
-        "id, platform, workspace, incident_id, op, attempts, not_before, created_at, started_at";
+    let columns = "id, platform, workspace, incident_id, op, attempts, not_before, created_at, \
+         started_at, owner, lease_until";
     let by_incident = format!(
         "SELECT {columns} FROM (\
            SELECT *, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
@@ -176,9 +182,10 @@ pub async fn pending(
     rows.sort_unstable_by_key(|row| row.0);
     rows.dedup_by_key(|row| row.0);
     let mut out = Vec::with_capacity(rows.len());
-    for (id, platform, workspace, incident_id, op, attempts, not_before, created_at, started_at) in
-        rows
-    {
+    for row in rows {
+        let (id, platform, workspace, incident_id, op, attempts, not_before, created_at) =
+            (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+        let (started_at, owner, lease_until) = (row.8, row.9, row.10);
         let Some(platform) = PlatformKind::parse(&platform) else {
             continue;
         };
@@ -200,6 +207,7 @@ pub async fn pending(
             not_before: not_before.as_deref().map(from_db).transpose()?,
             created_at: from_db(&created_at)?,
             started_at: started_at.as_deref().map(from_db).transpose()?,
+            claim: Claim::read(owner, lease_until.as_deref())?,
         });
     }
     Ok(out)
@@ -236,7 +244,8 @@ pub async fn pending_count(conn: &mut Conn) -> anyhow::Result<i64> {
 
 pub async fn mark_done(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET state = 'done', attempts = attempts + 1, finished_at = $1 WHERE id = $2",
+        "UPDATE outbox SET state = 'done', attempts = attempts + 1, finished_at = $1, \
+         owner = NULL, lease_until = NULL WHERE id = $2",
     )
     .bind(to_db(at))
     .bind(id)
@@ -253,7 +262,7 @@ pub async fn mark_failed(
 ) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $1, \
-         finished_at = $2 WHERE id = $3",
+         finished_at = $2, owner = NULL, lease_until = NULL WHERE id = $3",
     )
     .bind(error)
     .bind(to_db(at))
@@ -270,7 +279,8 @@ pub async fn retry_later(
     not_before: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = $1, not_before = $2 WHERE id = $3",
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $1, not_before = $2, \
+         owner = NULL, lease_until = NULL WHERE id = $3",
     )
     .bind(error)
     .bind(to_db(not_before))

@@ -1,0 +1,95 @@
+//! Claims on platform calls, so that replicas sharing one database never make a call twice:
+//! a call is claimed (its `owner` and `lease_until` set, in a committed write) before it is
+//! made, and made only by the replica whose claim took.
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::{from_db, to_db};
+use crate::store::Conn;
+
+/// Who is making a call, and until when their claim holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The replica's id ([`crate::replica::id`]).
+    pub owner: String,
+    /// Past this (on the claiming replica's clock) the claim lapses and another may take the
+    /// call over: its owner died mid-call.
+    pub until: DateTime<Utc>,
+}
+
+impl Claim {
+    /// The claim stored in a row's `owner` and `lease_until`, if any.
+    pub(super) fn read(owner: Option<String>, until: Option<&str>) -> anyhow::Result<Option<Self>> {
+        match (owner, until) {
+            (Some(owner), Some(until)) => Ok(Some(Self {
+                owner,
+                until: from_db(until)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether someone other than `me` holds it at `now`: the call is theirs to make.
+    pub fn held_by_other(&self, me: &str, now: DateTime<Utc>) -> bool {
+        self.owner != me && self.until >= now
+    }
+}
+
+/// Claims pending call `id` for `owner` until `until`, unless another replica holds a live
+/// claim on it (one whose lease has not passed `now`) or it is no longer pending. Only a
+/// claim that took (`Some`) lets `owner` make the call; it says when the call was first
+/// started, as the row holds it now (a replica that died mid-call may have started it since
+/// the caller read the row). On PostgreSQL a concurrent claim of the same row waits for this
+/// one's commit and then finds it taken.
+pub async fn claim(
+    conn: &mut Conn,
+    id: i64,
+    owner: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> anyhow::Result<Option<Claimed>> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "UPDATE outbox SET owner = $1, lease_until = $2 WHERE id = $3 AND state = 'pending' \
+         AND (owner IS NULL OR owner = $1 OR lease_until < $4) RETURNING started_at",
+    )
+    .bind(owner)
+    .bind(to_db(until))
+    .bind(id)
+    .bind(to_db(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|(started_at,)| {
+        Ok(Claimed {
+            started_at: started_at.as_deref().map(from_db).transpose()?,
+        })
+    })
+    .transpose()
+}
+
+/// A claim that took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    /// When the call was first started, if it was (by any replica).
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// Gives up `owner`'s claim on call `id` without finishing it (its platform is paused): the
+/// call stays pending, for any replica.
+pub async fn release(conn: &mut Conn, id: i64, owner: &str) -> anyhow::Result<()> {
+    sqlx::query("UPDATE outbox SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2")
+        .bind(id)
+        .bind(owner)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Clears every claim: for a process that knows it is the database's only one (SQLite's file
+/// lock), whose predecessor's claims died with it. Returns how many there were.
+pub async fn release_all(conn: &mut Conn) -> anyhow::Result<u64> {
+    let done =
+        sqlx::query("UPDATE outbox SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL")
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected())
+}
