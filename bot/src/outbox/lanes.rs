@@ -9,7 +9,9 @@
 //! them sleeps in a shared worker, and as soon as one call ends its lane's next call starts,
 //! without waiting for the others.
 //! Before a call starts its rate-limit bucket must admit it ([`super::bucket`]); a call that
-//! waits on its bucket is left in its lane and takes no in-flight slot.
+//! waits on its bucket is left in its lane and takes no in-flight slot. A lane whose head
+//! another replica has claimed waits too (it never skips ahead): the order holds across
+//! replicas.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;

@@ -17,6 +17,12 @@
 //! and carries its call's key ([`klaxon_commands::Once`]) for the adapter to find it by. A call
 //! that sets a state (a topic, a pin, an edit) may be made again.
 //!
+//! Replicas sharing one PostgreSQL database each run a dispatcher: a call is claimed for this
+//! replica ([`Dispatcher::owner`]) for a lease ([`Dispatcher::lease`], on the dispatcher's
+//! clock) before it is made, and made only if the claim took; a lane whose head another
+//! replica holds waits for it, and a claim whose lease passed (its replica died mid-call) is
+//! taken over, the crash rules above keeping what it may have made from being made twice.
+//!
 //! A platform that refuses Klaxon's token or app (`ApiError::Auth`) pauses: its calls stay
 //! queued, untouched, `/readyz` and a metric say so, and one call is tried again every
 //! [`AUTH_RECHECK`] (or all of them at the next start, with a new token).
