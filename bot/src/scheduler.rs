@@ -7,8 +7,8 @@
 //! transaction: a crash before the commit fires it again after restart, a crash after it finds
 //! it already moved on. Replicas sharing a PostgreSQL database each run a scheduler: a due row
 //! is locked by the transaction firing it (others pass it over) and claimed at its due time, so
-//! it fires once whichever replica gets it. After downtime an overdue reminder fires once, then resumes its cadence
-//! from the time it fired.
+//! it fires once whichever replica gets it. After downtime an overdue reminder fires once,
+//! then resumes its cadence from the time it fired.
 
 use std::sync::Arc;
 use std::time::Duration;

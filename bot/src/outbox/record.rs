@@ -142,8 +142,7 @@ impl Dispatcher {
             }
         }
     }
-}
-impl Dispatcher {
+
     /// Claims the call for this replica, in a committed write, before it is made: `None` when
     /// another replica holds a live claim on it or it is no longer pending. The lease runs on
     /// the dispatcher's clock.
