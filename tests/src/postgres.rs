@@ -20,6 +20,8 @@ pub struct Postgres {
     data: PathBuf,
     port: u16,
     dir: tempfile::TempDir,
+    /// Whether commits are flushed to disk ([`Postgres::start_durable`]).
+    durable: bool,
 }
 
 /// Where the server binaries are.
@@ -89,8 +91,18 @@ impl Server {
 
 impl Postgres {
     /// Creates and starts a cluster; its superuser is `klaxon`, without a password, reachable
-    /// on 127.0.0.1 only.
+    /// on 127.0.0.1 only. Not durable (no fsync): a test's data need not survive a power cut.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// [`Self::start`] with PostgreSQL's durable defaults (every commit flushed to disk), for
+    /// benchmarks that compare it with SQLite's `synchronous = FULL`.
+    pub fn start_durable() -> anyhow::Result<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> anyhow::Result<Self> {
         let server = Server {
             bin: bin_dir()?,
             user: nix::unistd::geteuid()
@@ -125,13 +137,14 @@ impl Postgres {
         let mut last = None;
         for _ in 0..5 {
             let port = free_port()?;
-            match pg_ctl_start(&server, dir.path(), port) {
+            match pg_ctl_start(&server, dir.path(), port, durable) {
                 Ok(_) => {
                     return Ok(Self {
                         server,
                         data,
                         port,
                         dir,
+                        durable,
                     });
                 }
                 Err(e) => {
@@ -156,7 +169,7 @@ impl Postgres {
 
     /// Starts a halted server again, on the same port with the same data.
     pub fn resume(&self) -> anyhow::Result<()> {
-        pg_ctl_start(&self.server, self.dir.path(), self.port)?;
+        pg_ctl_start(&self.server, self.dir.path(), self.port, self.durable)?;
         Ok(())
     }
 
@@ -186,11 +199,16 @@ impl Postgres {
     }
 }
 
-/// `pg_ctl start` of the cluster in `dir` on 127.0.0.1:`port`.
-fn pg_ctl_start(server: &Server, dir: &Path, port: u16) -> anyhow::Result<Output> {
+/// `pg_ctl start` of the cluster in `dir` on 127.0.0.1:`port`, durable or not.
+fn pg_ctl_start(server: &Server, dir: &Path, port: u16, durable: bool) -> anyhow::Result<Output> {
     let (data, log) = (dir.join("data"), dir.join("server.log"));
+    let fast = if durable {
+        ""
+    } else {
+        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    };
     let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        "-c listen_addresses=127.0.0.1 -p {port} -k {}{fast}",
         path(dir)?
     );
     server.run(
