@@ -1,10 +1,11 @@
 //! Klaxon's HTTP endpoints, on one axum server (`KLAXON_HTTP_ADDR`, default 127.0.0.1:3000):
 //! `GET /healthz` (the process is up), `GET /readyz` (the database answers, Slack's Socket
 //! Mode, when configured, is connected, and so is the Discord gateway when this replica leads
-//! it; the body names the replica, its role and its calls in flight), `GET /metrics`, and the sub-routers of the platforms
-//! (`klaxon_slack::endpoint::router`: `/slack/commands`, `/slack/interactions`,
-//! `/slack/events`; `klaxon_discord::endpoint::router`: `/discord/interactions`), of alert
-//! intake, of the pages and of the on-call calendar feeds (`crate::feeds`). Each platform's wire format (signatures, forms, challenges) is its
+//! it; the body names the replica, its role, its calls in flight and the lanes it holds),
+//! `GET /metrics`, and the sub-routers of the platforms (`klaxon_slack::endpoint::router`:
+//! `/slack/commands`, `/slack/interactions`, `/slack/events`; `klaxon_discord::endpoint::router`:
+//! `/discord/interactions`), of alert intake, of the pages and of the on-call calendar feeds
+//! (`crate::feeds`). Each platform's wire format (signatures, forms, challenges) is its
 //! adapter's; this router adds the limits every request body shares.
 
 use std::sync::Arc;
@@ -182,13 +183,30 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
         )
             .into_response();
     }
-    (StatusCode::OK, format!("ready\n{}", replica_lines(&state))).into_response()
+    let held = lanes_held(&state).await;
+    (
+        StatusCode::OK,
+        format!("ready\n{}", replica_lines(&state, held)),
+    )
+        .into_response()
+}
+
+/// How many lanes this replica holds now, as the database says (`None` if it could not say).
+async fn lanes_held(state: &HttpState) -> Option<i64> {
+    let now = state.clock.now();
+    let mut conn = state.store.read().await.ok()?;
+    let held = crate::store::outbox::held(&mut conn, now).await.ok()?;
+    Some(
+        held.iter()
+            .find(|(owner, _)| *owner == state.replica)
+            .map_or(0, |(_, n)| *n),
+    )
 }
 
 /// What `/readyz` says of this replica after `ready`: its id, whether it leads the Discord
-/// gateway (a follower is ready: it serves commands, another replica holds the gateway), and
-/// how many platform calls it has in flight.
-fn replica_lines(state: &HttpState) -> String {
+/// gateway (a follower is ready: it serves commands, another replica holds the gateway), how
+/// many platform calls it has in flight and how many lanes it holds in the database.
+fn replica_lines(state: &HttpState, held: Option<i64>) -> String {
     let mut lines = format!("replica: {}\n", state.replica);
     if let Some(gateway) = &state.discord_gateway {
         let role = if gateway.leads() {
@@ -199,5 +217,8 @@ fn replica_lines(state: &HttpState) -> String {
         lines.push_str(&format!("discord-gateway: {role}\n"));
     }
     lines.push_str(&format!("calls in flight: {}\n", state.outbox.in_flight()));
+    if let Some(held) = held {
+        lines.push_str(&format!("lanes held: {held}\n"));
+    }
     lines
 }

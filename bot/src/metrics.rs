@@ -252,25 +252,30 @@ pub struct Replica<'a> {
 }
 
 /// [`render_oncall`], with this replica's gauges: `klaxon_replica_info{replica} 1`,
-/// `klaxon_leader{lease,replica}` (1 while it holds the lease) and
-/// `klaxon_calls_in_flight{replica}`.
+/// `klaxon_leader{lease,replica}` (1 while it holds the lease),
+/// `klaxon_calls_in_flight{replica}`, and `klaxon_lanes_held{replica}` for this replica and
+/// every other that holds lanes now (read from the database, so any replica's scrape shows
+/// them all).
 pub async fn render_replica(
     store: &crate::store::Store,
     schedules: &crate::oncall::Schedules,
     now: chrono::DateTime<chrono::Utc>,
     replica: &Replica<'_>,
 ) -> anyhow::Result<String> {
+    let mut conn = store.read().await?;
+    let held = crate::store::outbox::held(&mut conn, now).await?;
+    drop(conn);
     render_with(
         store,
         Some((schedules, now)),
-        Some(replica_registry(replica)),
+        Some(replica_registry(replica, &held)),
     )
     .await
 }
 
 /// The replica's gauges, in a registry of their own made for this scrape (several replicas
-/// in one test process each have theirs).
-fn replica_registry(replica: &Replica<'_>) -> Registry {
+/// in one test process each have theirs); `held`, the lanes each replica holds.
+fn replica_registry(replica: &Replica<'_>, held: &[(String, i64)]) -> Registry {
     let mut registry = Registry::with_prefix("klaxon");
     let labels = vec![("replica", replica.id.to_owned())];
     let info = Family::<Labels, Gauge>::default();
@@ -302,6 +307,18 @@ fn replica_registry(replica: &Replica<'_>) -> Registry {
         "calls_in_flight",
         "Platform calls this replica is making now (one per lane at most)",
         in_flight,
+    );
+    let lanes = Family::<Labels, Gauge>::default();
+    lanes.get_or_create(&labels).set(0);
+    for (owner, n) in held {
+        lanes
+            .get_or_create(&vec![("replica", owner.clone())])
+            .set(*n);
+    }
+    registry.register(
+        "lanes_held",
+        "Lanes each replica holds now: calls it has claimed and not finished, their lease not passed (from the database)",
+        lanes,
     );
     registry
 }

@@ -39,7 +39,7 @@ pub fn discord_env(fake: &FakeDiscord) -> Vec<(&'static str, String)> {
 }
 
 /// The replica id of the Klaxon that runs on `dir`.
-fn replica_id(dir: &Path) -> String {
+pub fn replica_id(dir: &Path) -> String {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("klaxon");
     format!("test-{name}")
 }

@@ -169,7 +169,8 @@ pub async fn serve_with_clock(
         })
         .transpose()?
         .map(Arc::new);
-    let app = App::new(store.clone(), config, clock, apis)?;
+    // Claims are made under the replica's id, the one its lease and `/readyz` name.
+    let app = App::new(store.clone(), config, clock, apis)?.with_owner(&settings.replica.id)?;
     app.recover().await?;
     let cancel = CancellationToken::new();
     let tasks = app.tasks.clone();

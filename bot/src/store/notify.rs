@@ -47,14 +47,9 @@ impl Wake {
     }
 }
 
-/// Whether `conn` is a PostgreSQL connection.
-pub(crate) fn on_postgres(conn: &Conn) -> bool {
-    crate::store::Backend::of_conn(conn) == crate::store::Backend::Postgres
-}
-
 /// Tells the other replicas, when the caller's transaction commits, that `what` changed.
 pub(crate) async fn send(conn: &mut Conn, what: Wake) -> anyhow::Result<()> {
-    if on_postgres(conn) {
+    if crate::store::Backend::of_conn(conn) == crate::store::Backend::Postgres {
         conn.execute(what.statement()).await?;
     }
     Ok(())

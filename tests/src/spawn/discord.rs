@@ -142,3 +142,47 @@ pub fn created_channel(fake: &FakeDiscord) -> (String, Value) {
     let made = fake.channel_named(&name).expect("exists");
     (made.id, body)
 }
+
+/// The key the tests sign Discord's HTTP interactions with (Discord's own, in production).
+pub fn signing_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+}
+
+/// [`signing_key`]'s public half, hex, as `DISCORD_PUBLIC_KEY` takes it.
+pub fn public_key_hex() -> String {
+    hex::encode(signing_key().verifying_key().to_bytes())
+}
+
+/// Posts `body` to Klaxon's `/discord/interactions` at `url`, signed with `key` at
+/// `timestamp` as Discord signs (Ed25519 over the timestamp and the body).
+pub async fn post_signed(
+    url: &str,
+    body: &Value,
+    timestamp: i64,
+    key: &ed25519_dalek::SigningKey,
+) -> reqwest::Response {
+    try_post_signed(url, body, timestamp, key)
+        .await
+        .expect("post")
+}
+
+/// [`post_signed`], an error when Klaxon does not answer (it was killed).
+pub async fn try_post_signed(
+    url: &str,
+    body: &Value,
+    timestamp: i64,
+    key: &ed25519_dalek::SigningKey,
+) -> reqwest::Result<reqwest::Response> {
+    use ed25519_dalek::Signer as _;
+    let body = body.to_string();
+    let ts = timestamp.to_string();
+    let signature = key.sign(format!("{ts}{body}").as_bytes());
+    reqwest::Client::new()
+        .post(format!("{url}/discord/interactions"))
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", hex::encode(signature.to_bytes()))
+        .header("x-signature-timestamp", ts)
+        .body(body)
+        .send()
+        .await
+}

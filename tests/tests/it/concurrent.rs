@@ -25,6 +25,16 @@ async fn replica(url: &str, clock: &ManualClock) -> App {
     App::new(store, Config::default(), Arc::new(clock.clone()), apis).expect("app")
 }
 
+/// A database of its own (the run's PostgreSQL, or a private cluster kept alive by the first
+/// value) and two replicas on it sharing one manual clock.
+async fn two_replicas() -> (Option<klaxon_tests::postgres::Postgres>, App, App) {
+    let (pg, url) = database::postgres().await;
+    let clock = ManualClock::new(klaxon_tests::start_time());
+    let a = replica(&url, &clock).await;
+    let b = replica(&url, &clock).await;
+    (pg, a, b)
+}
+
 fn say(
     app: &App,
     user: &str,
@@ -51,14 +61,7 @@ fn ok(reply: &Reply) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_declaring_at_once_never_give_one_number_twice() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter("error")
-        .try_init();
-    let (_pg, url) = database::postgres().await;
-    let clock = ManualClock::new(klaxon_tests::start_time());
-    let a = replica(&url, &clock).await;
-    let b = replica(&url, &clock).await;
+    let (_pg, a, b) = two_replicas().await;
 
     let declares: Vec<_> = (0..24)
         .map(|i| {
@@ -142,14 +145,7 @@ async fn two_replicas_declaring_at_once_never_give_one_number_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_delivery_handed_to_two_replicas_at_once_has_one_effect() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter("error")
-        .try_init();
-    let (_pg, url) = database::postgres().await;
-    let clock = ManualClock::new(klaxon_tests::start_time());
-    let a = replica(&url, &clock).await;
-    let b = replica(&url, &clock).await;
+    let (_pg, a, b) = two_replicas().await;
 
     for round in 0..8 {
         let delivery = format!("Ev0RETRY{round}");

@@ -397,6 +397,16 @@ async fn a_replica_that_dies_mid_call_holds_its_lane_until_the_lease_passes_then
         "the lease still holds: {:#?}",
         api.calls()
     );
+    // What `/readyz` and `/metrics` count as each replica's lanes: the dead one holds its one.
+    let held = |bot: &TestBot| {
+        let store = bot.store().clone();
+        let now = clock.now();
+        async move {
+            let mut conn = store.read().await.expect("conn");
+            store::outbox::held(&mut conn, now).await.expect("held")
+        }
+    };
+    assert_eq!(held(&survivor).await, [("dying".to_owned(), 1)]);
     // Past the lease, the survivor takes the call over and makes it once, then the rest of
     // the lane in order.
     clock.advance(Duration::from_secs(2));
@@ -407,6 +417,7 @@ async fn a_replica_that_dies_mid_call_holds_its_lane_until_the_lease_passes_then
         }
     }
     assert_eq!(api.created(), [channel]);
+    assert!(held(&survivor).await.is_empty(), "every claim ended");
     let calls = api.calls();
     let in_channel: Vec<&str> = calls
         .iter()

@@ -84,6 +84,20 @@ pub async fn release(conn: &mut Conn, id: i64, owner: &str) -> anyhow::Result<()
     Ok(())
 }
 
+/// The calls each replica holds a live claim on at `now` (its lease not passed), by owner,
+/// owners in order. A replica claims only the call at the head of a lane and makes one call
+/// per lane at a time, so this is also how many lanes each replica holds.
+pub async fn held(conn: &mut Conn, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT owner, COUNT(*) FROM outbox WHERE state = 'pending' AND owner IS NOT NULL \
+         AND lease_until >= $1 GROUP BY owner ORDER BY owner",
+    )
+    .bind(to_db(now))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows)
+}
+
 /// Clears every claim: for a process that knows it is the database's only one (SQLite's file
 /// lock), whose predecessor's claims died with it. Returns how many there were.
 pub async fn release_all(conn: &mut Conn) -> anyhow::Result<u64> {

@@ -3,39 +3,11 @@
 
 use klaxon_tests::fake_discord::{self, FakeDiscord, GENERAL, GUILD};
 use klaxon_tests::scenario;
-use klaxon_tests::spawn::discord::{ONCALL, ephemeral, next_id, settings, user_id};
+use klaxon_tests::spawn::discord::{
+    ONCALL, ephemeral, next_id, post_signed, public_key_hex, settings, signing_key, user_id,
+};
 use klaxon_tests::spawn::{Discord, Options, spawn};
 use serde_json::{Value, json};
-
-fn signing_key() -> ed25519_dalek::SigningKey {
-    ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
-}
-
-fn public_key_hex() -> String {
-    hex::encode(signing_key().verifying_key().to_bytes())
-}
-
-async fn post_signed(
-    url: &str,
-    body: &Value,
-    timestamp: i64,
-    key: &ed25519_dalek::SigningKey,
-) -> reqwest::Response {
-    use ed25519_dalek::Signer as _;
-    let body = body.to_string();
-    let ts = timestamp.to_string();
-    let signature = key.sign(format!("{ts}{body}").as_bytes());
-    let hex = hex::encode(signature.to_bytes());
-    reqwest::Client::new()
-        .post(format!("{url}/discord/interactions"))
-        .header("content-type", "application/json")
-        .header("x-signature-ed25519", hex)
-        .header("x-signature-timestamp", ts)
-        .body(body)
-        .send()
-        .await
-        .expect("post")
-}
 
 #[tokio::test]
 async fn the_http_endpoint_checks_signatures_and_answers_like_the_gateway() {

@@ -151,7 +151,12 @@ async fn alone_a_replica_leads_and_says_so_on_readyz_and_metrics() {
     assert!(text.contains(&format!("replica: {id}\n")), "{text}");
     assert!(text.contains("discord-gateway: leader\n"), "{text}");
     assert!(text.contains("calls in flight: "), "{text}");
+    assert!(text.contains("lanes held: "), "{text}");
     let text = metrics(&k.url).await;
+    assert!(
+        text.contains(&format!("klaxon_lanes_held{{replica=\"{id}\"}} ")),
+        "{text}"
+    );
     assert!(text.contains(&leader_line(id, 1)), "{text}");
     assert!(
         text.contains(&format!("klaxon_calls_in_flight{{replica=\"{id}\"}} ")),

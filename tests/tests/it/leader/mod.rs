@@ -3,12 +3,14 @@
 //! Discord gateway following it (on the leader only, moving to a survivor within 15 s of the
 //! leader's kill -9, at once after a clean stop), `/readyz` and `/metrics` saying which replica
 //! leads, and replicas waking each other with PostgreSQL's NOTIFY (a call queued on one is made
-//! by another's dispatcher without waiting for the fallback poll).
+//! by another's dispatcher without waiting for the fallback poll), and a replica's kill -9 in
+//! the middle of a burst of commands (nothing answered lost, every call made once).
 //!
 //! The lease tests run on both backends. The others need two replicas on one database, so
 //! PostgreSQL: the run's server when `KLAXON_TEST_POSTGRES` names one, else a private cluster
 //! started for the test (never skipped).
 
+mod burst;
 mod failover;
 mod leases;
 mod notify;
@@ -92,6 +94,15 @@ fn settings(fake: &FakeDiscord, id: &str, poll: Duration) -> PlatformSettings {
 impl Replica {
     /// Serves replica `id` on `db` and waits until its endpoints answer.
     async fn start(db: &str, settings: PlatformSettings) -> Self {
+        Self::start_with_clock(db, settings, Arc::new(SystemClock)).await
+    }
+
+    /// The same, on `clock` (a manual one moves a dead replica's claims past their lease).
+    async fn start_with_clock(
+        db: &str,
+        settings: PlatformSettings,
+        clock: Arc<dyn klaxon::clock::Clock>,
+    ) -> Self {
         let store = Store::open(db).await.expect("store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -106,7 +117,7 @@ impl Replica {
             async move {
                 let _ = stopped.await;
             },
-            Arc::new(SystemClock),
+            clock,
         ));
         klaxon_tests::started(&url).await;
         Self {
