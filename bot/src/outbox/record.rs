@@ -23,6 +23,16 @@ pub(super) enum Outcome {
     Lost,
 }
 
+/// A failed call's outcome not recorded because this replica's claim lapsed mid-call and
+/// another took the call over: the lane waits for a fresh read, the other replica records.
+fn taken_over(id: i64) -> anyhow::Result<Outcome> {
+    tracing::warn!(
+        call = id,
+        "the call outlived its lease and another replica took it over; its outcome is theirs"
+    );
+    Ok(Outcome::Lost)
+}
+
 impl Dispatcher {
     /// Makes one call, within the call timeout, and records the outcome.
     pub(super) async fn make(&self, call: &mut store::outbox::Pending) -> Outcome {
@@ -83,6 +93,7 @@ impl Dispatcher {
             Err(_) => {}
         }
         let limited = matches!(&outcome, Err(Failure::Api(e)) if e.is_rate_limit());
+        let owner = self.owner.as_str();
         let recorded = async {
             let mut conn = self.store.begin().await?;
             let recorded = match outcome {
@@ -90,7 +101,9 @@ impl Dispatcher {
                 Err(Failure::Api(ApiError::Auth(_))) => Ok(Outcome::Paused),
                 Err(Failure::Api(ApiError::Unreachable(reason))) => {
                     tracing::error!(call = call.id, %reason, "platform call failed for good: the channel does not exist for Klaxon");
-                    store::outbox::mark_failed(&mut conn, call.id, &reason, now).await?;
+                    if !store::outbox::mark_failed(&mut conn, call.id, Some(owner), &reason, now).await? {
+                        return taken_over(call.id);
+                    }
                     let told = self.tell_declarer(&mut conn, call, &reason).await?;
                     Ok(Outcome::Done { queued: told })
                 }
@@ -105,24 +118,34 @@ impl Dispatcher {
                         .map_or_else(|| backoff(call.attempts), |w| w.min(MAX_RETRY_AFTER));
                     let at = crate::clock::after(now, wait);
                     tracing::warn!(call = call.id, %reason, retry_in = ?wait, "platform call failed; will retry");
-                    store::outbox::retry_later(&mut conn, call.id, &reason, at).await?;
+                    if !store::outbox::retry_later(&mut conn, call.id, owner, &reason, at).await? {
+                        return taken_over(call.id);
+                    }
                     Ok(Outcome::Retry { at, limited })
                 }
                 Err(Failure::Api(ApiError::NameTaken)) => {
                     let reason = "name_taken outside channel creation";
                     tracing::error!(call = call.id, reason, "platform call failed for good");
-                    store::outbox::mark_failed(&mut conn, call.id, reason, now).await?;
+                    if !store::outbox::mark_failed(&mut conn, call.id, Some(owner), reason, now).await? {
+                        return taken_over(call.id);
+                    }
                     Ok(Outcome::Done { queued: false })
                 }
                 Err(Failure::Api(ApiError::Permanent(reason)) | Failure::Impossible(reason)) => {
                     tracing::error!(call = call.id, %reason, "platform call failed for good");
-                    store::outbox::mark_failed(&mut conn, call.id, &reason, now).await?;
+                    if !store::outbox::mark_failed(&mut conn, call.id, Some(owner), &reason, now).await? {
+                        return taken_over(call.id);
+                    }
                     Ok(Outcome::Done { queued: false })
                 }
                 Err(Failure::Internal(e)) => {
                     let at = crate::clock::after(now, backoff(call.attempts));
                     tracing::error!(call = call.id, error = %format!("{e:#}"), "platform call hit an internal error; will retry");
-                    store::outbox::retry_later(&mut conn, call.id, &format!("{e:#}"), at).await?;
+                    if !store::outbox::retry_later(&mut conn, call.id, owner, &format!("{e:#}"), at)
+                        .await?
+                    {
+                        return taken_over(call.id);
+                    }
                     Ok(Outcome::Retry { at, limited: false })
                 }
             };

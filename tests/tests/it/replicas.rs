@@ -474,7 +474,7 @@ async fn claim(store: &Store, id: i64, owner: &str, now: DateTime<Utc>) -> bool 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_claims_of_one_call_at_once_one_wins_and_a_lapsed_claim_is_taken_over() {
+async fn two_claims_of_one_call_at_once_one_wins_and_a_lapsed_claim_is_taken_over_for_good() {
     let server = Server::start().await;
     let db = server.database("claims").await;
     // Two stores: two writers on two connections, as two processes have.
@@ -494,6 +494,18 @@ async fn two_claims_of_one_call_at_once_one_wins_and_a_lapsed_claim_is_taken_ove
         assert!(!claim(&b, id, loser, now + chrono::Duration::seconds(59)).await);
         // Past the lease (its holder died mid-call) the other takes it over.
         assert!(claim(&b, id, loser, now + chrono::Duration::seconds(61)).await);
+        // The first holder's late failure is not recorded over the new holder's claim.
+        let mut tx = a.begin().await.expect("begin");
+        let later = now + chrono::Duration::minutes(5);
+        let put_off = store::outbox::retry_later(&mut tx, id, winner, "late", later)
+            .await
+            .expect("retry");
+        let failed = store::outbox::mark_failed(&mut tx, id, Some(winner), "late", now)
+            .await
+            .expect("failed");
+        tx.commit().await.expect("commit");
+        assert!(!put_off && !failed, "call {id}: {loser}'s now");
+        assert!(!claim(&a, id, winner, now + chrono::Duration::seconds(62)).await);
         // Done, it is nobody's to claim, and holds no claim.
         let mut tx = a.begin().await.expect("begin");
         store::outbox::mark_done(&mut tx, id, now)

@@ -194,7 +194,7 @@ pub async fn pending(
             Err(e) => {
                 let reason = format!("unreadable call: {e}");
                 tracing::error!(call = id, %reason, "platform call failed for good");
-                mark_failed(conn, id, &reason, Utc::now()).await?;
+                mark_failed(conn, id, None, &reason, Utc::now()).await?;
                 continue;
             }
         };
@@ -254,40 +254,50 @@ pub async fn mark_done(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> anyhow::R
     Ok(())
 }
 
+/// Marks call `id` failed for good, as `owner` found it (`None`: one read, never claimed),
+/// unless another replica holds the call now (`owner`'s lease passed mid-call and it was taken
+/// over: the outcome is theirs to record). Whether it was marked.
 pub async fn mark_failed(
     conn: &mut Conn,
     id: i64,
+    owner: Option<&str>,
     error: &str,
     at: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    sqlx::query(
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
         "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $1, \
-         finished_at = $2, owner = NULL, lease_until = NULL WHERE id = $3",
+         finished_at = $2, owner = NULL, lease_until = NULL \
+         WHERE id = $3 AND (owner IS NULL OR owner = $4)",
     )
     .bind(error)
     .bind(to_db(at))
     .bind(id)
+    .bind(owner)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
+/// Puts call `id` off until `not_before` after a failed attempt by `owner`, unless another
+/// replica holds the call now (as for [`mark_failed`]). Whether it was put off.
 pub async fn retry_later(
     conn: &mut Conn,
     id: i64,
+    owner: &str,
     error: &str,
     not_before: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    sqlx::query(
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, last_error = $1, not_before = $2, \
-         owner = NULL, lease_until = NULL WHERE id = $3",
+         owner = NULL, lease_until = NULL WHERE id = $3 AND (owner IS NULL OR owner = $4)",
     )
     .bind(error)
     .bind(to_db(not_before))
     .bind(id)
+    .bind(owner)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 /// Deletes up to `limit` finished calls (done, failed, superseded) queued before `before`;
