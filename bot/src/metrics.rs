@@ -353,6 +353,7 @@ async fn render_with(
     let mut out = String::new();
     encode_registry(&mut out, &m.registry)?;
     encode_registry(&mut out, &times)?;
+    encode_registry(&mut out, &writer_registry(store))?;
     if let Some(oncall) = &oncall {
         encode_registry(&mut out, oncall)?;
     }
@@ -361,6 +362,43 @@ async fn render_with(
     }
     encode_eof(&mut out)?;
     Ok(out)
+}
+
+/// The store's writer, in a registry made for this scrape (each store has its own writer):
+/// `klaxon_store_commits_total` (batches, one COMMIT and one fsync each),
+/// `klaxon_store_writes_committed_total` (write transactions in them; over the commits, the
+/// average batch), `klaxon_store_commit_failures_total` and `klaxon_store_writes_waiting`
+/// (write transactions queued for the writer now).
+fn writer_registry(store: &crate::store::Store) -> Registry {
+    let mut registry = Registry::with_prefix("klaxon_store");
+    let counter = |n: u64| {
+        let c = Counter::<u64>::default();
+        c.inc_by(n);
+        c
+    };
+    registry.register(
+        "commits",
+        "Batches the writer committed (one COMMIT, one fsync each)",
+        counter(store.commits()),
+    );
+    registry.register(
+        "writes_committed",
+        "Write transactions committed (commands, outbox bookkeeping, firings; several per COMMIT)",
+        counter(store.writes_committed()),
+    );
+    registry.register(
+        "commit_failures",
+        "Batches whose COMMIT failed (each of their writes was told so)",
+        counter(store.commit_failures()),
+    );
+    let waiting = Gauge::<i64>::default();
+    waiting.set(i64::try_from(store.waiting()).unwrap_or(i64::MAX));
+    registry.register(
+        "writes_waiting",
+        "Write transactions queued for the writer now",
+        waiting,
+    );
+    registry
 }
 
 /// 30 s to a day: how long acknowledging and resolving take.

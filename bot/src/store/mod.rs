@@ -30,7 +30,7 @@ pub mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -130,8 +130,8 @@ pub struct Store {
     read: AnyPool,
     /// The writer task's queue (bounded: [`writer::QUEUE`]).
     writer: mpsc::Sender<Request>,
-    /// Batches the writer has committed.
-    commits: Arc<AtomicU64>,
+    /// What the writer has committed.
+    counts: Arc<writer::Counts>,
     /// How long `begin` waits for its lease ([`LEASE_WAIT`]).
     lease_wait: Duration,
     /// The PostgreSQL URL, for a connection that listens ([`Store::listen_url`]).
@@ -237,16 +237,16 @@ impl Store {
             .await
             .with_context(|| format!("opening database {} for reading", redact(db)))?;
         let (writer, requests) = mpsc::channel(writer::QUEUE);
-        let commits = Arc::new(AtomicU64::new(0));
+        let counts = Arc::new(writer::Counts::default());
         // The store's own task: it ends when the store is closed or its last handle dropped.
         tokio::spawn(
-            writer::Writer::new(conn, backend, write, requests, Arc::clone(&commits)).run(),
+            writer::Writer::new(conn, backend, write, requests, Arc::clone(&counts)).run(),
         );
         Ok(Self {
             backend,
             read,
             writer,
-            commits,
+            counts,
             lease_wait: LEASE_WAIT,
             listen_url: (backend == Backend::Postgres).then(|| ListenUrl(Arc::from(url.as_str()))),
         })
@@ -333,7 +333,18 @@ impl Store {
 
     /// Batches committed since the store was opened (each one COMMIT, one fsync).
     pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.counts.commits.load(Ordering::Relaxed)
+    }
+
+    /// Write transactions committed since the store was opened (over [`Store::commits`]: how
+    /// many each COMMIT carried on average).
+    pub fn writes_committed(&self) -> u64 {
+        self.counts.writes.load(Ordering::Relaxed)
+    }
+
+    /// Batches whose COMMIT failed since the store was opened.
+    pub fn commit_failures(&self) -> u64 {
+        self.counts.failed.load(Ordering::Relaxed)
     }
 
     /// Queues a request for the writer, refusing when the queue is full.

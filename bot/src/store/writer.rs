@@ -31,6 +31,17 @@ pub(super) const BATCH: usize = 64;
 /// Requests that may wait for the writer; one more is refused, so overload shows as an error.
 pub(super) const QUEUE: usize = 1024;
 
+/// What the writer has done since the store opened, for `/metrics`.
+#[derive(Debug, Default)]
+pub(super) struct Counts {
+    /// Batches committed (each one COMMIT, one fsync).
+    pub(super) commits: AtomicU64,
+    /// Write transactions committed in them.
+    pub(super) writes: AtomicU64,
+    /// Batches whose COMMIT failed (every member was told).
+    pub(super) failed: AtomicU64,
+}
+
 /// What a member of a batch is told once the batch's COMMIT is done.
 type Answer = Result<(), String>;
 
@@ -181,8 +192,8 @@ pub(super) struct Writer {
     backend: Backend,
     options: AnyConnectOptions,
     requests: mpsc::Receiver<Request>,
-    /// Batches committed, for [`Store::commits`](super::Store::commits).
-    commits: Arc<AtomicU64>,
+    /// What it has done, for [`Store::commits`](super::Store::commits) and `/metrics`.
+    counts: Arc<Counts>,
 }
 
 impl Writer {
@@ -191,14 +202,14 @@ impl Writer {
         backend: Backend,
         options: AnyConnectOptions,
         requests: mpsc::Receiver<Request>,
-        commits: Arc<AtomicU64>,
+        counts: Arc<Counts>,
     ) -> Self {
         Self {
             conn: Some(conn),
             backend,
             options,
             requests,
-            commits,
+            counts,
         }
     }
 
@@ -303,9 +314,13 @@ impl Writer {
         }
         let committed = self.execute("COMMIT").await;
         if committed.is_ok() {
-            self.commits.fetch_add(1, Ordering::Relaxed);
+            self.counts.commits.fetch_add(1, Ordering::Relaxed);
+            self.counts
+                .writes
+                .fetch_add(members.len() as u64, Ordering::Relaxed);
         }
         if let Err(e) = &committed {
+            self.counts.failed.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %format!("{e:#}"), members = members.len(), "a batch's COMMIT failed");
             if self.execute("ROLLBACK").await.is_err() {
                 self.conn = None;

@@ -132,6 +132,24 @@ async fn metrics_count_commands_latency_open_incidents_reminders_and_calls() {
         ],
         2.0,
     );
+    // The writer's figures are this store's: every write so far committed, in fewer COMMITs
+    // or as many, none failed, none waiting now.
+    let commits = value(&scrape, "klaxon_store_commits_total", &[]).expect("commits");
+    let writes = value(&scrape, "klaxon_store_writes_committed_total", &[]).expect("writes");
+    assert!(commits >= 1.0 && writes >= commits, "{commits} {writes}");
+    assert_eq!(
+        commits,
+        bot.store().commits() as f64,
+        "the store's own count"
+    );
+    assert_eq!(
+        value(&scrape, "klaxon_store_commit_failures_total", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&scrape, "klaxon_store_writes_waiting", &[]),
+        Some(0.0)
+    );
     // Open incidents are this database's, counted at scrape time.
     let open = |sev: &str| value(&scrape, "klaxon_open_incidents", &[("severity", sev)]);
     assert_eq!(open("SEV1"), Some(1.0), "{text}");

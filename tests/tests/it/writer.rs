@@ -1,6 +1,7 @@
 //! The one writer (`klaxon::store::writer`): group commit with each member in its own
-//! savepoint, answers only after the COMMIT, leases that vanish, many writers at once, reads
-//! beside an open write, and the refusals (a nested write, an in-memory database, a full queue).
+//! savepoint, answers only after the COMMIT, a failed COMMIT failing its whole batch, leases
+//! that vanish, many writers at once, reads beside an open write, and the refusals (a nested
+//! write, an in-memory database, a full queue).
 
 use std::time::Duration;
 
@@ -235,4 +236,54 @@ async fn a_full_queue_refuses_writes() {
     for task in waiting {
         task.await.expect("join").expect("served in turn");
     }
+}
+
+/// A COMMIT that fails (here a deferred foreign key, checked only at COMMIT) fails the whole
+/// batch: every member is told, none is answered as done, nothing of any of them is kept, the
+/// failure is counted, and the writer goes on with the next batch.
+#[tokio::test]
+async fn a_failed_commit_fails_every_member_of_its_batch_and_the_writer_goes_on() {
+    let (_dir, store) = store().await;
+    let mut tx = store.begin().await.expect("begin");
+    sqlx::query(
+        "CREATE TABLE c (n INTEGER PRIMARY KEY REFERENCES t (n) DEFERRABLE INITIALLY DEFERRED)",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("create");
+    tx.commit().await.expect("commit");
+
+    let mut first = store.begin().await.expect("begin");
+    insert(&mut first, 1).await.expect("insert");
+    let breaking = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await?;
+            // Refers to a row of `t` that never exists: fine until the COMMIT.
+            sqlx::query("INSERT INTO c (n) VALUES (99)")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })
+    };
+    until_waiting(&store, 1).await;
+    let before = (store.commits(), store.commit_failures());
+    let first = first.commit().await;
+    let breaking = breaking.await.expect("join");
+    assert!(first.is_err(), "the first member is told: {first:?}");
+    assert!(
+        breaking.is_err(),
+        "the breaking member is told: {breaking:?}"
+    );
+    assert_eq!(rows(&store).await, Vec::<i64>::new(), "nothing kept");
+    assert_eq!(
+        (store.commits(), store.commit_failures()),
+        (before.0, before.1 + 1),
+        "one failed COMMIT, counted"
+    );
+    // The next write is a batch of its own, and commits.
+    let mut next = store.begin().await.expect("begin");
+    insert(&mut next, 2).await.expect("insert");
+    next.commit().await.expect("the next commits");
+    assert_eq!(rows(&store).await, [2]);
 }
