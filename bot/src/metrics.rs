@@ -262,20 +262,25 @@ pub async fn render_replica(
     now: chrono::DateTime<chrono::Utc>,
     replica: &Replica<'_>,
 ) -> anyhow::Result<String> {
-    let mut conn = store.read().await?;
-    let held = crate::store::outbox::held(&mut conn, now).await?;
-    drop(conn);
+    // Only replicas sharing a PostgreSQL database claim calls.
+    let held = if store.backend() == crate::store::Backend::Postgres {
+        let mut conn = store.read().await?;
+        Some(crate::store::outbox::held(&mut conn, now).await?)
+    } else {
+        None
+    };
     render_with(
         store,
         Some((schedules, now)),
-        Some(replica_registry(replica, &held)),
+        Some(replica_registry(replica, held.as_deref())),
     )
     .await
 }
 
 /// The replica's gauges, in a registry of their own made for this scrape (several replicas
-/// in one test process each have theirs); `held`, the lanes each replica holds.
-fn replica_registry(replica: &Replica<'_>, held: &[(String, i64)]) -> Registry {
+/// in one test process each have theirs); `held`, the lanes each replica holds (on
+/// PostgreSQL).
+fn replica_registry(replica: &Replica<'_>, held: Option<&[(String, i64)]>) -> Registry {
     let mut registry = Registry::with_prefix("klaxon");
     let labels = vec![("replica", replica.id.to_owned())];
     let info = Family::<Labels, Gauge>::default();
@@ -308,18 +313,20 @@ fn replica_registry(replica: &Replica<'_>, held: &[(String, i64)]) -> Registry {
         "Platform calls this replica is making now (one per lane at most)",
         in_flight,
     );
-    let lanes = Family::<Labels, Gauge>::default();
-    lanes.get_or_create(&labels).set(0);
-    for (owner, n) in held {
-        lanes
-            .get_or_create(&vec![("replica", owner.clone())])
-            .set(*n);
+    if let Some(held) = held {
+        let lanes = Family::<Labels, Gauge>::default();
+        lanes.get_or_create(&labels).set(0);
+        for (owner, n) in held {
+            lanes
+                .get_or_create(&vec![("replica", owner.clone())])
+                .set(*n);
+        }
+        registry.register(
+            "lanes_held",
+            "Lanes each replica holds now: calls it has claimed and not finished, their lease not passed (from the database)",
+            lanes,
+        );
     }
-    registry.register(
-        "lanes_held",
-        "Lanes each replica holds now: calls it has claimed and not finished, their lease not passed (from the database)",
-        lanes,
-    );
     registry
 }
 

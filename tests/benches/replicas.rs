@@ -10,7 +10,8 @@
 //! (user + system, from `/proc`), and checks that every incident got one channel and one
 //! announcement (no call made twice by two replicas).
 //!
-//! Run: `cargo bench -p klaxon-tests --bench replicas`.
+//! Run: `cargo bench -p klaxon-tests --bench replicas` (`-- sqlite` for the SQLite row alone;
+//! `KLAXON_BENCH_BIN=<path>` measures another build of `klaxon`, one of an earlier commit, say).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -201,10 +202,6 @@ async fn round(bin: &std::path::Path, label: &str, db: &str, replicas: usize) {
 #[tokio::main]
 async fn main() {
     let bin = klaxon_tests::binary::klaxon_release();
-    let pg = tokio::task::spawn_blocking(Postgres::start_durable)
-        .await
-        .expect("join")
-        .expect("a private PostgreSQL cluster starts");
     println!("\n{DECLARES} declares, {IN_FLIGHT} in flight, fake Slack answering at once:\n");
     println!(
         "| store | answer p50 / p99 | to channel p50 / p99 | declares/s | RSS after | CPU per declare | channels / announcements |"
@@ -213,6 +210,13 @@ async fn main() {
     let sqlite = tempfile::tempdir().expect("tmp");
     let file = sqlite.path().join("bench.db");
     round(&bin, "SQLite, 1 process", file.to_str().expect("utf-8"), 1).await;
+    if std::env::args().any(|a| a == "sqlite") {
+        return;
+    }
+    let pg = tokio::task::spawn_blocking(Postgres::start_durable)
+        .await
+        .expect("join")
+        .expect("a private PostgreSQL cluster starts");
     let one = pg.database("one_replica").await.expect("database");
     round(&bin, "PostgreSQL, 1 replica", &one, 1).await;
     let two = pg.database("two_replicas").await.expect("database");

@@ -53,8 +53,16 @@ pub fn klaxon() -> PathBuf {
     BIN.get_or_init(|| build(false)).clone()
 }
 
-/// The release binary, built once (benches measure this one).
+/// The variable that points the benches at another `klaxon` binary (one built from an earlier
+/// commit, to compare before and after on the same machine).
+pub const BENCH_BIN: &str = "KLAXON_BENCH_BIN";
+
+/// The release binary, built once (benches measure this one), or the one [`BENCH_BIN`] names.
 pub fn klaxon_release() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| build(true)).clone()
+    BIN.get_or_init(|| match std::env::var_os(BENCH_BIN) {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => build(true),
+    })
+    .clone()
 }

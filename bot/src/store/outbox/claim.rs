@@ -66,6 +66,23 @@ pub async fn claim(
     .transpose()
 }
 
+/// What [`claim`] would say of pending call `id` to the only process on its database
+/// (SQLite's file lock), read rather than written: nobody else can hold it, so nothing is
+/// claimed, committed or synced. `None` when it is no longer pending.
+pub async fn read_unclaimed(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Claimed>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT started_at FROM outbox WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.map(|(started_at,)| {
+        Ok(Claimed {
+            started_at: started_at.as_deref().map(from_db).transpose()?,
+        })
+    })
+    .transpose()
+}
+
 /// A claim that took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claimed {

@@ -8,7 +8,7 @@ use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::{PlatformKind, Tenant};
 
-pub use claim::{Claim, Claimed, claim, held, release, release_all};
+pub use claim::{Claim, Claimed, claim, held, read_unclaimed, release, release_all};
 use op::SHARED_POST_PREFIX;
 pub use op::{Op, Target};
 pub use started::{ChannelAttempt, channel_attempts, claim_channel, mark_started, release_channel};
