@@ -101,6 +101,7 @@ async fn a_replica_killed_mid_burst_loses_no_answered_command_and_every_call_is_
             .await;
             first.kill_9();
             assert!(holds, "{dead} never held a call");
+            fake.set_latency(Duration::ZERO);
         }
     }
     assert!(
@@ -115,7 +116,8 @@ async fn a_replica_killed_mid_burst_loses_no_answered_command_and_every_call_is_
         .expect("held");
     drop(conn);
     let text = metrics(&second.url).await;
-    for (owner, n) in &held {
+    // (The survivor's own count moves as it works; the dead replica's cannot.)
+    for (owner, n) in held.iter().filter(|(owner, _)| *owner == dead) {
         assert!(
             text.contains(&format!("klaxon_lanes_held{{replica=\"{owner}\"}} {n}\n")),
             "{owner} holds {n}: {text}"
