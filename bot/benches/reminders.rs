@@ -6,7 +6,8 @@
 //! run. Reports how late each reminder fired against its due time (p50/p99/max), the CPU used
 //! while nothing is due, and the process's resident memory.
 //!
-//! Run: `cargo bench -p klaxon --bench reminders` (optionally `-- 2000` for fewer incidents).
+//! Run: `cargo bench -p klaxon --bench reminders` (optionally `-- 2000` for fewer incidents,
+//! `-- same-second` for every reminder due at the same instant).
 
 use std::collections::BTreeMap;
 mod common;
@@ -130,9 +131,11 @@ async fn main() -> anyhow::Result<()> {
         n * 4
     );
 
-    // Stagger every status reminder over the next 30 s; push acknowledgement deadlines away.
+    // Stagger every status reminder over the next 30 s (with `-- same-second`, every one at
+    // the same instant); push acknowledgement deadlines away.
     let base = Utc::now() + chrono::Duration::seconds(5);
-    let window_ms = 30_000i64;
+    let same_second = std::env::args().any(|a| a == "same-second");
+    let window_ms = if same_second { 0 } else { 30_000i64 };
     let mut planned = Vec::with_capacity(n);
     {
         let mut tx = store.begin().await?;
@@ -197,6 +200,9 @@ async fn main() -> anyhow::Result<()> {
     println!("| reminders fired (of {n}) | {fired} |");
     println!("| lateness p50 | {} ms |", percentile(&lateness, 50.0));
     println!("| lateness p99 | {} ms |", percentile(&lateness, 99.0));
+    if same_second {
+        println!("| all due at the same instant | yes |");
+    }
     println!(
         "| lateness max | {} ms |",
         lateness.last().copied().unwrap_or(0)
