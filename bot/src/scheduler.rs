@@ -1,5 +1,6 @@
-//! The scheduler: fires due reminders, one transaction each, in due order, and the on-call
-//! notices (handoff posts, shift reminders) it plans from the rotas.
+//! The scheduler: fires due reminders, one transaction each, in due order (several waiting for
+//! the writer at once, so that they share a COMMIT), and the on-call notices (handoff posts,
+//! shift reminders) it plans from the rotas.
 //!
 //! Schedules live in the `reminders` table; this task only knows "what is due next". It sleeps
 //! until then or until a command changes a schedule (no polling). Firing a reminder re-checks
@@ -38,6 +39,9 @@ pub struct Fired {
     /// quiet hours): nothing was posted.
     pub posted: bool,
 }
+
+/// Most reminder firings that wait for the writer at once (see [`Scheduler::fire_due`]).
+const FIRING_AT_ONCE: usize = 16;
 
 pub struct Scheduler {
     store: Store,
@@ -157,57 +161,92 @@ impl Scheduler {
 
     /// Fires every reminder due now, earliest first. A reminder whose firing fails is rolled
     /// back, logged and put off with backoff (its due time kept, so it still fires once, when
-    /// it can); the others fire meanwhile.
+    /// it can); the others fire meanwhile. When more than one is due, up to [`FIRING_AT_ONCE`]
+    /// firings wait for the writer together: the writer runs their transactions one after the
+    /// other (each picks the earliest reminder still due, so they fire in due order) and
+    /// commits them together, one COMMIT for many.
     pub async fn fire_due(&self) -> anyhow::Result<Vec<Fired>> {
+        let picks = std::sync::atomic::AtomicU64::new(0);
         let mut fired = Vec::new();
-        loop {
-            let now = self.clock.now();
-            let mut tx = self.store.begin().await?;
-            let Some(reminder) = store::reminders::first_due(&mut tx, now).await? else {
-                tx.commit().await?;
-                break;
-            };
-            if !store::reminders::claim(&mut tx, &reminder).await? {
-                // Another replica fired or moved it since it was read: roll back, move on.
-                drop(tx);
-                continue;
+        if let Some(first) = self.fire_next(&picks).await? {
+            fired.extend(first);
+            let together = (0..FIRING_AT_ONCE).map(|_| self.fire_all(&picks));
+            for more in futures_util::future::try_join_all(together).await? {
+                fired.extend(more);
             }
-            let outcome = async {
-                let posted = self.fire(&mut tx, &reminder, now).await?;
-                tx.commit().await?;
-                anyhow::Ok(posted)
+        }
+        fired.sort_by_key(|(pick, _)| *pick);
+        self.fire_notices().await?;
+        Ok(fired.into_iter().map(|(_, f)| f).collect())
+    }
+
+    /// [`Self::fire_next`] until nothing is due.
+    async fn fire_all(
+        &self,
+        picks: &std::sync::atomic::AtomicU64,
+    ) -> anyhow::Result<Vec<(u64, Fired)>> {
+        let mut fired = Vec::new();
+        while let Some(one) = self.fire_next(picks).await? {
+            fired.extend(one);
+        }
+        Ok(fired)
+    }
+
+    /// Fires the earliest reminder due now, in a transaction of its own: `None` when nothing
+    /// is due, `Some(None)` when the one read was lost to another replica or its firing
+    /// failed (put off), else what fired, numbered in the order firings picked their reminder.
+    async fn fire_next(
+        &self,
+        picks: &std::sync::atomic::AtomicU64,
+    ) -> anyhow::Result<Option<Option<(u64, Fired)>>> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let Some(reminder) = store::reminders::first_due(&mut tx, now).await? else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        if !store::reminders::claim(&mut tx, &reminder).await? {
+            // Another replica fired or moved it since it was read: roll back, move on.
+            drop(tx);
+            return Ok(Some(None));
+        }
+        let pick = picks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let outcome = async {
+            let posted = self.fire(&mut tx, &reminder, now).await?;
+            tx.commit().await?;
+            anyhow::Ok(posted)
+        }
+        .await;
+        let posted = match outcome {
+            Ok(posted) => posted,
+            Err(e) => {
+                self.back_off(&reminder, now, &e).await?;
+                return Ok(Some(None));
             }
-            .await;
-            let posted = match outcome {
-                Ok(posted) => posted,
-                Err(e) => {
-                    self.back_off(&reminder, now, &e).await?;
-                    continue;
-                }
-            };
-            if posted {
-                self.outbox_wake.notify_one();
-            }
-            let lateness = (now - reminder.due_at).num_milliseconds();
-            crate::metrics::reminder(reminder.kind.as_str(), posted, lateness as f64 / 1000.0);
-            tracing::debug!(
-                kind = reminder.kind.as_str(),
-                incident = reminder.incident_id,
-                lateness_ms = (now - reminder.due_at).num_milliseconds(),
-                posted,
-                "reminder due"
-            );
-            fired.push(Fired {
+        };
+        if posted {
+            self.outbox_wake.notify_one();
+        }
+        let lateness = (now - reminder.due_at).num_milliseconds();
+        crate::metrics::reminder(reminder.kind.as_str(), posted, lateness as f64 / 1000.0);
+        tracing::debug!(
+            kind = reminder.kind.as_str(),
+            incident = reminder.incident_id,
+            lateness_ms = lateness,
+            posted,
+            "reminder due"
+        );
+        Ok(Some(Some((
+            pick,
+            Fired {
                 incident_id: reminder.incident_id,
                 kind: reminder.kind,
                 item: reminder.item,
                 due_at: reminder.due_at,
                 fired_at: now,
                 posted,
-            });
-        }
-        self.fire_notices().await?;
-        Ok(fired)
+            },
+        ))))
     }
 
     /// Records a failed firing (in a transaction of its own, since the firing's was rolled

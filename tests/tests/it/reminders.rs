@@ -450,3 +450,39 @@ async fn a_crash_between_firing_and_sending_neither_loses_nor_repeats_the_remind
     assert!(bot.advance("14m").await.is_empty());
     assert_eq!(bot.advance("1m").await.len(), 1);
 }
+
+/// Many reminders due at the same instant fire once each, in due order (then the order they
+/// were scheduled in), and their firings share COMMITs instead of taking one each.
+#[tokio::test]
+async fn reminders_due_together_fire_once_each_in_order_sharing_commits() {
+    let bot = TestBot::with_config(quiet_config()).await;
+    let n = 40;
+    for i in 0..n {
+        bot.ok("alice", "general", &format!("/inc declare sev1 Burst {i}"))
+            .await;
+    }
+    bot.settle().await;
+    // Every SEV1 asks for its first update 15 minutes after its declare: all at one instant
+    // (and each its acknowledgement deadline, overdue by then: it fires once too).
+    bot.clock.advance(std::time::Duration::from_secs(16 * 60));
+    let before = bot.store().commits();
+    let fired = bot.app.scheduler.fire_due().await.expect("fire");
+    let commits = bot.store().commits() - before;
+    bot.settle().await;
+    let updates: Vec<i64> = fired
+        .iter()
+        .filter(|f| f.kind == klaxon::store::reminders::Kind::StatusUpdate)
+        .map(|f| f.incident_id)
+        .collect();
+    assert_eq!(updates, (1..=n).collect::<Vec<i64>>(), "{fired:#?}");
+    assert!(fired.iter().all(|f| f.posted));
+    assert!(
+        commits < fired.len() as u64,
+        "{} firings took {commits} COMMITs",
+        fired.len()
+    );
+    for i in 1..=n {
+        let channel = bot.channel_of(i).await;
+        assert_eq!(reminders_in(&bot, &channel).len(), 1, "INC-{i}");
+    }
+}
