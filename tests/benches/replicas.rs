@@ -105,21 +105,9 @@ async fn round(bin: &std::path::Path, label: &str, db: &str, replicas: usize) {
         let (urls, sem) = (Arc::clone(&urls), Arc::clone(&sem));
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await.expect("semaphore");
-            let sent = Instant::now();
-            let resp = fake_slack::slash(
-                &urls[n % urls.len()],
-                &[
-                    ("team_id", "T0BENCH"),
-                    ("channel_id", "C0GENERAL"),
-                    ("user_id", "U0BENCH"),
-                    ("command", "/inc"),
-                    ("text", &format!("declare sev2 Bench outage {n:03}")),
-                    ("trigger_id", &format!("bench-{n}")),
-                ],
-            )
-            .await;
-            assert!(resp.status().is_success());
-            (n, sent, sent.elapsed())
+            let (sent, took, _) =
+                fake_slack::bench_declare(&urls[n % urls.len()], "Bench outage", n).await;
+            (n, sent, took)
         }));
     }
     let mut answers = Vec::new();

@@ -94,22 +94,8 @@ async fn round(bin: &std::path::Path, latency: Duration) {
         let (url, sem) = (Arc::clone(&url), Arc::clone(&sem));
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await.expect("semaphore");
-            let sent = Instant::now();
-            let title = format!("Bench outage {n:03}");
-            let resp = fake_slack::slash(
-                &url,
-                &[
-                    ("team_id", "T0BENCH"),
-                    ("channel_id", "C0GENERAL"),
-                    ("user_id", "U0BENCH"),
-                    ("command", "/inc"),
-                    ("text", &format!("declare sev2 {title}")),
-                    ("trigger_id", &format!("bench-{n}")),
-                ],
-            )
-            .await;
-            assert!(resp.status().is_success());
-            (n, sent, sent.elapsed())
+            let (sent, took, _) = fake_slack::bench_declare(&url, "Bench outage", n).await;
+            (n, sent, took)
         }));
     }
     let mut acks = Vec::new();
@@ -177,22 +163,7 @@ async fn declares(url: &str, count: usize, prefix: &str) -> Declared {
         let (url, sem, prefix) = (Arc::clone(&url), Arc::clone(&sem), prefix.to_owned());
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await.expect("semaphore");
-            let sent = Instant::now();
-            let resp = fake_slack::slash(
-                &url,
-                &[
-                    ("team_id", "T0BENCH"),
-                    ("channel_id", "C0GENERAL"),
-                    ("user_id", "U0BENCH"),
-                    ("command", "/inc"),
-                    ("text", &format!("declare sev2 {prefix} {n:03}")),
-                    ("trigger_id", &format!("bench-{n}")),
-                ],
-            )
-            .await;
-            let took = sent.elapsed();
-            assert!(resp.status().is_success());
-            let answer = resp.text().await.expect("answer");
+            let (sent, took, answer) = fake_slack::bench_declare(&url, &prefix, n).await;
             (n, sent, took, incident_number(&answer))
         }));
     }

@@ -29,7 +29,8 @@ pub const APP_TOKEN: &str = "xapp-test-token";
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 pub use send::{
-    declare_values, event, event_callback, interact, reaction, send, shortcut, sign, slash, submit,
+    bench_declare, declare_values, event, event_callback, interact, reaction, send, shortcut, sign,
+    slash, submit,
 };
 pub use web::{BOT_USER, Channel, GENERAL, INCIDENTS, SCOPES, TEAM};
 

@@ -171,3 +171,30 @@ pub async fn event(klaxon: &str, payload: &Value, retry: Option<u32>) -> reqwest
     }
     req.body(body).send().await.expect("klaxon answers")
 }
+
+/// One signed `/inc declare sev2 <prefix> <n>` (`n` as three digits, trigger `bench-<n>`), as
+/// the benches send it to Klaxon at `klaxon`: when it was sent, how long the answer took and
+/// the answer's text. Panics unless the answer is a success.
+pub async fn bench_declare(
+    klaxon: &str,
+    prefix: &str,
+    n: usize,
+) -> (std::time::Instant, std::time::Duration, String) {
+    let sent = std::time::Instant::now();
+    let resp = slash(
+        klaxon,
+        &[
+            ("team_id", "T0BENCH"),
+            ("channel_id", "C0GENERAL"),
+            ("user_id", "U0BENCH"),
+            ("command", "/inc"),
+            ("text", &format!("declare sev2 {prefix} {n:03}")),
+            ("trigger_id", &format!("bench-{n}")),
+        ],
+    )
+    .await;
+    let took = sent.elapsed();
+    assert!(resp.status().is_success());
+    let answer = resp.text().await.expect("answer");
+    (sent, took, answer)
+}

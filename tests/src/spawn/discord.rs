@@ -16,10 +16,14 @@ const ROLE: &str = fake_discord::ROLE;
 /// The Discord tests' configuration: the checklist off, the fake's paging channel and
 /// category, a SEV1 role mention; `toml` before it (it must not set `[discord]`).
 pub fn config(toml: &str) -> Config {
-    Config::parse(&format!(
+    Config::parse(&config_text(toml)).expect("config")
+}
+
+/// [`config`] as the text of a `klaxon.toml`, for a `klaxon` process.
+pub fn config_text(toml: &str) -> String {
+    format!(
         "checklist = []\n{toml}\n[discord]\npaging_channel = \"{PAGING}\"\ncategory = \"{CATEGORY}\"\nsev1_mention = \"<@&{ROLE}>\"\n"
-    ))
-    .expect("config")
+    )
 }
 
 /// Klaxon pointed at `fake`, over the gateway.

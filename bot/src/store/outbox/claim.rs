@@ -58,12 +58,8 @@ pub async fn claim(
     .bind(to_db(now))
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|(started_at,)| {
-        Ok(Claimed {
-            started_at: started_at.as_deref().map(from_db).transpose()?,
-        })
-    })
-    .transpose()
+    row.map(|(started_at,)| Claimed::read(started_at.as_deref()))
+        .transpose()
 }
 
 /// What [`claim`] would say of pending call `id` to the only process on its database
@@ -75,12 +71,8 @@ pub async fn read_unclaimed(conn: &mut Conn, id: i64) -> anyhow::Result<Option<C
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
-    row.map(|(started_at,)| {
-        Ok(Claimed {
-            started_at: started_at.as_deref().map(from_db).transpose()?,
-        })
-    })
-    .transpose()
+    row.map(|(started_at,)| Claimed::read(started_at.as_deref()))
+        .transpose()
 }
 
 /// A claim that took.
@@ -88,6 +80,15 @@ pub async fn read_unclaimed(conn: &mut Conn, id: i64) -> anyhow::Result<Option<C
 pub struct Claimed {
     /// When the call was first started, if it was (by any replica).
     pub started_at: Option<DateTime<Utc>>,
+}
+
+impl Claimed {
+    /// The claim as the row's `started_at` says it.
+    fn read(started_at: Option<&str>) -> anyhow::Result<Self> {
+        Ok(Self {
+            started_at: started_at.map(from_db).transpose()?,
+        })
+    }
 }
 
 /// Gives up `owner`'s claim on call `id` without finishing it (its platform is paused): the

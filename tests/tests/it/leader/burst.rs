@@ -12,7 +12,7 @@ use chrono::Utc;
 use futures_util::StreamExt as _;
 use klaxon::clock::{Clock as _, ManualClock};
 use klaxon_commands::{PlatformKind, Tenant};
-use klaxon_tests::fake_discord::{self, CATEGORY, FakeDiscord, GENERAL, GUILD, PAGING, ROLE};
+use klaxon_tests::fake_discord::{self, FakeDiscord, GENERAL, GUILD, PAGING};
 use klaxon_tests::process::{Process, discord_env};
 use klaxon_tests::spawn::discord::{
     ONCALL, ephemeral, next_id, public_key_hex, signing_key, try_post_signed, user_id,
@@ -20,7 +20,7 @@ use klaxon_tests::spawn::discord::{
 use klaxon_tests::wait::{LIMIT, eventually};
 use serde_json::Value;
 
-use super::{Database, Replica, metrics, settings};
+use super::{Database, Replica, metrics, process_folder, settings};
 
 /// Declares in the burst, sent to the two replicas in turn, this many at a time.
 const BURST: usize = 24;
@@ -44,18 +44,7 @@ async fn declare(url: &str, i: usize) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_burst_loses_no_answered_command_and_every_call_is_made_once() {
-    let bin = tokio::task::spawn_blocking(klaxon_tests::binary::klaxon)
-        .await
-        .expect("build");
-    let dir = tempfile::tempdir().expect("tmp");
-    // The same configuration as the in-process survivor's (`spawn::discord::config("")`).
-    std::fs::write(
-        dir.path().join("klaxon.toml"),
-        format!(
-            "checklist = []\n\n[discord]\npaging_channel = \"{PAGING}\"\ncategory = \"{CATEGORY}\"\nsev1_mention = \"<@&{ROLE}>\"\n"
-        ),
-    )
-    .expect("config");
+    let (bin, dir) = process_folder().await;
     let db = Database::new(dir.path()).await;
     let fake = FakeDiscord::start().await;
     let mut env = discord_env(&fake);

@@ -9,7 +9,7 @@ use klaxon_tests::fake_discord::FakeDiscord;
 use klaxon_tests::process::{Process, discord_env};
 use klaxon_tests::wait::eventually;
 
-use super::{Database, Replica, leader_line, metrics, readyz, settings};
+use super::{Database, Replica, leader_line, metrics, process_folder, readyz, settings};
 
 /// How soon a survivor must take the gateway over after the leader died.
 const TAKEOVER: Duration = Duration::from_secs(15);
@@ -31,19 +31,7 @@ async fn ready_as(url: &str, role: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_moves_to_the_survivor_within_15_s_of_the_leaders_kill_9() {
-    let bin = tokio::task::spawn_blocking(klaxon_tests::binary::klaxon)
-        .await
-        .expect("build");
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(
-        dir.path().join("klaxon.toml"),
-        format!(
-            "checklist = []\n[discord]\npaging_channel = \"{}\"\ncategory = \"{}\"\n",
-            klaxon_tests::fake_discord::PAGING,
-            klaxon_tests::fake_discord::CATEGORY
-        ),
-    )
-    .expect("config");
+    let (bin, dir) = process_folder().await;
     let db = Database::new(dir.path()).await;
     let fake = FakeDiscord::start().await;
 

@@ -72,6 +72,21 @@ impl Database {
     }
 }
 
+/// The `klaxon` binary (the test build) and a folder for a replica process, its `klaxon.toml`
+/// the in-process replicas' configuration (`spawn::discord::config("")`).
+async fn process_folder() -> (std::path::PathBuf, tempfile::TempDir) {
+    let bin = tokio::task::spawn_blocking(klaxon_tests::binary::klaxon)
+        .await
+        .expect("build");
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("klaxon.toml"),
+        klaxon_tests::spawn::discord::config_text(""),
+    )
+    .expect("config");
+    (bin, dir)
+}
+
 /// One replica served in-process on `db` against the fake Discord (gateway and REST).
 struct Replica {
     url: String,
