@@ -13,23 +13,22 @@
 //! another replica has claimed waits too (it never skips ahead): the order holds across
 //! replicas.
 
+mod pump;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use klaxon_commands::{PlatformKind, Tenant};
-use tokio_util::sync::CancellationToken;
 
 use super::bucket::{self, Admit};
 use super::record::Outcome;
 use super::{Dispatcher, IN_FLIGHT, Op};
 use crate::store::posts::PostKind;
-use crate::store::{self, outbox::Pending};
+use crate::store::{outbox::Group, outbox::Pending, outbox::Read};
 
-/// How many pending calls are read at once.
-const LOAD: i64 = 2000;
+pub(super) use pump::LOAD;
 
 /// What a call must stay in order with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -95,27 +94,36 @@ struct Lanes {
     announcing_now: HashSet<i64>,
     /// The calls in flight by incident: id, lane and when each started.
     started: HashMap<i64, Vec<(i64, Lane, DateTime<Utc>)>>,
-    /// The last read left calls out (an incident's [`store::outbox::PER_INCIDENT`], or the
-    /// whole [`LOAD`]): a lane that runs dry reads the table again.
-    capped: bool,
+    /// What the last whole read left out (an incident's [`store::outbox::PER_INCIDENT`], or
+    /// past [`LOAD`]), its calls taken out: a lane it cut that runs dry reads the table again.
+    coverage: Read,
+    /// The largest call id read: on SQLite a read of what is new reads past it.
+    high_water: i64,
+    /// Incidents the last whole read cut whose lanes ran dry: the next read of what is new
+    /// reads on past what was read of them.
+    top_up: HashSet<Group>,
+}
+
+/// How the table is to be read next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Reread {
+    No,
+    /// Only the calls queued since the last read.
+    New,
+    /// Every lane's next calls.
+    All,
 }
 
 impl Lanes {
     /// Replaces the queues with what the table holds now, leaving out calls in flight.
-    fn load(&mut self, calls: Vec<Pending>) {
+    fn load(&mut self, mut read: Read) {
         self.queues.clear();
-        let mut per_incident: HashMap<(&Tenant, Option<i64>), i64> = HashMap::new();
-        for call in &calls {
-            *per_incident
-                .entry((&call.tenant, call.incident_id))
-                .or_default() += 1;
-        }
-        self.capped = calls.len() >= usize::try_from(LOAD).unwrap_or(usize::MAX)
-            || per_incident
-                .values()
-                .any(|n| *n >= store::outbox::PER_INCIDENT);
+        let calls = std::mem::take(&mut read.calls);
+        self.coverage = read;
+        self.top_up.clear();
         self.announcing.clone_from(&self.announcing_now);
         for call in calls {
+            self.high_water = self.high_water.max(call.id);
             if let (Some(incident), true) = (call.incident_id, is_announcement(&call.op)) {
                 self.announcing.insert(incident);
             }
@@ -127,6 +135,47 @@ impl Lanes {
                 .or_default()
                 .push_back(call);
         }
+    }
+
+    /// Adds calls queued since the last read, each behind its lane's. Returns whether some
+    /// were left for a whole read: their incident may have calls no read has brought yet.
+    /// Those of an incident the last whole read cut are left for its next top-up.
+    fn add(&mut self, calls: Vec<Pending>) -> bool {
+        let mut left = false;
+        for call in calls {
+            self.high_water = self.high_water.max(call.id);
+            if !self.coverage.covers(&call) {
+                left |= call.op.is_shared_post()
+                    || !self
+                        .coverage
+                        .cut
+                        .contains(&(call.tenant.clone(), call.incident_id));
+                continue;
+            }
+            self.push(call);
+        }
+        left
+    }
+
+    /// The next calls of incidents the last whole read cut, as a top-up read them.
+    fn topped_up(&mut self, group: &Group, calls: Vec<Pending>, limit: i64) {
+        self.coverage.topped_up(group, &calls, limit);
+        for call in calls {
+            self.high_water = self.high_water.max(call.id);
+            self.push(call);
+        }
+    }
+
+    /// Puts a call read after its lane's behind them, unless it is there or in flight.
+    fn push(&mut self, call: Pending) {
+        let queue = self.queues.entry(Lane::of(&call)).or_default();
+        if self.flying.contains(&call.id) || queue.back().is_some_and(|c| c.id >= call.id) {
+            return;
+        }
+        if let (Some(incident), true) = (call.incident_id, is_announcement(&call.op)) {
+            self.announcing.insert(incident);
+        }
+        queue.push_back(call);
     }
 
     /// Whether an incident still has its channel to create (its topic waits for it).
@@ -179,146 +228,6 @@ const HELD_RECHECK: Duration = Duration::from_secs(1);
 const SIBLING_WAIT: Duration = Duration::from_secs(2);
 
 impl Dispatcher {
-    /// Makes every call that is due, until none is left that can be made now. Returns when
-    /// the earliest postponed call will be due, if any.
-    pub async fn drain(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let _one_at_a_time = self.running.lock().await;
-        self.pump(None).await
-    }
-
-    /// Runs until `shutdown`, making calls as they are queued (the engine's `Notify`) and as
-    /// postponed ones fall due. On shutdown it starts no new call, lets those in flight end
-    /// and makes what else is due, all within `grace`; the rest stays queued for the next
-    /// start.
-    pub async fn run(self: std::sync::Arc<Self>, shutdown: CancellationToken, grace: Duration) {
-        let serve = self.serve(&shutdown);
-        tokio::pin!(serve);
-        tokio::select! {
-            biased;
-            () = &mut serve => return,
-            () = shutdown.cancelled() => {}
-        }
-        if tokio::time::timeout(grace, serve).await.is_err() {
-            tracing::warn!(
-                grace = ?grace,
-                "shutdown: some platform calls are still pending; they run at next start"
-            );
-        }
-    }
-
-    /// The dispatch loop of [`Self::run`]; after `shutdown`, one last pass.
-    async fn serve(&self, shutdown: &CancellationToken) {
-        loop {
-            let next = {
-                let _one_at_a_time = self.running.lock().await;
-                self.pump(Some(shutdown)).await
-            };
-            if shutdown.is_cancelled() {
-                if let Err(e) = self.drain().await {
-                    tracing::error!(error = %format!("{e:#}"), "outbox dispatch failed");
-                }
-                return;
-            }
-            let next = match next {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "outbox dispatch failed");
-                    Some(Utc::now() + chrono::Duration::seconds(5))
-                }
-            };
-            let sleep = next
-                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(3600));
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(sleep) => {}
-            }
-        }
-    }
-
-    /// Starts every ready lane's next call and keeps going as calls end, reading the table
-    /// again when woken (`running`: new calls were committed) or when a postponed call falls
-    /// due. Returns, with the next due time, once nothing is in flight and nothing is ready,
-    /// or once `running` is cancelled and the calls in flight have ended.
-    async fn pump(
-        &self,
-        running: Option<&CancellationToken>,
-    ) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let platforms: Vec<PlatformKind> = self.apis.keys().copied().collect();
-        let read = || {
-            let platforms = platforms.clone();
-            Box::pin(async move {
-                let mut conn = self.store.read().await?;
-                store::outbox::pending(&mut conn, &platforms, LOAD).await
-            })
-        };
-        let mut lanes = Lanes::default();
-        let mut flying = FuturesUnordered::new();
-        // Nothing is in flight when a pass starts (one pass at a time).
-        self.buckets().reset_flying();
-        // The table is read while the calls in flight go on (they need the database too, and
-        // are polled only here): a call that ends during a read is left out of it, and the
-        // table is read again.
-        let mut reading: Option<futures_util::future::BoxFuture<'_, anyhow::Result<Vec<Pending>>>> =
-            Some(read());
-        let mut ended_while_reading: HashSet<i64> = HashSet::new();
-        let mut reload = false;
-        loop {
-            let stopping = running.is_some_and(CancellationToken::is_cancelled);
-            let mut next_due = None;
-            if reading.is_none() {
-                if reload {
-                    reading = Some(read());
-                    reload = false;
-                } else if !stopping {
-                    next_due = self.start_ready(&mut lanes, &mut flying);
-                }
-            }
-            self.in_flight
-                .store(flying.len(), std::sync::atomic::Ordering::Relaxed);
-            if flying.is_empty() && reading.is_none() {
-                return Ok(next_due);
-            }
-            let wait = next_due
-                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(3600));
-            let woken = async {
-                match running {
-                    Some(stop) if !stopping => tokio::select! {
-                        () = self.wake.notified() => {}
-                        () = stop.cancelled() => {}
-                    },
-                    _ => std::future::pending().await,
-                }
-            };
-            let read_done = async {
-                match reading.as_mut() {
-                    Some(read) => read.await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                calls = read_done => {
-                    reading = None;
-                    let mut calls = calls?;
-                    calls.retain(|c| !ended_while_reading.contains(&c.id));
-                    reload |= !ended_while_reading.is_empty();
-                    ended_while_reading.clear();
-                    lanes.load(calls);
-                }
-                Some((lane, call, outcome)) = flying.next() => {
-                    if reading.is_some() {
-                        ended_while_reading.insert(call.id);
-                    }
-                    reload |= self.finish(&mut lanes, lane, call, outcome);
-                }
-                () = woken => reload = true,
-                () = tokio::time::sleep(wait) => reload = true,
-            }
-        }
-    }
-
     /// Starts the ready heads of idle lanes, oldest first, up to the bound; returns when the
     /// earliest waiting head falls due.
     fn start_ready<'a>(
@@ -449,9 +358,10 @@ impl Dispatcher {
         next_due
     }
 
-    /// Records that a call ended; its lane's next call may go. Returns whether the table
-    /// should be read again (the call queued others, or was put back to wait).
-    fn finish(&self, lanes: &mut Lanes, lane: Lane, mut call: Pending, outcome: Outcome) -> bool {
+    /// Records that a call ended; its lane's next call may go. Returns how the table should
+    /// be read again: for what the call queued, or for its lane's next calls the last whole
+    /// read left out.
+    fn finish(&self, lanes: &mut Lanes, lane: Lane, mut call: Pending, outcome: Outcome) -> Reread {
         let limited = match outcome {
             Outcome::Retry { at, limited: true } => Some(at),
             _ => None,
@@ -473,30 +383,47 @@ impl Dispatcher {
                 }
             }
         }
-        let dry = lanes.capped && lanes.queues.get(&lane).is_none_or(VecDeque::is_empty);
+        // A lane run dry whose calls the last whole read did not all bring reads on: a cut
+        // incident by a top-up, the rest by a whole read.
+        let mut dry = matches!(outcome, Outcome::Done { .. } | Outcome::Gone)
+            && lanes.queues.get(&lane).is_none_or(VecDeque::is_empty)
+            && !lanes.coverage.covers(&call);
+        let group = (call.tenant.clone(), call.incident_id);
+        if dry && !call.op.is_shared_post() && lanes.coverage.cut.contains(&group) {
+            lanes.top_up.insert(group);
+            dry = lanes.coverage.absent;
+        }
         if let (Some(incident), true) = (call.incident_id, is_announcement(&call.op)) {
             lanes.announcing_now.remove(&incident);
-            if matches!(outcome, Outcome::Done { .. }) {
+            if matches!(outcome, Outcome::Done { .. } | Outcome::Gone) {
                 lanes.announcing.remove(&incident);
             }
         }
+        let more = if dry {
+            Reread::All
+        } else if lanes.top_up.is_empty() {
+            Reread::No
+        } else {
+            Reread::New
+        };
         match outcome {
-            Outcome::Done { queued } => queued || dry,
+            Outcome::Done { queued: true } => more.max(Reread::New),
+            Outcome::Done { queued: false } | Outcome::Gone => more,
             Outcome::Retry { at, .. } => {
                 call.attempts += 1;
                 call.not_before = Some(at);
                 lanes.queues.entry(lane).or_default().push_front(call);
-                false
+                Reread::No
             }
             Outcome::Paused => {
                 lanes.queues.entry(lane).or_default().push_front(call);
-                false
+                Reread::No
             }
             // Another replica has the call: what it read of the lane is stale, so the lane
             // waits for the next read (which shows the claim, or the call done).
             Outcome::Lost => {
                 lanes.queues.remove(&lane);
-                true
+                Reread::All
             }
         }
     }

@@ -105,6 +105,12 @@ pub struct Dispatcher {
     in_flight: std::sync::atomic::AtomicUsize,
     /// Who this dispatcher claims calls as: the replica ([`crate::replica::id`]).
     owner: String,
+    /// How many pending calls one read of the table takes at most ([`lanes::LOAD`]; tests
+    /// lower it to put a backlog past it).
+    read_limit: i64,
+    /// Calls read from the table so far, over all reads (for tests and benchmarks: each
+    /// read decodes them).
+    calls_read: std::sync::atomic::AtomicU64,
 }
 
 struct Debounce {
@@ -151,7 +157,22 @@ impl Dispatcher {
             buckets: std::sync::Mutex::default(),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             owner: crate::replica::id().to_owned(),
+            read_limit: lanes::LOAD,
+            calls_read: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Reads at most `limit` pending calls at once instead of [`lanes::LOAD`].
+    #[must_use]
+    pub fn with_read_limit(mut self, limit: i64) -> Self {
+        self.read_limit = limit.max(1);
+        self
+    }
+
+    /// How many calls this dispatcher's reads of the table have brought so far: with a
+    /// backlog, about one read per call, not one per call for every call that queues another.
+    pub fn calls_read(&self) -> u64 {
+        self.calls_read.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Claims calls as `owner` instead of this process's replica id (tests run two replicas

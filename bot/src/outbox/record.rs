@@ -21,6 +21,9 @@ pub(super) enum Outcome {
     /// Another replica holds the call (or made it already): this one did not make it, and
     /// its lane waits for a fresh read of the table.
     Lost,
+    /// On SQLite (one process), the call is no longer pending: a newer edit superseded it.
+    /// There is nothing to make; its lane goes on.
+    Gone,
 }
 
 /// A failed call's outcome not recorded because this replica's claim lapsed mid-call and
@@ -39,6 +42,10 @@ impl Dispatcher {
         use futures_util::FutureExt as _;
         match self.claim(call).await {
             Ok(Some(claimed)) => call.started_at = claimed.started_at,
+            Ok(None) if self.store.backend() == store::Backend::Sqlite => {
+                tracing::debug!(call = call.id, "the call is no longer pending");
+                return Outcome::Gone;
+            }
             Ok(None) => {
                 tracing::debug!(call = call.id, "another replica holds the call");
                 return Outcome::Lost;

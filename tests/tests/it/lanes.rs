@@ -195,3 +195,123 @@ async fn paging_channel_posts_go_in_queue_order_past_an_older_incidents_backlog(
         assert!(note.ends_with(&format!("step {}", n + 1)), "{notes:#?}");
     }
 }
+
+/// Each incident's setup in its channel, in order, and the announcements in declaration order,
+/// each made once.
+fn assert_set_up_in_order(calls: &[Call], announced: &[String], channels: &[String]) {
+    for (n, ch) in channels.iter().enumerate() {
+        assert_eq!(
+            in_channel(calls, ch),
+            ["create", "post", "pin", "post"],
+            "INC-{}: {calls:#?}",
+            n + 1
+        );
+    }
+    let heads: Vec<String> = announced
+        .iter()
+        .map(|p| p.lines().next().unwrap_or("").to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=channels.len())
+        .map(|n| format!("🟡 SEV3 · INC-{n} · Outage {n}"))
+        .collect();
+    assert_eq!(heads, expected);
+}
+
+#[tokio::test]
+async fn a_backlog_is_read_once_not_again_for_every_call_that_queues_another() {
+    let bot = TestBot::start().await;
+    let incidents = 100;
+    for n in 1..=incidents {
+        bot.ok("a", "general", &format!("/inc declare sev3 Outage {n}"))
+            .await;
+    }
+    let queued = {
+        let mut conn = bot.store().read().await.expect("conn");
+        klaxon::store::outbox::pending_count(&mut conn)
+            .await
+            .expect("count")
+    };
+    // The first channels are slow to come (their creation hangs, times out and is made
+    // again): their announcements go out before them, and each queues an edit that names the
+    // channel once it exists.
+    for n in 1..=30 {
+        bot.api
+            .hang_create_of(&format!("inc-2026-11-23-outage-{n}"));
+    }
+    let d = dispatcher(&bot, Duration::from_millis(300));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(Arc::clone(&d).run(stop.clone(), Duration::from_secs(5)));
+    assert!(
+        klaxon_tests::wait::eventually(Duration::from_secs(60), async || {
+            let mut conn = bot.store().read().await.expect("conn");
+            klaxon::store::outbox::pending_count(&mut conn)
+                .await
+                .expect("count")
+                == 0
+        })
+        .await,
+        "every call is made"
+    );
+    stop.cancel();
+    running.await.expect("dispatcher");
+    let calls = bot.api.calls();
+    let mut channels = Vec::new();
+    for n in 1..=incidents {
+        channels.push(bot.channel_of(n).await);
+    }
+    assert_set_up_in_order(&calls, &bot.api.posts_in("incidents"), &channels);
+    let edits = bot.api.edits_in("incidents").len();
+    assert!(edits > 0, "announcements made before their channel");
+    // The calls the edits are are read as they are queued; the backlog is not read again
+    // for each of them (that read about `queued` calls per edit).
+    let made = u64::try_from(calls.len()).expect("count");
+    let queued = u64::try_from(queued).expect("count");
+    if bot.store().backend() == klaxon::store::Backend::Sqlite {
+        assert!(
+            d.calls_read() < 2 * made,
+            "{} calls read for {made} made ({queued} queued by the declares, {edits} edits)",
+            d.calls_read()
+        );
+    }
+}
+
+/// `incidents` declared, their calls made by a dispatcher that reads at most `limit` at once.
+async fn past_one_read(incidents: i64, limit: i64) {
+    let bot = TestBot::start().await;
+    for n in 1..=incidents {
+        bot.ok("a", "general", &format!("/inc declare sev3 Outage {n}"))
+            .await;
+    }
+    let d = Dispatcher::new(
+        bot.store().clone(),
+        BTreeMap::from([(PlatformKind::Console, bot.api.clone() as Arc<dyn ChatApi>)]),
+        Arc::new(Notify::new()),
+    )
+    .with_read_limit(limit);
+    // One pass makes them all: nothing is postponed, each lane reads on as it runs dry.
+    assert_eq!(d.drain().await.expect("drain"), None);
+    let mut conn = bot.store().read().await.expect("conn");
+    let left = klaxon::store::outbox::pending_count(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "{:#?}", bot.api.calls());
+    let calls = bot.api.calls();
+    let mut channels = Vec::new();
+    for n in 1..=incidents {
+        channels.push(bot.channel_of(n).await);
+    }
+    assert_set_up_in_order(&calls, &bot.api.posts_in("incidents"), &channels);
+}
+
+#[tokio::test]
+async fn a_backlog_past_one_read_is_made_in_each_lanes_order() {
+    // Every incident's first calls fit in a read, their later ones do not: the incidents'
+    // lanes read on where the read stopped, the paging channel's announcements are cut.
+    past_one_read(10, 25).await;
+}
+
+#[tokio::test]
+async fn more_incidents_than_one_read_takes_are_made_in_each_lanes_order() {
+    // Not even every incident's first call fits: those left out come with later reads.
+    past_one_read(30, 25).await;
+}

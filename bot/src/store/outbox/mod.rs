@@ -2,18 +2,19 @@
 
 mod claim;
 mod op;
+mod read;
 mod started;
 
 use crate::store::Conn;
 use chrono::{DateTime, Utc};
-use klaxon_commands::{PlatformKind, Tenant};
+use klaxon_commands::Tenant;
 
 pub use claim::{Claim, Claimed, claim, held, read_unclaimed, release, release_all};
-use op::SHARED_POST_PREFIX;
 pub use op::{Op, Target};
+pub use read::{Group, PER_INCIDENT, Read, pending, pending_after, pending_of, read_pending};
 pub use started::{ChannelAttempt, channel_attempts, claim_channel, mark_started, release_channel};
 
-use crate::clock::{from_db, to_db};
+use crate::clock::to_db;
 
 /// A pending platform call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,111 +111,6 @@ async fn insert(
     crate::store::notify::send(conn, crate::store::notify::Wake::Outbox).await?;
     Ok(id)
 }
-
-type PendingRow = (
-    i64,
-    String,
-    String,
-    Option<i64>,
-    String,
-    i64,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-/// Pending calls for the given platforms, in id order: each incident's oldest calls (every
-/// incident's first, then every incident's second …, up to `PER_INCIDENT` each, `limit` in
-/// all), so a new incident's first calls are never left out behind an older backlog; and,
-/// read apart, the posts to fixed channels such as the paging channel, oldest first (up to
-/// `limit`). Those posts make one lane over many incidents: read by incident, an older
-/// incident's post past its backlog would be left out while a newer incident's is read, and
-/// the newer one would go first. A row whose op does not decode (written by a newer Klaxon,
-/// or damaged) is marked failed here, once, with the reason.
-pub async fn pending(
-    conn: &mut Conn,
-    platforms: &[PlatformKind],
-    limit: i64,
-) -> anyhow::Result<Vec<Pending>> {
-    if platforms.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Only the platforms this process serves: calls for another one must not fill the batch.
-    let placeholders: Vec<String> = (3..platforms.len() + 3).map(|n| format!("${n}")).collect();
-    let platforms_in = placeholders.join(", ");
-    let columns = "id, platform, workspace, incident_id, op, attempts, not_before, created_at, \
-         started_at, owner, lease_until";
-    let by_incident = format!(
-        "SELECT {columns} FROM (\
-           SELECT *, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
-           FROM outbox WHERE state = 'pending' AND platform IN ({platforms_in})\
-         ) AS pending WHERE rank <= $2 ORDER BY rank, id LIMIT $1"
-    );
-    let mut query = sqlx::query_as::<_, PendingRow>(&by_incident)
-        .bind(limit)
-        .bind(PER_INCIDENT);
-    for p in platforms {
-        query = query.bind(p.as_str());
-    }
-    let mut rows = query.fetch_all(&mut *conn).await?;
-    let shared_sql = format!(
-        "SELECT {columns} FROM outbox WHERE state = 'pending' AND op LIKE $2 \
-         AND platform IN ({platforms_in}) ORDER BY id LIMIT $1"
-    );
-    let mut query = sqlx::query_as::<_, PendingRow>(&shared_sql)
-        .bind(limit)
-        .bind(format!("{SHARED_POST_PREFIX}%"));
-    for p in platforms {
-        query = query.bind(p.as_str());
-    }
-    let shared = query.fetch_all(&mut *conn).await?;
-    // With more shared posts pending than were read, a later one read by incident would skip
-    // the older ones left out: it waits for a later read.
-    let shared_upto = (shared.len() >= usize::try_from(limit).unwrap_or(usize::MAX))
-        .then(|| shared.last().map(|row| row.0))
-        .flatten();
-    if let Some(last) = shared_upto {
-        rows.retain(|row| row.0 <= last || !row.4.starts_with(SHARED_POST_PREFIX));
-    }
-    rows.extend(shared);
-    rows.sort_unstable_by_key(|row| row.0);
-    rows.dedup_by_key(|row| row.0);
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let (id, platform, workspace, incident_id, op, attempts, not_before, created_at) =
-            (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
-        let (started_at, owner, lease_until) = (row.8, row.9, row.10);
-        let Some(platform) = PlatformKind::parse(&platform) else {
-            continue;
-        };
-        let op = match serde_json::from_str::<Op>(&op) {
-            Ok(op) => op,
-            Err(e) => {
-                let reason = format!("unreadable call: {e}");
-                tracing::error!(call = id, %reason, "platform call failed for good");
-                mark_failed(conn, id, None, &reason, Utc::now()).await?;
-                continue;
-            }
-        };
-        out.push(Pending {
-            id,
-            tenant: Tenant::new(platform, workspace),
-            incident_id,
-            op,
-            attempts,
-            not_before: not_before.as_deref().map(from_db).transpose()?,
-            created_at: from_db(&created_at)?,
-            started_at: started_at.as_deref().map(from_db).transpose()?,
-            claim: Claim::read(owner, lease_until.as_deref())?,
-        });
-    }
-    Ok(out)
-}
-
-/// How many of one incident's pending calls [`pending`] reads at most.
-pub const PER_INCIDENT: i64 = 16;
 
 /// Whether the incident has a pending call with this coalescing key.
 pub async fn has_pending(

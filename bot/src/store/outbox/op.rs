@@ -103,6 +103,18 @@ impl Op {
         }
     }
 
+    /// Whether it posts to a fixed channel or a person: what [`SHARED_POST_PREFIX`] finds
+    /// stored, the calls of lanes that span incidents.
+    pub fn is_shared_post(&self) -> bool {
+        matches!(
+            self,
+            Self::Post {
+                to: Target::Channel(_) | Target::Person(_),
+                ..
+            }
+        )
+    }
+
     /// The fixed, shared channel this call posts to (the paging channel), if any.
     pub fn shared_channel(&self) -> Option<&ChannelRef> {
         match self {
@@ -147,8 +159,13 @@ mod tests {
             timeline_entry: Some(1),
         };
         let json = |op: &Op| serde_json::to_string(op).expect("json");
-        assert!(json(&post(Target::Channel(channel.clone()))).starts_with(SHARED_POST_PREFIX));
-        assert!(json(&post(Target::Person(UserRef::id("U1")))).starts_with(SHARED_POST_PREFIX));
+        for op in [
+            post(Target::Channel(channel.clone())),
+            post(Target::Person(UserRef::id("U1"))),
+        ] {
+            assert!(json(&op).starts_with(SHARED_POST_PREFIX), "{op:?}");
+            assert!(op.is_shared_post(), "{op:?}");
+        }
         for op in [
             post(Target::Incident),
             Op::PostAlert {
@@ -162,6 +179,7 @@ mod tests {
             },
         ] {
             assert!(!json(&op).starts_with(SHARED_POST_PREFIX), "{op:?}");
+            assert!(!op.is_shared_post(), "{op:?}");
         }
     }
 

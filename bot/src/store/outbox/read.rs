@@ -1,0 +1,307 @@
+//! Reading pending calls: the whole table's next calls ([`read_pending`]), capped per incident
+//! and in all, and only those queued since an earlier read ([`pending_after`]).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use klaxon_commands::{PlatformKind, Tenant};
+use sqlx::Connection as _;
+
+use super::op::SHARED_POST_PREFIX;
+use super::{Claim, Op, Pending, mark_failed};
+use crate::clock::from_db;
+use crate::store::Conn;
+
+/// How many of one incident's pending calls [`read_pending`] reads at most.
+pub const PER_INCIDENT: i64 = 16;
+
+/// An incident's calls, by tenant (`None`: calls of no incident): what the read caps count.
+pub type Group = (Tenant, Option<i64>);
+
+/// One read of the pending calls, and what its caps may have left out.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// In id order.
+    pub calls: Vec<Pending>,
+    /// The incidents (each with its tenant; `None`: calls of no incident) some of whose
+    /// pending calls other than posts to fixed channels and people were left out.
+    pub cut: HashSet<Group>,
+    /// The incidents read, none of whose calls were left out.
+    pub complete: HashSet<Group>,
+    /// For each incident in `cut`, its largest call id read: what it left out lies past it
+    /// ([`pending_of`] reads on from there).
+    pub upto: HashMap<Group, i64>,
+    /// Whether incidents with pending calls may be missing from `calls` altogether (the limit
+    /// fell among the incidents' first calls).
+    pub absent: bool,
+    /// Whether posts to fixed channels and to people were left out.
+    pub shared_cut: bool,
+}
+
+impl Read {
+    /// Whether a call queued after this read may go straight behind what it read of the
+    /// call's lane: nothing of that lane pending at the read was left out.
+    pub fn covers(&self, call: &Pending) -> bool {
+        if call.op.is_shared_post() {
+            return !self.shared_cut;
+        }
+        let group = (call.tenant.clone(), call.incident_id);
+        // Unless some were missed altogether, an incident not read had no pending calls.
+        if self.absent {
+            self.complete.contains(&group)
+        } else {
+            !self.cut.contains(&group)
+        }
+    }
+
+    /// Whether it left anything out.
+    pub fn capped(&self) -> bool {
+        self.absent || self.shared_cut || !self.cut.is_empty()
+    }
+
+    /// What a read of one cut incident's next calls ([`pending_of`]) brought: past them if it
+    /// filled its limit, else the incident is read whole.
+    pub fn topped_up(&mut self, group: &Group, calls: &[Pending], limit: i64) {
+        let full = calls.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+        match calls.last() {
+            Some(last) if full => {
+                self.upto.insert(group.clone(), last.id);
+            }
+            _ => {
+                self.cut.remove(group);
+                self.upto.remove(group);
+                self.complete.insert(group.clone());
+            }
+        }
+    }
+}
+
+type PendingRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    String,
+    i64,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+const COLUMNS: &str = "id, platform, workspace, incident_id, op, attempts, not_before, \
+     created_at, started_at, owner, lease_until";
+
+/// `$first, $first+1, …` for the platforms, as an `IN` list.
+fn platforms_in(platforms: &[PlatformKind], first: usize) -> String {
+    let placeholders: Vec<String> = (first..platforms.len() + first)
+        .map(|n| format!("${n}"))
+        .collect();
+    placeholders.join(", ")
+}
+
+/// Pending calls for the given platforms, in id order (see [`read_pending`]).
+pub async fn pending(
+    conn: &mut Conn,
+    platforms: &[PlatformKind],
+    limit: i64,
+) -> anyhow::Result<Vec<Pending>> {
+    Ok(read_pending(conn, platforms, limit).await?.calls)
+}
+
+/// Pending calls for the given platforms, in id order: each incident's oldest calls (every
+/// incident's first, then every incident's second …, up to `PER_INCIDENT` each, `limit` in
+/// all), so a new incident's first calls are never left out behind an older backlog; and,
+/// read apart, the posts to fixed channels such as the paging channel, oldest first (up to
+/// `limit`). Those posts make one lane over many incidents: read by incident, an older
+/// incident's post past its backlog would be left out while a newer incident's is read, and
+/// the newer one would go first. Both are read in one snapshot. A row whose op does not
+/// decode (written by a newer Klaxon, or damaged) is marked failed here, once, with the
+/// reason.
+pub async fn read_pending(
+    conn: &mut Conn,
+    platforms: &[PlatformKind],
+    limit: i64,
+) -> anyhow::Result<Read> {
+    if platforms.is_empty() {
+        return Ok(Read::default());
+    }
+    // Only the platforms this process serves: calls for another one must not fill the batch.
+    let platforms_in = platforms_in(platforms, 3);
+    let by_incident = format!(
+        "SELECT {COLUMNS} FROM (\
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
+           FROM outbox WHERE state = 'pending' AND platform IN ({platforms_in})\
+         ) AS pending WHERE rank <= $2 ORDER BY rank, id LIMIT $1"
+    );
+    let shared_sql = format!(
+        "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND op LIKE $2 \
+         AND platform IN ({platforms_in}) ORDER BY id LIMIT $1"
+    );
+    let (mut rows, shared) = {
+        // One snapshot for both (on SQLite a deferred transaction reads one; every call
+        // queued after it has a larger id than any it read, which `pending_after` relies on).
+        let mut tx = conn.begin().await?;
+        let mut query = sqlx::query_as::<_, PendingRow>(&by_incident)
+            .bind(limit)
+            .bind(PER_INCIDENT);
+        for p in platforms {
+            query = query.bind(p.as_str());
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        let mut query = sqlx::query_as::<_, PendingRow>(&shared_sql)
+            .bind(limit)
+            .bind(format!("{SHARED_POST_PREFIX}%"));
+        for p in platforms {
+            query = query.bind(p.as_str());
+        }
+        let shared = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        (rows, shared)
+    };
+    let full = |n: usize| n >= usize::try_from(limit).unwrap_or(usize::MAX);
+    // Which incidents the caps cut. Read by rank, a cut at `limit` falls among the calls of
+    // the last rank read (`deepest`): an incident with fewer than `deepest - 1` calls read
+    // has no more; one with more may. One with `PER_INCIDENT` read may have more.
+    let whole = !full(rows.len());
+    let mut per_group: HashMap<(&str, &str, Option<i64>), (i64, i64)> = HashMap::new();
+    for row in &rows {
+        let (n, last) = per_group
+            .entry((row.1.as_str(), row.2.as_str(), row.3))
+            .or_default();
+        *n += 1;
+        *last = (*last).max(row.0);
+    }
+    let deepest = per_group.values().map(|(n, _)| *n).max().unwrap_or(0);
+    let mut cut = HashSet::new();
+    let mut complete = HashSet::new();
+    let mut upto = HashMap::new();
+    for ((platform, workspace, incident), (n, last)) in per_group {
+        let Some(platform) = PlatformKind::parse(platform) else {
+            continue;
+        };
+        let group = (Tenant::new(platform, workspace.to_owned()), incident);
+        if n >= PER_INCIDENT || (!whole && n + 1 >= deepest) {
+            upto.insert(group.clone(), last);
+            cut.insert(group);
+        } else {
+            complete.insert(group);
+        }
+    }
+    // Cut among the first calls, some incidents may not be in the read at all.
+    let absent = !whole && deepest <= 1;
+    // With more shared posts pending than were read, a later one read by incident would skip
+    // the older ones left out: it waits for a later read.
+    let shared_cut = full(shared.len());
+    let shared_upto = shared_cut.then(|| shared.last().map(|row| row.0)).flatten();
+    if let Some(last) = shared_upto {
+        rows.retain(|row| row.0 <= last || !row.4.starts_with(SHARED_POST_PREFIX));
+    }
+    rows.extend(shared);
+    rows.sort_unstable_by_key(|row| row.0);
+    rows.dedup_by_key(|row| row.0);
+    Ok(Read {
+        calls: decode(conn, rows).await?,
+        cut,
+        complete,
+        upto,
+        absent,
+        shared_cut,
+    })
+}
+
+/// Pending calls for the given platforms queued after call `after` (a larger id), in id
+/// order, at most `limit`. On SQLite, whose one writer commits ids in order, these are all
+/// the calls queued since a [`read_pending`] whose largest id was `after`; on PostgreSQL
+/// transactions may commit out of id order, so it may miss one.
+pub async fn pending_after(
+    conn: &mut Conn,
+    platforms: &[PlatformKind],
+    after: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<Pending>> {
+    if platforms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM outbox WHERE id > $2 AND state = 'pending' \
+         AND platform IN ({}) ORDER BY id LIMIT $1",
+        platforms_in(platforms, 3)
+    );
+    let mut query = sqlx::query_as::<_, PendingRow>(&sql)
+        .bind(limit)
+        .bind(after);
+    for p in platforms {
+        query = query.bind(p.as_str());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    decode(conn, rows).await
+}
+
+/// One incident's pending calls past call `after`, in id order, at most `limit`, but for its
+/// posts to fixed channels and people (their lanes are read apart): what a [`read_pending`]
+/// that cut the incident left out.
+pub async fn pending_of(
+    conn: &mut Conn,
+    group: &Group,
+    after: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<Pending>> {
+    let (tenant, incident) = group;
+    // `= $5` where it can, so that the index on pending calls by incident serves it.
+    let of_incident = if incident.is_some() {
+        "incident_id = $5"
+    } else {
+        "incident_id IS NULL AND $5 IS NULL"
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND {of_incident} \
+         AND platform = $1 AND workspace = $2 AND id > $3 AND op NOT LIKE $4 \
+         ORDER BY id LIMIT $6"
+    );
+    let rows = sqlx::query_as::<_, PendingRow>(&sql)
+        .bind(tenant.platform.as_str())
+        .bind(&tenant.workspace)
+        .bind(after)
+        .bind(format!("{SHARED_POST_PREFIX}%"))
+        .bind(*incident)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    decode(conn, rows).await
+}
+
+/// The rows as calls, each op decoded once; a row that does not decode is marked failed.
+async fn decode(conn: &mut Conn, rows: Vec<PendingRow>) -> anyhow::Result<Vec<Pending>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (id, platform, workspace, incident_id, op, attempts, not_before, created_at) =
+            (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+        let (started_at, owner, lease_until) = (row.8, row.9, row.10);
+        let Some(platform) = PlatformKind::parse(&platform) else {
+            continue;
+        };
+        let op = match serde_json::from_str::<Op>(&op) {
+            Ok(op) => op,
+            Err(e) => {
+                let reason = format!("unreadable call: {e}");
+                tracing::error!(call = id, %reason, "platform call failed for good");
+                mark_failed(conn, id, None, &reason, Utc::now()).await?;
+                continue;
+            }
+        };
+        out.push(Pending {
+            id,
+            tenant: Tenant::new(platform, workspace),
+            incident_id,
+            op,
+            attempts,
+            not_before: not_before.as_deref().map(from_db).transpose()?,
+            created_at: from_db(&created_at)?,
+            started_at: started_at.as_deref().map(from_db).transpose()?,
+            claim: Claim::read(owner, lease_until.as_deref())?,
+        });
+    }
+    Ok(out)
+}
