@@ -263,8 +263,15 @@ impl Writer {
 
     /// One transaction: `first`, then whatever is queued behind it (up to [`BATCH`]), one
     /// COMMIT. Returns a request other than a write met on the way, to be served after it.
+    ///
+    /// On SQLite each statement is a hand-off to the connection's own thread, so the writer's
+    /// own statements go in pairs: the transaction's `BEGIN` with the first savepoint, each
+    /// member's `RELEASE` with the next one's `SAVEPOINT` or with the `COMMIT`. (SQLite has no
+    /// failed-transaction state: a `RELEASE` of a member's savepoint does not fail on its
+    /// own.) On PostgreSQL each is its own statement, a member's `RELEASE` checked apart.
     async fn batch(&mut self, first: oneshot::Sender<Result<Write, String>>) -> Option<Request> {
-        if let Err(e) = self.execute(self.backend.begin()).await {
+        let paired = self.backend == Backend::Sqlite;
+        if !paired && let Err(e) = self.execute(self.backend.begin()).await {
             let e = format!("{e:#}");
             tracing::error!(error = %e, "could not start a write transaction");
             let _ = first.send(Err(e));
@@ -277,9 +284,18 @@ impl Writer {
         let mut after = None;
         let mut next = Some(first);
         let mut leased = 0;
+        // On SQLite, the last member's savepoint, kept and not released yet.
+        let mut open = false;
         while let Some(request) = next.take() {
+            let opening = match (paired, leased, open) {
+                (true, 0, _) => "BEGIN IMMEDIATE; SAVEPOINT member",
+                (true, _, true) => "RELEASE member; SAVEPOINT member",
+                _ => "SAVEPOINT member",
+            };
             leased += 1;
-            match self.lease(request).await {
+            let lease = self.lease(request, opening, paired).await;
+            open = matches!(lease, Ok(Leased::Member(_))) && paired;
+            match lease {
                 Ok(Leased::Member(answer)) => members.push(answer),
                 // On PostgreSQL what undid it may be another replica's transaction, waiting
                 // for locks this batch holds while this one waited for its (a deadlock, which
@@ -312,7 +328,13 @@ impl Writer {
                 Err(_) => None,
             };
         }
-        let committed = self.execute("COMMIT").await;
+        let committed = self
+            .execute(if open {
+                "RELEASE member; COMMIT"
+            } else {
+                "COMMIT"
+            })
+            .await;
         if committed.is_ok() {
             self.counts.commits.fetch_add(1, Ordering::Relaxed);
             self.counts
@@ -333,14 +355,17 @@ impl Writer {
         after
     }
 
-    /// Lends the connection to one request inside a savepoint and takes it back. `Err` when
-    /// the transaction is no longer usable (the connection lost, a savepoint that would not
-    /// roll back).
+    /// Lends the connection to one request inside a savepoint (`opening` makes it) and takes
+    /// it back. With `keep`, a member that commits keeps its savepoint open for the batch to
+    /// release with the next statement it runs. `Err` when the transaction is no longer
+    /// usable (the connection lost, a savepoint that would not roll back).
     async fn lease(
         &mut self,
         request: oneshot::Sender<Result<Write, String>>,
+        opening: &'static str,
+        keep: bool,
     ) -> anyhow::Result<Leased> {
-        if let Err(e) = self.execute("SAVEPOINT member").await {
+        if let Err(e) = self.execute(opening).await {
             let _ = request.send(Err(format!("{e:#}")));
             return Err(e);
         }
@@ -358,6 +383,9 @@ impl Writer {
         match homecoming {
             Ok(Home::Commit(conn, answer)) => {
                 self.conn = Some(conn);
+                if keep {
+                    return Ok(Leased::Member(answer));
+                }
                 if let Err(e) = self.execute("RELEASE member").await {
                     self.undo().await?;
                     let _ = answer.send(Err(format!("{e:#}")));
@@ -376,6 +404,9 @@ impl Writer {
 
     /// Rolls back to the member's savepoint and ends it.
     async fn undo(&mut self) -> anyhow::Result<()> {
+        if self.backend == Backend::Sqlite {
+            return self.execute("ROLLBACK TO member; RELEASE member").await;
+        }
         self.execute("ROLLBACK TO member").await?;
         self.execute("RELEASE member").await
     }
