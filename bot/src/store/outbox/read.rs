@@ -129,11 +129,15 @@ pub async fn read_pending(
     }
     // Only the platforms this process serves: calls for another one must not fill the batch.
     let platforms_in = platforms_in(platforms, 3);
+    // The ranking reads only what it ranks by: with a large backlog, carrying every pending
+    // row's op through the window and its sort cost more than all the rest of the read.
     let by_incident = format!(
-        "SELECT {COLUMNS} FROM (\
-           SELECT *, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
-           FROM outbox WHERE state = 'pending' AND platform IN ({platforms_in})\
-         ) AS pending WHERE rank <= $2 ORDER BY rank, id LIMIT $1"
+        "SELECT {COLUMNS} FROM outbox WHERE id IN (\
+           SELECT id FROM (\
+             SELECT id, ROW_NUMBER() OVER (PARTITION BY platform, workspace, incident_id ORDER BY id) AS rank \
+             FROM outbox WHERE state = 'pending' AND platform IN ({platforms_in})\
+           ) AS pending WHERE rank <= $2 ORDER BY rank, id LIMIT $1\
+         )"
     );
     let shared_sql = format!(
         "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND op LIKE $2 \
