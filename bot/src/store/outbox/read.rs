@@ -147,20 +147,9 @@ pub async fn read_pending(
         // One snapshot for both (on SQLite a deferred transaction reads one; every call
         // queued after it has a larger id than any it read, which `pending_after` relies on).
         let mut tx = conn.begin().await?;
-        let mut query = sqlx::query_as::<_, PendingRow>(&by_incident)
-            .bind(limit)
-            .bind(PER_INCIDENT);
-        for p in platforms {
-            query = query.bind(p.as_str());
-        }
-        let rows = query.fetch_all(&mut *tx).await?;
-        let mut query = sqlx::query_as::<_, PendingRow>(&shared_sql)
-            .bind(limit)
-            .bind(format!("{SHARED_POST_PREFIX}%"));
-        for p in platforms {
-            query = query.bind(p.as_str());
-        }
-        let shared = query.fetch_all(&mut *tx).await?;
+        let rows = fetch(&mut tx, &by_incident, limit, PER_INCIDENT, platforms).await?;
+        let prefix = format!("{SHARED_POST_PREFIX}%");
+        let shared = fetch(&mut tx, &shared_sql, limit, prefix, platforms).await?;
         tx.commit().await?;
         (rows, shared)
     };
@@ -233,14 +222,28 @@ pub async fn pending_after(
          AND platform IN ({}) ORDER BY id LIMIT $1",
         platforms_in(platforms, 3)
     );
-    let mut query = sqlx::query_as::<_, PendingRow>(&sql)
+    let rows = fetch(conn, &sql, limit, after, platforms).await?;
+    decode(conn, rows).await
+}
+
+/// Runs `sql` with `$1` the limit, `$2` `second` and `$3`… the platforms.
+async fn fetch<'q, T>(
+    conn: &mut Conn,
+    sql: &'q str,
+    limit: i64,
+    second: T,
+    platforms: &[PlatformKind],
+) -> Result<Vec<PendingRow>, sqlx::Error>
+where
+    T: 'q + Send + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    let mut query = sqlx::query_as::<_, PendingRow>(sql)
         .bind(limit)
-        .bind(after);
+        .bind(second);
     for p in platforms {
         query = query.bind(p.as_str());
     }
-    let rows = query.fetch_all(&mut *conn).await?;
-    decode(conn, rows).await
+    query.fetch_all(&mut *conn).await
 }
 
 /// One incident's pending calls past call `after`, in id order, at most `limit`, but for its
