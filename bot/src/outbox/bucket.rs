@@ -111,12 +111,11 @@ impl Buckets {
 
     /// Call `id` ended; `limited`: the platform's rate limit refused it, asking to wait until
     /// then.
-    pub(super) fn finish(&mut self, id: i64, limited: Option<DateTime<Utc>>) {
-        let Some(key) = self.flying.remove(&id) else {
-            return;
-        };
+    /// Returns the call's bucket, if it had one.
+    pub(super) fn finish(&mut self, id: i64, limited: Option<DateTime<Utc>>) -> Option<Key> {
+        let key = self.flying.remove(&id)?;
         let Some(state) = self.states.get_mut(&key) else {
-            return;
+            return Some(key);
         };
         if state.flying == Some(id) {
             state.flying = None;
@@ -128,6 +127,7 @@ impl Buckets {
             state.next_at = Some(until);
             state.pacing_until = Some(crate::clock::after(until, state.quiet));
         }
+        Some(key)
     }
 
     /// Drops buckets with nothing to remember.

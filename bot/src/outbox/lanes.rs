@@ -1,5 +1,6 @@
 //! Lanes: which pending call may go now. Each lane runs its calls one at a time in id order;
-//! lanes never wait for each other, and at most [`IN_FLIGHT`] calls are in flight at once.
+//! lanes never wait for each other, and at most [`super::IN_FLIGHT`] calls are in flight at
+//! once.
 //!
 //! A lane is what a call must stay in order with: an incident's calls (its channel before
 //! anything posted in it), the same incident's topic edits (Discord allows two per 10 minutes
@@ -11,20 +12,20 @@
 //! Before a call starts its rate-limit bucket must admit it ([`super::bucket`]); a call that
 //! waits on its bucket is left in its lane and takes no in-flight slot. A lane whose head
 //! another replica has claimed waits too (it never skips ahead): the order holds across
-//! replicas.
+//! replicas. Which idle lanes are looked at when is [`ready`]'s; how the table is read,
+//! [`pump`]'s.
 
 mod pump;
+mod ready;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::stream::FuturesUnordered;
 use klaxon_commands::{PlatformKind, Tenant};
 
-use super::bucket::{self, Admit};
 use super::record::Outcome;
-use super::{Dispatcher, IN_FLIGHT, Op};
+use super::{Dispatcher, Op};
 use crate::store::posts::PostKind;
 use crate::store::{outbox::Group, outbox::Pending, outbox::Read};
 
@@ -102,6 +103,14 @@ struct Lanes {
     /// Incidents the last whole read cut whose lanes ran dry: the next read of what is new
     /// reads on past what was read of them.
     top_up: HashSet<Group>,
+    /// A lane of posts to a fixed channel or a person ran dry while the last whole read had
+    /// cut those posts: the next read reads on past them.
+    shared_top_up: bool,
+    /// On SQLite (one writer, ids committed in order): what the caps left out is read on
+    /// from where they cut it, never by reading the table whole again.
+    by_id: bool,
+    /// Where idle lanes wait for their next call to be ready ([`ready`]).
+    waits: ready::Waits,
 }
 
 /// How the table is to be read next.
@@ -119,8 +128,10 @@ impl Lanes {
     fn load(&mut self, mut read: Read) {
         self.queues.clear();
         let calls = std::mem::take(&mut read.calls);
+        self.high_water = self.high_water.max(read.newest);
         self.coverage = read;
         self.top_up.clear();
+        self.shared_top_up = false;
         self.announcing.clone_from(&self.announcing_now);
         for call in calls {
             self.high_water = self.high_water.max(call.id);
@@ -135,21 +146,30 @@ impl Lanes {
                 .or_default()
                 .push_back(call);
         }
+        self.mark_all();
     }
 
     /// Adds calls queued since the last read, each behind its lane's. Returns whether some
     /// were left for a whole read: their incident may have calls no read has brought yet.
-    /// Those of an incident the last whole read cut are left for its next top-up.
+    /// Those of an incident the last whole read cut are left for its next top-up; on SQLite,
+    /// so are those of an incident not read while some were left out (it is read from its
+    /// first call), and posts past the shared posts read (read on from them).
     fn add(&mut self, calls: Vec<Pending>) -> bool {
         let mut left = false;
         for call in calls {
             self.high_water = self.high_water.max(call.id);
             if !self.coverage.covers(&call) {
-                left |= call.op.is_shared_post()
-                    || !self
-                        .coverage
-                        .cut
-                        .contains(&(call.tenant.clone(), call.incident_id));
+                let group = (call.tenant.clone(), call.incident_id);
+                if call.op.is_shared_post() {
+                    left |= !self.by_id;
+                } else if self.coverage.cut.contains(&group) {
+                    // Its next top-up reads it.
+                } else if self.by_id {
+                    self.coverage.unknown(group.clone());
+                    self.top_up.insert(group);
+                } else {
+                    left = true;
+                }
                 continue;
             }
             self.push(call);
@@ -157,25 +177,46 @@ impl Lanes {
         left
     }
 
+    /// What a read of the incidents the last whole read left out brought: those not known
+    /// yet join their lanes.
+    fn paged(&mut self, page: Read) {
+        for call in self.coverage.merge_page(page) {
+            self.push(call);
+        }
+    }
+
+    /// The posts to fixed channels and people past those read, as a read on brought them.
+    fn shared_topped_up(&mut self, calls: Vec<Pending>, limit: i64) {
+        self.shared_top_up = false;
+        self.coverage.shared_topped_up(&calls, limit);
+        for call in calls {
+            self.push(call);
+        }
+    }
+
     /// The next calls of incidents the last whole read cut, as a top-up read them.
     fn topped_up(&mut self, group: &Group, calls: Vec<Pending>, limit: i64) {
         self.coverage.topped_up(group, &calls, limit);
         for call in calls {
-            self.high_water = self.high_water.max(call.id);
             self.push(call);
         }
     }
 
     /// Puts a call read after its lane's behind them, unless it is there or in flight.
     fn push(&mut self, call: Pending) {
-        let queue = self.queues.entry(Lane::of(&call)).or_default();
+        let lane = Lane::of(&call);
+        let queue = self.queues.entry(lane.clone()).or_default();
         if self.flying.contains(&call.id) || queue.back().is_some_and(|c| c.id >= call.id) {
             return;
         }
         if let (Some(incident), true) = (call.incident_id, is_announcement(&call.op)) {
             self.announcing.insert(incident);
         }
+        let head = queue.is_empty();
         queue.push_back(call);
+        if head {
+            self.mark(&lane);
+        }
     }
 
     /// Whether an incident still has its channel to create (its topic waits for it).
@@ -228,136 +269,6 @@ const HELD_RECHECK: Duration = Duration::from_secs(1);
 const SIBLING_WAIT: Duration = Duration::from_secs(2);
 
 impl Dispatcher {
-    /// Starts the ready heads of idle lanes, oldest first, up to the bound; returns when the
-    /// earliest waiting head falls due.
-    fn start_ready<'a>(
-        &'a self,
-        lanes: &mut Lanes,
-        flying: &mut FuturesUnordered<
-            futures_util::future::BoxFuture<'a, (Lane, Pending, Outcome)>,
-        >,
-    ) -> Option<DateTime<Utc>> {
-        let now = Utc::now();
-        let clock_now = self.clock.now();
-        let pauses = self.pauses().clone();
-        let mut buckets = self.buckets();
-        buckets.tidy(now);
-        let mut next_due: Option<DateTime<Utc>> = None;
-        let mut due = |at: DateTime<Utc>| next_due = Some(next_due.map_or(at, |n| n.min(at)));
-        let mut ready: Vec<(i64, Lane)> = Vec::new();
-        for (lane, queue) in &lanes.queues {
-            let Some(call) = queue.front() else { continue };
-            if lanes.busy.contains(lane) {
-                continue;
-            }
-            if let Some(claim) = call
-                .claim
-                .as_ref()
-                .filter(|c| c.held_by_other(&self.owner, clock_now))
-            {
-                // Another replica is making the lane's head: the lane waits (it never skips to
-                // a later call) until the call ends, which a read [`HELD_RECHECK`] later sees,
-                // or until the claim lapses (they died mid-call) and it may be taken over.
-                // The lease is on the dispatcher's clock; the wait is returned in real time.
-                let left = (claim.until - clock_now).max(chrono::Duration::zero());
-                let recheck = chrono::Duration::from_std(HELD_RECHECK).unwrap_or_default();
-                due(now + left.min(recheck) + chrono::Duration::milliseconds(1));
-                continue;
-            }
-            if let Some(pause) = pauses.get(&call.tenant.platform)
-                && (pause.recheck_at > clock_now
-                    || lanes.probing.contains_key(&call.tenant.platform))
-            {
-                // The recheck is on the dispatcher's clock; the wait is returned in real
-                // time, like every other due time here.
-                let left = (pause.recheck_at - clock_now).max(chrono::Duration::zero());
-                due(now + left);
-                continue;
-            }
-            if let (Lane::Topic(tenant, incident), Op::SetTopic { .. }) = (lane, &call.op)
-                && lanes.creating(tenant, *incident)
-            {
-                continue;
-            }
-            if let Lane::Announcement(tenant, incident) = lane
-                && (lanes.creating(tenant, *incident) || lanes.announcing.contains(incident))
-            {
-                continue;
-            }
-            if let Some(left) = self.debounced(call) {
-                due(now + left);
-                continue;
-            }
-            if let Some(at) = call.not_before.filter(|at| *at > now) {
-                due(at);
-                continue;
-            }
-            ready.push((call.id, lane.clone()));
-        }
-        ready.sort_unstable_by_key(|(id, _)| *id);
-        for (_, lane) in ready {
-            if flying.len() >= IN_FLIGHT {
-                break;
-            }
-            let Some(call) = lanes.queues.get_mut(&lane).and_then(VecDeque::pop_front) else {
-                continue;
-            };
-            if let Some(at) = lanes.sibling_running(&lane, &call, now) {
-                due(at);
-                lanes.queues.entry(lane).or_default().push_front(call);
-                continue;
-            }
-            let platform = call.tenant.platform;
-            // A call waiting on its rate-limit bucket is not started: it holds no slot.
-            let bucket = self
-                .apis
-                .get(&platform)
-                .and_then(|api| bucket::of(api.as_ref(), &call));
-            if let Some((key, _)) = &bucket {
-                match buckets.admit(key, now) {
-                    Admit::Go => {}
-                    Admit::At(at) => {
-                        due(at);
-                        lanes.queues.entry(lane).or_default().push_front(call);
-                        continue;
-                    }
-                    Admit::Busy => {
-                        lanes.queues.entry(lane).or_default().push_front(call);
-                        continue;
-                    }
-                }
-            }
-            if pauses.contains_key(&platform) {
-                if lanes.probing.contains_key(&platform) {
-                    lanes.queues.entry(lane).or_default().push_front(call);
-                    continue;
-                }
-                lanes.probing.insert(platform, call.id);
-            }
-            if let Some((key, b)) = bucket {
-                buckets.start(call.id, key, &b, now);
-            }
-            lanes.busy.insert(lane.clone());
-            lanes.flying.insert(call.id);
-            if let Some(incident) = call.incident_id {
-                if matches!(call.op, Op::CreateChannel { .. }) {
-                    lanes.creating.insert(incident, now);
-                }
-                if is_announcement(&call.op) {
-                    lanes.announcing_now.insert(incident);
-                }
-                let started = lanes.started.entry(incident).or_default();
-                started.push((call.id, lane.clone(), now));
-            }
-            flying.push(Box::pin(async move {
-                let mut call = call;
-                let outcome = self.make(&mut call).await;
-                (lane, call, outcome)
-            }));
-        }
-        next_due
-    }
-
     /// Records that a call ended; its lane's next call may go. Returns how the table should
     /// be read again: for what the call queued, or for its lane's next calls the last whole
     /// read left out.
@@ -366,10 +277,11 @@ impl Dispatcher {
             Outcome::Retry { at, limited: true } => Some(at),
             _ => None,
         };
-        self.buckets().finish(call.id, limited);
+        let bucket = self.buckets().finish(call.id, limited);
         lanes.busy.remove(&lane);
         lanes.flying.remove(&call.id);
-        if lanes.probing.get(&call.tenant.platform) == Some(&call.id) {
+        let probe = lanes.probing.get(&call.tenant.platform) == Some(&call.id);
+        if probe {
             lanes.probing.remove(&call.tenant.platform);
         }
         if let Some(incident) = call.incident_id {
@@ -389,9 +301,17 @@ impl Dispatcher {
             && lanes.queues.get(&lane).is_none_or(VecDeque::is_empty)
             && !lanes.coverage.covers(&call);
         let group = (call.tenant.clone(), call.incident_id);
-        if dry && !call.op.is_shared_post() && lanes.coverage.cut.contains(&group) {
+        if dry && call.op.is_shared_post() && lanes.by_id {
+            lanes.shared_top_up = true;
+            dry = false;
+        } else if dry && !call.op.is_shared_post() && lanes.coverage.cut.contains(&group) {
             lanes.top_up.insert(group);
-            dry = lanes.coverage.absent;
+            dry = lanes.coverage.absent && !lanes.by_id;
+        } else if dry && !call.op.is_shared_post() && lanes.by_id {
+            // Read before the whole read that left its incident out: read it from its first.
+            lanes.coverage.unknown(group.clone());
+            lanes.top_up.insert(group);
+            dry = false;
         }
         if let (Some(incident), true) = (call.incident_id, is_announcement(&call.op)) {
             lanes.announcing_now.remove(&incident);
@@ -399,9 +319,10 @@ impl Dispatcher {
                 lanes.announcing.remove(&incident);
             }
         }
+        lanes.ended(&lane, &call, bucket.as_ref(), probe);
         let more = if dry {
             Reread::All
-        } else if lanes.top_up.is_empty() {
+        } else if lanes.top_up.is_empty() && !lanes.shared_top_up {
             Reread::No
         } else {
             Reread::New
@@ -412,11 +333,21 @@ impl Dispatcher {
             Outcome::Retry { at, .. } => {
                 call.attempts += 1;
                 call.not_before = Some(at);
-                lanes.queues.entry(lane).or_default().push_front(call);
+                lanes
+                    .queues
+                    .entry(lane.clone())
+                    .or_default()
+                    .push_front(call);
+                lanes.mark(&lane);
                 Reread::No
             }
             Outcome::Paused => {
-                lanes.queues.entry(lane).or_default().push_front(call);
+                lanes
+                    .queues
+                    .entry(lane.clone())
+                    .or_default()
+                    .push_front(call);
+                lanes.mark(&lane);
                 Reread::No
             }
             // Another replica has the call: what it read of the lane is stale, so the lane

@@ -111,6 +111,9 @@ pub struct Dispatcher {
     /// Calls read from the table so far, over all reads (for tests and benchmarks: each
     /// read decodes them).
     calls_read: std::sync::atomic::AtomicU64,
+    /// Whole reads of the table so far (for tests and benchmarks: each costs a scan of every
+    /// pending call).
+    whole_reads: std::sync::atomic::AtomicU64,
 }
 
 struct Debounce {
@@ -159,6 +162,7 @@ impl Dispatcher {
             owner: crate::replica::id().to_owned(),
             read_limit: lanes::LOAD,
             calls_read: std::sync::atomic::AtomicU64::new(0),
+            whole_reads: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -173,6 +177,12 @@ impl Dispatcher {
     /// backlog, about one read per call, not one per call for every call that queues another.
     pub fn calls_read(&self) -> u64 {
         self.calls_read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many times this dispatcher has read the table whole (each incident's next calls):
+    /// on SQLite once per pass, however large the backlog; what a read left out is read on.
+    pub fn whole_reads(&self) -> u64 {
+        self.whole_reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Claims calls as `owner` instead of this process's replica id (tests run two replicas

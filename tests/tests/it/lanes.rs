@@ -276,7 +276,8 @@ async fn a_backlog_is_read_once_not_again_for_every_call_that_queues_another() {
 }
 
 /// `incidents` declared, their calls made by a dispatcher that reads at most `limit` at once.
-async fn past_one_read(incidents: i64, limit: i64) {
+/// Returns how many calls it read, and how many it made.
+async fn past_one_read(incidents: i64, limit: i64) -> (u64, u64) {
     let bot = TestBot::start().await;
     for n in 1..=incidents {
         bot.ok("a", "general", &format!("/inc declare sev3 Outage {n}"))
@@ -301,6 +302,12 @@ async fn past_one_read(incidents: i64, limit: i64) {
         channels.push(bot.channel_of(n).await);
     }
     assert_set_up_in_order(&calls, &bot.api.posts_in("incidents"), &channels);
+    if bot.store().backend() != klaxon::store::Backend::Sqlite {
+        return (0, 0);
+    }
+    // On SQLite the table is read whole once: what that read left out is read on.
+    assert_eq!(d.whole_reads(), 1, "whole reads");
+    (d.calls_read(), u64::try_from(calls.len()).expect("count"))
 }
 
 #[tokio::test]
@@ -314,4 +321,13 @@ async fn a_backlog_past_one_read_is_made_in_each_lanes_order() {
 async fn more_incidents_than_one_read_takes_are_made_in_each_lanes_order() {
     // Not even every incident's first call fits: those left out come with later reads.
     past_one_read(30, 25).await;
+}
+
+#[tokio::test]
+async fn incidents_left_out_of_a_read_are_read_on_not_read_again_whole() {
+    // Six reads' worth of incidents, and of announcements: on SQLite the incidents left out
+    // are read a page at a time, and each lane reads on where its read stopped. Reading the
+    // table whole again whenever a lane ran dry read each call many times over.
+    let (read, made) = past_one_read(60, 10).await;
+    assert!(read < made + made / 2, "{read} calls read for {made} made");
 }

@@ -27,17 +27,38 @@ const WHOLE_READ_GAP: Duration = Duration::from_millis(50);
 /// again without being asked to.
 const CAPPED_RECHECK: Duration = Duration::from_secs(5);
 
+/// How many incidents the last whole read cut a recheck on SQLite reads on past their cut
+/// at most (see [`CAPPED_RECHECK`]).
+const RECHECK_TOP_UPS: usize = 256;
+
 /// An incident the last whole read cut, and its largest call id read.
 type TopUp = (Group, i64);
+
+/// What to read.
+#[derive(Default)]
+struct Ask {
+    /// The table whole; else what follows.
+    whole: bool,
+    /// The calls queued after this id.
+    after: i64,
+    /// These incidents' next calls.
+    top_ups: Vec<TopUp>,
+    /// The incidents whose first call comes after this id (a whole read left them out).
+    page_after: Option<i64>,
+    /// The posts to fixed channels and people after this id (a whole read cut them).
+    shared_after: Option<i64>,
+}
 
 /// What a read brought.
 enum Fetched {
     /// A whole read.
     All(Read),
-    /// The calls queued since the last read, and the next calls of incidents to top up.
+    /// The calls queued since the last read, and what was read on past the caps.
     New {
         calls: Vec<Pending>,
         topped: Vec<(Group, Vec<Pending>)>,
+        page: Option<Read>,
+        shared: Option<Vec<Pending>>,
     },
 }
 
@@ -120,15 +141,34 @@ impl Dispatcher {
         let by_id = self.store.backend() == store::Backend::Sqlite;
         let limit = self.read_limit;
         let limit_len = usize::try_from(limit).unwrap_or(usize::MAX);
-        let read = |whole: bool, after: i64, top_ups: Vec<TopUp>| {
+        let read = |ask: Ask| {
             let platforms = platforms.clone();
             Box::pin(async move {
                 let mut conn = self.store.read().await?;
-                let fetched = if whole {
+                let fetched = if ask.whole {
+                    self.whole_reads
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     Fetched::All(store::outbox::read_pending(&mut conn, &platforms, limit).await?)
                 } else {
-                    let mut topped = Vec::with_capacity(top_ups.len());
-                    for (group, upto) in top_ups {
+                    // Before the calls queued since: those read on here may be newer than
+                    // the last read, and the read of what is new brings them too.
+                    let page = match ask.page_after {
+                        Some(after) => Some(
+                            store::outbox::read_page(&mut conn, &platforms, limit, after).await?,
+                        ),
+                        None => None,
+                    };
+                    let shared = match ask.shared_after {
+                        Some(after) => Some(
+                            store::outbox::pending_shared_after(
+                                &mut conn, &platforms, after, limit,
+                            )
+                            .await?,
+                        ),
+                        None => None,
+                    };
+                    let mut topped = Vec::with_capacity(ask.top_ups.len());
+                    for (group, upto) in ask.top_ups {
                         let calls = store::outbox::pending_of(
                             &mut conn,
                             &group,
@@ -139,13 +179,27 @@ impl Dispatcher {
                         topped.push((group, calls));
                     }
                     let calls =
-                        store::outbox::pending_after(&mut conn, &platforms, after, limit).await?;
-                    Fetched::New { calls, topped }
+                        store::outbox::pending_after(&mut conn, &platforms, ask.after, limit)
+                            .await?;
+                    Fetched::New {
+                        calls,
+                        topped,
+                        page,
+                        shared,
+                    }
                 };
                 let n = match &fetched {
                     Fetched::All(read) => read.calls.len(),
-                    Fetched::New { calls, topped } => {
-                        calls.len() + topped.iter().map(|(_, c)| c.len()).sum::<usize>()
+                    Fetched::New {
+                        calls,
+                        topped,
+                        page,
+                        shared,
+                    } => {
+                        calls.len()
+                            + topped.iter().map(|(_, c)| c.len()).sum::<usize>()
+                            + page.as_ref().map_or(0, |p| p.calls.len())
+                            + shared.as_ref().map_or(0, Vec::len)
                     }
                 };
                 self.calls_read.fetch_add(
@@ -155,16 +209,23 @@ impl Dispatcher {
                 Ok(fetched)
             }) as futures_util::future::BoxFuture<'_, anyhow::Result<Fetched>>
         };
-        let mut lanes = Lanes::default();
+        let mut lanes = Lanes {
+            by_id,
+            ..Lanes::default()
+        };
         let mut flying = FuturesUnordered::new();
         // Nothing is in flight when a pass starts (one pass at a time).
         self.buckets().reset_flying();
         // The table is read while the calls in flight go on (they need the database too, and
         // are polled only here). A call that ends during a whole read is read as it ended:
         // left out if it is finished, as its lane put it back if it waits.
-        let mut reading = Some(read(true, 0, Vec::new()));
+        let mut reading = Some(read(Ask {
+            whole: true,
+            ..Ask::default()
+        }));
         let mut reading_whole = true;
         let mut last_whole = std::time::Instant::now();
+        let mut last_recheck = last_whole;
         let mut ended_while_reading: HashMap<i64, Option<Pending>> = HashMap::new();
         let mut reload = Reread::No;
         loop {
@@ -175,14 +236,39 @@ impl Dispatcher {
                     reload = Reread::All;
                 }
                 // What the caps left out is read again now and then even if no lane they cut
-                // runs dry (its calls wait on a rate limit, say).
-                if lanes.coverage.capped() && last_whole.elapsed() >= CAPPED_RECHECK {
+                // runs dry (its calls wait on a rate limit, say). On SQLite that is a read on
+                // past the cut of some of the incidents cut, and of the shared posts.
+                let recheck_due = lanes.coverage.capped()
+                    && last_whole.elapsed().min(last_recheck.elapsed()) >= CAPPED_RECHECK;
+                if recheck_due && by_id {
+                    last_recheck = std::time::Instant::now();
+                    let more: Vec<Group> = lanes
+                        .coverage
+                        .cut
+                        .iter()
+                        .filter(|g| !lanes.top_up.contains(*g))
+                        .take(RECHECK_TOP_UPS)
+                        .cloned()
+                        .collect();
+                    lanes.top_up.extend(more);
+                    lanes.shared_top_up |= lanes.coverage.shared_cut;
+                } else if recheck_due {
                     reload = Reread::All;
+                }
+                // On SQLite, incidents a whole read left out altogether are read a page at a
+                // time, one page after another until none is left out.
+                let reads_on = by_id
+                    && (lanes.coverage.absent || lanes.shared_top_up || !lanes.top_up.is_empty());
+                if reads_on {
+                    reload = reload.max(Reread::New);
                 }
                 let whole_in = WHOLE_READ_GAP.saturating_sub(last_whole.elapsed());
                 match reload {
                     Reread::All if whole_in.is_zero() => {
-                        reading = Some(read(true, 0, Vec::new()));
+                        reading = Some(read(Ask {
+                            whole: true,
+                            ..Ask::default()
+                        }));
                         reading_whole = true;
                         last_whole = std::time::Instant::now();
                         reload = Reread::No;
@@ -196,19 +282,33 @@ impl Dispatcher {
                                 Some((g, upto))
                             })
                             .collect();
-                        reading = Some(read(false, lanes.high_water, top_ups));
+                        let cov = &lanes.coverage;
+                        reading = Some(read(Ask {
+                            whole: false,
+                            after: lanes.high_water,
+                            top_ups,
+                            page_after: (by_id && cov.absent).then_some(cov.first_upto),
+                            shared_after: (by_id && lanes.shared_top_up && cov.shared_cut)
+                                .then_some(cov.shared_upto),
+                        }));
+                        lanes.shared_top_up = false;
                         reading_whole = false;
                         reload = Reread::No;
                     }
                     _ => {}
                 }
-                if reading.is_none() && !stopping {
-                    next_due = self.start_ready(&mut lanes, &mut flying);
-                }
+            }
+            // While a read of what is new is under way the lanes go on: it only adds to them.
+            let replacing = reading.is_some() && reading_whole;
+            if !stopping && !replacing {
+                next_due = self.start_ready(&mut lanes, &mut flying);
+            }
+            if reading.is_none() {
                 let whole_at = if reload == Reread::All {
-                    Some(whole_in)
+                    Some(WHOLE_READ_GAP.saturating_sub(last_whole.elapsed()))
                 } else if lanes.coverage.capped() {
-                    Some(CAPPED_RECHECK.saturating_sub(last_whole.elapsed()))
+                    let since = last_whole.elapsed().min(last_recheck.elapsed());
+                    Some(CAPPED_RECHECK.saturating_sub(since))
                 } else {
                     None
                 };
@@ -256,13 +356,39 @@ impl Dispatcher {
                             ended_while_reading.clear();
                             lanes.load(read);
                         }
-                        Fetched::New { calls, topped } => {
+                        Fetched::New {
+                            calls,
+                            topped,
+                            page,
+                            shared,
+                        } => {
+                            // More new calls than one read takes: on SQLite the next read
+                            // reads on past them; elsewhere their lanes are read whole.
+                            let more = calls.len() >= limit_len;
+                            // What was read on came before the read of what is new, which,
+                            // unless cut, brought every call since: the next one reads past
+                            // both.
+                            if !more {
+                                let last = page.iter().flat_map(|p| &p.calls)
+                                    .chain(shared.iter().flatten())
+                                    .chain(topped.iter().flat_map(|(_, c)| c))
+                                    .map(|c| c.id)
+                                    .max();
+                                lanes.high_water = lanes.high_water.max(last.unwrap_or(0));
+                            }
+                            if let Some(page) = page {
+                                lanes.paged(page);
+                            }
+                            if let Some(shared) = shared {
+                                lanes.shared_topped_up(shared, limit);
+                            }
                             for (group, calls) in topped {
                                 lanes.topped_up(&group, calls, store::outbox::PER_INCIDENT);
                             }
-                            // More new calls than one read takes: their lanes are read whole.
-                            if calls.len() >= limit_len || lanes.add(calls) {
+                            if lanes.add(calls) || (more && !by_id) {
                                 reload = reload.max(Reread::All);
+                            } else if more {
+                                reload = reload.max(Reread::New);
                             }
                         }
                     }
@@ -283,7 +409,10 @@ impl Dispatcher {
                     }
                     reload = reload.max(again);
                 }
-                () = woken => reload = reload.max(Reread::New),
+                () = woken => {
+                    lanes.wake_sleeping();
+                    reload = reload.max(Reread::New);
+                }
                 () = tokio::time::sleep(wait) => {
                     // Held lanes (another replica's claims) are rechecked by a whole read;
                     // everything else waited on is in memory.

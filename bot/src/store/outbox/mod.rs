@@ -2,6 +2,7 @@
 
 mod claim;
 mod op;
+mod page;
 mod read;
 mod started;
 
@@ -11,6 +12,7 @@ use klaxon_commands::Tenant;
 
 pub use claim::{Claim, Claimed, claim, held, read_unclaimed, release, release_all};
 pub use op::{Op, Target};
+pub use page::{pending_shared_after, read_page};
 pub use read::{Group, PER_INCIDENT, Read, pending, pending_after, pending_of, read_pending};
 pub use started::{ChannelAttempt, channel_attempts, claim_channel, mark_started, release_channel};
 

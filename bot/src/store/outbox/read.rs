@@ -34,8 +34,18 @@ pub struct Read {
     /// Whether incidents with pending calls may be missing from `calls` altogether (the limit
     /// fell among the incidents' first calls).
     pub absent: bool,
+    /// With `absent`, the largest id of an incident's first call read: every incident whose
+    /// first pending call is at or before it was read, those past it may not have been
+    /// ([`super::read_page`] reads them).
+    pub first_upto: i64,
     /// Whether posts to fixed channels and to people were left out.
     pub shared_cut: bool,
+    /// With `shared_cut`, the largest id of those posts read: the ones left out lie past it
+    /// ([`super::pending_shared_after`] reads them).
+    pub shared_upto: i64,
+    /// The largest call id in the table when it was read: every call pending then is either
+    /// read or left out as the fields above say, so a read of what is new reads past it.
+    pub newest: i64,
 }
 
 impl Read {
@@ -76,7 +86,7 @@ impl Read {
     }
 }
 
-type PendingRow = (
+pub(super) type PendingRow = (
     i64,
     String,
     String,
@@ -90,11 +100,64 @@ type PendingRow = (
     Option<String>,
 );
 
-const COLUMNS: &str = "id, platform, workspace, incident_id, op, attempts, not_before, \
+pub(super) const COLUMNS: &str = "id, platform, workspace, incident_id, op, attempts, not_before, \
      created_at, started_at, owner, lease_until";
 
+/// What the caps of a read by rank (each incident's first calls, then their second …) left
+/// out, from the rows it returned.
+pub(super) struct Caps {
+    pub cut: HashSet<Group>,
+    pub complete: HashSet<Group>,
+    pub upto: HashMap<Group, i64>,
+    pub absent: bool,
+    pub first_upto: i64,
+}
+
+impl Caps {
+    pub(super) fn of(rows: &[PendingRow], limit: i64) -> Self {
+        // Read by rank, a cut at `limit` falls among the calls of the last rank read
+        // (`deepest`): an incident with fewer than `deepest - 1` calls read has no more; one
+        // with more may. One with `PER_INCIDENT` read may have more.
+        let whole = rows.len() < usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut per_group: HashMap<(&str, &str, Option<i64>), (i64, i64)> = HashMap::new();
+        for row in rows {
+            let (n, last) = per_group
+                .entry((row.1.as_str(), row.2.as_str(), row.3))
+                .or_default();
+            *n += 1;
+            *last = (*last).max(row.0);
+        }
+        let deepest = per_group.values().map(|(n, _)| *n).max().unwrap_or(0);
+        let mut caps = Self {
+            cut: HashSet::new(),
+            complete: HashSet::new(),
+            upto: HashMap::new(),
+            // Cut among the first calls, some incidents may not be in the read at all: those
+            // whose first call comes after every first call read.
+            absent: !whole && deepest <= 1,
+            first_upto: 0,
+        };
+        if caps.absent {
+            caps.first_upto = rows.iter().map(|row| row.0).max().unwrap_or(0);
+        }
+        for ((platform, workspace, incident), (n, last)) in per_group {
+            let Some(platform) = PlatformKind::parse(platform) else {
+                continue;
+            };
+            let group = (Tenant::new(platform, workspace.to_owned()), incident);
+            if n >= PER_INCIDENT || (!whole && n + 1 >= deepest) {
+                caps.upto.insert(group.clone(), last);
+                caps.cut.insert(group);
+            } else {
+                caps.complete.insert(group);
+            }
+        }
+        caps
+    }
+}
+
 /// `$first, $first+1, …` for the platforms, as an `IN` list.
-fn platforms_in(platforms: &[PlatformKind], first: usize) -> String {
+pub(super) fn platforms_in(platforms: &[PlatformKind], first: usize) -> String {
     let placeholders: Vec<String> = (first..platforms.len() + first)
         .map(|n| format!("${n}"))
         .collect();
@@ -143,47 +206,21 @@ pub async fn read_pending(
         "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND op LIKE $2 \
          AND platform IN ({platforms_in}) ORDER BY id LIMIT $1"
     );
-    let (mut rows, shared) = {
+    let (mut rows, shared, newest) = {
         // One snapshot for both (on SQLite a deferred transaction reads one; every call
         // queued after it has a larger id than any it read, which `pending_after` relies on).
         let mut tx = conn.begin().await?;
         let rows = fetch(&mut tx, &by_incident, limit, PER_INCIDENT, platforms).await?;
         let prefix = format!("{SHARED_POST_PREFIX}%");
         let shared = fetch(&mut tx, &shared_sql, limit, prefix, platforms).await?;
+        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM outbox")
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
-        (rows, shared)
+        (rows, shared, newest)
     };
     let full = |n: usize| n >= usize::try_from(limit).unwrap_or(usize::MAX);
-    // Which incidents the caps cut. Read by rank, a cut at `limit` falls among the calls of
-    // the last rank read (`deepest`): an incident with fewer than `deepest - 1` calls read
-    // has no more; one with more may. One with `PER_INCIDENT` read may have more.
-    let whole = !full(rows.len());
-    let mut per_group: HashMap<(&str, &str, Option<i64>), (i64, i64)> = HashMap::new();
-    for row in &rows {
-        let (n, last) = per_group
-            .entry((row.1.as_str(), row.2.as_str(), row.3))
-            .or_default();
-        *n += 1;
-        *last = (*last).max(row.0);
-    }
-    let deepest = per_group.values().map(|(n, _)| *n).max().unwrap_or(0);
-    let mut cut = HashSet::new();
-    let mut complete = HashSet::new();
-    let mut upto = HashMap::new();
-    for ((platform, workspace, incident), (n, last)) in per_group {
-        let Some(platform) = PlatformKind::parse(platform) else {
-            continue;
-        };
-        let group = (Tenant::new(platform, workspace.to_owned()), incident);
-        if n >= PER_INCIDENT || (!whole && n + 1 >= deepest) {
-            upto.insert(group.clone(), last);
-            cut.insert(group);
-        } else {
-            complete.insert(group);
-        }
-    }
-    // Cut among the first calls, some incidents may not be in the read at all.
-    let absent = !whole && deepest <= 1;
+    let caps = Caps::of(&rows, limit);
     // With more shared posts pending than were read, a later one read by incident would skip
     // the older ones left out: it waits for a later read.
     let shared_cut = full(shared.len());
@@ -196,11 +233,14 @@ pub async fn read_pending(
     rows.dedup_by_key(|row| row.0);
     Ok(Read {
         calls: decode(conn, rows).await?,
-        cut,
-        complete,
-        upto,
-        absent,
+        cut: caps.cut,
+        complete: caps.complete,
+        upto: caps.upto,
+        absent: caps.absent,
+        first_upto: caps.first_upto,
         shared_cut,
+        shared_upto: shared_upto.unwrap_or(0),
+        newest,
     })
 }
 
@@ -280,7 +320,7 @@ pub async fn pending_of(
 }
 
 /// The rows as calls, each op decoded once; a row that does not decode is marked failed.
-async fn decode(conn: &mut Conn, rows: Vec<PendingRow>) -> anyhow::Result<Vec<Pending>> {
+pub(super) async fn decode(conn: &mut Conn, rows: Vec<PendingRow>) -> anyhow::Result<Vec<Pending>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let (id, platform, workspace, incident_id, op, attempts, not_before, created_at) =
