@@ -4,6 +4,7 @@
 
 mod api;
 mod direct;
+mod members;
 mod rules;
 mod send;
 mod socket;

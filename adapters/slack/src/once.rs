@@ -59,26 +59,27 @@ impl SlackApi {
     }
 
     /// The message carrying `key` in its metadata among the channel's latest [`HISTORY`]
-    /// messages (`conversations.history` with `include_all_metadata`). A channel whose
-    /// history Klaxon may not read (`not_in_channel`: the paging channel it posts to
-    /// without joining; `channel_not_found`) has nothing found: the post is made.
+    /// messages (`conversations.history` with `include_all_metadata`). In a public channel
+    /// Klaxon posts to without being in it (the paging channel, with `chat:write.public`),
+    /// the history answers `not_in_channel`: Klaxon joins it (`conversations.join`, scope
+    /// `channels:join`) and reads it then. A channel whose history it still may not read
+    /// has nothing found: the post is made, and a warning says it may repeat.
     pub(crate) async fn find_posted(
         &self,
         channel: &ChannelRef,
         key: &str,
     ) -> Result<Option<Posted>, ApiError> {
-        let session = self.client.open_session(&self.token);
         let id = channel_id(channel);
-        let history = match session
-            .conversations_history(
-                &SlackApiConversationsHistoryRequest::new()
-                    .with_channel(id.clone())
-                    .with_limit(HISTORY)
-                    .with_include_all_metadata(true),
-            )
-            .await
-            .map_err(classify)
-        {
+        let history = match self.history(&id).await {
+            Err(ApiError::Unreachable(code)) if code == "not_in_channel" => {
+                match self.join(&id).await {
+                    Ok(()) => self.history(&id).await,
+                    Err(e) => Err(e),
+                }
+            }
+            read => read,
+        };
+        let history = match history {
             Ok(h) => h,
             Err(e @ (ApiError::Unreachable(_) | ApiError::Permanent(_))) => {
                 tracing::warn!(error = %e, "cannot read the channel's history; posting again, which may repeat the message");
@@ -103,6 +104,34 @@ impl SlackApi {
                 channel_id: id.0.clone(),
                 message: MessageRef(m.origin.ts.0),
             }))
+    }
+
+    /// The channel's latest [`HISTORY`] messages, with their metadata.
+    async fn history(
+        &self,
+        id: &SlackChannelId,
+    ) -> Result<SlackApiConversationsHistoryResponse, ApiError> {
+        let session = self.client.open_session(&self.token);
+        session
+            .conversations_history(
+                &SlackApiConversationsHistoryRequest::new()
+                    .with_channel(id.clone())
+                    .with_limit(HISTORY)
+                    .with_include_all_metadata(true),
+            )
+            .await
+            .map_err(classify)
+    }
+
+    /// Joins a public channel (`conversations.join`), so that its history can be read.
+    async fn join(&self, id: &SlackChannelId) -> Result<(), ApiError> {
+        let session = self.client.open_session(&self.token);
+        session
+            .conversations_join(&SlackApiConversationsJoinRequest::new(id.clone()))
+            .await
+            .map_err(classify)?;
+        tracing::info!(channel = %id.0, "joined the channel to check a retried post against its history");
+        Ok(())
     }
 
     /// Klaxon's bot user id (`auth.test`, once).

@@ -61,6 +61,10 @@ pub const SCOPES: &[(&str, &str)] = &[
     ),
     ("groups:write", "the same for private incident channels"),
     ("channels:read", "conversations.list/info (public)"),
+    (
+        "channels:join",
+        "conversations.join: checking a retried paging-channel post for a repeat",
+    ),
     ("groups:read", "conversations.list/info (private)"),
     ("pins:write", "pins.add"),
     ("reactions:read", "📌 reactions"),

@@ -25,6 +25,7 @@ pub const SCOPES: &[&str] = &[
     "chat:write.public",
     "channels:manage",
     "channels:read",
+    "channels:join",
     "groups:write",
     "groups:read",
     "pins:write",
@@ -197,7 +198,7 @@ impl Workspace {
     /// `reactions.*`; their pages say "ID of the channel" / "Channel ID") answer a name with
     /// `channel_not_found`. A private channel the bot is not in does not exist for it
     /// (docs.slack.dev/reference/scopes/chat.write.public: public channels only).
-    fn by_id(&mut self, channel: &str) -> Result<&mut Channel, Answer> {
+    pub(super) fn by_id(&mut self, channel: &str) -> Result<&mut Channel, Answer> {
         match self.channels.get_mut(channel) {
             Some(c) if !c.private || c.members.contains(BOT_USER) => Ok(c),
             _ => Err(err("channel_not_found")),
@@ -255,8 +256,9 @@ pub(super) fn call(w: &mut Workspace, method: &str, body: &Value) -> Answer {
                     .join(","),
                 _ => s("users"),
             };
-            invite(w, &channel, &users)
+            super::members::invite(w, &channel, &users)
         }
+        "conversations.join" => super::members::join(w, &channel),
         "conversations.setTopic" => set_topic(w, &channel, &s("topic")),
         "conversations.archive" => archive(w, &channel),
         "conversations.list" => list(w, body),
@@ -276,7 +278,7 @@ pub(super) fn call(w: &mut Workspace, method: &str, body: &Value) -> Answer {
     }
 }
 
-fn channel_json(c: &Channel) -> Value {
+pub(super) fn channel_json(c: &Channel) -> Value {
     json!({
         "id": c.id, "name": c.name, "is_channel": !c.private, "is_group": c.private,
         "is_private": c.private, "is_archived": c.archived, "created": c.created,
@@ -290,7 +292,7 @@ fn channel_json(c: &Channel) -> Value {
 /// The scope a channel-managing method needs on a channel of this kind
 /// (docs.slack.dev/reference/methods/conversations.create, "Scopes": `channels:manage` for
 /// public channels, `groups:write` for private ones).
-fn manage_scope(private: bool) -> &'static str {
+pub(super) fn manage_scope(private: bool) -> &'static str {
     if private {
         "groups:write"
     } else {
@@ -325,39 +327,6 @@ fn create(w: &mut Workspace, name: &str, private: bool) -> Result<Value, Answer>
         },
     );
     Ok(json!({ "channel": channel_json(&w.channels[&id]) }))
-}
-
-/// docs.slack.dev/reference/methods/conversations.invite, "Errors": `cant_invite_self`,
-/// `already_in_channel`, `user_not_found`, `not_in_channel` (the inviter is not a member),
-/// `is_archived`. Without `force`, one bad user fails the whole call and nobody is added.
-fn invite(w: &mut Workspace, channel: &str, users: &str) -> Result<Value, Answer> {
-    let known: BTreeSet<String> = w.users.keys().cloned().collect();
-    let private = w.by_id(channel)?.private;
-    w.need(manage_scope(private))?;
-    let c = w.by_id(channel)?;
-    if c.archived {
-        return Err(err("is_archived"));
-    }
-    if !c.members.contains(BOT_USER) {
-        return Err(err("not_in_channel"));
-    }
-    let users: Vec<&str> = users.split(',').filter(|u| !u.is_empty()).collect();
-    if users.is_empty() {
-        return Err(err("no_user"));
-    }
-    for u in &users {
-        if *u == BOT_USER {
-            return Err(err("cant_invite_self"));
-        }
-        if !known.contains(*u) {
-            return Err(err("user_not_found"));
-        }
-        if c.members.contains(*u) {
-            return Err(err("already_in_channel"));
-        }
-    }
-    c.members.extend(users.iter().map(|u| (*u).to_owned()));
-    Ok(json!({ "channel": channel_json(c) }))
 }
 
 /// docs.slack.dev/reference/methods/conversations.setTopic, "Errors": `too_long`,

@@ -217,9 +217,22 @@ async fn discord_a_channel_made_just_before_a_crash_is_adopted_not_twinned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_posts_in_flight_at_a_crash_are_not_posted_again() {
+    slack_posts_in_flight_at_a_crash(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_paging_channel_klaxon_is_not_in_is_joined_to_check_a_retried_post() {
+    // Klaxon posts there with `chat:write.public`, but may not read the history of a channel
+    // it is not in: the retry joins it first, then finds the announcement that went out.
+    slack_posts_in_flight_at_a_crash(false).await;
+}
+
+/// Posts in flight when Klaxon is killed, made again after the restart: each is made once.
+/// `member`: Klaxon is in the (public) paging channel.
+async fn slack_posts_in_flight_at_a_crash(member: bool) {
     let bin = binary().await;
     let fake = FakeSlack::start().await;
-    fake.add_channel(SLACK_PAGING, "paging", false, true);
+    fake.add_channel(SLACK_PAGING, "paging", false, member);
     let dir = slack_folder();
     // Slack posts the announcement and the summary; Klaxon dies before it hears either answer.
     fake.stall("chat.postMessage");
@@ -268,6 +281,14 @@ async fn slack_posts_in_flight_at_a_crash_are_not_posted_again() {
         !fake.calls_to("conversations.history").is_empty(),
         "the retry looked before posting"
     );
+    let joins = fake.calls_to("conversations.join").len();
+    assert_eq!(
+        joins,
+        usize::from(!member),
+        "joined only a channel it was not in"
+    );
+    let paging = fake.channel(SLACK_PAGING).expect("paging");
+    assert!(paging.members.contains(klaxon_tests::fake_slack::BOT_USER));
     // The adopted announcement is the one Klaxon edits and pins.
     let store = klaxon::store::Store::open(&klaxon_tests::database::at(dir.path(), "k.db").await)
         .await

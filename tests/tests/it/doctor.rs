@@ -38,7 +38,7 @@ async fn a_healthy_slack_setup_passes_and_says_what_it_cannot_check() {
     for expected in [
         "ok    slack    transport: Socket Mode",
         "ok    slack    token: works: workspace Acme (T0TEAM) as bot user U0KLAXON",
-        "ok    slack    scopes: all 15 scopes",
+        "ok    slack    scopes: all 16 scopes",
         "ok    slack    paging channel: #incidents (C0INCIDENTS), public, Klaxon posts without joining (chat:write.public)",
         "check slack    /inc: Slack's Web API cannot list an app's slash commands",
     ] {

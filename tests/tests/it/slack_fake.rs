@@ -479,3 +479,40 @@ async fn conversations_list_pages_with_a_cursor() {
     assert_eq!(seen.len(), 11, "{seen:?}");
     assert!(seen.contains(&"incidents".to_owned()) && seen.contains(&"page-6".to_owned()));
 }
+
+#[tokio::test]
+async fn joining_takes_a_public_channel_by_id_and_its_scope() {
+    let fake = FakeSlack::start().await;
+    fake.add_channel("C0PUBLIC", "public", false, false);
+    fake.add_channel("C0SECRET", "secret", true, true);
+    let join = |channel: &str| json!({ "channel": channel });
+    assert_eq!(
+        outcome(&fake, "conversations.join", join("public")).await,
+        "channel_not_found",
+        "a name is not an ID"
+    );
+    assert_eq!(
+        outcome(&fake, "conversations.join", join("C0SECRET")).await,
+        "method_not_supported_for_channel_type"
+    );
+    let first = call(&fake, "conversations.join", join("C0PUBLIC")).await;
+    assert_eq!(first["ok"], true, "{first}");
+    assert_eq!(first["channel"]["is_member"], true, "{first}");
+    assert!(first.get("warning").is_none(), "{first}");
+    let again = call(&fake, "conversations.join", join("C0PUBLIC")).await;
+    assert_eq!(again["warning"], "already_in_channel", "{again}");
+    let (id, _) = channel_with_post(&fake).await;
+    assert_eq!(
+        outcome(&fake, "conversations.archive", join(&id)).await,
+        "ok"
+    );
+    assert_eq!(
+        outcome(&fake, "conversations.join", join(&id)).await,
+        "is_archived"
+    );
+    fake.remove_scope("channels:join");
+    assert_eq!(
+        outcome(&fake, "conversations.join", join("C0PUBLIC")).await,
+        "missing_scope"
+    );
+}
