@@ -276,8 +276,8 @@ async fn a_backlog_is_read_once_not_again_for_every_call_that_queues_another() {
 }
 
 /// `incidents` declared, their calls made by a dispatcher that reads at most `limit` at once.
-/// Returns how many calls it read, and how many it made.
-async fn past_one_read(incidents: i64, limit: i64) -> (u64, u64) {
+/// Returns, on SQLite, how many calls it read, and how many it made.
+async fn past_one_read(incidents: i64, limit: i64) -> Option<(u64, u64)> {
     let bot = TestBot::start().await;
     for n in 1..=incidents {
         bot.ok("a", "general", &format!("/inc declare sev3 Outage {n}"))
@@ -303,11 +303,11 @@ async fn past_one_read(incidents: i64, limit: i64) -> (u64, u64) {
     }
     assert_set_up_in_order(&calls, &bot.api.posts_in("incidents"), &channels);
     if bot.store().backend() != klaxon::store::Backend::Sqlite {
-        return (0, 0);
+        return None;
     }
     // On SQLite the table is read whole once: what that read left out is read on.
     assert_eq!(d.whole_reads(), 1, "whole reads");
-    (d.calls_read(), u64::try_from(calls.len()).expect("count"))
+    Some((d.calls_read(), u64::try_from(calls.len()).expect("count")))
 }
 
 #[tokio::test]
@@ -328,6 +328,8 @@ async fn incidents_left_out_of_a_read_are_read_on_not_read_again_whole() {
     // Six reads' worth of incidents, and of announcements: on SQLite the incidents left out
     // are read a page at a time, and each lane reads on where its read stopped. Reading the
     // table whole again whenever a lane ran dry read each call many times over.
-    let (read, made) = past_one_read(60, 10).await;
-    assert!(read < made + made / 2, "{read} calls read for {made} made");
+    // (On PostgreSQL, whose replicas may commit ids out of order, every read is whole.)
+    if let Some((read, made)) = past_one_read(60, 10).await {
+        assert!(read < made + made / 2, "{read} calls read for {made} made");
+    }
 }
