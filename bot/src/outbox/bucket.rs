@@ -142,16 +142,17 @@ impl Buckets {
 
 /// The bucket a call counts against on `api`, with its key.
 pub(super) fn of(api: &dyn ChatApi, call: &Pending) -> Option<(Key, Bucket)> {
-    let (kind, channel) = describe(call);
+    let (kind, channel) = describe(call)?;
     let bucket = api.bucket(kind, &call.tenant.workspace, channel.as_deref())?;
     Some(((call.tenant.platform, bucket.key.clone()), bucket))
 }
 
 /// What a call does and in which channel, as far as the outbox knows before making it: a
-/// fixed channel by its id or name, an incident's channel by a stand-in unique to it.
-fn describe(call: &Pending) -> (CallKind, Option<String>) {
+/// fixed channel by its id or name, an incident's channel by a stand-in unique to it. A call
+/// that does not decode asks nothing of the platform.
+fn describe(call: &Pending) -> Option<(CallKind, Option<String>)> {
     let incident = call.incident_id.map(|id| format!("incident:{id}"));
-    match &call.op {
+    Some(match &call.op {
         Op::CreateChannel { .. } => (CallKind::CreateChannel, None),
         Op::Invite { .. } => (CallKind::Invite, incident),
         Op::SetTopic { .. } => (CallKind::SetTopic, incident),
@@ -180,7 +181,8 @@ fn describe(call: &Pending) -> (CallKind, Option<String>) {
         Op::UploadPostmortem { .. } => (CallKind::Upload, incident),
         Op::Archive => (CallKind::Archive, incident),
         Op::Unarchive => (CallKind::Unarchive, incident),
-    }
+        Op::Unreadable { .. } => return None,
+    })
 }
 
 #[cfg(test)]

@@ -211,6 +211,8 @@ impl Dispatcher {
                 tx.commit().await?;
                 return Ok(false);
             }
+            // Recorded as failed for good, with the reason, by the writer.
+            Op::Unreadable { reason } => return Err(Failure::Impossible(reason)),
         }
         let mut tx = self.store.begin().await?;
         store::outbox::mark_done(&mut tx, call.id, now).await?;

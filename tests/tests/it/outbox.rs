@@ -165,3 +165,38 @@ async fn announcements_keep_the_order_of_the_declares() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_stored_call_that_does_not_decode_fails_alone_and_the_rest_go_on() {
+    let bot = TestBot::start().await;
+    // A call written by a newer Klaxon (an op this one does not know), queued before a declare.
+    let mut tx = bot.store().begin().await.expect("write");
+    sqlx::query(
+        "INSERT INTO outbox (platform, workspace, incident_id, op, created_at) \
+         VALUES ('console', 'local', NULL, '{\"op\":\"from_the_future\"}', '2026-11-23T10:00:00.000Z')",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("insert");
+    tx.commit().await.expect("commit");
+    bot.ok("a", "general", "/inc declare sev2 Checkout down")
+        .await;
+    bot.settle().await;
+    assert_eq!(bot.api.created().len(), 1, "{:#?}", bot.api.calls());
+    assert_eq!(bot.api.posts_in("incidents").len(), 1);
+    let mut conn = bot.store().read().await.expect("conn");
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, last_error FROM outbox WHERE op LIKE '%from_the_future%'")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("the row");
+    assert_eq!(state, "failed");
+    let error = error.unwrap_or_default();
+    assert!(error.starts_with("unreadable call: "), "{error}");
+    assert_eq!(
+        klaxon::store::outbox::pending_count(&mut conn)
+            .await
+            .expect("count"),
+        0
+    );
+}

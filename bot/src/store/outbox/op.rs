@@ -47,6 +47,11 @@ pub enum Op {
     Archive,
     /// Bring a reopened incident's archived channel back (skipped if it was not archived).
     Unarchive,
+    /// A stored call that does not decode (written by a newer Klaxon, or damaged): never
+    /// stored as such, only read. It takes its place in its incident's lane and fails there,
+    /// recorded like any other failed call.
+    #[serde(skip)]
+    Unreadable { reason: String },
 }
 
 /// Where a post goes.
@@ -100,6 +105,7 @@ impl Op {
             Self::EditAlert { .. } => "edit_alert",
             Self::Archive => "archive",
             Self::Unarchive => "unarchive",
+            Self::Unreadable { .. } => "unreadable",
         }
     }
 

@@ -47,7 +47,7 @@ pub async fn read_page(
     rows.sort_unstable_by_key(|row| row.0);
     let caps = Caps::of(&rows, limit);
     Ok(Read {
-        calls: decode(conn, rows).await?,
+        calls: decode(rows)?,
         cut: caps.cut,
         complete: caps.complete,
         upto: caps.upto,
@@ -84,7 +84,7 @@ pub async fn pending_shared_after(
         query = query.bind(p.as_str());
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    decode(conn, rows).await
+    decode(rows)
 }
 
 impl Read {

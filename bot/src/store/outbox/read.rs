@@ -3,12 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
 use klaxon_commands::{PlatformKind, Tenant};
 use sqlx::Connection as _;
 
 use super::op::SHARED_POST_PREFIX;
-use super::{Claim, Op, Pending, mark_failed};
+use super::{Claim, Op, Pending};
 use crate::clock::from_db;
 use crate::store::Conn;
 
@@ -232,7 +231,7 @@ pub async fn read_pending(
     rows.sort_unstable_by_key(|row| row.0);
     rows.dedup_by_key(|row| row.0);
     Ok(Read {
-        calls: decode(conn, rows).await?,
+        calls: decode(rows)?,
         cut: caps.cut,
         complete: caps.complete,
         upto: caps.upto,
@@ -263,7 +262,7 @@ pub async fn pending_after(
         platforms_in(platforms, 3)
     );
     let rows = fetch(conn, &sql, limit, after, platforms).await?;
-    decode(conn, rows).await
+    decode(rows)
 }
 
 /// Runs `sql` with `$1` the limit, `$2` `second` and `$3`… the platforms.
@@ -316,11 +315,12 @@ pub async fn pending_of(
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;
-    decode(conn, rows).await
+    decode(rows)
 }
 
-/// The rows as calls, each op decoded once; a row that does not decode is marked failed.
-pub(super) async fn decode(conn: &mut Conn, rows: Vec<PendingRow>) -> anyhow::Result<Vec<Pending>> {
+/// The rows as calls, each op decoded once; a row that does not decode is an
+/// [`Op::Unreadable`].
+pub(super) fn decode(rows: Vec<PendingRow>) -> anyhow::Result<Vec<Pending>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let (id, platform, workspace, incident_id, op, attempts, not_before, created_at) =
@@ -329,15 +329,10 @@ pub(super) async fn decode(conn: &mut Conn, rows: Vec<PendingRow>) -> anyhow::Re
         let Some(platform) = PlatformKind::parse(&platform) else {
             continue;
         };
-        let op = match serde_json::from_str::<Op>(&op) {
-            Ok(op) => op,
-            Err(e) => {
-                let reason = format!("unreadable call: {e}");
-                tracing::error!(call = id, %reason, "platform call failed for good");
-                mark_failed(conn, id, None, &reason, Utc::now()).await?;
-                continue;
-            }
-        };
+        // Marked failed when its lane comes to it, by the writer: this is a read.
+        let op = serde_json::from_str::<Op>(&op).unwrap_or_else(|e| Op::Unreadable {
+            reason: format!("unreadable call: {e}"),
+        });
         out.push(Pending {
             id,
             tenant: Tenant::new(platform, workspace),
