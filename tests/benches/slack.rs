@@ -1,10 +1,12 @@
-//! Slack benchmark: 200 declares, 20 in flight, against the fake Slack on 127.0.0.1.
+//! Slack benchmark: 200 declares against the fake Slack on 127.0.0.1.
 //!
-//! Runs the real `klaxon` binary (release) in HTTP mode, pointed at the fake Slack, and sends
-//! signed `/inc declare` commands. Twice: with the fake answering at once, and with 50 ms added
-//! to every Web API call. Reports the slash-command answer latency (p50/p95/p99), the time from
-//! the command to `conversations.create` reaching Slack, declares per second, and the bot's
-//! resident memory idle and after.
+//! Runs the real `klaxon` binary (release), pointed at the fake Slack, and sends it `/inc
+//! declare` commands: signed over HTTP, then as `slash_commands` envelopes over Socket Mode,
+//! each one at a time and 20 in flight, with the fake answering at once; then over HTTP, 20 in
+//! flight, with 50 ms added to every Web API call. Reports the answer latency (p50/p95/p99: the
+//! HTTP response, or the envelope's acknowledgement, which carries the reply), the time from the
+//! command to `conversations.create` reaching Slack, declares per second, and the bot's resident
+//! memory idle and after.
 //!
 //! Then the tier-limited case (`tiers`): 50 declares, 20 in flight, against the fake enforcing
 //! Slack's published limits at Slack's own pace (`conversations.create` Tier 2, 20 a minute
@@ -44,14 +46,37 @@ impl Drop for Bot {
     }
 }
 
+/// How the declares reach Klaxon.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// Signed slash commands over HTTP.
+    Http,
+    /// `slash_commands` envelopes over the Socket Mode WebSocket, acknowledged on it.
+    Socket,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP",
+            Self::Socket => "Socket Mode",
+        }
+    }
+}
+
 async fn start(bin: &std::path::Path, fake: &FakeSlack) -> Bot {
+    start_with(bin, fake, Transport::Http).await
+}
+
+async fn start_with(bin: &std::path::Path, fake: &FakeSlack, transport: Transport) -> Bot {
     let dir = tempfile::tempdir().expect("tmp");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
         .local_addr()
         .expect("addr")
         .port();
-    let child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .args([
             "run",
             "--db",
@@ -64,9 +89,11 @@ async fn start(bin: &std::path::Path, fake: &FakeSlack) -> Bot {
         .env("KLAXON_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start klaxon");
+        .stderr(Stdio::inherit());
+    if transport == Transport::Socket {
+        command.env("SLACK_APP_TOKEN", fake_slack::APP_TOKEN);
+    }
+    let child = command.spawn().expect("start klaxon");
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if reqwest::get(format!("{url}/healthz"))
@@ -77,24 +104,55 @@ async fn start(bin: &std::path::Path, fake: &FakeSlack) -> Bot {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    if transport == Transport::Socket {
+        for _ in 0..400 {
+            if fake.connected() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
     Bot { child, url, dir }
 }
 
-async fn round(bin: &std::path::Path, latency: Duration) {
-    let fake = FakeSlack::start().await;
+/// One declare over Socket Mode, like [`fake_slack::bench_declare`] over HTTP: when it was
+/// sent and how long its acknowledgement took.
+async fn socket_declare(fake: &FakeSlack, n: usize) -> (Instant, Duration) {
+    let sent = Instant::now();
+    let text = format!("declare sev2 Bench outage {n:03}");
+    let reply = fake
+        .socket_command(klaxon_tests::spawn::slack::socket_command(
+            "C0GENERAL",
+            &text,
+            &format!("bench-{n}"),
+        ))
+        .await;
+    let took = sent.elapsed();
+    assert!(!reply.is_null(), "declare {n} acknowledged with a reply");
+    (sent, took)
+}
+
+async fn round(bin: &std::path::Path, latency: Duration, transport: Transport, in_flight: usize) {
+    let fake = Arc::new(FakeSlack::start().await);
     fake.set_latency(latency);
-    let bot = start(bin, &fake).await;
+    let bot = start_with(bin, &fake, transport).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss_mib(bot.child.id());
     let url = Arc::new(bot.url.clone());
-    let sem = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let sem = Arc::new(tokio::sync::Semaphore::new(in_flight));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for n in 0..DECLARES {
-        let (url, sem) = (Arc::clone(&url), Arc::clone(&sem));
+        let (url, sem, fake) = (Arc::clone(&url), Arc::clone(&sem), Arc::clone(&fake));
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await.expect("semaphore");
-            let (sent, took, _) = fake_slack::bench_declare(&url, "Bench outage", n).await;
+            let (sent, took) = match transport {
+                Transport::Http => {
+                    let (sent, took, _) = fake_slack::bench_declare(&url, "Bench outage", n).await;
+                    (sent, took)
+                }
+                Transport::Socket => socket_declare(&fake, n).await,
+            };
             (n, sent, took)
         }));
     }
@@ -129,7 +187,8 @@ async fn round(bin: &std::path::Path, latency: Duration) {
     to_channel.sort_unstable();
     let mib = |m: Option<f64>| m.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1} MiB"));
     println!(
-        "| {} ms | {:.1} / {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.0} | {:.1} s | {} → {} |",
+        "| {}, {in_flight} in flight, {} ms | {:.1} / {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.0} | {:.1} s | {} → {} |",
+        transport.name(),
         latency.as_millis(),
         pct(&acks, 50.0),
         pct(&acks, 95.0),
@@ -338,13 +397,16 @@ async fn tiers(bin: &std::path::Path) {
 async fn main() {
     let bin = klaxon_tests::binary::klaxon_release();
     if !std::env::args().any(|a| a == "tiers") {
-        println!("{DECLARES} declares, {IN_FLIGHT} in flight, against the fake Slack:\n");
+        println!("{DECLARES} declares against the fake Slack:\n");
         println!(
-            "| added API latency | answer p50 / p95 / p99 | command → channel created p50 / p99 | declares/s (answered) | all channels created after | bot RSS idle → after |"
+            "| transport, declares in flight, added API latency | answer p50 / p95 / p99 | command → channel created p50 / p99 | declares/s (answered) | all channels created after | bot RSS idle → after |"
         );
         println!("| --- | --- | --- | --- | --- | --- |");
-        round(&bin, Duration::ZERO).await;
-        round(&bin, Duration::from_millis(50)).await;
+        for transport in [Transport::Http, Transport::Socket] {
+            round(&bin, Duration::ZERO, transport, 1).await;
+            round(&bin, Duration::ZERO, transport, IN_FLIGHT).await;
+        }
+        round(&bin, Duration::from_millis(50), Transport::Http, IN_FLIGHT).await;
     }
     tiers(&bin).await;
 }
