@@ -35,12 +35,15 @@ async fn the_foundation_scenario_runs_over_signed_http() {
                     + &chrono::Utc::now().format("%Y-%m-%d").to_string()
                     + "-checkout-api-returning-500s"
             );
-            // Later commands come from the new channel, by its id, once Klaxon has it (its
-            // announcement follows the channel's creation).
+            // Later commands come from the new channel, by its id, once Klaxon has it: the
+            // summary posted there follows the channel's creation and its record (the
+            // announcement in the paging channel waits for neither, past 2 s).
             channel = "C0000001".to_owned();
             assert!(
                 k.fake
-                    .until(|c| c.iter().any(|c| c.method == "chat.postMessage"))
+                    .until(|c| c
+                        .iter()
+                        .any(|c| c.method == "chat.postMessage" && c.body["channel"] == "C0000001"))
                     .await
             );
         }

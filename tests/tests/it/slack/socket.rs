@@ -47,12 +47,15 @@ async fn socket_mode_connects_and_runs_the_scenario() {
                     .until(|c| c.iter().any(|c| c.method == "conversations.create"))
                     .await
             );
-            // Later commands come from the new channel once Klaxon has its id (its
-            // announcement follows the channel's creation).
+            // Later commands come from the new channel, by its id, once Klaxon has it: the
+            // summary posted there follows the channel's creation and its record (the
+            // announcement in the paging channel waits for neither, past 2 s).
             channel = "C0000001".to_owned();
             assert!(
                 k.fake
-                    .until(|c| c.iter().any(|c| c.method == "chat.postMessage"))
+                    .until(|c| c
+                        .iter()
+                        .any(|c| c.method == "chat.postMessage" && c.body["channel"] == "C0000001"))
                     .await
             );
         }
