@@ -9,6 +9,7 @@
 
 mod direct;
 mod gateway;
+mod messages;
 mod rest;
 mod rules;
 
