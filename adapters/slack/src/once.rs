@@ -74,6 +74,10 @@ impl SlackApi {
             Err(ApiError::Unreachable(code)) if code == "not_in_channel" => {
                 match self.join(&id).await {
                     Ok(()) => self.history(&id).await,
+                    Err(e @ (ApiError::Unreachable(_) | ApiError::Permanent(_))) => {
+                        tracing::warn!(error = %e, channel = %id.0, "cannot join the channel to check a retried post (Klaxon needs the channels:join scope); posting again, which may repeat the message");
+                        return Ok(None);
+                    }
                     Err(e) => Err(e),
                 }
             }

@@ -219,6 +219,16 @@ impl Lanes {
         }
     }
 
+    /// Puts a call that ended without being made back at its lane's head, to be looked at
+    /// again.
+    fn requeue(&mut self, lane: Lane, call: Pending) {
+        self.queues
+            .entry(lane.clone())
+            .or_default()
+            .push_front(call);
+        self.mark(&lane);
+    }
+
     /// Whether an incident still has its channel to create (its topic waits for it).
     fn creating(&self, tenant: &Tenant, incident: i64) -> bool {
         self.creating.contains_key(&incident)
@@ -333,21 +343,11 @@ impl Dispatcher {
             Outcome::Retry { at, .. } => {
                 call.attempts += 1;
                 call.not_before = Some(at);
-                lanes
-                    .queues
-                    .entry(lane.clone())
-                    .or_default()
-                    .push_front(call);
-                lanes.mark(&lane);
+                lanes.requeue(lane, call);
                 Reread::No
             }
             Outcome::Paused => {
-                lanes
-                    .queues
-                    .entry(lane.clone())
-                    .or_default()
-                    .push_front(call);
-                lanes.mark(&lane);
+                lanes.requeue(lane, call);
                 Reread::No
             }
             // Another replica has the call: what it read of the lane is stale, so the lane

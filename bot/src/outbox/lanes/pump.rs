@@ -62,6 +62,26 @@ enum Fetched {
     },
 }
 
+impl Fetched {
+    /// How many calls it brought.
+    fn calls(&self) -> usize {
+        match self {
+            Self::All(read) => read.calls.len(),
+            Self::New {
+                calls,
+                topped,
+                page,
+                shared,
+            } => {
+                calls.len()
+                    + topped.iter().map(|(_, c)| c.len()).sum::<usize>()
+                    + page.as_ref().map_or(0, |p| p.calls.len())
+                    + shared.as_ref().map_or(0, Vec::len)
+            }
+        }
+    }
+}
+
 impl Dispatcher {
     /// Makes every call that is due, until none is left that can be made now. Returns when
     /// the earliest postponed call will be due, if any.
@@ -188,22 +208,8 @@ impl Dispatcher {
                         shared,
                     }
                 };
-                let n = match &fetched {
-                    Fetched::All(read) => read.calls.len(),
-                    Fetched::New {
-                        calls,
-                        topped,
-                        page,
-                        shared,
-                    } => {
-                        calls.len()
-                            + topped.iter().map(|(_, c)| c.len()).sum::<usize>()
-                            + page.as_ref().map_or(0, |p| p.calls.len())
-                            + shared.as_ref().map_or(0, Vec::len)
-                    }
-                };
                 self.calls_read.fetch_add(
-                    u64::try_from(n).unwrap_or(u64::MAX),
+                    u64::try_from(fetched.calls()).unwrap_or(u64::MAX),
                     std::sync::atomic::Ordering::Relaxed,
                 );
                 Ok(fetched)

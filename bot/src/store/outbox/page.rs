@@ -68,23 +68,7 @@ pub async fn pending_shared_after(
     after: i64,
     limit: i64,
 ) -> anyhow::Result<Vec<Pending>> {
-    if platforms.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM outbox WHERE id > $2 AND state = 'pending' AND op LIKE $3 \
-         AND platform IN ({}) ORDER BY id LIMIT $1",
-        platforms_in(platforms, 4)
-    );
-    let mut query = sqlx::query_as::<_, PendingRow>(&sql)
-        .bind(limit)
-        .bind(after)
-        .bind(format!("{SHARED_POST_PREFIX}%"));
-    for p in platforms {
-        query = query.bind(p.as_str());
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
-    decode(rows)
+    super::read::past(conn, platforms, after, limit, true).await
 }
 
 impl Read {

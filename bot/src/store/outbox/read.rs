@@ -253,16 +253,41 @@ pub async fn pending_after(
     after: i64,
     limit: i64,
 ) -> anyhow::Result<Vec<Pending>> {
+    past(conn, platforms, after, limit, false).await
+}
+
+/// Pending calls for the given platforms past call `after`, in id order, at most `limit`;
+/// with `shared_only`, only the posts to fixed channels and people.
+pub(super) async fn past(
+    conn: &mut Conn,
+    platforms: &[PlatformKind],
+    after: i64,
+    limit: i64,
+    shared_only: bool,
+) -> anyhow::Result<Vec<Pending>> {
     if platforms.is_empty() {
         return Ok(Vec::new());
     }
+    let (only, first) = if shared_only {
+        ("AND op LIKE $3 ", 4)
+    } else {
+        ("", 3)
+    };
     let sql = format!(
-        "SELECT {COLUMNS} FROM outbox WHERE id > $2 AND state = 'pending' \
+        "SELECT {COLUMNS} FROM outbox WHERE id > $2 AND state = 'pending' {only}\
          AND platform IN ({}) ORDER BY id LIMIT $1",
-        platforms_in(platforms, 3)
+        platforms_in(platforms, first)
     );
-    let rows = fetch(conn, &sql, limit, after, platforms).await?;
-    decode(rows)
+    let mut query = sqlx::query_as::<_, PendingRow>(&sql)
+        .bind(limit)
+        .bind(after);
+    if shared_only {
+        query = query.bind(format!("{SHARED_POST_PREFIX}%"));
+    }
+    for p in platforms {
+        query = query.bind(p.as_str());
+    }
+    decode(query.fetch_all(&mut *conn).await?)
 }
 
 /// Runs `sql` with `$1` the limit, `$2` `second` and `$3`… the platforms.
