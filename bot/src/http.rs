@@ -39,8 +39,8 @@ pub struct HttpState {
     /// Slack's HTTP mode (`SLACK_SIGNING_SECRET`): `/slack/commands`, `/slack/interactions`
     /// and `/slack/events`.
     pub slack_endpoint: Option<Arc<klaxon_slack::Endpoint>>,
-    /// Set while Slack Socket Mode is connected (when it is configured).
-    pub slack_socket: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// How many Slack Socket Mode connections are up (when it is configured).
+    pub slack_socket: Option<Arc<std::sync::atomic::AtomicUsize>>,
     /// The Discord gateway (when it is configured), connected while this replica leads it.
     pub discord_gateway: Option<Arc<crate::gateway::LedGateway>>,
     /// This replica's id (`crate::replica::id`), for `/readyz` and `/metrics`.
@@ -164,8 +164,8 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
             .collect();
         return (StatusCode::SERVICE_UNAVAILABLE, lines.concat()).into_response();
     }
-    if let Some(flag) = &state.slack_socket
-        && !flag.load(std::sync::atomic::Ordering::Relaxed)
+    if let Some(live) = &state.slack_socket
+        && live.load(std::sync::atomic::Ordering::Relaxed) == 0
     {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -58,10 +58,16 @@ struct Inner {
     next: u64,
     /// Responses to force, in order, before normal service: (status, retry-after seconds).
     forced: VecDeque<(u16, Option<u64>)>,
-    /// The open Socket Mode connection: frames to send to Klaxon.
-    socket: Option<tokio::sync::mpsc::UnboundedSender<String>>,
-    /// How many Socket Mode connections Klaxon has opened; the open one is the latest.
+    /// The open Socket Mode connections, oldest first: (number, frames to send to Klaxon).
+    /// Slack hands each envelope to one of an app's connections, up to 10 of them
+    /// (docs.slack.dev/apis/events-api/using-socket-mode); the fake takes them in turn.
+    sockets: Vec<(u64, tokio::sync::mpsc::UnboundedSender<String>)>,
+    /// The connection the next envelope goes to, counted over the open ones.
+    turn: usize,
+    /// How many Socket Mode connections Klaxon has opened so far.
     connections: u64,
+    /// The most connections open at once.
+    most_open: usize,
     /// Envelopes sent and waiting for Klaxon's acknowledgement, by envelope id.
     acks: std::collections::HashMap<String, tokio::sync::oneshot::Sender<Value>>,
     base: String,
@@ -252,15 +258,29 @@ impl FakeSlack {
         self.with(|i| i.ws.trigger(std::time::Duration::from_secs(4)))
     }
 
-    /// Drops the Socket Mode connection without a goodbye; with `refuse`, Slack also refuses
+    /// Drops every Socket Mode connection without a goodbye; with `refuse`, Slack also refuses
     /// new ones (`apps.connections.open` fails) until `restore_sockets`.
     pub fn drop_socket(&self, refuse: bool) {
         self.with(|i| {
             i.refuse_sockets = refuse;
-            if let Some(socket) = &i.socket {
+            for (_, socket) in &i.sockets {
                 let _ = socket.send(socket::DROP.to_owned());
             }
         });
+    }
+
+    /// Drops the oldest Socket Mode connection alone, without a goodbye.
+    pub fn drop_one_socket(&self) {
+        self.with(|i| {
+            if let Some((_, socket)) = i.sockets.first() {
+                let _ = socket.send(socket::DROP.to_owned());
+            }
+        });
+    }
+
+    /// From now on `apps.connections.open` fails, until `restore_sockets`.
+    pub fn refuse_sockets(&self) {
+        self.with(|i| i.refuse_sockets = true);
     }
 
     /// Lets Socket Mode connect again.
@@ -319,7 +339,17 @@ impl FakeSlack {
 
     /// Whether Klaxon holds a Socket Mode connection.
     pub fn connected(&self) -> bool {
-        self.with(|i| i.socket.as_ref().is_some_and(|s| !s.is_closed()))
+        self.open_sockets() > 0
+    }
+
+    /// How many Socket Mode connections Klaxon holds now.
+    pub fn open_sockets(&self) -> usize {
+        self.with(|i| i.sockets.iter().filter(|(_, s)| !s.is_closed()).count())
+    }
+
+    /// The most Socket Mode connections Klaxon held at once.
+    pub fn most_open_sockets(&self) -> usize {
+        self.with(|i| i.most_open)
     }
 
     /// How many Socket Mode connections Klaxon has opened so far.
@@ -327,7 +357,7 @@ impl FakeSlack {
         self.with(|i| i.connections)
     }
 
-    /// Asks Klaxon to reconnect, as Slack does before it recycles a connection.
+    /// Asks Klaxon to reconnect the oldest connection, as Slack does before it recycles one.
     pub fn disconnect(&self, reason: &str) {
         let frame = json!({
             "type": "disconnect",
@@ -335,7 +365,7 @@ impl FakeSlack {
             "debug_info": { "host": "fake-slack" }
         });
         self.with(|i| {
-            if let Some(socket) = &i.socket {
+            if let Some((_, socket)) = i.sockets.first() {
                 let _ = socket.send(frame.to_string());
             }
         });
@@ -361,8 +391,11 @@ impl FakeSlack {
                 "accepts_response_payload": true,
                 "payload": payload,
             });
-            if let Some(socket) = &i.socket {
-                let _ = socket.send(frame.to_string());
+            i.sockets.retain(|(_, s)| !s.is_closed());
+            if !i.sockets.is_empty() {
+                let at = i.turn % i.sockets.len();
+                i.turn = at + 1;
+                let _ = i.sockets[at].1.send(frame.to_string());
             }
             id
         });

@@ -3,12 +3,18 @@
 //! slack-morphism sends when the callback returns: the engine commits and answers at once, and
 //! the platform calls follow from the outbox, so the acknowledgement is never slow.
 //!
-//! The connection counts as up from Slack's `hello` until the socket fails (slack-morphism
+//! Klaxon holds [`CONNECTIONS`] connections at once. slack-morphism reads one envelope at a
+//! time per connection, waiting for its callback (whose acknowledgement carries the reply)
+//! before reading the next, and Slack hands each envelope to one of an app's connections (up to
+//! 10, docs.slack.dev/apis/events-api/using-socket-mode), so several connections answer several
+//! commands at once; one also carries on while another is being refreshed.
+//!
+//! A connection counts as up from Slack's `hello` until its socket fails (slack-morphism
 //! reports a broken socket to the listener's error handler before it reconnects, and the new
-//! connection says hello again).
+//! connection says hello again); Socket Mode is up while one connection is.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use slack_morphism::prelude::*;
 
@@ -18,13 +24,16 @@ use crate::edge::Edge;
 /// mode's.
 struct State {
     edge: Edge,
-    connected: Arc<AtomicBool>,
+    live: Arc<AtomicUsize>,
 }
 
-/// A running Socket Mode connection.
+/// How many Socket Mode connections Klaxon holds at once (Slack allows an app 10).
+pub const CONNECTIONS: u32 = 4;
+
+/// Running Socket Mode connections.
 pub struct SocketMode {
     listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
-    connected: Arc<AtomicBool>,
+    live: Arc<AtomicUsize>,
 }
 
 impl SocketMode {
@@ -42,13 +51,13 @@ impl SocketMode {
             connector = connector.with_slack_api_url(url.trim_end_matches('/'));
         }
         let client = Arc::new(SlackClient::new(connector));
-        let connected = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(AtomicUsize::new(0));
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)
                 .with_user_state(State {
                     edge,
-                    connected: Arc::clone(&connected),
+                    live: Arc::clone(&live),
                 }),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
@@ -56,7 +65,10 @@ impl SocketMode {
             .with_command_events(on_command)
             .with_interaction_events(on_interaction)
             .with_push_events(on_event);
-        let config = SlackClientSocketModeConfig::new().with_max_connections_count(1);
+        // Every connection opens at once (slack-morphism's default staggers them 5 s apart).
+        let config = SlackClientSocketModeConfig::new()
+            .with_max_connections_count(CONNECTIONS)
+            .with_initial_backoff_in_seconds(0);
         let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
         let token = SlackApiToken::new(SlackApiTokenValue(app_token.to_owned()));
         listener
@@ -64,20 +76,17 @@ impl SocketMode {
             .await
             .map_err(|e| format!("opening Slack Socket Mode: {e}"))?;
         listener.start().await;
-        Ok(Self {
-            listener,
-            connected,
-        })
+        Ok(Self { listener, live })
     }
 
-    /// Whether Slack has said hello on the socket.
+    /// Whether Slack has said hello on one of the connections, and it is still up.
     pub fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.live.load(Ordering::Relaxed) > 0
     }
 
-    /// A shared flag that follows `connected`, for readiness checks.
-    pub fn connected_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.connected)
+    /// A shared count of the connections up, for readiness checks: up while above zero.
+    pub fn live_count(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.live)
     }
 
     pub async fn shutdown(&self) {
@@ -87,13 +96,21 @@ impl SocketMode {
 
 /// Generic over the hello event, whose type slack-morphism does not export by name.
 async fn on_hello<E>(_: E, _: Arc<SlackHyperClient>, states: SlackClientEventsUserState) {
+    let mut live = 0;
     if let Some(state) = states.read().await.get_user_state::<State>() {
-        state.connected.store(true, Ordering::Relaxed);
+        // A connection whose end went unreported (a close frame) is not counted twice.
+        let most = usize::try_from(CONNECTIONS).unwrap_or(usize::MAX);
+        let up = |n: usize| (n + 1).min(most);
+        let before = state
+            .live
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(up(n)))
+            .unwrap_or(most);
+        live = up(before);
     }
-    tracing::info!("Slack Socket Mode connected");
+    tracing::info!(connections = live, "Slack Socket Mode connected");
 }
 
-/// A broken socket (a WebSocket error) marks the connection down until the next `hello`; other
+/// A broken socket (a WebSocket error) counts one connection down until the next `hello`; other
 /// errors (a callback's, which makes Slack deliver the envelope again) leave it as it is.
 fn on_error(
     error: Box<dyn std::error::Error + Send + Sync>,
@@ -108,7 +125,9 @@ fn on_error(
         if let Ok(guard) = states.try_read()
             && let Some(state) = guard.get_user_state::<State>()
         {
-            state.connected.store(false, Ordering::Relaxed);
+            let _ = state
+                .live
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
     } else {
         tracing::warn!(error = %error, "Slack Socket Mode callback failed; Slack delivers it again");

@@ -276,9 +276,7 @@ pub async fn serve_with_clock(
         engine: Arc::clone(&app.engine),
         store: store.clone(),
         slack_endpoint,
-        slack_socket: socket
-            .as_ref()
-            .map(klaxon_slack::SocketMode::connected_flag),
+        slack_socket: socket.as_ref().map(klaxon_slack::SocketMode::live_count),
         discord_gateway: discord.clone(),
         replica: settings.replica.id.clone(),
         discord_endpoint,

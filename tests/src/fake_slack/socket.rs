@@ -18,9 +18,15 @@ async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner
     use axum::extract::ws::Message;
     use futures_util::{SinkExt as _, StreamExt as _};
     let (mut to_klaxon, mut from_klaxon) = socket.split();
+    // Slack's hello counts the app's open connections, this one included.
+    let open = {
+        let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
+        i.sockets.retain(|(_, s)| !s.is_closed());
+        i.sockets.len() + 1
+    };
     let hello = json!({
         "type": "hello",
-        "num_connections": 1,
+        "num_connections": open,
         "connection_info": { "app_id": "A0KLAXON" },
         "debug_info": { "host": "fake-slack", "approximate_connection_time": 3600 }
     });
@@ -32,16 +38,18 @@ async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner
         return;
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let generation = {
+    let number = {
         let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
         i.connections += 1;
-        i.socket = Some(tx);
-        i.connections
+        let number = i.connections;
+        i.sockets.push((number, tx));
+        i.most_open = i.most_open.max(i.sockets.len());
+        number
     };
     loop {
         tokio::select! {
             out = rx.recv() => match out {
-                Some(frame) if frame == DROP => return,
+                Some(frame) if frame == DROP => break,
                 Some(frame) => {
                     if to_klaxon.send(Message::Text(frame.into())).await.is_err() {
                         break;
@@ -64,9 +72,6 @@ async fn connection(socket: axum::extract::ws::WebSocket, inner: Arc<Mutex<Inner
             },
         }
     }
-    // Only the latest connection is Slack's way to Klaxon; an older one closing changes nothing.
     let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
-    if i.connections == generation {
-        i.socket = None;
-    }
+    i.sockets.retain(|(n, _)| *n != number);
 }

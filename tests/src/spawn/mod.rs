@@ -325,7 +325,11 @@ impl Platform for SlackSocket {
         _: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
         crate::started(url).await;
-        assert!(fake.until(|_| fake.connected()).await, "Socket Mode");
+        let all = usize::try_from(klaxon_slack::socket::CONNECTIONS).unwrap_or(usize::MAX);
+        assert!(
+            fake.until(|_| fake.open_sockets() == all).await,
+            "Socket Mode's connections"
+        );
     }
 }
 

@@ -117,14 +117,21 @@ async fn readyz_is_not_ready_while_the_socket_is_down() {
     .await
     .expect("starts");
     assert_eq!(until_ready_is(&k, 200).await.0, 200);
-    // Slack drops the socket and reconnecting works: ready again on the new hello.
+    let all = usize::try_from(klaxon_slack::socket::CONNECTIONS).expect("a count");
+    assert!(fake.until(|_| fake.open_sockets() == all).await);
+    // Slack drops every connection and reconnecting works: ready again on the new hellos.
     fake.drop_socket(false);
     assert!(
-        fake.until(|_| fake.connections() == 2 && fake.connected())
+        fake.until(|_| fake.connections() == 2 * all as u64 && fake.open_sockets() == all)
             .await
     );
     assert_eq!(until_ready_is(&k, 200).await.0, 200);
-    // Dropped, and Slack refuses new connections: not ready.
+    // One connection of several lost, and Slack refusing new ones: the others carry on.
+    fake.refuse_sockets();
+    fake.drop_one_socket();
+    assert!(fake.until(|_| fake.open_sockets() == all - 1).await);
+    assert_eq!(until_ready_is(&k, 200).await.0, 200);
+    // Every connection dropped, and Slack refuses new ones: not ready.
     fake.drop_socket(true);
     let (status, why) = until_ready_is(&k, 503).await;
     assert_eq!(

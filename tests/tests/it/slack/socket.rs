@@ -132,11 +132,12 @@ async fn socket_mode_reconnects_on_refresh_requested_and_loses_or_doubles_nothin
             "rc-2",
         ))
         .await;
-    assert_eq!(k.fake.connections(), 1);
+    let all = usize::try_from(klaxon_slack::socket::CONNECTIONS).expect("a count");
+    assert_eq!(k.fake.connections(), all as u64);
     k.fake.disconnect("refresh_requested");
     assert!(
         k.fake
-            .until(|_| k.fake.connections() >= 2 && k.fake.connected())
+            .until(|_| k.fake.connections() > all as u64 && k.fake.open_sockets() == all)
             .await,
         "Klaxon opened a new connection"
     );
@@ -172,6 +173,63 @@ async fn socket_mode_reconnects_on_refresh_requested_and_loses_or_doubles_nothin
     let calls = k.fake.calls();
     assert_eq!(count(&calls, "before-refresh-91c"), 1);
     assert_eq!(count(&calls, "after-refresh-5d2"), 1);
-    assert_eq!(k.fake.connections(), 2, "one reconnection, not a storm");
+    assert_eq!(
+        k.fake.connections(),
+        all as u64 + 1,
+        "one reconnection, not a storm"
+    );
+    k.stop().await;
+}
+
+/// Klaxon holds several Socket Mode connections, and Slack hands each envelope to one of them:
+/// a command held up on one connection (its callback waiting on a `views.open` that never
+/// answers) does not hold up commands on the others.
+#[tokio::test]
+async fn a_command_held_up_on_one_socket_mode_connection_does_not_hold_up_the_others() {
+    let k = spawn(SlackSocket, Options::default()).await;
+    let all = usize::try_from(klaxon_slack::socket::CONNECTIONS).expect("a count");
+    assert!(all > 1, "more than one connection");
+    assert_eq!(k.fake.open_sockets(), all);
+    k.fake.stall("views.open");
+    // `/inc` alone opens the declare form from inside the callback, which now never returns.
+    let held = {
+        let fake = k.fake.clone();
+        let trigger = k.fake.trigger();
+        tokio::spawn(async move {
+            fake.socket_command(socket_command("C0GENERAL", "", &trigger))
+                .await
+        })
+    };
+    assert!(
+        until(LIMIT, || k
+            .fake
+            .calls()
+            .iter()
+            .any(|c| c.method == "views.open"))
+        .await,
+        "the held command reached views.open"
+    );
+    // The next envelopes go to the other connections, in turn, and are answered.
+    for n in 1..all.max(2) {
+        let reply = k
+            .fake
+            .socket_command(socket_command(
+                "C0GENERAL",
+                &format!("declare sev3 Queue {n} backs up"),
+                &format!("held-{n}"),
+            ))
+            .await;
+        assert!(
+            reply["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains(" declared (SEV3)"),
+            "{reply}"
+        );
+    }
+    assert!(!held.is_finished(), "the held command is still held");
+    assert!(k.fake.most_open_sockets() <= 10, "Slack allows an app 10");
+    held.abort();
+    k.fake.unstall();
     k.stop().await;
 }
