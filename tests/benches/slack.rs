@@ -105,8 +105,10 @@ async fn start_with(bin: &std::path::Path, fake: &FakeSlack, transport: Transpor
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     if transport == Transport::Socket {
+        // Every connection Klaxon opens (an older build opens fewer: 10 s at most).
+        let all = usize::try_from(klaxon_slack::socket::CONNECTIONS).unwrap_or(1);
         for _ in 0..400 {
-            if fake.connected() {
+            if fake.open_sockets() >= all {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;

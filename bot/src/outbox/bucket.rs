@@ -1,8 +1,9 @@
 //! Rate-limit buckets shared by the lanes: every call counts against the bucket its adapter
 //! names (`ChatApi::bucket`: a Slack method per workspace, `chat.postMessage` per channel, a
 //! Discord route bucket). A bucket has at most one call in flight, so its calls reach the
-//! platform oldest first (lowest outbox id). While the platform has room nothing else holds
-//! them. One 429 pauses the whole bucket until its `Retry-After`; its calls are then released
+//! platform oldest first (lowest outbox id). A call is out of its bucket as soon as the
+//! platform has answered it ([`Buckets::release`]): the next one goes while the first's
+//! outcome is being committed. While the platform has room nothing else holds them. One 429 pauses the whole bucket until its `Retry-After`; its calls are then released
 //! one at a time at the bucket's pace (the SDK's figure: Tier 2 is one call every 3 s), oldest
 //! first, until the bucket has been quiet for a whole period of its pace. A call waiting on
 //! its bucket is not started, so it holds no in-flight slot and calls of other buckets go on.
@@ -48,6 +49,9 @@ pub(super) struct Buckets {
     states: HashMap<Key, State>,
     /// The bucket of each call in flight.
     flying: HashMap<i64, Key>,
+    /// Buckets whose call the platform answered since the dispatcher last looked
+    /// ([`Buckets::take_released`]): their next calls may start.
+    released: Vec<Key>,
 }
 
 /// Whether a call may start now.
@@ -63,6 +67,7 @@ impl Buckets {
     /// Forgets the calls in flight (a new pass starts with none).
     pub(super) fn reset_flying(&mut self) {
         self.flying.clear();
+        self.released.clear();
         for state in self.states.values_mut() {
             state.flying = None;
         }
@@ -128,6 +133,27 @@ impl Buckets {
             state.pacing_until = Some(crate::clock::after(until, state.quiet));
         }
         Some(key)
+    }
+
+    /// The platform answered call `id` without refusing it for its rate limit (what it did is
+    /// recorded next): the next call of its bucket may start. Returns whether it was in a
+    /// bucket; [`Self::finish`] then has nothing left to free.
+    pub(super) fn release(&mut self, id: i64) -> bool {
+        let Some(key) = self.flying.remove(&id) else {
+            return false;
+        };
+        if let Some(state) = self.states.get_mut(&key)
+            && state.flying == Some(id)
+        {
+            state.flying = None;
+        }
+        self.released.push(key);
+        true
+    }
+
+    /// The buckets released since the last look.
+    pub(super) fn take_released(&mut self) -> Vec<Key> {
+        std::mem::take(&mut self.released)
     }
 
     /// Drops buckets with nothing to remember.

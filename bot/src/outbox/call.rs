@@ -49,6 +49,7 @@ impl Dispatcher {
                     let channel = self
                         .create_channel(api.as_ref(), call, &incident, &mut request)
                         .await?;
+                    self.answered(call);
                     let mut tx = self.store.begin().await?;
                     store::incidents::set_channel(&mut tx, incident.id, &channel).await?;
                     store::outbox::mark_done(&mut tx, call.id, now).await?;
@@ -86,6 +87,7 @@ impl Dispatcher {
                 let message = self.resolve_message(&call.tenant, message).await?;
                 let once = self.start(call).await?;
                 let posted = api.post(&channel, &message, &once).await?;
+                self.answered(call);
                 let mut tx = self.store.begin().await?;
                 let mut queued = false;
                 if let (Some(original), Some(incident)) = (original, incident.as_ref())
@@ -150,6 +152,7 @@ impl Dispatcher {
                 let message = self.resolve_message(&call.tenant, message).await?;
                 let once = self.start(call).await?;
                 let posted = api.post(&channel, &message, &once).await?;
+                self.answered(call);
                 let mut tx = self.store.begin().await?;
                 store::alerts::set_message(&mut tx, alert, &posted.message).await?;
                 store::outbox::mark_done(&mut tx, call.id, now).await?;
@@ -202,6 +205,7 @@ impl Dispatcher {
                         api.unarchive(&channel).await?;
                     }
                 }
+                self.answered(call);
                 let mut tx = self.store.begin().await?;
                 if wanted {
                     let at = archive.then_some(now);
@@ -214,10 +218,19 @@ impl Dispatcher {
             // Recorded as failed for good, with the reason, by the writer.
             Op::Unreadable { reason } => return Err(Failure::Impossible(reason)),
         }
+        self.answered(call);
         let mut tx = self.store.begin().await?;
         store::outbox::mark_done(&mut tx, call.id, now).await?;
         tx.commit().await?;
         Ok(false)
+    }
+
+    /// The platform answered the call: the next call of its rate-limit bucket may start while
+    /// this one's outcome is committed (its lane waits for that).
+    fn answered(&self, call: &store::outbox::Pending) {
+        if self.buckets().release(call.id) {
+            self.released.notify_one();
+        }
     }
 
     /// A post to a shared channel (the paging channel) failed because the channel does not

@@ -101,6 +101,9 @@ pub struct Dispatcher {
     call_timeout: Duration,
     /// The platforms' rate-limit buckets ([`bucket`]), kept from one pass to the next.
     buckets: std::sync::Mutex<bucket::Buckets>,
+    /// Told when a call in flight was answered and left its bucket (before its outcome is
+    /// committed): the calls waiting on that bucket may start.
+    released: Notify,
     /// Calls in flight now (for `/readyz` and `/metrics`).
     in_flight: std::sync::atomic::AtomicUsize,
     /// Who this dispatcher claims calls as: the replica ([`crate::replica::id`]).
@@ -158,6 +161,7 @@ impl Dispatcher {
             clock: Arc::new(crate::clock::SystemClock),
             call_timeout: CALL_TIMEOUT,
             buckets: std::sync::Mutex::default(),
+            released: Notify::new(),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             owner: crate::replica::id().to_owned(),
             read_limit: lanes::LOAD,

@@ -81,6 +81,31 @@ impl Bot {
         assert_eq!(reply.kind, ReplyKind::Ok, "{}", reply.to_plain());
     }
 
+    /// `/inc <text>` in incident `incident`'s channel.
+    async fn say_in(&self, incident: i64, text: &str) {
+        let channel = {
+            let mut conn = self.store.read().await.expect("conn");
+            klaxon::store::incidents::get(&mut conn, incident)
+                .await
+                .expect("read")
+                .and_then(|i| i.channel_id)
+                .expect("the incident's channel")
+        };
+        let reply = self
+            .app
+            .engine
+            .handle(Invocation {
+                tenant: Tenant::new(PlatformKind::Slack, "T0TEAM"),
+                channel: ChannelRef::new(channel.clone(), channel),
+                user: UserRef::named("U0ALICE", "alice"),
+                input: Input::Text(text.to_owned()),
+                incident: None,
+                delivery_id: None,
+            })
+            .await;
+        assert_eq!(reply.kind, ReplyKind::Ok, "{}", reply.to_plain());
+    }
+
     /// Runs the dispatcher in the background until the token is cancelled.
     fn run(&self) -> CancellationToken {
         let stop = CancellationToken::new();
@@ -100,6 +125,11 @@ impl Bot {
             .expect("failed");
         (pending, failed)
     }
+}
+
+/// The database file of `bot`'s store.
+fn db_file(bot: &Bot) -> std::path::PathBuf {
+    bot._dir.path().join("klaxon.db")
 }
 
 /// How long a test waits for the outbox: the scaled-down limits take a few seconds.
@@ -225,4 +255,57 @@ async fn a_paused_bucket_holds_no_other_bucket_and_no_slot() {
         let text = c.body["text"].as_str().unwrap_or("");
         assert!(text.contains("#inc-") && !text.contains("<#"), "{text}");
     }
+}
+
+/// A call leaves its rate-limit bucket once the platform has answered it, not once its outcome
+/// is committed: with the database's write lock held elsewhere (each edit's record waits for
+/// it), the second and later `chat.update` calls of the workspace's bucket still reach Slack.
+/// Each is still made once.
+#[tokio::test]
+async fn a_bucket_s_next_call_goes_once_the_platform_answered_not_once_recorded() {
+    use sqlx::Connection as _;
+    let fake = FakeSlack::start().await;
+    let bot = Bot::start(&fake).await;
+    bot.declare("Outage 01").await;
+    bot.declare("Outage 02").await;
+    let stop = bot.run();
+    assert!(
+        eventually(LIMIT, async || bot.outbox().await == (0, 0)).await,
+        "the declares' calls are made"
+    );
+    stop.cancel();
+    // Each severity change edits its announcement and its summary: four chat.update calls in
+    // one bucket (chat.update, per workspace), in four lanes.
+    bot.say_in(1, "sev 1").await;
+    bot.say_in(2, "sev 1").await;
+    let updates = |calls: &[ApiCall]| calls.iter().filter(|c| c.method == "chat.update").count();
+    let before = updates(&fake.calls());
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db_file(&bot));
+    let mut holder = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("a second connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .expect("the write lock");
+    let stop = bot.run();
+    // The writer waits up to 10 s for the lock (its busy timeout); well before that, more
+    // than one edit of the bucket has reached Slack.
+    assert!(
+        until(Duration::from_secs(5), || updates(&fake.calls())
+            >= before + 2)
+        .await,
+        "a second chat.update went while the first's outcome waited for the write lock"
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("release the lock");
+    drop(holder);
+    assert!(
+        eventually(LIMIT, async || bot.outbox().await == (0, 0)).await,
+        "every edit recorded"
+    );
+    stop.cancel();
+    assert_eq!(updates(&fake.calls()), before + 4, "each edit made once");
 }

@@ -415,6 +415,14 @@ impl Dispatcher {
                     }
                     reload = reload.max(again);
                 }
+                // A call in flight was answered and left its bucket: the bucket's next call
+                // may go while the first's outcome is committed.
+                () = self.released.notified() => {
+                    let keys = self.buckets().take_released();
+                    for key in &keys {
+                        lanes.bucket_freed(key);
+                    }
+                }
                 () = woken => {
                     lanes.wake_sleeping();
                     reload = reload.max(Reread::New);

@@ -106,12 +106,8 @@ impl Lanes {
         probe: bool,
     ) {
         self.mark(lane);
-        if let Some(key) = bucket
-            && let Some(waiting) = self.waits.parked.remove(key)
-        {
-            for lane in waiting {
-                self.mark(&lane);
-            }
+        if let Some(key) = bucket {
+            self.bucket_freed(key);
         }
         if let Some(incident) = call.incident_id {
             for lane in self.waits.on_incident.remove(&incident).unwrap_or_default() {
@@ -122,6 +118,13 @@ impl Lanes {
             for lane in std::mem::take(&mut self.waits.on_probe) {
                 self.mark(&lane);
             }
+        }
+    }
+
+    /// Bucket `key` has no call in flight now: the lanes parked on it are looked at again.
+    pub(super) fn bucket_freed(&mut self, key: &bucket::Key) {
+        for lane in self.waits.parked.remove(key).unwrap_or_default() {
+            self.mark(&lane);
         }
     }
 
