@@ -5,8 +5,9 @@
 //! with the fake's REST answering at once, then 20 in flight with 50 ms added to every REST
 //! call. Reports the interaction → first
 //! response latency (p50/p95/p99, measured at the fake: dispatch sent → callback received), the
-//! time from the interaction to the channel's creation reaching Discord, interactions per
-//! second, and the bot's resident memory idle and after.
+//! time from the interaction to the channel's creation reaching Discord and to the last REST
+//! call of the incident's setup (any call on its channel, and the announcement edit linking
+//! it), interactions per second, and the bot's resident memory idle and after.
 //!
 //! Run: `cargo bench -p klaxon-tests --bench discord`.
 
@@ -124,19 +125,31 @@ async fn round(bin: &std::path::Path, latency: Duration, in_flight: usize) {
             Some(c.at.saturating_duration_since(sent_at[n]))
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Let the outbox finish the remaining calls: until no call has come for half a second.
+    let mut seen = fake.calls().len();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = fake.calls().len();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
     let after = rss_mib(bot.child.id());
+    let to_last = last_setup_calls(&fake, &sent_at);
     firsts.sort_unstable();
     to_channel.sort_unstable();
     let mib = |m: Option<f64>| m.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1} MiB"));
     println!(
-        "| {in_flight} in flight, {} ms | {:.1} / {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.0} | {:.1} s | {} → {} |",
+        "| {in_flight} in flight, {} ms | {:.1} / {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.0} / {:.0} ms | {:.0} | {:.1} s | {} → {} |",
         latency.as_millis(),
         pct(&firsts, 50.0),
         pct(&firsts, 95.0),
         pct(&firsts, 99.0),
         pct(&to_channel, 50.0),
         pct(&to_channel, 99.0),
+        pct(&to_last, 50.0),
+        pct(&to_last, 99.0),
         DECLARES as f64 / all_answered.as_secs_f64(),
         all_created.as_secs_f64(),
         mib(idle),
@@ -144,14 +157,54 @@ async fn round(bin: &std::path::Path, latency: Duration, in_flight: usize) {
     );
 }
 
+/// For each declare, the time from its interaction to the last REST call the fake received for
+/// its incident: any call on its channel (posts, pins, edits) and the edit of its announcement
+/// that links the channel (`<#id>`), sorted.
+fn last_setup_calls(fake: &FakeDiscord, sent_at: &[Instant]) -> Vec<Duration> {
+    let calls = fake.calls();
+    let create = format!("/guilds/{GUILD}/channels");
+    let mut last = Vec::new();
+    for made in calls
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == create)
+    {
+        let Some(name) = made.body["name"].as_str() else {
+            continue;
+        };
+        let Some(n) = name
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let Some(id) = fake.channel_named(name).map(|c| c.id) else {
+            continue;
+        };
+        let on_channel = format!("/channels/{id}/");
+        let link = format!("<#{id}>");
+        let end = calls
+            .iter()
+            .filter(|c| c.path.starts_with(&on_channel) || c.body.to_string().contains(&link))
+            .map(|c| c.at)
+            .chain([made.at])
+            .max();
+        if let (Some(end), Some(sent)) = (end, sent_at.get(n)) {
+            last.push(end.saturating_duration_since(*sent));
+        }
+    }
+    last.sort_unstable();
+    last
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let bin = klaxon_tests::binary::klaxon_release();
     println!("{DECLARES} declares against the fake Discord:\n");
     println!(
-        "| declares in flight, added REST latency | first response p50 / p95 / p99 | interaction → channel created p50 / p99 | declares/s (answered) | all channels created after | bot RSS idle → after |"
+        "| declares in flight, added REST latency | first response p50 / p95 / p99 | interaction → channel created p50 / p99 | interaction → last setup call p50 / p99 | declares/s (answered) | all channels created after | bot RSS idle → after |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     round(&bin, Duration::ZERO, 1).await;
     round(&bin, Duration::ZERO, IN_FLIGHT).await;
     round(&bin, Duration::from_millis(50), IN_FLIGHT).await;

@@ -12,19 +12,17 @@ use crate::store::posts::PostKind;
 use crate::store::{self, Incident};
 
 impl Dispatcher {
-    /// Makes the call and records its success; `Ok(true)` when that queued other calls.
-    pub(super) async fn attempt(&self, call: &store::outbox::Pending) -> Result<bool, Failure> {
+    /// Makes the call (of `incident`, as read when it was claimed) and records its success;
+    /// `Ok(true)` when that queued other calls.
+    pub(super) async fn attempt(
+        &self,
+        call: &store::outbox::Pending,
+        incident: Option<Incident>,
+    ) -> Result<bool, Failure> {
         let api = self
             .apis
             .get(&call.tenant.platform)
             .ok_or_else(|| Failure::Impossible("platform not configured".into()))?;
-        let incident = match call.incident_id {
-            Some(id) => {
-                let mut conn = self.store.read().await?;
-                store::incidents::get(&mut conn, id).await?
-            }
-            None => None,
-        };
         let now = Utc::now();
         match call.op.clone() {
             Op::CreateChannel {

@@ -40,8 +40,11 @@ impl Dispatcher {
     /// Makes one call, within the call timeout, and records the outcome.
     pub(super) async fn make(&self, call: &mut store::outbox::Pending) -> Outcome {
         use futures_util::FutureExt as _;
-        match self.claim(call).await {
-            Ok(Some(claimed)) => call.started_at = claimed.started_at,
+        let incident = match self.claim(call).await {
+            Ok(Some((claimed, incident))) => {
+                call.started_at = claimed.started_at;
+                incident
+            }
             Ok(None) if self.store.backend() == store::Backend::Sqlite => {
                 tracing::debug!(call = call.id, "the call is no longer pending");
                 return Outcome::Gone;
@@ -57,11 +60,11 @@ impl Dispatcher {
                     limited: false,
                 };
             }
-        }
+        };
         // A call that panics (a bug, or an SDK choking on a platform's answer) fails this call
         // only, and is retried with backoff; the dispatcher goes on with the others.
         let call = &*call;
-        let attempt = std::panic::AssertUnwindSafe(self.attempt(call)).catch_unwind();
+        let attempt = std::panic::AssertUnwindSafe(self.attempt(call, incident)).catch_unwind();
         let outcome = match tokio::time::timeout(self.call_timeout, attempt).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(panic)) => Err(Failure::Internal(anyhow::anyhow!(
@@ -181,17 +184,35 @@ impl Dispatcher {
     async fn claim(
         &self,
         call: &store::outbox::Pending,
-    ) -> anyhow::Result<Option<store::outbox::Claimed>> {
+    ) -> anyhow::Result<Option<(store::outbox::Claimed, Option<store::Incident>)>> {
         if self.store.backend() == store::Backend::Sqlite {
+            // The call's state and its incident in one connection's reads.
             let mut conn = self.store.read().await?;
-            return store::outbox::read_unclaimed(&mut conn, call.id).await;
+            let Some(claimed) = store::outbox::read_unclaimed(&mut conn, call.id).await? else {
+                return Ok(None);
+            };
+            let incident = match call.incident_id {
+                Some(id) => store::incidents::get(&mut conn, id).await?,
+                None => None,
+            };
+            return Ok(Some((claimed, incident)));
         }
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
         let until = crate::clock::after(now, self.lease());
         let took = store::outbox::claim(&mut tx, call.id, &self.owner, now, until).await?;
         tx.commit().await?;
-        Ok(took)
+        let Some(took) = took else {
+            return Ok(None);
+        };
+        let incident = match call.incident_id {
+            Some(id) => {
+                let mut conn = self.store.read().await?;
+                store::incidents::get(&mut conn, id).await?
+            }
+            None => None,
+        };
+        Ok(Some((took, incident)))
     }
 
     /// Gives the claim back without finishing the call (its platform paused), so that any

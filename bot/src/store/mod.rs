@@ -225,6 +225,9 @@ impl Store {
         let read = AnyPoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(Duration::from_secs(30))
+            // A SQLite connection is a file in this process: nothing can break it between two
+            // uses, and sqlx's ping before each use is a round trip to the connection's thread.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     for pragma in reader_settings(backend) {
