@@ -71,6 +71,9 @@ struct Inner {
     /// Messages posted, by their call's key: a repeat gets the first (as Discord's enforced
     /// nonce does).
     posted: std::collections::HashMap<String, Posted>,
+    /// Every post attempt that reached the platform: its channel and whether it came as a
+    /// retry (`Once::retry`: it may have been made before, so the adapter looks first).
+    post_attempts: Vec<(String, bool)>,
 }
 
 #[derive(Default)]
@@ -86,6 +89,12 @@ impl Recorder {
     /// Every successful call so far.
     pub fn calls(&self) -> Vec<Call> {
         self.with(|i| i.calls.clone())
+    }
+
+    /// Every post attempt that reached the platform, failed ones included: its channel and
+    /// whether it came as a retry.
+    pub fn post_attempts(&self) -> Vec<(String, bool)> {
+        self.with(|i| i.post_attempts.clone())
     }
 
     /// Every call attempt, failed ones included.
@@ -245,6 +254,7 @@ impl ChatApi for Recorder {
         message: &Message,
         once: &Once,
     ) -> Result<Posted, ApiError> {
+        self.with(|i| i.post_attempts.push((key(channel), once.retry)));
         self.attempt()?;
         if let Some(first) = self.with(|i| i.posted.get(&once.key).cloned()) {
             return Ok(first);

@@ -270,7 +270,18 @@ impl Dispatcher {
     }
 
     /// Records that a post is being made, and says how to make it once (see [`once`]).
+    ///
+    /// On SQLite nothing is written: one process makes the calls (the file's lock), so a post
+    /// may have been started before only if an earlier process could have (it was queued
+    /// before this one opened the database) or this one tried it already (an attempt failed
+    /// or timed out). Either makes it a retry, which looks for the post before making it. On
+    /// PostgreSQL, where another replica may take a call over, the start is committed first.
     async fn start(&self, call: &store::outbox::Pending) -> anyhow::Result<Once> {
+        if self.store.backend() == store::Backend::Sqlite {
+            let mut once = once(call);
+            once.retry |= call.attempts > 0 || self.store.predates_this_process(call.id);
+            return Ok(once);
+        }
         if call.started_at.is_none() {
             let mut tx = self.store.begin().await?;
             store::outbox::mark_started(&mut tx, call.id, Utc::now()).await?;

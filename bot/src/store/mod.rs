@@ -136,6 +136,10 @@ pub struct Store {
     lease_wait: Duration,
     /// The PostgreSQL URL, for a connection that listens ([`Store::listen_url`]).
     listen_url: Option<ListenUrl>,
+    /// The largest outbox id when the schema was last brought up to date in this process
+    /// ([`Store::migrate`]): calls up to it may have been started by an earlier process
+    /// ([`Store::predates_this_process`]). Until then every call counts as one.
+    outbox_at_start: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// A PostgreSQL URL kept for a connection of its own; shown redacted (it may hold a password).
@@ -252,6 +256,7 @@ impl Store {
             counts,
             lease_wait: LEASE_WAIT,
             listen_url: (backend == Backend::Postgres).then(|| ListenUrl(Arc::from(url.as_str()))),
+            outbox_at_start: Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX)),
         })
     }
 
@@ -272,7 +277,26 @@ impl Store {
         migrated
             .await
             .context("the database writer stopped")?
-            .context("applying database migrations")
+            .context("applying database migrations")?;
+        let mut conn = self.read().await?;
+        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM outbox")
+            .fetch_one(&mut *conn)
+            .await
+            .context("reading the outbox")?;
+        self.outbox_at_start
+            .store(newest, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether outbox call `id` was queued before this process opened the database, so that
+    /// an earlier process may have started it (and died before recording its end). On SQLite,
+    /// whose file lock makes one process the only one making calls, this stands in for a
+    /// written start mark: a call queued since was started, if at all, by this process, which
+    /// knows (its attempts).
+    pub fn predates_this_process(&self, id: i64) -> bool {
+        id <= self
+            .outbox_at_start
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Starts a write transaction: a lease on the write connection, inside a savepoint, in the

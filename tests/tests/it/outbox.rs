@@ -200,3 +200,65 @@ async fn a_stored_call_that_does_not_decode_fails_alone_and_the_rest_go_on() {
         0
     );
 }
+
+/// A post is a retry (the adapter first looks for it: Slack reads the channel's history) only
+/// when it may have been made before: an attempt of it failed, or it was queued before this
+/// process opened the database. On SQLite nothing is written before a post to say so; on
+/// PostgreSQL, where another replica may take it over, its start is committed first.
+#[tokio::test]
+async fn a_post_is_a_retry_only_when_it_may_have_been_made_before() {
+    let bot = TestBot::start().await;
+    bot.ok("a", "general", "/inc declare sev2 first").await;
+    bot.settle().await;
+    let firsts = bot.api.post_attempts();
+    assert!(!firsts.is_empty());
+    assert!(
+        firsts.iter().all(|(_, retry)| !retry),
+        "posts queued and made by this process are not retries: {firsts:?}"
+    );
+    let sqlite = bot.store().backend() == klaxon::store::Backend::Sqlite;
+    let marked: i64 = {
+        let mut conn = bot.store().read().await.expect("conn");
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE started_at IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("count")
+    };
+    assert_eq!(
+        marked == 0,
+        sqlite,
+        "a start mark is written on PostgreSQL only"
+    );
+    // A post that failed once is a retry when it is tried again.
+    let ch = bot.channel_of(1).await;
+    bot.api.fail_next([ApiError::Transient {
+        reason: "no answer".into(),
+        retry_after: Some(Duration::from_millis(10)),
+    }]);
+    bot.ok("a", &ch, "/inc update looking at the cache").await;
+    assert!(
+        bot.settle_until(|api| api
+            .posts_in(&ch)
+            .iter()
+            .any(|p| p.contains("looking at the cache")))
+            .await
+    );
+    let tries: Vec<bool> = bot.api.post_attempts()[firsts.len()..]
+        .iter()
+        .map(|(_, retry)| *retry)
+        .collect();
+    assert_eq!(tries, [false, true], "the first try, then a retry");
+    // Posts queued before a restart and never tried: on SQLite the new process cannot know
+    // whether the old one started them, so they are retries; PostgreSQL knows (no start mark).
+    bot.ok("a", "general", "/inc declare sev2 second").await;
+    let before = bot.api.post_attempts().len();
+    let bot = bot.restart().await;
+    bot.settle().await;
+    let after = bot.api.post_attempts();
+    assert!(after.len() > before);
+    assert!(
+        after[before..].iter().all(|(_, retry)| *retry == sqlite),
+        "{:?}",
+        &after[before..]
+    );
+}
