@@ -274,15 +274,10 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let (done, migrated) = oneshot::channel();
         self.ask(Request::Migrate(done))?;
-        migrated
+        let newest = migrated
             .await
             .context("the database writer stopped")?
             .context("applying database migrations")?;
-        let mut conn = self.read().await?;
-        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM outbox")
-            .fetch_one(&mut *conn)
-            .await
-            .context("reading the outbox")?;
         self.outbox_at_start
             .store(newest, std::sync::atomic::Ordering::Relaxed);
         Ok(())

@@ -50,7 +50,7 @@ pub(super) enum Request {
     /// A lease on the write connection, inside a savepoint (or why there is none).
     Write(oneshot::Sender<Result<Write, String>>),
     /// The migrations, run on the write connection outside any batch.
-    Migrate(oneshot::Sender<anyhow::Result<()>>),
+    Migrate(oneshot::Sender<anyhow::Result<i64>>),
     /// Close the connection and stop (after the batch in progress).
     Close(oneshot::Sender<()>),
 }
@@ -428,7 +428,9 @@ impl Writer {
     }
 
     /// The migrations on the write connection (boxed as [`Self::execute`] is).
-    fn migrate(&mut self) -> BoxFuture<'_, anyhow::Result<()>> {
+    /// Brings the schema up to date; returns the largest outbox id (see
+    /// [`super::Store::predates_this_process`]).
+    fn migrate(&mut self) -> BoxFuture<'_, anyhow::Result<i64>> {
         Box::pin(async move {
             self.connection().await?;
             let migrator = self.backend.migrator();
@@ -436,8 +438,12 @@ impl Writer {
                 .conn
                 .as_mut()
                 .context("the write connection is not there")?;
-            let done = migrator.run_direct(conn).await;
-            done.context("applying database migrations")
+            let done = migrator.run_direct(&mut *conn).await;
+            done.context("applying database migrations")?;
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM outbox")
+                .fetch_one(&mut *conn)
+                .await
+                .context("reading the outbox")
         })
     }
 }
