@@ -58,6 +58,8 @@ struct Inner {
     next: u64,
     /// Responses to force, in order, before normal service: (status, retry-after seconds).
     forced: VecDeque<(u16, Option<u64>)>,
+    /// The same for one method's calls only, by method.
+    forced_on: std::collections::HashMap<String, VecDeque<(u16, Option<u64>)>>,
     /// The open Socket Mode connections, oldest first: (number, frames to send to Klaxon).
     /// Slack hands each envelope to one of an app's connections, up to 10 of them
     /// (docs.slack.dev/apis/events-api/using-socket-mode); the fake takes them in turn.
@@ -292,6 +294,17 @@ impl FakeSlack {
     /// with `Retry-After` when given).
     pub fn force(&self, responses: impl IntoIterator<Item = (u16, Option<u64>)>) {
         self.with(|i| i.forced.extend(responses));
+    }
+
+    /// The same for `method`'s next calls only (which of Klaxon's calls reaches Slack first
+    /// is a race: `force` hits whichever does).
+    pub fn force_on(&self, method: &str, responses: impl IntoIterator<Item = (u16, Option<u64>)>) {
+        self.with(|i| {
+            i.forced_on
+                .entry(method.to_owned())
+                .or_default()
+                .extend(responses);
+        });
     }
 
     /// From now on `method`'s calls are carried out but never answered, as when Klaxon stops

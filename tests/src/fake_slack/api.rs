@@ -76,7 +76,8 @@ pub(super) async fn method(
         })
         .unwrap_or(Value::Null);
     let mut i = inner.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((status, retry_after)) = i.forced.pop_front() {
+    let aimed = i.forced_on.get_mut(&method).and_then(VecDeque::pop_front);
+    if let Some((status, retry_after)) = aimed.or_else(|| i.forced.pop_front()) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
         // docs.slack.dev/apis/web-api/rate-limits: a 429 carries `ok: false, error:
         // ratelimited` and `Retry-After`. A 5xx is an outage, not a Web API answer: plain text,

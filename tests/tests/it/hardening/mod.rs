@@ -37,8 +37,11 @@ async fn slash(k: &Bot<FakeSlack>, text: &str, trigger: &str) -> u16 {
 #[tokio::test]
 async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
     let k = spawn(SlackHttp, Options::default().manual_clock()).await;
-    // 10¹⁴ seconds: more than chrono can add to a date.
-    k.fake.force([(429, Some(100_000_000_000_000))]);
+    // 10¹⁴ seconds: more than chrono can add to a date. Aimed at the channel's creation: a
+    // 429 pauses its whole bucket, so one for the announcement would rightly hold the next
+    // incident's announcement too (which call reaches Slack first is a race).
+    k.fake
+        .force_on("conversations.create", [(429, Some(100_000_000_000_000))]);
     assert_eq!(
         slash(&k, "declare sev2 First outage", "trig-ra-1").await,
         200
@@ -93,8 +96,8 @@ async fn an_absurd_retry_after_is_capped_and_the_dispatcher_keeps_posting() {
 async fn a_slack_503_with_retry_after_waits_that_long_and_other_incidents_go_on() {
     let k = spawn(SlackHttp, Options::default().manual_clock()).await;
     let before = std::time::Instant::now();
-    // The first incident's first call (its channel) meets an outage that says "3 seconds".
-    k.fake.force([(503, Some(3))]);
+    // The first incident's channel creation meets an outage that says "3 seconds".
+    k.fake.force_on("conversations.create", [(503, Some(3))]);
     assert_eq!(
         slash(&k, "declare sev2 First outage", "trig-503-1").await,
         200
