@@ -19,7 +19,7 @@ use serde_json::json;
 
 mod common;
 
-use common::{pct, rss_mib};
+use common::{declare_number, pct, rss_mib, until_quiet};
 
 const DECLARES: usize = 200;
 const IN_FLIGHT: usize = 20;
@@ -121,20 +121,12 @@ async fn round(bin: &std::path::Path, latency: Duration, in_flight: usize) {
         .filter(|c| c.method == "POST" && c.path == format!("/guilds/{GUILD}/channels"))
         .filter_map(|c| {
             let name = c.body["name"].as_str()?.to_owned();
-            let n: usize = name.rsplit('-').next()?.parse().ok()?;
+            let n = declare_number(&name)?;
             Some(c.at.saturating_duration_since(sent_at[n]))
         })
         .collect();
     // Let the outbox finish the remaining calls: until no call has come for half a second.
-    let mut seen = fake.calls().len();
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = fake.calls().len();
-        if now == seen {
-            break;
-        }
-        seen = now;
-    }
+    until_quiet(|| fake.calls().len(), deadline).await;
     let after = rss_mib(bot.child.id());
     let to_last = last_setup_calls(&fake, &sent_at);
     firsts.sort_unstable();
@@ -171,11 +163,7 @@ fn last_setup_calls(fake: &FakeDiscord, sent_at: &[Instant]) -> Vec<Duration> {
         let Some(name) = made.body["name"].as_str() else {
             continue;
         };
-        let Some(n) = name
-            .rsplit('-')
-            .next()
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
+        let Some(n) = declare_number(name) else {
             continue;
         };
         let Some(id) = fake.channel_named(name).map(|c| c.id) else {

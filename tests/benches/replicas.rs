@@ -22,7 +22,7 @@ use klaxon_tests::postgres::Postgres;
 
 mod common;
 
-use common::{pct, rss_mib};
+use common::{declare_number, pct, rss_mib, until_quiet};
 
 const DECLARES: usize = 200;
 const IN_FLIGHT: usize = 20;
@@ -148,20 +148,16 @@ async fn round(bin: &std::path::Path, label: &str, db: &str, replicas: usize) {
         .filter(|c| c.method == "conversations.create" && c.error.is_none())
         .filter_map(|c| {
             let name = c.body["name"].as_str()?.to_owned();
-            let n: usize = name.rsplit('-').next()?.parse().ok()?;
+            let n = declare_number(&name)?;
             Some(c.at.saturating_duration_since(sent_at[n]))
         })
         .collect();
     // Let the outbox finish the remaining calls (pins, edits) before counting and reading memory.
-    let mut seen = fake.calls().len();
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = fake.calls().len();
-        if now == seen {
-            break;
-        }
-        seen = now;
-    }
+    until_quiet(
+        || fake.calls().len(),
+        Instant::now() + Duration::from_secs(300),
+    )
+    .await;
     let calls = fake.calls();
     let creates = calls
         .iter()

@@ -29,7 +29,7 @@ use klaxon_tests::fake_slack::{self, BOT_TOKEN, FakeSlack, SIGNING_SECRET};
 
 mod common;
 
-use common::{pct, rss_mib};
+use common::{declare_number, pct, rss_mib, until_quiet};
 
 const DECLARES: usize = 200;
 const IN_FLIGHT: usize = 20;
@@ -179,20 +179,12 @@ async fn round(bin: &std::path::Path, latency: Duration, transport: Transport, i
         .filter(|c| c.method == "conversations.create")
         .filter_map(|c| {
             let name = c.body["name"].as_str()?.to_owned();
-            let n: usize = name.rsplit('-').next()?.parse().ok()?;
+            let n = declare_number(&name)?;
             Some(c.at.saturating_duration_since(sent_at[n]))
         })
         .collect();
     // Let the outbox finish the remaining calls: until no call has come for half a second.
-    let mut seen = fake.calls().len();
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = fake.calls().len();
-        if now == seen {
-            break;
-        }
-        seen = now;
-    }
+    until_quiet(|| fake.calls().len(), deadline).await;
     let after = rss_mib(bot.child.id());
     let to_last = last_setup_calls(&fake, &sent_at);
     acks.sort_unstable();
@@ -417,11 +409,7 @@ fn last_setup_calls(fake: &FakeSlack, sent_at: &[Instant]) -> Vec<Duration> {
         let Some(name) = create.body["name"].as_str() else {
             continue;
         };
-        let Some(n) = name
-            .rsplit('-')
-            .next()
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
+        let Some(n) = declare_number(name) else {
             continue;
         };
         let Some(id) = fake.channel_named(name).map(|c| c.id) else {

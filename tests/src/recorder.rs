@@ -74,6 +74,8 @@ struct Inner {
     /// Every post attempt that reached the platform: its channel and whether it came as a
     /// retry (`Once::retry`: it may have been made before, so the adapter looks first).
     post_attempts: Vec<(String, bool)>,
+    /// The next posts fail with these errors, in order (other calls are not affected).
+    post_failures: VecDeque<ApiError>,
 }
 
 #[derive(Default)]
@@ -110,6 +112,11 @@ impl Recorder {
     /// The next calls fail with these errors, in order.
     pub fn fail_next(&self, errors: impl IntoIterator<Item = ApiError>) {
         self.with(|i| i.failures.extend(errors));
+    }
+
+    /// The next posts fail with these errors, in order; other calls go on as usual.
+    pub fn fail_next_post(&self, errors: impl IntoIterator<Item = ApiError>) {
+        self.with(|i| i.post_failures.extend(errors));
     }
 
     /// Creating a channel of this name fails with `error` (every time).
@@ -254,7 +261,14 @@ impl ChatApi for Recorder {
         message: &Message,
         once: &Once,
     ) -> Result<Posted, ApiError> {
-        self.with(|i| i.post_attempts.push((key(channel), once.retry)));
+        let failure = self.with(|i| {
+            i.post_attempts.push((key(channel), once.retry));
+            i.post_failures.pop_front()
+        });
+        if let Some(e) = failure {
+            self.with(|i| i.attempts += 1);
+            return Err(e);
+        }
         self.attempt()?;
         if let Some(first) = self.with(|i| i.posted.get(&once.key).cloned()) {
             return Ok(first);

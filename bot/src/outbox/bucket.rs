@@ -3,7 +3,8 @@
 //! Discord route bucket). A bucket has at most one call in flight, so its calls reach the
 //! platform oldest first (lowest outbox id). A call is out of its bucket as soon as the
 //! platform has answered it ([`Buckets::release`]): the next one goes while the first's
-//! outcome is being committed. While the platform has room nothing else holds them. One 429 pauses the whole bucket until its `Retry-After`; its calls are then released
+//! outcome is being committed. While the platform has room nothing else holds them. One 429
+//! pauses the whole bucket until its `Retry-After`; its calls are then released
 //! one at a time at the bucket's pace (the SDK's figure: Tier 2 is one call every 3 s), oldest
 //! first, until the bucket has been quiet for a whole period of its pace. A call waiting on
 //! its bucket is not started, so it holds no in-flight slot and calls of other buckets go on.

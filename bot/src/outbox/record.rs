@@ -191,11 +191,7 @@ impl Dispatcher {
             let Some(claimed) = store::outbox::read_unclaimed(&mut conn, call.id).await? else {
                 return Ok(None);
             };
-            let incident = match call.incident_id {
-                Some(id) => store::incidents::get(&mut conn, id).await?,
-                None => None,
-            };
-            return Ok(Some((claimed, incident)));
+            return Ok(Some((claimed, incident_of(&mut conn, call).await?)));
         }
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
@@ -205,14 +201,11 @@ impl Dispatcher {
         let Some(took) = took else {
             return Ok(None);
         };
-        let incident = match call.incident_id {
-            Some(id) => {
-                let mut conn = self.store.read().await?;
-                store::incidents::get(&mut conn, id).await?
-            }
-            None => None,
-        };
-        Ok(Some((took, incident)))
+        if call.incident_id.is_none() {
+            return Ok(Some((took, None)));
+        }
+        let mut conn = self.store.read().await?;
+        Ok(Some((took, incident_of(&mut conn, call).await?)))
     }
 
     /// Gives the claim back without finishing the call (its platform paused), so that any
@@ -230,6 +223,17 @@ impl Dispatcher {
         if let Err(e) = released {
             tracing::warn!(call = call.id, error = %format!("{e:#}"), "could not release a claim; it lapses with its lease");
         }
+    }
+}
+
+/// The incident `call` belongs to, if any.
+async fn incident_of(
+    conn: &mut store::Conn,
+    call: &store::outbox::Pending,
+) -> anyhow::Result<Option<store::Incident>> {
+    match call.incident_id {
+        Some(id) => store::incidents::get(conn, id).await,
+        None => Ok(None),
     }
 }
 

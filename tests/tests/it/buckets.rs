@@ -34,13 +34,13 @@ struct Bot {
     app: App,
     store: Store,
     dispatcher: Arc<Dispatcher>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Bot {
     async fn start(fake: &FakeSlack) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = dir.path().join("klaxon.db");
+        let db = dir.path().join(DB_FILE);
         let store = Store::open(db.to_str().expect("utf-8"))
             .await
             .expect("store");
@@ -60,7 +60,7 @@ impl Bot {
             app,
             store,
             dispatcher,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -127,9 +127,12 @@ impl Bot {
     }
 }
 
+/// The database file's name in the bot's folder.
+const DB_FILE: &str = "klaxon.db";
+
 /// The database file of `bot`'s store.
 fn db_file(bot: &Bot) -> std::path::PathBuf {
-    bot._dir.path().join("klaxon.db")
+    bot.dir.path().join(DB_FILE)
 }
 
 /// How long a test waits for the outbox: the scaled-down limits take a few seconds.

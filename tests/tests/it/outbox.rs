@@ -231,7 +231,7 @@ async fn a_post_is_a_retry_only_when_it_may_have_been_made_before() {
     );
     // A post that failed once is a retry when it is tried again.
     let ch = bot.channel_of(1).await;
-    bot.api.fail_next([ApiError::Transient {
+    bot.api.fail_next_post([ApiError::Transient {
         reason: "no answer".into(),
         retry_after: Some(Duration::from_millis(10)),
     }]);
