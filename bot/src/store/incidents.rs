@@ -156,6 +156,23 @@ pub async fn get(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Incident>> {
     row.map(Incident::try_from).transpose()
 }
 
+/// The incidents among `ids` that exist, in no particular order (one statement for all).
+pub async fn get_many(conn: &mut Conn, ids: &[i64]) -> anyhow::Result<Vec<Incident>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for ids in ids.chunks(crate::store::batch::MOST) {
+        let sql = select(&format!(
+            "id IN ({})",
+            crate::store::batch::list(1, ids.len())
+        ));
+        let mut query = sqlx::query_as::<_, Row>(&sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        found.extend(convert(query.fetch_all(&mut *conn).await?)?);
+    }
+    Ok(found)
+}
+
 /// The incident whose channel this is, if any.
 pub async fn by_channel(
     conn: &mut Conn,
@@ -447,6 +464,32 @@ pub async fn roles(conn: &mut Conn, incident_id: i64) -> anyhow::Result<Vec<(Rol
         .collect::<anyhow::Result<Vec<_>>>()?;
     roles.sort_by_key(|(role, _)| Role::ALL.iter().position(|r| r == role));
     Ok(roles)
+}
+
+/// The incident commander of each of `ids` that has one (one statement for all).
+pub async fn ics(
+    conn: &mut Conn,
+    ids: &[i64],
+) -> anyhow::Result<std::collections::HashMap<i64, UserRef>> {
+    let mut ics = std::collections::HashMap::with_capacity(ids.len());
+    for ids in ids.chunks(crate::store::batch::MOST - 1) {
+        let sql = format!(
+            "SELECT incident_id, user_id, user_name FROM roles WHERE role = $1 \
+             AND incident_id IN ({})",
+            crate::store::batch::list(2, ids.len())
+        );
+        let mut query =
+            sqlx::query_as::<_, (i64, String, Option<String>)>(&sql).bind(Role::Ic.as_str());
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        ics.extend(
+            rows.into_iter()
+                .map(|(incident, id, name)| (incident, user(id, name))),
+        );
+    }
+    Ok(ics)
 }
 
 pub async fn set_role(

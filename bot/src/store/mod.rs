@@ -10,6 +10,7 @@
 //! to a pool of read-only connections ([`Store::read`]) and never wait for the writer.
 
 pub mod alerts;
+pub(crate) mod batch;
 pub mod captures;
 pub mod checklist;
 pub mod deliveries;

@@ -114,18 +114,7 @@ pub async fn fired(
     at: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE reminders SET fired = fired + 1, last_fired_at = $1, \
-         due_at = COALESCE($2, due_at), state = CASE WHEN $2 IS NULL THEN 'done' ELSE 'pending' END, \
-         failures = 0, last_error = NULL, retry_at = NULL \
-         WHERE id = $3",
-    )
-    .bind(to_db(at))
-    .bind(next.map(to_db))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    fired_set(conn, &[id], at, next).await
 }
 
 /// Moves a pending reminder without counting a firing (quiet hours).
@@ -223,16 +212,105 @@ pub async fn get(
 /// The earliest pending reminder due at or before `now` (and not backing off after a failure),
 /// for the caller's write transaction to fire. On PostgreSQL it is locked until that commits,
 /// and one another replica is firing is passed over; [`claim`] then makes the firing exact.
-pub async fn first_due(conn: &mut Conn, now: DateTime<Utc>) -> anyhow::Result<Option<Reminder>> {
+/// With `except`, one of that kind is passed over.
+pub async fn first_due(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    except: Option<Kind>,
+) -> anyhow::Result<Option<Reminder>> {
     let lock = crate::store::Backend::of_conn(conn).claim_row();
-    let row: Option<Row> = sqlx::query_as(&format!(
+    let except_kind = if except.is_some() {
+        "AND kind <> $2 "
+    } else {
+        ""
+    };
+    let sql = format!(
         "SELECT {COLUMNS} FROM reminders WHERE state = 'pending' AND due_at <= $1 \
-         AND (retry_at IS NULL OR retry_at <= $1) ORDER BY due_at, id LIMIT 1{lock}"
+         AND (retry_at IS NULL OR retry_at <= $1) {except_kind}ORDER BY due_at, id LIMIT 1{lock}"
+    );
+    let mut query = sqlx::query_as::<_, Row>(&sql).bind(to_db(now));
+    if let Some(kind) = except {
+        query = query.bind(kind.as_str());
+    }
+    let row = query.fetch_optional(&mut *conn).await?;
+    row.map(reminder).transpose()
+}
+
+/// Up to `limit` pending reminders of `kind` due at or before `now` (and not backing off),
+/// earliest first, for the caller's write transaction to fire as a set. On PostgreSQL they are
+/// locked until that commits, and those another replica is firing are passed over;
+/// [`claim_set`] then keeps those still as read.
+pub async fn due_set(
+    conn: &mut Conn,
+    kind: Kind,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> anyhow::Result<Vec<Reminder>> {
+    let lock = crate::store::Backend::of_conn(conn).claim_row();
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM reminders WHERE state = 'pending' AND kind = $2 AND due_at <= $1 \
+         AND (retry_at IS NULL OR retry_at <= $1) ORDER BY due_at, id LIMIT $3{lock}"
     ))
     .bind(to_db(now))
-    .fetch_optional(&mut *conn)
+    .bind(kind.as_str())
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&mut *conn)
     .await?;
-    row.map(reminder).transpose()
+    rows.into_iter().map(reminder).collect()
+}
+
+/// [`claim`] for a set (a statement per [`MOST`](crate::store::batch::MOST) reminders): the
+/// reminders of `set` still pending at the due time and fire count they were read with, in
+/// `set`'s order. The others (fired or moved by another replica since) are left out, and the
+/// caller does not fire them.
+pub async fn claim_set(conn: &mut Conn, set: Vec<Reminder>) -> anyhow::Result<Vec<Reminder>> {
+    let mut now = std::collections::HashMap::with_capacity(set.len());
+    for part in set.chunks(crate::store::batch::MOST) {
+        let sql = format!(
+            "UPDATE reminders SET fired = fired WHERE state = 'pending' AND id IN ({}) \
+             RETURNING id, due_at, fired",
+            crate::store::batch::list(1, part.len())
+        );
+        let mut query = sqlx::query_as::<_, (i64, String, i64)>(&sql);
+        for r in part {
+            query = query.bind(r.id);
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        now.extend(
+            rows.into_iter()
+                .map(|(id, due_at, fired)| (id, (due_at, fired))),
+        );
+    }
+    Ok(set
+        .into_iter()
+        .filter(|r| now.get(&r.id) == Some(&(to_db(r.due_at), r.fired)))
+        .collect())
+}
+
+/// [`fired`] for many reminders that fired at `at` and are next due at the same `next`, a
+/// statement per [`MOST`](crate::store::batch::MOST) of them.
+pub async fn fired_set(
+    conn: &mut Conn,
+    ids: &[i64],
+    at: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
+    for ids in ids.chunks(crate::store::batch::MOST - 2) {
+        let sql = format!(
+            "UPDATE reminders SET fired = fired + 1, last_fired_at = $1, \
+             due_at = COALESCE($2, due_at), \
+             state = CASE WHEN $2 IS NULL THEN 'done' ELSE 'pending' END, \
+             failures = 0, last_error = NULL, retry_at = NULL \
+             WHERE id IN ({})",
+            crate::store::batch::list(3, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(to_db(at)).bind(next.map(to_db));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Claims `reminder`, as [`first_due`] read it, for the caller's firing transaction: `false`

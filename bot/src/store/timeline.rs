@@ -302,6 +302,54 @@ pub async fn append(
     Ok(id)
 }
 
+/// [`append`] for many incidents at once, one entry each (`(incident, text)`, all at `at`, by
+/// `actor`, of `kind`), a statement per [`MOST`](crate::store::batch::MOST) values. Returns
+/// the entries' ids in `entries`' order.
+pub async fn append_each(
+    conn: &mut Conn,
+    at: DateTime<Utc>,
+    actor: &UserRef,
+    kind: &EntryKind,
+    entries: &[(i64, String)],
+) -> anyhow::Result<Vec<i64>> {
+    const WIDTH: usize = 7;
+    let (at, data) = (to_db(at), kind.data().map(|d| d.to_string()));
+    let mut ids = std::collections::HashMap::with_capacity(entries.len());
+    for part in entries.chunks(crate::store::batch::rows_per_statement(WIDTH)) {
+        let sql = format!(
+            "INSERT INTO timeline (incident_id, at, actor_id, actor_name, kind, text, data) \
+             VALUES {} RETURNING id, incident_id",
+            crate::store::batch::rows(1, WIDTH, part.len())
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
+        for (incident, text) in part {
+            query = query
+                .bind(*incident)
+                .bind(at.clone())
+                .bind(&actor.id)
+                .bind(&actor.name)
+                .bind(kind.word())
+                .bind(text)
+                .bind(data.clone());
+        }
+        // RETURNING's row order is not promised: match each id to its incident.
+        let rows = query.fetch_all(&mut *conn).await?;
+        ids.extend(rows.into_iter().map(|(id, incident)| (incident, id)));
+    }
+    anyhow::ensure!(
+        ids.len() == entries.len(),
+        "append_each takes one entry per incident"
+    );
+    entries
+        .iter()
+        .map(|(incident, _)| {
+            ids.get(incident).copied().ok_or_else(|| {
+                anyhow::anyhow!("no timeline entry came back for incident {incident}")
+            })
+        })
+        .collect()
+}
+
 type Row = (
     i64,
     String,

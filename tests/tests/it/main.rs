@@ -24,6 +24,7 @@ mod ops;
 mod outbox;
 mod postgres;
 mod postmortem;
+mod reminder_sets;
 mod reminders;
 mod replicas;
 mod runbooks;

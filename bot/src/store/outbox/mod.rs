@@ -63,6 +63,52 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// [`enqueue`] for many calls at once (a statement per [`MOST`](crate::store::batch::MOST)
+/// values, one wake-up): `(tenant, incident, op)` each, all queued at `at`, in order. A call
+/// that supersedes others (one with a coalescing key) is queued on its own, as [`enqueue`]
+/// does.
+pub async fn enqueue_each(
+    conn: &mut Conn,
+    calls: &[(&Tenant, Option<i64>, Op)],
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut plain = Vec::with_capacity(calls.len());
+    for (tenant, incident, op) in calls {
+        if op.coalesce_key().is_some() {
+            enqueue(conn, tenant, *incident, op, at).await?;
+        } else {
+            plain.push((*tenant, *incident, serde_json::to_string(op)?));
+        }
+    }
+    if plain.is_empty() {
+        return Ok(());
+    }
+    const WIDTH: usize = 5;
+    let at = to_db(at);
+    let mut plain = plain.into_iter().peekable();
+    while plain.peek().is_some() {
+        let part: Vec<_> = plain
+            .by_ref()
+            .take(crate::store::batch::rows_per_statement(WIDTH))
+            .collect();
+        let sql = format!(
+            "INSERT INTO outbox (platform, workspace, incident_id, op, created_at) VALUES {}",
+            crate::store::batch::rows(1, WIDTH, part.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for (tenant, incident, op) in part {
+            query = query
+                .bind(tenant.platform.as_str())
+                .bind(tenant.workspace.clone())
+                .bind(incident)
+                .bind(op)
+                .bind(at.clone());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    crate::store::notify::send(conn, crate::store::notify::Wake::Outbox).await
+}
+
 /// Adds a call as stored JSON. A pending call of the same incident with the same `coalesce_key` that has not
 /// been tried is superseded: only the newest edit of a post or topic is ever made. With
 /// `tried_too`, calls already tried and postponed are superseded as well, and the new call

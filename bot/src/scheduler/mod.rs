@@ -1,6 +1,7 @@
-//! The scheduler: fires due reminders, one transaction each, in due order (several waiting for
-//! the writer at once, so that they share a COMMIT), and the on-call notices (handoff posts,
-//! shift reminders) it plans from the rotas.
+//! The scheduler: fires due reminders, and the on-call notices (handoff posts, shift reminders)
+//! it plans from the rotas. Status-update reminders, which fall due together for every open
+//! incident, fire in sets (see [`set`]); the other kinds one transaction each, in due order
+//! (several waiting for the writer at once, so that they share a COMMIT).
 //!
 //! Schedules live in the `reminders` table; this task only knows "what is due next". It sleeps
 //! until then or until a command changes a schedule (no polling). Firing a reminder re-checks
@@ -11,7 +12,10 @@
 //! it fires once whichever replica gets it. After downtime an overdue reminder fires once,
 //! then resumes its cadence from the time it fired.
 
+mod set;
+
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -159,20 +163,31 @@ impl Scheduler {
         Ok(posted)
     }
 
-    /// Fires every reminder due now, earliest first. A reminder whose firing fails is rolled
-    /// back, logged and put off with backoff (its due time kept, so it still fires once, when
-    /// it can); the others fire meanwhile. When more than one is due, up to [`FIRING_AT_ONCE`]
-    /// firings wait for the writer together: the writer runs their transactions one after the
-    /// other (each picks the earliest reminder still due, so they fire in due order) and
-    /// commits them together, one COMMIT for many.
+    /// Fires every reminder due now. The kinds other than status updates go first (an
+    /// escalation pages people), earliest first, one transaction each: when more than one is
+    /// due, up to [`FIRING_AT_ONCE`] firings wait for the writer together, and the writer runs
+    /// their transactions one after the other (each picks the earliest reminder still due, so
+    /// they fire in due order) and commits them together, one COMMIT for many. Then the status
+    /// updates, in sets of up to [`set::SET`], earliest first, one transaction per set. A
+    /// reminder whose firing fails is rolled back, logged and put off with backoff (its due
+    /// time kept, so it still fires once, when it can); the others fire meanwhile. When a
+    /// set's transaction fails, its reminders fire one transaction each, so that only the one
+    /// that fails is put off.
     pub async fn fire_due(&self) -> anyhow::Result<Vec<Fired>> {
-        let picks = std::sync::atomic::AtomicU64::new(0);
-        let mut fired = Vec::new();
-        if let Some(first) = self.fire_next(&picks).await? {
-            fired.extend(first);
-            let together = (0..FIRING_AT_ONCE).map(|_| self.fire_all(&picks));
-            for more in futures_util::future::try_join_all(together).await? {
-                fired.extend(more);
+        let picks = AtomicU64::new(0);
+        let mut fired = self.fire_each(&picks, Some(Kind::StatusUpdate)).await?;
+        loop {
+            match self.fire_set(&picks).await? {
+                Some((more, full)) => {
+                    fired.extend(more);
+                    if !full {
+                        break;
+                    }
+                }
+                None => {
+                    fired.extend(self.fire_each(&picks, None).await?);
+                    break;
+                }
             }
         }
         fired.sort_by_key(|(pick, _)| *pick);
@@ -180,28 +195,49 @@ impl Scheduler {
         Ok(fired.into_iter().map(|(_, f)| f).collect())
     }
 
+    /// Fires every reminder due now (but those of kind `except`), one transaction each, up to
+    /// [`FIRING_AT_ONCE`] waiting for the writer together.
+    async fn fire_each(
+        &self,
+        picks: &AtomicU64,
+        except: Option<Kind>,
+    ) -> anyhow::Result<Vec<(u64, Fired)>> {
+        let mut fired = Vec::new();
+        if let Some(first) = self.fire_next(picks, except).await? {
+            fired.extend(first);
+            let together = (0..FIRING_AT_ONCE).map(|_| self.fire_all(picks, except));
+            for more in futures_util::future::try_join_all(together).await? {
+                fired.extend(more);
+            }
+        }
+        Ok(fired)
+    }
+
     /// [`Self::fire_next`] until nothing is due.
     async fn fire_all(
         &self,
-        picks: &std::sync::atomic::AtomicU64,
+        picks: &AtomicU64,
+        except: Option<Kind>,
     ) -> anyhow::Result<Vec<(u64, Fired)>> {
         let mut fired = Vec::new();
-        while let Some(one) = self.fire_next(picks).await? {
+        while let Some(one) = self.fire_next(picks, except).await? {
             fired.extend(one);
         }
         Ok(fired)
     }
 
-    /// Fires the earliest reminder due now, in a transaction of its own: `None` when nothing
-    /// is due, `Some(None)` when the one read was lost to another replica or its firing
-    /// failed (put off), else what fired, numbered in the order firings picked their reminder.
+    /// Fires the earliest reminder due now (not of kind `except`), in a transaction of its
+    /// own: `None` when nothing is due, `Some(None)` when the one read was lost to another
+    /// replica or its firing failed (put off), else what fired, numbered in the order firings
+    /// picked their reminder.
     async fn fire_next(
         &self,
-        picks: &std::sync::atomic::AtomicU64,
+        picks: &AtomicU64,
+        except: Option<Kind>,
     ) -> anyhow::Result<Option<Option<(u64, Fired)>>> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let Some(reminder) = store::reminders::first_due(&mut tx, now).await? else {
+        let Some(reminder) = store::reminders::first_due(&mut tx, now, except).await? else {
             tx.commit().await?;
             return Ok(None);
         };
@@ -210,7 +246,7 @@ impl Scheduler {
             drop(tx);
             return Ok(Some(None));
         }
-        let pick = picks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pick = picks.fetch_add(1, Ordering::Relaxed);
         let outcome = async {
             let posted = self.fire(&mut tx, &reminder, now).await?;
             tx.commit().await?;
@@ -227,26 +263,7 @@ impl Scheduler {
         if posted {
             self.outbox_wake.notify_one();
         }
-        let lateness = (now - reminder.due_at).num_milliseconds();
-        crate::metrics::reminder(reminder.kind.as_str(), posted, lateness as f64 / 1000.0);
-        tracing::debug!(
-            kind = reminder.kind.as_str(),
-            incident = reminder.incident_id,
-            lateness_ms = lateness,
-            posted,
-            "reminder due"
-        );
-        Ok(Some(Some((
-            pick,
-            Fired {
-                incident_id: reminder.incident_id,
-                kind: reminder.kind,
-                item: reminder.item,
-                due_at: reminder.due_at,
-                fired_at: now,
-                posted,
-            },
-        ))))
+        Ok(Some(Some((pick, record_firing(&reminder, now, posted)))))
     }
 
     /// Records a failed firing (in a transaction of its own, since the firing's was rolled
@@ -339,13 +356,7 @@ impl Scheduler {
         if reminder.kind == Kind::Archive {
             return crate::engine::archive::fire(tx, &incident, reminder.id, now).await;
         }
-        if config
-            .reminders
-            .business_hours_only
-            .contains(&incident.severity)
-            && !config.business_hours.is_open(now)
-        {
-            let open = config.business_hours.next_open(now);
+        if let Some(open) = held(config, &incident, now) {
             store::reminders::postpone(tx, reminder.id, open).await?;
             return Ok(false);
         }
@@ -496,6 +507,38 @@ impl Scheduler {
                 Ok(true)
             }
         }
+    }
+}
+
+/// When quiet hours hold the incident's reminders (its severity reminds in business hours
+/// only, and they are closed): the time they open.
+fn held(config: &Config, incident: &store::Incident, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let quiet = config
+        .reminders
+        .business_hours_only
+        .contains(&incident.severity)
+        && !config.business_hours.is_open(now);
+    quiet.then(|| config.business_hours.next_open(now))
+}
+
+/// Records what fired (metrics, a debug line) and says so, for [`Scheduler::fire_due`].
+fn record_firing(reminder: &Reminder, now: DateTime<Utc>, posted: bool) -> Fired {
+    let lateness = (now - reminder.due_at).num_milliseconds();
+    crate::metrics::reminder(reminder.kind.as_str(), posted, lateness as f64 / 1000.0);
+    tracing::debug!(
+        kind = reminder.kind.as_str(),
+        incident = reminder.incident_id,
+        lateness_ms = lateness,
+        posted,
+        "reminder due"
+    );
+    Fired {
+        incident_id: reminder.incident_id,
+        kind: reminder.kind,
+        item: reminder.item,
+        due_at: reminder.due_at,
+        fired_at: now,
+        posted,
     }
 }
 

@@ -20,6 +20,8 @@ use klaxon_commands::{ChannelRef, Message, PlatformKind, Tenant};
 use klaxon_tests::postgres::Postgres;
 use klaxon_tests::{Call, Recorder, TestBot, database, start_time};
 
+mod firing;
+
 /// Where these tests' databases are: the run's PostgreSQL server, or a private cluster.
 struct Server {
     cluster: Option<Postgres>,
@@ -523,83 +525,5 @@ async fn two_claims_of_one_call_at_once_one_wins_and_a_lapsed_claim_is_taken_ove
     drop(conn);
     a.close().await;
     b.close().await;
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_firings_of_one_due_reminder_at_once_fire_it_once() {
-    let server = Server::start().await;
-    let db = server.database("firings").await;
-    let config = Config::parse("checklist = []").expect("config");
-    let (clock, _api, bots) = replicas(&db, &["a", "b"], &config).await;
-    bots[0]
-        .ok("alice", "general", "/inc declare sev1 Checkout errors")
-        .await;
-    bots[1]
-        .ok("alice", "general", "/inc declare sev1 Login slow")
-        .await;
-    let (a, b) = (bots[0].store(), bots[1].store());
-    let later = clock.now() + chrono::Duration::hours(2);
-    // A's firing transaction holds the earliest due reminder: B's passes over it.
-    let mut fire_a = a.begin().await.expect("begin a");
-    let first = store::reminders::first_due(&mut fire_a, later)
-        .await
-        .expect("first due")
-        .expect("a reminder is due");
-    let mut fire_b = b.begin().await.expect("begin b");
-    let other = store::reminders::first_due(&mut fire_b, later)
-        .await
-        .expect("first due")
-        .expect("another reminder is due");
-    assert_ne!(first.id, other.id, "B does not pick the row A is firing");
-    assert!(
-        store::reminders::claim(&mut fire_a, &first)
-            .await
-            .expect("claim")
-    );
-    store::reminders::fired(
-        &mut fire_a,
-        first.id,
-        later,
-        Some(later + chrono::Duration::minutes(15)),
-    )
-    .await
-    .expect("fired");
-    fire_a.commit().await.expect("commit a");
-    drop(fire_b);
-    // A firing that read the row before A's commit finds it moved on, and fires nothing.
-    let mut late = b.begin().await.expect("begin b");
-    assert!(
-        !store::reminders::claim(&mut late, &first)
-            .await
-            .expect("claim")
-    );
-    drop(late);
-    // Both schedulers at once, past every due time: each reminder fires once.
-    clock.set(later);
-    let (fired_a, fired_b) = tokio::join!(
-        bots[0].app.scheduler.fire_due(),
-        bots[1].app.scheduler.fire_due()
-    );
-    let fired: Vec<Fired> = fired_a
-        .expect("fire a")
-        .into_iter()
-        .chain(fired_b.expect("fire b"))
-        .collect();
-    let once: BTreeSet<(i64, i64)> = fired.iter().map(|f| (f.incident_id, f.item)).collect();
-    let kinds: BTreeSet<(i64, &str, i64)> = fired
-        .iter()
-        .map(|f| (f.incident_id, f.kind.as_str(), f.item))
-        .collect();
-    assert_eq!(
-        kinds.len(),
-        fired.len(),
-        "fired twice: {:#?}",
-        firings(&fired)
-    );
-    assert!(!once.is_empty());
-    for bot in &bots {
-        bot.store().close().await;
-    }
     server.stop().await;
 }
