@@ -397,6 +397,17 @@ impl Ctx<'_> {
         outbox::enqueue(self.conn, &incident.tenant, Some(incident.id), op, self.now).await
     }
 
+    /// Queues the incident's platform calls, in order, in a statement per
+    /// [`MOST`](crate::store::batch::MOST) values.
+    pub async fn enqueue_each(&mut self, incident: &Incident, ops: Vec<Op>) -> anyhow::Result<()> {
+        self.queued = true;
+        let calls: Vec<_> = ops
+            .into_iter()
+            .map(|op| (&incident.tenant, Some(incident.id), op))
+            .collect();
+        outbox::enqueue_each(self.conn, &calls, self.now).await
+    }
+
     /// Posts in the incident channel a line that shows a timeline entry.
     pub async fn post_entry(
         &mut self,

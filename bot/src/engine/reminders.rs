@@ -100,28 +100,41 @@ pub async fn rekey(
 }
 
 /// At declare: the schedules, the checklist and its nudges. Returns the checklist to post.
+/// What [`rekey`] and adding the items one by one would do, in a statement per table: a new
+/// incident has no schedules yet and has never paged.
 pub async fn on_declare(
     conn: &mut Conn,
     config: &Config,
     incident: &Incident,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Message>> {
-    rekey(conn, config, incident.id, now).await?;
-    let items = config.checklist();
+    let mut schedules = Vec::new();
+    if let Some(due) = status_due(config, incident, now) {
+        schedules.push((incident.id, Kind::StatusUpdate, 0, due));
+    }
+    if let Some(due) = ack_due(config, incident, None, now) {
+        schedules.push((incident.id, Kind::Ack, 0, due));
+    }
+    let mut items = Vec::new();
+    for (n, item) in (1..).zip(config.checklist()) {
+        let due = item.due.map(|d| plus(incident.declared_at, d));
+        let done = (item.ticked_by == Some(Trigger::Declare)).then(|| (klaxon(), now));
+        if let (None, Some(due)) = (&done, due) {
+            schedules.push((incident.id, Kind::Checklist, n, due));
+        }
+        items.push(store::checklist::Item {
+            item: n,
+            text: item.text,
+            due_at: due,
+            ticked_by: item.ticked_by.map(|t| trigger_name(t).to_owned()),
+            done,
+        });
+    }
+    store::reminders::schedule_each(conn, &schedules).await?;
     if items.is_empty() {
         return Ok(None);
     }
-    for (n, item) in (1..).zip(&items) {
-        let due = item.due.map(|d| plus(incident.declared_at, d));
-        let trigger = item.ticked_by.map(trigger_name);
-        store::checklist::add(conn, incident.id, n, &item.text, due, trigger).await?;
-        if item.ticked_by == Some(Trigger::Declare) {
-            store::checklist::set_done(conn, incident.id, n, Some((&klaxon(), now))).await?;
-        } else if let Some(due) = due {
-            store::reminders::schedule(conn, incident.id, Kind::Checklist, n, due).await?;
-        }
-    }
-    let items = store::checklist::all(conn, incident.id).await?;
+    let items = store::checklist::add_each(conn, incident.id, items).await?;
     Ok(Some(checklist_message(incident, &items, now, true)))
 }
 

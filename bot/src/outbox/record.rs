@@ -186,12 +186,16 @@ impl Dispatcher {
         call: &store::outbox::Pending,
     ) -> anyhow::Result<Option<(store::outbox::Claimed, Option<store::Incident>)>> {
         if self.store.backend() == store::Backend::Sqlite {
-            // The call's state and its incident in one connection's reads.
+            // The call's state and its incident in one statement.
             let mut conn = self.store.read().await?;
-            let Some(claimed) = store::outbox::read_unclaimed(&mut conn, call.id).await? else {
-                return Ok(None);
+            return match call.incident_id {
+                Some(incident) => {
+                    store::outbox::read_unclaimed_of(&mut conn, call.id, incident).await
+                }
+                None => Ok(store::outbox::read_unclaimed(&mut conn, call.id)
+                    .await?
+                    .map(|claimed| (claimed, None))),
             };
-            return Ok(Some((claimed, incident_of(&mut conn, call).await?)));
         }
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();

@@ -38,26 +38,50 @@ fn item((item, text, due_at, ticked_by, done_at, by_id, by_name): Row) -> anyhow
     })
 }
 
-pub async fn add(
+/// Adds `items` to the incident's checklist, each as given (done or not), in a statement per
+/// [`MOST`](crate::store::batch::MOST) values. Returns them as they are stored: times to the
+/// store's precision, as [`all`] would read them.
+pub async fn add_each(
     conn: &mut Conn,
     incident_id: i64,
-    item: i64,
-    text: &str,
-    due_at: Option<DateTime<Utc>>,
-    ticked_by: Option<&str>,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO checklist_items (incident_id, item, text, due_at, ticked_by) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(incident_id)
-    .bind(item)
-    .bind(text)
-    .bind(due_at.map(to_db))
-    .bind(ticked_by)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    items: Vec<Item>,
+) -> anyhow::Result<Vec<Item>> {
+    const WIDTH: usize = 8;
+    for part in items.chunks(crate::store::batch::rows_per_statement(WIDTH)) {
+        let sql = format!(
+            "INSERT INTO checklist_items (incident_id, item, text, due_at, ticked_by, done_at, \
+             done_by_id, done_by_name) VALUES {}",
+            crate::store::batch::rows(1, WIDTH, part.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for i in part {
+            let done = i.done.as_ref();
+            query = query
+                .bind(incident_id)
+                .bind(i.item)
+                .bind(i.text.clone())
+                .bind(i.due_at.map(to_db))
+                .bind(i.ticked_by.clone())
+                .bind(done.map(|(_, at)| to_db(*at)))
+                .bind(done.map(|(u, _)| u.id.clone()))
+                .bind(done.and_then(|(u, _)| u.name.clone()));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let stored = |at: DateTime<Utc>| from_db(&to_db(at));
+    items
+        .into_iter()
+        .map(|i| {
+            Ok(Item {
+                due_at: i.due_at.map(stored).transpose()?,
+                done: i
+                    .done
+                    .map(|(by, at)| anyhow::Ok((by, stored(at)?)))
+                    .transpose()?,
+                ..i
+            })
+        })
+        .collect()
 }
 
 /// Every item, in order.

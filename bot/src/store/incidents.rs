@@ -140,6 +140,15 @@ const COLUMNS: &str = "id, platform, workspace, number, title, severity, status,
     channel_base, channel_planned, channel_name, channel_id, escalation_tier, update_every_secs, \
     reminders_off";
 
+/// The columns an incident is read from, each prefixed with the table's alias `table`.
+pub(super) fn columns(table: &str) -> String {
+    COLUMNS
+        .split(',')
+        .map(|c| format!("{table}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) fn select(filter: &str) -> String {
     format!("SELECT {COLUMNS} FROM incidents WHERE {filter}")
 }

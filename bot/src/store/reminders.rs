@@ -91,17 +91,37 @@ pub async fn schedule(
     item: i64,
     due_at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO reminders (incident_id, kind, item, due_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (incident_id, kind, item) DO UPDATE SET due_at = excluded.due_at, \
-         state = 'pending'",
-    )
-    .bind(incident_id)
-    .bind(kind.as_str())
-    .bind(item)
-    .bind(to_db(due_at))
-    .execute(&mut *conn)
-    .await?;
+    schedule_each(conn, &[(incident_id, kind, item, due_at)]).await
+}
+
+/// [`schedule`] for many schedules at once, `(incident, kind, item, due_at)` each, no two
+/// the same schedule: a statement per [`MOST`](crate::store::batch::MOST) values, one
+/// wake-up.
+pub async fn schedule_each(
+    conn: &mut Conn,
+    schedules: &[(i64, Kind, i64, DateTime<Utc>)],
+) -> anyhow::Result<()> {
+    const WIDTH: usize = 4;
+    if schedules.is_empty() {
+        return Ok(());
+    }
+    for part in schedules.chunks(crate::store::batch::rows_per_statement(WIDTH)) {
+        let sql = format!(
+            "INSERT INTO reminders (incident_id, kind, item, due_at) VALUES {} \
+             ON CONFLICT (incident_id, kind, item) DO UPDATE SET due_at = excluded.due_at, \
+             state = 'pending'",
+            crate::store::batch::rows(1, WIDTH, part.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for (incident_id, kind, item, due_at) in part {
+            query = query
+                .bind(*incident_id)
+                .bind(kind.as_str())
+                .bind(*item)
+                .bind(to_db(*due_at));
+        }
+        query.execute(&mut *conn).await?;
+    }
     crate::store::notify::send(conn, crate::store::notify::Wake::Reminders).await?;
     Ok(())
 }

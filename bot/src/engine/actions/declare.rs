@@ -164,7 +164,7 @@ pub(crate) async fn open(
         paging.clone(),
         &incident.declared_by,
     );
-    let ops = [
+    let mut ops = vec![
         Op::CreateChannel {
             private: incident.private,
             topic: view.topic(),
@@ -186,20 +186,18 @@ pub(crate) async fn open(
             kind: PostKind::Summary,
         },
     ];
-    for op in ops.iter().chain(&sev1_page) {
-        ctx.enqueue(&incident, op).await?;
-    }
+    ops.extend(sev1_page);
     if let Some(checklist) =
         crate::engine::reminders::on_declare(ctx.conn, ctx.config, &incident, ctx.now).await?
     {
-        let op = Op::Post {
+        ops.push(Op::Post {
             to: Target::Incident,
             message: checklist,
             track: None,
             timeline_entry: None,
-        };
-        ctx.enqueue(&incident, &op).await?;
+        });
     }
+    ctx.enqueue_each(&incident, ops).await?;
 
     let private = if incident.private { ", private" } else { "" };
     let reply = Reply::ok_line(

@@ -66,18 +66,18 @@ pub async fn run(ctx: &mut Ctx<'_>, cmd: RunbookCmd) -> ActionResult {
                         rb.title
                     )),
             );
+            let mut items = Vec::with_capacity(rb.triage.len());
             for (n, step) in (first..).zip(&rb.triage) {
-                checklist::add(
-                    ctx.conn,
-                    incident.id,
-                    n,
-                    &format!("[{}] {}", rb.id, step.text),
-                    None,
-                    None,
-                )
-                .await?;
+                items.push(checklist::Item {
+                    item: n,
+                    text: format!("[{}] {}", rb.id, step.text),
+                    due_at: None,
+                    ticked_by: None,
+                    done: None,
+                });
                 m = m.line(Rich::plain(format!("{n}. ⬜ {}", step_text(step))));
             }
+            checklist::add_each(ctx.conn, incident.id, items).await?;
             if let Some(d) = &rb.decision
                 && let Some(Node::Question { text, answers }) = d.nodes.get(&d.start)
             {

@@ -75,6 +75,47 @@ pub async fn read_unclaimed(conn: &mut Conn, id: i64) -> anyhow::Result<Option<C
         .transpose()
 }
 
+/// [`read_unclaimed`] of a call that belongs to incident `incident_id`, and that incident as it
+/// is now, in one statement.
+pub async fn read_unclaimed_of(
+    conn: &mut Conn,
+    id: i64,
+    incident_id: i64,
+) -> anyhow::Result<Option<(Claimed, Option<crate::store::Incident>)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        call_started_at: Option<String>,
+        #[sqlx(flatten)]
+        incident: crate::store::incidents::Row,
+    }
+    let sql = format!(
+        "SELECT o.started_at AS call_started_at, {} FROM outbox o \
+         JOIN incidents i ON i.id = o.incident_id \
+         WHERE o.id = $1 AND o.state = 'pending' AND o.incident_id = $2",
+        crate::store::incidents::columns("i")
+    );
+    let row: Option<Row> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(incident_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => Ok(Some((
+            Claimed::read(row.call_started_at.as_deref())?,
+            Some(row.incident.try_into()?),
+        ))),
+        // No longer pending, or its incident is gone (a foreign key forbids that): as the
+        // two reads would say.
+        None => match read_unclaimed(conn, id).await? {
+            Some(claimed) => Ok(Some((
+                claimed,
+                crate::store::incidents::get(conn, incident_id).await?,
+            ))),
+            None => Ok(None),
+        },
+    }
+}
+
 /// A claim that took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claimed {

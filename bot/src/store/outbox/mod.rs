@@ -10,7 +10,9 @@ use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use klaxon_commands::Tenant;
 
-pub use claim::{Claim, Claimed, claim, held, read_unclaimed, release, release_all};
+pub use claim::{
+    Claim, Claimed, claim, held, read_unclaimed, read_unclaimed_of, release, release_all,
+};
 pub use op::{Op, Target};
 pub use page::{pending_shared_after, read_page};
 pub use read::{Group, PER_INCIDENT, Read, pending, pending_after, pending_of, read_pending};
