@@ -6,7 +6,8 @@
 //! reads at every start. `-z pack-relative-relocs` (GNU ld 2.38, glibc 2.36) stores them as
 //! bitmaps of a few kilobytes; the binary stays position-independent. Measured: the binary
 //! 1.6 MB smaller, idle about 0.25 MB less resident as the console and 1.2-2 MiB less with
-//! the Slack or Discord adapter running, CPU per declare unchanged (BENCHMARKS.md). A linker without the option ignores it with a warning.
+//! the Slack or Discord adapter running, CPU per declare unchanged (BENCHMARKS.md). A linker
+//! without the option ignores it with a warning.
 
 fn main() {
     println!("cargo:rerun-if-changed=../migrations");
