@@ -1,17 +1,22 @@
 //! Rate-limit buckets shared by the lanes: every call counts against the bucket its adapter
 //! names (`ChatApi::bucket`: a Slack method per workspace, `chat.postMessage` per channel, a
-//! Discord route bucket). A bucket has at most one call in flight, so its calls reach the
-//! platform oldest first (lowest outbox id). A call is out of its bucket as soon as the
+//! Discord route bucket). A bucket sends one call at a time to the platform, oldest first
+//! (lowest outbox id), but up to [`AHEAD`] of its calls may be started at once: what a call
+//! does before it reaches the platform (reading its incident, claiming a channel's name in a
+//! committed write) overlaps with the calls before it, and only the platform request waits
+//! its turn at the bucket's gate ([`Buckets::pass`]). A call leaves the gate as soon as the
 //! platform has answered it ([`Buckets::release`]): the next one goes while the first's
-//! outcome is being committed. While the platform has room nothing else holds them. One 429
-//! pauses the whole bucket until its `Retry-After`; its calls are then released
-//! one at a time at the bucket's pace (the SDK's figure: Tier 2 is one call every 3 s), oldest
-//! first, until the bucket has been quiet for a whole period of its pace. A call waiting on
-//! its bucket is not started, so it holds no in-flight slot and calls of other buckets go on.
+//! outcome is being committed. One 429 pauses the whole bucket until its `Retry-After`: the
+//! calls waiting at its gate give up their turn without being sent and go back to their
+//! lanes, and the bucket's calls are then started one at a time at its pace (the SDK's figure:
+//! Tier 2 is one call every 3 s), oldest first, until the bucket has been quiet for a whole
+//! period of its pace. So does a bucket whose gate kept a call waiting past the gate's limit
+//! (a hung call ahead of it), until its calls have drained. A call waiting on its bucket to
+//! start is not started, so it holds no in-flight slot and calls of other buckets go on.
 //!
 //! Times are real time, like every platform wait in the outbox.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,14 +29,22 @@ use crate::store::posts::PostKind;
 /// How long a bucket with no known pace keeps releasing one call at a time after a 429.
 const UNKNOWN_PACE_QUIET: Duration = Duration::from_secs(60);
 
+/// How many calls of one bucket may be started at once (one of them at the platform, the
+/// others getting ready or waiting at the gate).
+pub(super) const AHEAD: usize = 4;
+
 /// A bucket's key, on its platform.
 pub(super) type Key = (PlatformKind, String);
 
 /// What one bucket is doing.
 #[derive(Debug, Default)]
 struct State {
-    /// The call of this bucket in flight, if any.
-    flying: Option<i64>,
+    /// Its calls started and not yet answered, by id: the lowest goes to the platform next.
+    started: BTreeSet<i64>,
+    /// The call at the platform, if any.
+    sending: Option<i64>,
+    /// One call at a time until `started` is empty: a call waited at the gate past its limit.
+    serial: bool,
     /// A 429 asked every call of the bucket to wait until then.
     paused_until: Option<DateTime<Utc>>,
     /// Released at the pace (one call every `interval`) until then.
@@ -44,13 +57,37 @@ struct State {
     quiet: Duration,
 }
 
+impl State {
+    /// Call `id` is no longer started (answered, ended or gave up its turn).
+    fn forget(&mut self, id: i64) {
+        self.started.remove(&id);
+        if self.sending == Some(id) {
+            self.sending = None;
+        }
+        if self.started.is_empty() {
+            self.serial = false;
+        }
+    }
+
+    /// A 429 asked the bucket to wait until `at`.
+    fn pause(&mut self, key: &Key, at: DateTime<Utc>) {
+        let until = self.paused_until.map_or(at, |p| p.max(at));
+        if self.paused_until != Some(until) {
+            tracing::info!(bucket = %key.1, until = %until, "rate limited: the bucket's calls wait, then go at its pace");
+        }
+        self.paused_until = Some(until);
+        self.next_at = Some(until);
+        self.pacing_until = Some(crate::clock::after(until, self.quiet));
+    }
+}
+
 /// The buckets, kept across the dispatcher's passes (a pause outlives the pass that saw it).
 #[derive(Debug, Default)]
 pub(super) struct Buckets {
     states: HashMap<Key, State>,
-    /// The bucket of each call in flight.
+    /// The bucket of each call started.
     flying: HashMap<i64, Key>,
-    /// Buckets whose call the platform answered since the dispatcher last looked
+    /// Buckets with room for another call since the dispatcher last looked
     /// ([`Buckets::take_released`]): their next calls may start.
     released: Vec<Key>,
 }
@@ -60,8 +97,18 @@ pub(super) enum Admit {
     Go,
     /// Not before then.
     At(DateTime<Utc>),
-    /// When the bucket's call in flight ends.
+    /// When one of the bucket's calls started ends.
     Busy,
+}
+
+/// Whether a started call may be sent to the platform now ([`Buckets::pass`]).
+pub(super) enum Pass {
+    /// It is the bucket's call at the platform now (or it has no bucket).
+    Go,
+    /// An older call of its bucket goes first, or is at the platform.
+    Wait,
+    /// The bucket was paused by a 429 since the call started: it is not to be sent now.
+    Paused,
 }
 
 impl Buckets {
@@ -70,7 +117,9 @@ impl Buckets {
         self.flying.clear();
         self.released.clear();
         for state in self.states.values_mut() {
-            state.flying = None;
+            state.started.clear();
+            state.sending = None;
+            state.serial = false;
         }
     }
 
@@ -79,15 +128,16 @@ impl Buckets {
         let Some(state) = self.states.get_mut(key) else {
             return Admit::Go;
         };
-        if state.flying.is_some() {
-            return Admit::Busy;
-        }
         if let Some(at) = state.paused_until.filter(|at| *at > now) {
             return Admit::At(at);
         }
         if state.pacing_until.is_some_and(|until| until <= now) {
             state.pacing_until = None;
             state.next_at = None;
+        }
+        let one_at_a_time = state.pacing_until.is_some() || state.serial;
+        if state.started.len() >= AHEAD || (one_at_a_time && !state.started.is_empty()) {
+            return Admit::Busy;
         }
         match state.next_at.filter(|at| *at > now) {
             Some(at) if state.pacing_until.is_some() => Admit::At(at),
@@ -98,7 +148,7 @@ impl Buckets {
     /// Call `id` of bucket `bucket` starts at `now`.
     pub(super) fn start(&mut self, id: i64, key: Key, bucket: &Bucket, now: DateTime<Utc>) {
         let state = self.states.entry(key.clone()).or_default();
-        state.flying = Some(id);
+        state.started.insert(id);
         if let Some(pace) = bucket.pace {
             state.interval = pace.interval();
             state.quiet = pace.per;
@@ -115,6 +165,37 @@ impl Buckets {
         self.flying.insert(id, key);
     }
 
+    /// Whether started call `id` may be sent to the platform at `now`; on [`Pass::Go`] it is
+    /// the bucket's call at the platform until [`Self::release`], [`Self::limited`] or
+    /// [`Self::finish`]. A call sent again (the next name for a channel) takes its turn again.
+    pub(super) fn pass(&mut self, id: i64, now: DateTime<Utc>) -> Pass {
+        let Some(key) = self.flying.get(&id) else {
+            return Pass::Go;
+        };
+        let state = self.states.entry(key.clone()).or_default();
+        if state.paused_until.is_some_and(|at| at > now) {
+            return Pass::Paused;
+        }
+        state.started.insert(id);
+        if state.sending.is_some() || state.started.first() != Some(&id) {
+            return Pass::Wait;
+        }
+        state.sending = Some(id);
+        Pass::Go
+    }
+
+    /// Call `id` waited at its bucket's gate past the limit and gives up its turn: the
+    /// bucket starts one call at a time until its calls have drained.
+    pub(super) fn withdraw(&mut self, id: i64) {
+        let Some(key) = self.flying.get(&id) else {
+            return;
+        };
+        if let Some(state) = self.states.get_mut(key) {
+            state.forget(id);
+            state.serial = !state.started.is_empty();
+        }
+    }
+
     /// Call `id` ended; `limited`: the platform's rate limit refused it, asking to wait until
     /// then.
     /// Returns the call's bucket, if it had one.
@@ -123,32 +204,35 @@ impl Buckets {
         let Some(state) = self.states.get_mut(&key) else {
             return Some(key);
         };
-        if state.flying == Some(id) {
-            state.flying = None;
-        }
+        state.forget(id);
         if let Some(at) = limited {
-            let until = state.paused_until.map_or(at, |p| p.max(at));
-            tracing::info!(bucket = %key.1, until = %until, "rate limited: the bucket's calls wait, then go at its pace");
-            state.paused_until = Some(until);
-            state.next_at = Some(until);
-            state.pacing_until = Some(crate::clock::after(until, state.quiet));
+            state.pause(&key, at);
         }
         Some(key)
     }
 
+    /// The platform refused call `id` for its rate limit, asking to wait until `at`: the
+    /// whole bucket waits, and the calls at its gate give up their turn.
+    pub(super) fn limited(&mut self, id: i64, at: DateTime<Utc>) {
+        let Some(key) = self.flying.get(&id) else {
+            return;
+        };
+        if let Some(state) = self.states.get_mut(key) {
+            state.forget(id);
+            state.pause(key, at);
+        }
+    }
+
     /// The platform answered call `id` without refusing it for its rate limit (what it did is
-    /// recorded next): the next call of its bucket may start. Returns whether it was in a
-    /// bucket; [`Self::finish`] then has nothing left to free.
+    /// recorded next): the next call of its bucket may go. Returns whether it was in a bucket.
     pub(super) fn release(&mut self, id: i64) -> bool {
-        let Some(key) = self.flying.remove(&id) else {
+        let Some(key) = self.flying.get(&id) else {
             return false;
         };
-        if let Some(state) = self.states.get_mut(&key)
-            && state.flying == Some(id)
-        {
-            state.flying = None;
+        if let Some(state) = self.states.get_mut(key) {
+            state.forget(id);
         }
-        self.released.push(key);
+        self.released.push(key.clone());
         true
     }
 
@@ -160,7 +244,7 @@ impl Buckets {
     /// Drops buckets with nothing to remember.
     pub(super) fn tidy(&mut self, now: DateTime<Utc>) {
         self.states.retain(|_, s| {
-            s.flying.is_some()
+            !s.started.is_empty()
                 || s.paused_until.is_some_and(|at| at > now)
                 || s.pacing_until.is_some_and(|at| at > now)
         });
@@ -236,11 +320,84 @@ mod tests {
     }
 
     #[test]
+    fn calls_start_ahead_but_reach_the_platform_one_at_a_time_oldest_first() {
+        let mut b = Buckets::default();
+        for id in [3, 1, 2, 4] {
+            assert!(matches!(b.admit(&key(), at(0)), Admit::Go));
+            b.start(id, key(), &bucket(), at(0));
+        }
+        assert!(
+            matches!(b.admit(&key(), at(0)), Admit::Busy),
+            "AHEAD started"
+        );
+        assert!(matches!(b.pass(3, at(1)), Pass::Wait), "1 is older");
+        assert!(matches!(b.pass(1, at(1)), Pass::Go));
+        assert!(
+            matches!(b.pass(2, at(1)), Pass::Wait),
+            "1 is at the platform"
+        );
+        assert!(b.release(1));
+        assert_eq!(b.take_released(), vec![key()]);
+        assert!(matches!(b.admit(&key(), at(2)), Admit::Go), "room again");
+        assert!(matches!(b.pass(2, at(2)), Pass::Go));
+        // A 429: the bucket pauses, and the calls at its gate are not sent.
+        b.limited(2, at(3_000));
+        assert!(matches!(b.pass(3, at(3)), Pass::Paused));
+        assert!(matches!(b.pass(4, at(3)), Pass::Paused));
+        for id in [2, 3, 4] {
+            b.finish(id, None);
+        }
+        b.finish(1, None);
+        assert!(matches!(b.admit(&key(), at(100)), Admit::At(t) if t == at(3_000)));
+        // Then one at a time at the pace, however many wait.
+        assert!(matches!(b.admit(&key(), at(3_000)), Admit::Go));
+        b.start(2, key(), &bucket(), at(3_000));
+        assert!(matches!(b.admit(&key(), at(3_000)), Admit::Busy));
+        assert!(matches!(b.pass(2, at(3_000)), Pass::Go));
+        b.release(2);
+        b.finish(2, None);
+        assert!(matches!(b.admit(&key(), at(3_100)), Admit::At(t) if t == at(6_000)));
+    }
+
+    #[test]
+    fn a_call_that_gave_up_its_turn_makes_the_bucket_serial_until_it_drains() {
+        let mut b = Buckets::default();
+        b.start(1, key(), &bucket(), at(0));
+        b.start(2, key(), &bucket(), at(0));
+        assert!(matches!(b.pass(1, at(0)), Pass::Go));
+        assert!(matches!(b.pass(2, at(0)), Pass::Wait));
+        b.withdraw(2);
+        b.finish(2, None);
+        assert!(
+            matches!(b.admit(&key(), at(1)), Admit::Busy),
+            "1 still hangs"
+        );
+        b.finish(1, None);
+        assert!(matches!(b.admit(&key(), at(2)), Admit::Go));
+        b.start(3, key(), &bucket(), at(2));
+        assert!(
+            matches!(b.admit(&key(), at(2)), Admit::Go),
+            "drained: ahead again"
+        );
+    }
+
+    #[test]
+    fn a_call_sent_again_takes_its_turn_again() {
+        let mut b = Buckets::default();
+        b.start(1, key(), &bucket(), at(0));
+        b.start(2, key(), &bucket(), at(0));
+        assert!(matches!(b.pass(1, at(0)), Pass::Go));
+        b.release(1);
+        // Its name was taken: it asks again, before 2.
+        assert!(matches!(b.pass(1, at(1)), Pass::Go));
+        assert!(matches!(b.pass(2, at(1)), Pass::Wait));
+    }
+
+    #[test]
     fn one_call_in_flight_then_a_429_pauses_and_paces_the_bucket() {
         let mut b = Buckets::default();
         assert!(matches!(b.admit(&key(), at(0)), Admit::Go));
         b.start(1, key(), &bucket(), at(0));
-        assert!(matches!(b.admit(&key(), at(0)), Admit::Busy));
         b.finish(1, None);
         assert!(
             matches!(b.admit(&key(), at(10)), Admit::Go),

@@ -47,7 +47,6 @@ impl Dispatcher {
                     let channel = self
                         .create_channel(api.as_ref(), call, &incident, &mut request)
                         .await?;
-                    self.answered(call);
                     let mut tx = self.store.begin().await?;
                     store::incidents::set_channel(&mut tx, incident.id, &channel).await?;
                     store::outbox::mark_done(&mut tx, call.id, now).await?;
@@ -57,12 +56,12 @@ impl Dispatcher {
             }
             Op::Invite { users } => {
                 let channel = incident_channel(incident.as_ref())?;
-                api.invite(&channel, &users).await?;
+                self.send(call, api.invite(&channel, &users)).await?;
             }
             Op::SetTopic { topic } => {
                 let channel = incident_channel(incident.as_ref())?;
                 let topic = self.resolve_rich(&call.tenant, topic).await?;
-                api.set_topic(&channel, &topic).await?;
+                self.send(call, api.set_topic(&channel, &topic)).await?;
             }
             Op::Post {
                 to,
@@ -76,7 +75,7 @@ impl Dispatcher {
                     Target::Channel(c) => c,
                     // Opened at call time: asking again answers the same channel, so a retry
                     // opens nothing twice, and the post below keeps its `Once` key.
-                    Target::Person(user) => api.open_direct(&user).await?,
+                    Target::Person(user) => self.timed(api.open_direct(&user)).await?,
                 };
                 // An announcement made before its incident's channel exists names the
                 // channel without a link; an edit follows once the channel is made.
@@ -84,8 +83,7 @@ impl Dispatcher {
                     (shared && track == Some(PostKind::Announcement)).then(|| message.clone());
                 let message = self.resolve_message(&call.tenant, message).await?;
                 let once = self.start(call).await?;
-                let posted = api.post(&channel, &message, &once).await?;
-                self.answered(call);
+                let posted = self.send(call, api.post(&channel, &message, &once)).await?;
                 let mut tx = self.store.begin().await?;
                 let mut queued = false;
                 if let (Some(original), Some(incident)) = (original, incident.as_ref())
@@ -120,7 +118,7 @@ impl Dispatcher {
             }
             Op::Pin { kind } => {
                 let (channel, message) = self.tracked(incident.as_ref(), kind).await?;
-                api.pin(&channel, &message).await?;
+                self.send(call, api.pin(&channel, &message)).await?;
             }
             Op::UploadPostmortem { version, comment } => {
                 let channel = incident_channel(incident.as_ref())?;
@@ -131,16 +129,13 @@ impl Dispatcher {
                 }
                 .ok_or_else(|| Failure::Impossible(format!("no postmortem version {version}")))?;
                 let comment = self.resolve_message(&call.tenant, comment).await?;
-                api.upload(
-                    &channel,
-                    &Upload {
-                        filename: format!("{}-postmortem-v{version}.md", incident.key()),
-                        title: format!("{} postmortem draft v{version}", incident.key()),
-                        content: draft.markdown,
-                        comment,
-                    },
-                )
-                .await?;
+                let upload = Upload {
+                    filename: format!("{}-postmortem-v{version}.md", incident.key()),
+                    title: format!("{} postmortem draft v{version}", incident.key()),
+                    content: draft.markdown,
+                    comment,
+                };
+                self.send(call, api.upload(&channel, &upload)).await?;
             }
             Op::PostAlert {
                 alert,
@@ -149,8 +144,7 @@ impl Dispatcher {
             } => {
                 let message = self.resolve_message(&call.tenant, message).await?;
                 let once = self.start(call).await?;
-                let posted = api.post(&channel, &message, &once).await?;
-                self.answered(call);
+                let posted = self.send(call, api.post(&channel, &message, &once)).await?;
                 let mut tx = self.store.begin().await?;
                 store::alerts::set_message(&mut tx, alert, &posted.message).await?;
                 store::outbox::mark_done(&mut tx, call.id, now).await?;
@@ -170,17 +164,15 @@ impl Dispatcher {
                         ))
                     })?;
                 let message = self.resolve_message(&call.tenant, message).await?;
-                api.edit(
-                    &ChannelRef::new(channel.clone(), channel),
-                    &target,
-                    &message,
-                )
-                .await?;
+                let channel = ChannelRef::new(channel.clone(), channel);
+                self.send(call, api.edit(&channel, &target, &message))
+                    .await?;
             }
             Op::Edit { kind, message } => {
                 let (channel, target) = self.tracked(incident.as_ref(), kind).await?;
                 let message = self.resolve_message(&call.tenant, message).await?;
-                api.edit(&channel, &target, &message).await?;
+                self.send(call, api.edit(&channel, &target, &message))
+                    .await?;
             }
             Op::Archive | Op::Unarchive => {
                 let channel = incident_channel(incident.as_ref())?;
@@ -198,12 +190,11 @@ impl Dispatcher {
                 };
                 if wanted {
                     if archive {
-                        api.archive(&channel).await?;
+                        self.send(call, api.archive(&channel)).await?;
                     } else {
-                        api.unarchive(&channel).await?;
+                        self.send(call, api.unarchive(&channel)).await?;
                     }
                 }
-                self.answered(call);
                 let mut tx = self.store.begin().await?;
                 if wanted {
                     let at = archive.then_some(now);
@@ -216,19 +207,10 @@ impl Dispatcher {
             // Recorded as failed for good, with the reason, by the writer.
             Op::Unreadable { reason } => return Err(Failure::Impossible(reason)),
         }
-        self.answered(call);
         let mut tx = self.store.begin().await?;
         store::outbox::mark_done(&mut tx, call.id, now).await?;
         tx.commit().await?;
         Ok(false)
-    }
-
-    /// The platform answered the call: the next call of its rate-limit bucket may start while
-    /// this one's outcome is committed (its lane waits for that).
-    fn answered(&self, call: &store::outbox::Pending) {
-        if self.buckets().release(call.id) {
-            self.released.notify_one();
-        }
     }
 
     /// A post to a shared channel (the paging channel) failed because the channel does not
@@ -307,7 +289,7 @@ impl Dispatcher {
         };
         for attempt in claimed {
             request.name = attempt.name;
-            if let Some(made) = api.adopt_created(request, attempt.at).await? {
+            if let Some(made) = self.timed(api.adopt_created(request, attempt.at)).await? {
                 tracing::info!(name = %made.name, "adopting the channel an interrupted attempt made");
                 return Ok(made);
             }
@@ -332,15 +314,22 @@ impl Dispatcher {
             store::outbox::claim_channel(&mut tx, call.id, incident.id, &request.name, Utc::now())
                 .await?;
             tx.commit().await?;
-            match api.create_channel(request).await {
-                Err(ApiError::NameTaken) => {
+            match self.send(call, api.create_channel(request)).await {
+                Err(Failure::Api(ApiError::NameTaken)) => {
                     // Someone else's channel: never one to adopt.
                     let mut tx = self.store.begin().await?;
                     store::outbox::release_channel(&mut tx, call.id, &request.name).await?;
                     tx.commit().await?;
                     tracing::info!(name = %request.name, "channel name taken; trying the next suffix");
                 }
-                other => return Ok(other?),
+                // Never asked for: a retry has nothing to adopt under this name.
+                Err(Failure::NotSent) => {
+                    let mut tx = self.store.begin().await?;
+                    store::outbox::release_channel(&mut tx, call.id, &request.name).await?;
+                    tx.commit().await?;
+                    return Err(Failure::NotSent);
+                }
+                other => return other,
             }
         }
         Err(Failure::Impossible(format!(

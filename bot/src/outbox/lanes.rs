@@ -346,7 +346,7 @@ impl Dispatcher {
                 lanes.requeue(lane, call);
                 Reread::No
             }
-            Outcome::Paused => {
+            Outcome::Paused | Outcome::Deferred => {
                 lanes.requeue(lane, call);
                 Reread::No
             }

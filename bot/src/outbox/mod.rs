@@ -9,8 +9,9 @@
 //! another: a slow or failing call holds only its own lane. Every call has a timeout
 //! ([`CALL_TIMEOUT`]); transient failures are retried with backoff or the platform's
 //! `Retry-After` (at most [`MAX_RETRY_AFTER`]). Calls also share the platform's rate-limit
-//! buckets ([`bucket`]): one call per bucket at a time, oldest first, and a 429 pauses the
-//! whole bucket, whose calls then go at its pace. A crash after the reply loses nothing: pending
+//! buckets ([`bucket`]): one call per bucket at the platform at a time, oldest first (a few
+//! more getting ready meanwhile), and a 429 pauses the whole bucket, whose calls then go at
+//! its pace. A crash after the reply loses nothing: pending
 //! calls are still in the table when the bot starts again. A crash between a platform accepting
 //! a call and the call being marked done repeats nothing others would see twice: a channel
 //! creation claims its name first and a retry adopts what it made; a post is marked started
@@ -29,6 +30,7 @@
 
 mod bucket;
 mod call;
+mod gate;
 mod lanes;
 mod record;
 
@@ -104,6 +106,8 @@ pub struct Dispatcher {
     /// Told when a call in flight was answered and left its bucket (before its outcome is
     /// committed): the calls waiting on that bucket may start.
     released: Notify,
+    /// Told whenever a bucket's gate may let another call through ([`gate`]).
+    gate: Notify,
     /// Calls in flight now (for `/readyz` and `/metrics`).
     in_flight: std::sync::atomic::AtomicUsize,
     /// Who this dispatcher claims calls as: the replica ([`crate::replica::id`]).
@@ -131,6 +135,9 @@ enum Failure {
     /// The call cannot be made because of Klaxon's own state (e.g. its channel never existed).
     Impossible(String),
     Internal(anyhow::Error),
+    /// The call's turn at its rate-limit bucket did not come ([`Dispatcher::send`]): nothing
+    /// was sent, and the call goes back to its lane as it was.
+    NotSent,
 }
 
 impl From<ApiError> for Failure {
@@ -162,6 +169,7 @@ impl Dispatcher {
             call_timeout: CALL_TIMEOUT,
             buckets: std::sync::Mutex::default(),
             released: Notify::new(),
+            gate: Notify::new(),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             owner: crate::replica::id().to_owned(),
             read_limit: lanes::LOAD,

@@ -24,6 +24,9 @@ pub(super) enum Outcome {
     /// On SQLite (one process), the call is no longer pending: a newer edit superseded it.
     /// There is nothing to make; its lane goes on.
     Gone,
+    /// Its turn at its rate-limit bucket did not come: nothing was sent or recorded, and the
+    /// call is back at its lane's head, waiting on its bucket.
+    Deferred,
 }
 
 /// A failed call's outcome not recorded because this replica's claim lapsed mid-call and
@@ -37,7 +40,9 @@ fn taken_over(id: i64) -> anyhow::Result<Outcome> {
 }
 
 impl Dispatcher {
-    /// Makes one call, within the call timeout, and records the outcome.
+    /// Makes one call and records the outcome. Each request to the platform has the call
+    /// timeout from when its turn at its bucket came ([`Dispatcher::send`]); the whole attempt,
+    /// whose other waits are the database's, is cut off past twice that and the gate's limit.
     pub(super) async fn make(&self, call: &mut store::outbox::Pending) -> Outcome {
         use futures_util::FutureExt as _;
         let incident = match self.claim(call).await {
@@ -65,17 +70,21 @@ impl Dispatcher {
         // only, and is retried with backoff; the dispatcher goes on with the others.
         let call = &*call;
         let attempt = std::panic::AssertUnwindSafe(self.attempt(call, incident)).catch_unwind();
-        let outcome = match tokio::time::timeout(self.call_timeout, attempt).await {
+        let outcome = match tokio::time::timeout(self.attempt_limit(), attempt).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(panic)) => Err(Failure::Internal(anyhow::anyhow!(
                 "the call panicked: {}",
                 crate::supervise::panic_message(panic.as_ref())
             ))),
             Err(_) => Err(Failure::Api(ApiError::Transient {
-                reason: format!("no answer within {:?}", self.call_timeout),
+                reason: format!("not done within {:?}", self.attempt_limit()),
                 retry_after: None,
             })),
         };
+        if matches!(outcome, Err(Failure::NotSent)) {
+            self.release(call).await;
+            return Outcome::Deferred;
+        }
         let now = Utc::now();
         crate::metrics::platform_call(
             call.tenant.platform.as_str(),
@@ -109,6 +118,7 @@ impl Dispatcher {
             let recorded = match outcome {
                 Ok(queued) => Ok(Outcome::Done { queued }),
                 Err(Failure::Api(ApiError::Auth(_))) => Ok(Outcome::Paused),
+                Err(Failure::NotSent) => Ok(Outcome::Deferred),
                 Err(Failure::Api(ApiError::Unreachable(reason))) => {
                     tracing::error!(call = call.id, %reason, "platform call failed for good: the channel does not exist for Klaxon");
                     if !store::outbox::mark_failed(&mut conn, call.id, Some(owner), &reason, now).await? {

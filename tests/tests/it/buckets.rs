@@ -39,6 +39,11 @@ struct Bot {
 
 impl Bot {
     async fn start(fake: &FakeSlack) -> Self {
+        Self::with_call_timeout(fake, klaxon::outbox::CALL_TIMEOUT).await
+    }
+
+    /// A bot whose dispatcher gives up on a request after `timeout`.
+    async fn with_call_timeout(fake: &FakeSlack, timeout: Duration) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
         let db = dir.path().join(DB_FILE);
         let store = Store::open(db.to_str().expect("utf-8"))
@@ -50,11 +55,10 @@ impl Bot {
         apis.insert(PlatformKind::Slack, Arc::new(api));
         let config = Config::parse("checklist = []").expect("config");
         let clock = ManualClock::new(klaxon_tests::start_time());
-        let dispatcher = Arc::new(Dispatcher::new(
-            store.clone(),
-            apis.clone(),
-            Arc::new(Notify::new()),
-        ));
+        let dispatcher = Arc::new(
+            Dispatcher::new(store.clone(), apis.clone(), Arc::new(Notify::new()))
+                .with_call_timeout(timeout),
+        );
         let app = App::new(store.clone(), config, Arc::new(clock), apis).expect("app");
         Self {
             app,
@@ -311,4 +315,70 @@ async fn a_bucket_s_next_call_goes_once_the_platform_answered_not_once_recorded(
     );
     stop.cancel();
     assert_eq!(updates(&fake.calls()), before + 4, "each edit made once");
+}
+
+/// A bucket's calls get ready while an older one is at the platform (a channel creation
+/// claims its name in a committed write first), but only one reaches Slack at a time: with
+/// the first `conversations.create` hung, the next creations have claimed their names and
+/// wait at the bucket's gate. They give their turn back unsent when the wait runs out, and
+/// every channel is made once: the hung one is adopted, the others created after it answered.
+#[tokio::test]
+async fn a_bucket_s_calls_get_ready_together_and_reach_the_platform_one_at_a_time() {
+    let fake = FakeSlack::start().await;
+    fake.stall("conversations.create");
+    let bot = Bot::with_call_timeout(&fake, Duration::from_secs(2)).await;
+    for n in 1..=3 {
+        bot.declare(&format!("Outage {n:02}")).await;
+    }
+    let claimed = async || -> i64 {
+        let mut conn = bot.store.read().await.expect("conn");
+        sqlx::query_scalar("SELECT count(DISTINCT outbox_id) FROM channel_attempts")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("claims")
+    };
+    let creates = |calls: &[ApiCall]| {
+        calls
+            .iter()
+            .filter(|c| c.method == "conversations.create")
+            .count()
+    };
+    let stop = bot.run();
+    assert!(
+        eventually(LIMIT, async || claimed().await == 3).await,
+        "the creations behind the hung one got ready"
+    );
+    assert_eq!(
+        creates(&fake.calls()),
+        1,
+        "only the oldest creation reached Slack: {:#?}",
+        fake.calls()
+    );
+    fake.unstall();
+    assert!(
+        eventually(LIMIT, async || bot.outbox().await == (0, 0)).await,
+        "every call made: {:#?}",
+        fake.calls()
+    );
+    stop.cancel();
+    let calls = fake.calls();
+    assert_eq!(creates(&calls), 3, "no creation repeated: {calls:#?}");
+    for n in 1..=3 {
+        let name = format!(
+            "inc-{}-outage-{n:02}",
+            klaxon_tests::start_time().format("%Y-%m-%d")
+        );
+        assert!(fake.channel_named(&name).is_some(), "{name}");
+        assert!(
+            fake.channel_named(&format!("{name}-2")).is_none(),
+            "no twin of {name}"
+        );
+    }
+    let mut conn = bot.store.read().await.expect("conn");
+    let channels: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT channel_id FROM incidents ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("incidents");
+    assert!(channels.iter().all(Option::is_some), "{channels:?}");
 }
