@@ -110,11 +110,13 @@ impl Bot {
         assert_eq!(reply.kind, ReplyKind::Ok, "{}", reply.to_plain());
     }
 
-    /// Runs the dispatcher in the background until the token is cancelled.
-    fn run(&self) -> CancellationToken {
-        let stop = CancellationToken::new();
-        tokio::spawn(Arc::clone(&self.dispatcher).run(stop.clone(), Duration::from_millis(100)));
-        stop
+    /// Runs the dispatcher in the background until it is stopped.
+    fn run(&self) -> Running {
+        let token = CancellationToken::new();
+        let task = tokio::spawn(
+            Arc::clone(&self.dispatcher).run(token.clone(), Duration::from_millis(100)),
+        );
+        Running { token, task }
     }
 
     /// How many calls are pending, and how many failed for good.
@@ -128,6 +130,26 @@ impl Bot {
             .await
             .expect("failed");
         (pending, failed)
+    }
+}
+
+/// A dispatcher running in the background.
+struct Running {
+    token: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Asks it to stop; it ends within its grace period.
+    fn cancel(&self) {
+        self.token.cancel();
+    }
+
+    /// Stops it and waits until it has ended: a pass still draining after the stop would
+    /// make the calls queued next, racing the next run over them.
+    async fn stopped(self) {
+        self.token.cancel();
+        self.task.await.expect("the dispatcher ended");
     }
 }
 
@@ -280,7 +302,7 @@ async fn a_bucket_s_next_call_goes_once_the_platform_answered_not_once_recorded(
         eventually(LIMIT, async || bot.outbox().await == (0, 0)).await,
         "the declares' calls are made"
     );
-    stop.cancel();
+    stop.stopped().await;
     // Each severity change edits its announcement and its summary: four chat.update calls in
     // one bucket (chat.update, per workspace), in four lanes.
     bot.say_in(1, "sev 1").await;
