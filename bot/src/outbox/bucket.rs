@@ -1,7 +1,10 @@
 //! Rate-limit buckets shared by the lanes: every call counts against the bucket its adapter
 //! names (`ChatApi::bucket`: a Slack method per workspace, `chat.postMessage` per channel, a
-//! Discord route bucket). A bucket sends one call at a time to the platform, oldest first
-//! (lowest outbox id), but up to [`AHEAD`] of its calls may be started at once: what a call
+//! Discord route bucket). A bucket whose calls' order shows (channel creations, a channel's
+//! posts) sends one call at a time to the platform, oldest first (lowest outbox id); one
+//! whose order does not (edits, invitations, topics, pins of different incidents, each
+//! incident's own calls kept in order by its lane) sends up to [`AHEAD`] at once ([`width`]).
+//! Up to [`AHEAD`] of a bucket's calls may be started at once: what a call
 //! does before it reaches the platform (reading its incident, claiming a channel's name in a
 //! committed write) overlaps with the calls before it, and only the platform request waits
 //! its turn at the bucket's gate ([`Buckets::pass`]). A call leaves the gate as soon as the
@@ -29,8 +32,8 @@ use crate::store::posts::PostKind;
 /// How long a bucket with no known pace keeps releasing one call at a time after a 429.
 const UNKNOWN_PACE_QUIET: Duration = Duration::from_secs(60);
 
-/// How many calls of one bucket may be started at once (one of them at the platform, the
-/// others getting ready or waiting at the gate).
+/// How many calls of one bucket may be started at once (getting ready, waiting at the gate,
+/// or at the platform).
 pub(super) const AHEAD: usize = 4;
 
 /// A bucket's key, on its platform.
@@ -41,8 +44,10 @@ pub(super) type Key = (PlatformKind, String);
 struct State {
     /// Its calls started and not yet answered, by id: the lowest goes to the platform next.
     started: BTreeSet<i64>,
-    /// The call at the platform, if any.
-    sending: Option<i64>,
+    /// Its calls at the platform now.
+    sending: BTreeSet<i64>,
+    /// How many may be at the platform at once while it is not pacing ([`width`]).
+    width: usize,
     /// One call at a time until `started` is empty: a call waited at the gate past its limit.
     serial: bool,
     /// A 429 asked every call of the bucket to wait until then.
@@ -61,9 +66,7 @@ impl State {
     /// Call `id` is no longer started (answered, ended or gave up its turn).
     fn forget(&mut self, id: i64) {
         self.started.remove(&id);
-        if self.sending == Some(id) {
-            self.sending = None;
-        }
+        self.sending.remove(&id);
         if self.started.is_empty() {
             self.serial = false;
         }
@@ -118,7 +121,7 @@ impl Buckets {
         self.released.clear();
         for state in self.states.values_mut() {
             state.started.clear();
-            state.sending = None;
+            state.sending.clear();
             state.serial = false;
         }
     }
@@ -145,10 +148,19 @@ impl Buckets {
         }
     }
 
-    /// Call `id` of bucket `bucket` starts at `now`.
-    pub(super) fn start(&mut self, id: i64, key: Key, bucket: &Bucket, now: DateTime<Utc>) {
+    /// Call `id` of bucket `bucket` starts at `now`; `width`: how many of the bucket's calls
+    /// may be at the platform at once ([`of`]).
+    pub(super) fn start(
+        &mut self,
+        id: i64,
+        key: Key,
+        bucket: &Bucket,
+        width: usize,
+        now: DateTime<Utc>,
+    ) {
         let state = self.states.entry(key.clone()).or_default();
         state.started.insert(id);
+        state.width = width;
         if let Some(pace) = bucket.pace {
             state.interval = pace.interval();
             state.quiet = pace.per;
@@ -166,8 +178,11 @@ impl Buckets {
     }
 
     /// Whether started call `id` may be sent to the platform at `now`; on [`Pass::Go`] it is
-    /// the bucket's call at the platform until [`Self::release`], [`Self::limited`] or
-    /// [`Self::finish`]. A call sent again (the next name for a channel) takes its turn again.
+    /// one of the bucket's calls at the platform until [`Self::release`], [`Self::limited`]
+    /// or [`Self::finish`]. A bucket one call wide sends its oldest started call, and only
+    /// once the one before has been answered; so does any bucket while it is pacing after a
+    /// 429 or serial after a gate timeout. A call sent again (the next name for a channel)
+    /// takes its turn again.
     pub(super) fn pass(&mut self, id: i64, now: DateTime<Utc>) -> Pass {
         let Some(key) = self.flying.get(&id) else {
             return Pass::Go;
@@ -177,10 +192,15 @@ impl Buckets {
             return Pass::Paused;
         }
         state.started.insert(id);
-        if state.sending.is_some() || state.started.first() != Some(&id) {
+        let width = if state.serial || state.pacing_until.is_some() {
+            1
+        } else {
+            state.width.max(1)
+        };
+        if state.sending.len() >= width || (width == 1 && state.started.first() != Some(&id)) {
             return Pass::Wait;
         }
-        state.sending = Some(id);
+        state.sending.insert(id);
         Pass::Go
     }
 
@@ -251,11 +271,33 @@ impl Buckets {
     }
 }
 
-/// The bucket a call counts against on `api`, with its key.
-pub(super) fn of(api: &dyn ChatApi, call: &Pending) -> Option<(Key, Bucket)> {
+/// The bucket a call counts against on `api`, with its key and its [`width`].
+pub(super) fn of(api: &dyn ChatApi, call: &Pending) -> Option<(Key, Bucket, usize)> {
     let (kind, channel) = describe(call)?;
     let bucket = api.bucket(kind, &call.tenant.workspace, channel.as_deref())?;
-    Some(((call.tenant.platform, bucket.key.clone()), bucket))
+    Some((
+        (call.tenant.platform, bucket.key.clone()),
+        bucket,
+        width(kind),
+    ))
+}
+
+/// How many calls of a bucket may be at the platform at once: one where the order they are
+/// made in shows (channels are created, and a channel's posts appear, in the order they were
+/// queued), [`AHEAD`] where it does not: edits, invitations, topics, pins, uploads and
+/// archives of different incidents, since each incident's own calls keep their order in its
+/// lane (one call of a lane at a time).
+fn width(kind: CallKind) -> usize {
+    match kind {
+        CallKind::CreateChannel | CallKind::Post => 1,
+        CallKind::Invite
+        | CallKind::SetTopic
+        | CallKind::Edit
+        | CallKind::Pin
+        | CallKind::Upload
+        | CallKind::Archive
+        | CallKind::Unarchive => AHEAD,
+    }
 }
 
 /// What a call does and in which channel, as far as the outbox knows before making it: a
@@ -324,7 +366,7 @@ mod tests {
         let mut b = Buckets::default();
         for id in [3, 1, 2, 4] {
             assert!(matches!(b.admit(&key(), at(0)), Admit::Go));
-            b.start(id, key(), &bucket(), at(0));
+            b.start(id, key(), &bucket(), 1, at(0));
         }
         assert!(
             matches!(b.admit(&key(), at(0)), Admit::Busy),
@@ -351,7 +393,7 @@ mod tests {
         assert!(matches!(b.admit(&key(), at(100)), Admit::At(t) if t == at(3_000)));
         // Then one at a time at the pace, however many wait.
         assert!(matches!(b.admit(&key(), at(3_000)), Admit::Go));
-        b.start(2, key(), &bucket(), at(3_000));
+        b.start(2, key(), &bucket(), 1, at(3_000));
         assert!(matches!(b.admit(&key(), at(3_000)), Admit::Busy));
         assert!(matches!(b.pass(2, at(3_000)), Pass::Go));
         b.release(2);
@@ -360,10 +402,37 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_whose_order_does_not_show_sends_its_started_calls_at_once_until_a_429() {
+        let mut b = Buckets::default();
+        for id in [1, 2, 3, 4] {
+            b.start(id, key(), &bucket(), AHEAD, at(0));
+        }
+        for id in [4, 2, 3, 1] {
+            assert!(matches!(b.pass(id, at(1)), Pass::Go), "{id} goes at once");
+        }
+        // A 429: the bucket pauses; the others at the platform end as they end.
+        b.limited(1, at(3_000));
+        for id in [1, 2, 3, 4] {
+            b.finish(id, None);
+        }
+        // Then one at a time at its pace, oldest first, as a bucket one call wide.
+        assert!(matches!(b.admit(&key(), at(3_000)), Admit::Go));
+        b.start(5, key(), &bucket(), AHEAD, at(3_000));
+        assert!(matches!(b.admit(&key(), at(3_000)), Admit::Busy));
+        assert!(matches!(b.pass(5, at(3_000)), Pass::Go));
+        b.release(5);
+        b.finish(5, None);
+        assert!(
+            matches!(b.admit(&key(), at(3_100)), Admit::At(t) if t == at(6_000)),
+            "at its pace"
+        );
+    }
+
+    #[test]
     fn a_call_that_gave_up_its_turn_makes_the_bucket_serial_until_it_drains() {
         let mut b = Buckets::default();
-        b.start(1, key(), &bucket(), at(0));
-        b.start(2, key(), &bucket(), at(0));
+        b.start(1, key(), &bucket(), 1, at(0));
+        b.start(2, key(), &bucket(), 1, at(0));
         assert!(matches!(b.pass(1, at(0)), Pass::Go));
         assert!(matches!(b.pass(2, at(0)), Pass::Wait));
         b.withdraw(2);
@@ -374,7 +443,7 @@ mod tests {
         );
         b.finish(1, None);
         assert!(matches!(b.admit(&key(), at(2)), Admit::Go));
-        b.start(3, key(), &bucket(), at(2));
+        b.start(3, key(), &bucket(), 1, at(2));
         assert!(
             matches!(b.admit(&key(), at(2)), Admit::Go),
             "drained: ahead again"
@@ -384,8 +453,8 @@ mod tests {
     #[test]
     fn a_call_sent_again_takes_its_turn_again() {
         let mut b = Buckets::default();
-        b.start(1, key(), &bucket(), at(0));
-        b.start(2, key(), &bucket(), at(0));
+        b.start(1, key(), &bucket(), 1, at(0));
+        b.start(2, key(), &bucket(), 1, at(0));
         assert!(matches!(b.pass(1, at(0)), Pass::Go));
         b.release(1);
         // Its name was taken: it asks again, before 2.
@@ -397,22 +466,22 @@ mod tests {
     fn one_call_in_flight_then_a_429_pauses_and_paces_the_bucket() {
         let mut b = Buckets::default();
         assert!(matches!(b.admit(&key(), at(0)), Admit::Go));
-        b.start(1, key(), &bucket(), at(0));
+        b.start(1, key(), &bucket(), 1, at(0));
         b.finish(1, None);
         assert!(
             matches!(b.admit(&key(), at(10)), Admit::Go),
             "no 429: no wait"
         );
-        b.start(2, key(), &bucket(), at(10));
+        b.start(2, key(), &bucket(), 1, at(10));
         b.finish(2, Some(at(3_000)));
         assert!(matches!(b.admit(&key(), at(100)), Admit::At(t) if t == at(3_000)));
         assert!(matches!(b.admit(&key(), at(3_000)), Admit::Go));
-        b.start(3, key(), &bucket(), at(3_000));
+        b.start(3, key(), &bucket(), 1, at(3_000));
         b.finish(3, None);
         // Tier 2's pace: one call every 3 s.
         assert!(matches!(b.admit(&key(), at(3_100)), Admit::At(t) if t == at(6_000)));
         assert!(matches!(b.admit(&key(), at(6_000)), Admit::Go));
-        b.start(4, key(), &bucket(), at(6_000));
+        b.start(4, key(), &bucket(), 1, at(6_000));
         b.finish(4, None);
         // Quiet for the pace's whole period: calls go as they come again.
         assert!(matches!(b.admit(&key(), at(68_999)), Admit::Go));

@@ -406,3 +406,39 @@ async fn a_bucket_s_calls_get_ready_together_and_reach_the_platform_one_at_a_tim
             .expect("incidents");
     assert!(channels.iter().all(Option::is_some), "{channels:?}");
 }
+
+/// A bucket whose calls' order does not show sends several of them at once: `chat.update` is
+/// one bucket per workspace, but edits of different incidents' messages may cross (each
+/// incident's own edits keep their order in its lanes). With every `chat.update` hung, four
+/// reach Slack together, not one. Channel creations and a channel's posts still go one at a
+/// time (above).
+#[tokio::test]
+async fn a_bucket_whose_order_does_not_show_sends_several_calls_at_once() {
+    let fake = FakeSlack::start().await;
+    let bot = Bot::start(&fake).await;
+    for n in 1..=4 {
+        bot.declare(&format!("Outage {n:02}")).await;
+    }
+    let stop = bot.run();
+    assert!(
+        eventually(LIMIT, async || bot.outbox().await == (0, 0)).await,
+        "the declares' calls are made"
+    );
+    stop.stopped().await;
+    fake.stall("chat.update");
+    for incident in 1..=4 {
+        bot.say_in(incident, "sev 1").await;
+    }
+    let updates = |calls: &[ApiCall]| calls.iter().filter(|c| c.method == "chat.update").count();
+    let before = updates(&fake.calls());
+    let stop = bot.run();
+    // The first hung edit would hold a bucket one call wide for the call timeout (30 s).
+    assert!(
+        until(Duration::from_secs(5), || updates(&fake.calls())
+            >= before + 4)
+        .await,
+        "4 hung edits at Slack at once: {} reached it",
+        updates(&fake.calls()) - before
+    );
+    stop.stopped().await;
+}

@@ -223,7 +223,7 @@ impl Dispatcher {
                 .apis
                 .get(&platform)
                 .and_then(|api| bucket::of(api.as_ref(), &call));
-            if let Some((key, _)) = &bucket {
+            if let Some((key, _, _)) = &bucket {
                 match buckets.admit(key, now) {
                     Admit::Go => {}
                     Admit::At(at) => {
@@ -244,8 +244,8 @@ impl Dispatcher {
                 }
                 lanes.probing.insert(platform, call.id);
             }
-            if let Some((key, b)) = bucket {
-                buckets.start(call.id, key, &b, now);
+            if let Some((key, b, width)) = bucket {
+                buckets.start(call.id, key, &b, width, now);
             }
             lanes.busy.insert(lane.clone());
             lanes.flying.insert(call.id);
