@@ -46,7 +46,9 @@ struct State {
     started: BTreeSet<i64>,
     /// Its calls at the platform now.
     sending: BTreeSet<i64>,
-    /// How many may be at the platform at once while it is not pacing ([`width`]).
+    /// How many may be at the platform at once while it is not pacing: the narrowest
+    /// [`width`] of the calls started since it last had none (on Discord a channel's posts
+    /// and uploads share a bucket, and the posts keep it one call wide).
     width: usize,
     /// One call at a time until `started` is empty: a call waited at the gate past its limit.
     serial: bool,
@@ -159,8 +161,12 @@ impl Buckets {
         now: DateTime<Utc>,
     ) {
         let state = self.states.entry(key.clone()).or_default();
+        state.width = if state.started.is_empty() {
+            width
+        } else {
+            state.width.min(width)
+        };
         state.started.insert(id);
-        state.width = width;
         if let Some(pace) = bucket.pace {
             state.interval = pace.interval();
             state.quiet = pace.per;
@@ -426,6 +432,20 @@ mod tests {
             matches!(b.admit(&key(), at(3_100)), Admit::At(t) if t == at(6_000)),
             "at its pace"
         );
+    }
+
+    #[test]
+    fn a_call_whose_order_shows_keeps_a_shared_bucket_one_call_wide() {
+        let mut b = Buckets::default();
+        b.start(1, key(), &bucket(), 1, at(0));
+        b.start(2, key(), &bucket(), 1, at(0));
+        b.start(3, key(), &bucket(), AHEAD, at(0));
+        assert!(matches!(b.pass(1, at(0)), Pass::Go));
+        assert!(
+            matches!(b.pass(2, at(0)), Pass::Wait),
+            "1 is at the platform"
+        );
+        assert!(matches!(b.pass(3, at(0)), Pass::Wait));
     }
 
     #[test]
