@@ -22,7 +22,8 @@ pub use event::{Captured, ChannelEvent, EventKind};
 pub use invocation::{ChannelRef, Input, Invocation, MessageRef, PlatformKind, Tenant, UserRef};
 pub use options::{OptionValue, from_options};
 pub use port::{
-    ApiError, Bucket, CallKind, ChatApi, Handler, NewChannel, Once, Pace, Posted, Upload,
+    ApiError, Bucket, CallKind, ChatApi, Handler, NewChannel, Once, Pace, Posted, Unfinished,
+    Upload,
 };
 pub use reply::{Button, ButtonAction, Field, Message, Reply, ReplyKind, Rich, Span};
 pub use values::{Duration, Role, Severity, Status, Text, Title};

@@ -45,6 +45,26 @@ pub struct NewChannel {
     pub key: String,
 }
 
+/// The parts of a new channel's set-up that failed ([`ChatApi::set_up_channel`]): Klaxon
+/// queues each as a call of its own (`set_topic`, `invite`), retried like any other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unfinished {
+    /// The topic is still to be set.
+    pub topic: bool,
+    /// People still to be added.
+    pub invite: Vec<UserRef>,
+}
+
+impl Unfinished {
+    /// Everything the request asked to set up (when the set-up did not answer in time).
+    pub fn all(channel: &NewChannel) -> Self {
+        Self {
+            topic: true,
+            invite: channel.invite.clone(),
+        }
+    }
+}
+
 /// What makes a call that creates something safe to make again: a retry finds what an earlier,
 /// interrupted attempt made instead of making it twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +219,16 @@ pub trait ChatApi: Send + Sync {
         channel: &NewChannel,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<ChannelRef>, ApiError>;
+    /// What a platform makes separate calls of after the channel exists (Slack: its topic
+    /// and its people; Discord sets both in the creation itself, so nothing). Klaxon makes
+    /// them after `create_channel` or `adopt_created` has answered, outside the creation's
+    /// turn at its rate-limit bucket, so that the next incident's channel is not created only
+    /// after this one's topic and invitations. The channel exists by then: a part that fails
+    /// must not make Klaxon create another channel, so it is answered [`Unfinished`] and
+    /// Klaxon queues it as a call of its own.
+    async fn set_up_channel(&self, _made: &ChannelRef, _channel: &NewChannel) -> Unfinished {
+        Unfinished::default()
+    }
     async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError>;
     /// The direct-message channel between Klaxon and `user`, opened if it is not yet (Slack:
     /// `conversations.open`; Discord: Create DM). Asking again answers the same channel, so a

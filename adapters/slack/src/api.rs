@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use klaxon_commands::{
     ApiError, ChannelRef, ChatApi, Message, MessageRef, NewChannel, Once, Posted, Rich, Span,
-    Upload, UserRef,
+    Unfinished, Upload, UserRef,
 };
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -340,9 +340,10 @@ impl SlackApi {
             )
             .await
             .map_err(classify)?;
-        let made = ChannelRef::new(created.channel.id.0.clone(), channel.name.clone());
-        self.finish_setup(&made, channel).await;
-        Ok(made)
+        Ok(ChannelRef::new(
+            created.channel.id.0.clone(),
+            channel.name.clone(),
+        ))
     }
 
     /// One person per `conversations.invite`: without `force`, one person already there (or
@@ -496,6 +497,10 @@ impl SlackApi {
 impl ChatApi for SlackApi {
     async fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRef, ApiError> {
         observed(self.create_channel_now(channel)).await
+    }
+
+    async fn set_up_channel(&self, made: &ChannelRef, channel: &NewChannel) -> Unfinished {
+        observed(self.finish_setup(made, channel)).await
     }
 
     async fn invite(&self, channel: &ChannelRef, users: &[UserRef]) -> Result<(), ApiError> {

@@ -4,7 +4,7 @@
 //! name.
 
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi as _, Message, MessageRef, NewChannel, Once, Posted,
+    ApiError, ChannelRef, ChatApi as _, Message, MessageRef, NewChannel, Once, Posted, Unfinished,
 };
 use slack_morphism::prelude::*;
 
@@ -154,8 +154,8 @@ impl SlackApi {
     }
 
     /// A channel named `channel.name` that Klaxon's bot user created since `since` (less
-    /// [`SKEW`]), from `conversations.list`; adopted with the topic and people the request
-    /// asked for, as `create_channel` would have set them.
+    /// [`SKEW`]), from `conversations.list`. Its topic and people are set afterwards
+    /// (`set_up_channel`), as for a channel just created.
     pub(crate) async fn adopt_created_now(
         &self,
         channel: &NewChannel,
@@ -170,21 +170,25 @@ impl SlackApi {
         let Some(found) = found else {
             return Ok(None);
         };
-        let made = ChannelRef::new(found.id, found.name);
-        self.finish_setup(&made, channel).await;
-        Ok(Some(made))
+        Ok(Some(ChannelRef::new(found.id, found.name)))
     }
 
-    /// The topic and people of a channel just made (or adopted). The channel exists: a
-    /// failure here must not make the outbox create another one, so it is logged.
-    pub(crate) async fn finish_setup(&self, made: &ChannelRef, channel: &NewChannel) {
+    /// The topic and people of a channel just made (or adopted): `set_up_channel`. The
+    /// channel exists: a failure here must not make the outbox create another one, so it is
+    /// logged and answered as unfinished, for the outbox to queue.
+    pub(crate) async fn finish_setup(&self, made: &ChannelRef, channel: &NewChannel) -> Unfinished {
+        let mut left = Unfinished::default();
         if let Err(e) = self.set_topic(made, &channel.topic).await {
-            tracing::warn!(error = %e, "could not set the new channel's topic");
+            tracing::warn!(error = %e, "could not set the new channel's topic; queued to try again");
+            left.topic = true;
         }
         if !channel.invite.is_empty()
             && let Err(e) = self.invite(made, &channel.invite).await
         {
-            tracing::warn!(error = %e, "could not invite responders to the new channel");
+            tracing::warn!(error = %e, "could not invite responders to the new channel; queued to try again");
+            // Inviting someone already there is done, so all of them are asked again.
+            left.invite = channel.invite.clone();
         }
+        left
     }
 }

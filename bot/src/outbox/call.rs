@@ -4,7 +4,8 @@ use crate::store::Conn;
 use chrono::Utc;
 use klaxon_commands::naming;
 use klaxon_commands::{
-    ApiError, ChannelRef, ChatApi, Message, NewChannel, Once, Rich, Span, Tenant, Upload,
+    ApiError, ChannelRef, ChatApi, Message, NewChannel, Once, Rich, Span, Tenant, Unfinished,
+    Upload,
 };
 
 use super::{Dispatcher, Failure, MAX_NAME_TRIES, Op, Target, enqueue};
@@ -47,11 +48,31 @@ impl Dispatcher {
                     let channel = self
                         .create_channel(api.as_ref(), call, &incident, &mut request)
                         .await?;
+                    // After the creation's turn at its bucket: the next incident's channel
+                    // need not wait for this one's topic and invitations.
+                    let unfinished = tokio::time::timeout(
+                        self.call_timeout,
+                        api.set_up_channel(&channel, &request),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        tracing::warn!(channel = %channel.name, "setting up the new channel took longer than the call timeout; queued to try again");
+                        Unfinished::all(&request)
+                    });
                     let mut tx = self.store.begin().await?;
                     store::incidents::set_channel(&mut tx, incident.id, &channel).await?;
+                    let queued = queue_unfinished(
+                        &mut tx,
+                        call,
+                        incident.id,
+                        unfinished,
+                        request.topic,
+                        now,
+                    )
+                    .await?;
                     store::outbox::mark_done(&mut tx, call.id, now).await?;
                     tx.commit().await?;
-                    return Ok(false);
+                    return Ok(queued);
                 }
             }
             Op::Invite { users } => {
@@ -409,6 +430,37 @@ pub(super) fn once(call: &store::outbox::Pending) -> Once {
         key: format!("klaxon-{}-{}", call.id, String::from_utf8_lossy(&stamp)),
         retry: call.started_at.is_some(),
     }
+}
+
+/// Queues what a new channel's set-up left undone as calls of their own: the topic (unless
+/// a newer one is already queued, which it would replace) and the people. `true` when it
+/// queued any.
+async fn queue_unfinished(
+    tx: &mut Conn,
+    call: &store::outbox::Pending,
+    incident: i64,
+    unfinished: Unfinished,
+    topic: Rich,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let mut queued = false;
+    if unfinished.topic {
+        let set_topic = Op::SetTopic { topic };
+        let newer = match set_topic.coalesce_key() {
+            Some(key) => store::outbox::has_pending(tx, incident, &key).await?,
+            None => false,
+        };
+        if !newer {
+            enqueue(tx, &call.tenant, Some(incident), &set_topic, now).await?;
+            queued = true;
+        }
+    }
+    if !unfinished.invite.is_empty() {
+        let users = unfinished.invite;
+        enqueue(tx, &call.tenant, Some(incident), &Op::Invite { users }, now).await?;
+        queued = true;
+    }
+    Ok(queued)
 }
 
 fn incident_channel(incident: Option<&Incident>) -> Result<ChannelRef, Failure> {

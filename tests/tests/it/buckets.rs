@@ -442,3 +442,30 @@ async fn a_bucket_whose_order_does_not_show_sends_several_calls_at_once() {
     );
     stop.stopped().await;
 }
+
+/// On Slack a channel's topic and invitations are calls of their own after
+/// `conversations.create`; only the creation takes the bucket's turn. With every
+/// `conversations.setTopic` hung, the next incidents' channels are still created at once,
+/// not each after the one before's topic has timed out (30 s).
+#[tokio::test]
+async fn a_new_channels_topic_does_not_hold_back_the_next_creation() {
+    let fake = FakeSlack::start().await;
+    let bot = Bot::start(&fake).await;
+    fake.stall("conversations.setTopic");
+    for n in 1..=3 {
+        bot.declare(&format!("Outage {n:02}")).await;
+    }
+    let creates = |calls: &[ApiCall]| {
+        calls
+            .iter()
+            .filter(|c| c.method == "conversations.create")
+            .count()
+    };
+    let stop = bot.run();
+    assert!(
+        until(Duration::from_secs(5), || creates(&fake.calls()) == 3).await,
+        "3 channels created while their topics hang: {} of 3 were",
+        creates(&fake.calls())
+    );
+    stop.stopped().await;
+}

@@ -164,6 +164,40 @@ async fn a_slack_503_with_retry_after_waits_that_long_and_other_incidents_go_on(
     k.stop().await;
 }
 
+/// A new Slack channel's topic and invitations are their own calls after the creation: when
+/// they fail, the channel stays (no twin) and each is queued and made again.
+#[tokio::test]
+async fn a_new_slack_channels_topic_and_invitation_that_fail_are_made_again() {
+    let k = spawn(SlackHttp, Options::default()).await;
+    k.fake.force_on("conversations.setTopic", [(503, None)]);
+    k.fake.force_on("conversations.invite", [(503, None)]);
+    assert_eq!(
+        slash(&k, "declare sev2 Topic outage", "trig-setup").await,
+        200
+    );
+    let set_up = |calls: &[klaxon_tests::fake_slack::ApiCall]| {
+        let done = |method: &str| calls.iter().filter(|c| c.method == method).count();
+        // A refused call is not recorded: these are the calls made again.
+        done("conversations.setTopic") == 1 && done("conversations.invite") == 1
+    };
+    assert!(k.fake.until(set_up).await, "{:?}", k.fake.calls());
+    let calls = k.fake.calls();
+    let created: Vec<_> = calls
+        .iter()
+        .filter(|c| c.method == "conversations.create")
+        .collect();
+    assert_eq!(created.len(), 1, "one channel, no twin: {calls:?}");
+    let name = created[0].body["name"].as_str().expect("name");
+    let settled = eventually(LIMIT, async || {
+        k.fake
+            .channel_named(name)
+            .is_some_and(|c| !c.topic.is_empty() && c.members.contains("U0ALICE"))
+    })
+    .await;
+    assert!(settled, "{:?}", k.fake.channel_named(name));
+    k.stop().await;
+}
+
 #[tokio::test]
 async fn a_failing_reminder_backs_off_and_others_still_fire() {
     let bot = TestBot::with_config(Config::parse("checklist = []").expect("config")).await;
