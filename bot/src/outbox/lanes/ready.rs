@@ -184,6 +184,12 @@ impl Dispatcher {
         let pauses = self.pauses().clone();
         let mut buckets = self.buckets();
         buckets.tidy(now);
+        // Lanes parked on a bucket a call has just left are looked at with the others, in id
+        // order: a call read since must not take the bucket's turn before an older one
+        // parked there (the pump may see the read before the release).
+        for key in buckets.take_released() {
+            lanes.bucket_freed(&key);
+        }
         while let Some(entry) = lanes.waits.sleeping.first_entry() {
             if entry.key().0 > now {
                 break;
