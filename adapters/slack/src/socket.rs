@@ -3,9 +3,9 @@
 //! slack-morphism sends when the callback returns: the engine commits and answers at once, and
 //! the platform calls follow from the outbox, so the acknowledgement is never slow.
 //!
-//! Klaxon holds [`CONNECTIONS`] connections at once. slack-morphism reads one envelope at a
-//! time per connection, waiting for its callback (whose acknowledgement carries the reply)
-//! before reading the next, and Slack hands each envelope to one of an app's connections (up to
+//! Klaxon holds [`CONNECTIONS`] connections at once, or as many as `slack.socket_connections`
+//! says. slack-morphism reads one envelope at a time per connection, waiting for its callback
+//! (whose acknowledgement carries the reply) before reading the next, and Slack hands each envelope to one of an app's connections (up to
 //! 10, docs.slack.dev/apis/events-api/using-socket-mode), so several connections answer several
 //! commands at once; one also carries on while another is being refreshed.
 //!
@@ -25,10 +25,16 @@ use crate::edge::Edge;
 struct State {
     edge: Edge,
     live: Arc<AtomicUsize>,
+    /// How many connections are held: the most that can be up.
+    connections: usize,
 }
 
-/// How many Socket Mode connections Klaxon holds at once (Slack allows an app 10).
+/// How many Socket Mode connections Klaxon holds at once unless told otherwise
+/// (`slack.socket_connections`).
 pub const CONNECTIONS: u32 = 4;
+
+/// How many Socket Mode connections Slack allows an app, across all its processes.
+pub const MOST_CONNECTIONS: u32 = 10;
 
 /// Running Socket Mode connections.
 pub struct SocketMode {
@@ -37,10 +43,17 @@ pub struct SocketMode {
 }
 
 impl SocketMode {
-    /// Opens the connection with the app-level token (`xapp-…`), against `api_url` or Slack.
+    /// Opens `connections` connections (1 to [`MOST_CONNECTIONS`]) with the app-level token
+    /// (`xapp-…`), against `api_url` or Slack.
     /// The socket's own HTTP client (`apps.connections.open`) is slack-morphism's hyper
     /// connector, built here once; every Web API call goes through `edge.api`.
-    pub async fn start(app_token: &str, api_url: Option<&str>, edge: Edge) -> Result<Self, String> {
+    pub async fn start(
+        app_token: &str,
+        api_url: Option<&str>,
+        edge: Edge,
+        connections: u32,
+    ) -> Result<Self, String> {
+        let connections = connections.clamp(1, MOST_CONNECTIONS);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
@@ -58,6 +71,7 @@ impl SocketMode {
                 .with_user_state(State {
                     edge,
                     live: Arc::clone(&live),
+                    connections: usize::try_from(connections).unwrap_or(1),
                 }),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
@@ -67,7 +81,7 @@ impl SocketMode {
             .with_push_events(on_event);
         // Every connection opens at once (slack-morphism's default staggers them 5 s apart).
         let config = SlackClientSocketModeConfig::new()
-            .with_max_connections_count(CONNECTIONS)
+            .with_max_connections_count(connections)
             .with_initial_backoff_in_seconds(0);
         let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
         let token = SlackApiToken::new(SlackApiTokenValue(app_token.to_owned()));
@@ -99,7 +113,7 @@ async fn on_hello<E>(_: E, _: Arc<SlackHyperClient>, states: SlackClientEventsUs
     let mut live = 0;
     if let Some(state) = states.read().await.get_user_state::<State>() {
         // A connection whose end went unreported (a close frame) is not counted twice.
-        let most = usize::try_from(CONNECTIONS).unwrap_or(usize::MAX);
+        let most = state.connections;
         let up = |n: usize| (n + 1).min(most);
         let before = state
             .live

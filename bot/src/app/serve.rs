@@ -157,6 +157,7 @@ pub async fn serve_with_clock(
     anyhow::ensure!(!apis.is_empty(), "no platform is configured");
     let discord_capture = config.discord.capture_emoji.clone();
     let capture_emoji = config.slack.capture_emoji.clone();
+    let socket_connections = config.slack.socket_connections;
     let web = config
         .web
         .enabled
@@ -201,6 +202,7 @@ pub async fn serve_with_clock(
                 app_token.expose_secret(),
                 settings.slack_api_url.as_deref(),
                 edge.clone(),
+                socket_connections,
             )
             .await
             .map_err(|e| anyhow::anyhow!(e))?,

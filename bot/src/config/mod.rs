@@ -253,6 +253,19 @@ mod tests {
     }
 
     #[test]
+    fn socket_connections_are_one_to_ten() {
+        assert_eq!(Config::default().slack.socket_connections, 4);
+        let two = Config::parse("[slack]\nsocket_connections = 2").expect("valid");
+        assert_eq!(two.slack.socket_connections, 2);
+        for bad in ["0", "11", "-1"] {
+            let e = Config::parse(&format!("[slack]\nsocket_connections = {bad}")).unwrap_err();
+            assert!(format!("{e:#}").contains("socket_connections"), "{e:#}");
+        }
+        let e = Config::parse("[slack]\nsocket_connections = 11").unwrap_err();
+        assert!(format!("{e:#}").contains("1 to 10"), "{e:#}");
+    }
+
+    #[test]
     fn reminder_settings() {
         let c = Config::parse(
             r#"
@@ -331,5 +344,9 @@ mod tests {
         assert_eq!(example.alerts.severities, alerts.severities);
         assert_eq!(example.alerts.default_severity, alerts.default_severity);
         assert!(example.alerts.routes.is_empty());
+        assert_eq!(
+            example.slack.socket_connections,
+            Config::default().slack.socket_connections
+        );
     }
 }

@@ -22,6 +22,10 @@ pub struct SlackConfig {
     /// How long after resolve an incident's channel is archived (`conversations.archive`),
     /// unless the incident is reopened meanwhile; absent: never.
     pub archive_after: Option<Duration>,
+    /// How many Socket Mode connections this process holds (1 to 10). Each answers its
+    /// commands one after another; Slack allows an app 10 across every replica.
+    #[serde(deserialize_with = "socket_connections")]
+    pub socket_connections: u32,
 }
 
 impl Default for SlackConfig {
@@ -31,6 +35,7 @@ impl Default for SlackConfig {
             announcement_debounce_ms: 1500,
             paging_channel_id: None,
             archive_after: None,
+            socket_connections: 4,
         }
     }
 }
@@ -42,6 +47,17 @@ pub(super) fn debounce_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64,
     } else {
         Err(serde::de::Error::custom(
             "at most 10000 (ten seconds): a longer wait hides changes from the paging channel",
+        ))
+    }
+}
+
+fn socket_connections<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    if (1..=10).contains(&n) {
+        Ok(n)
+    } else {
+        Err(serde::de::Error::custom(
+            "1 to 10: Slack allows an app 10 Socket Mode connections, across every replica",
         ))
     }
 }

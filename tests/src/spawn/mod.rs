@@ -32,11 +32,13 @@ pub trait Platform {
     /// The configuration `toml` stands for on this platform (the checklist is off unless it
     /// says otherwise).
     fn config(&self, toml: &str) -> Config;
-    /// Waits until Klaxon, served at `url`, is ready for the test; panics if it stopped.
+    /// Waits until Klaxon, served at `url` with `config`, is ready for the test; panics if it
+    /// stopped.
     fn ready(
         &self,
         fake: &Self::Fake,
         url: &str,
+        config: &Config,
         done: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
     ) -> impl Future<Output = ()> + Send;
 }
@@ -182,6 +184,7 @@ pub async fn try_spawn<P: Platform>(
         Arc::new(SystemClock)
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = config.clone();
     let mut done = tokio::spawn(serve_with_clock(
         store,
         config,
@@ -205,7 +208,7 @@ pub async fn try_spawn<P: Platform>(
         };
     }
     if !options.started_only {
-        platform.ready(&fake, &url, &mut done).await;
+        platform.ready(&fake, &url, &served, &mut done).await;
     }
     Ok(Bot {
         url,
@@ -297,6 +300,7 @@ impl Platform for SlackHttp {
         &self,
         _: &FakeSlack,
         url: &str,
+        _: &Config,
         _: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
         crate::started(url).await;
@@ -322,10 +326,11 @@ impl Platform for SlackSocket {
         &self,
         fake: &FakeSlack,
         url: &str,
+        config: &Config,
         _: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
         crate::started(url).await;
-        let all = usize::try_from(klaxon_slack::socket::CONNECTIONS).unwrap_or(usize::MAX);
+        let all = usize::try_from(config.slack.socket_connections).unwrap_or(usize::MAX);
         assert!(
             fake.until(|_| fake.open_sockets() == all).await,
             "Socket Mode's connections"
@@ -352,6 +357,7 @@ impl Platform for Discord {
         &self,
         fake: &FakeDiscord,
         _: &str,
+        _: &Config,
         done: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
         if !fake.until(FakeDiscord::connected).await {

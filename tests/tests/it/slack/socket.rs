@@ -233,3 +233,34 @@ async fn a_command_held_up_on_one_socket_mode_connection_does_not_hold_up_the_ot
     k.fake.unstall();
     k.stop().await;
 }
+
+/// `slack.socket_connections` sets how many connections Klaxon holds (Slack allows an app 10,
+/// across every replica): with 2, Slack sees 2, and commands are answered over them.
+#[tokio::test]
+async fn socket_connections_sets_how_many_connections_klaxon_holds() {
+    let k = spawn(
+        SlackSocket,
+        Options::default().toml("[slack]\nsocket_connections = 2\n"),
+    )
+    .await;
+    assert_eq!(k.fake.open_sockets(), 2);
+    for n in 1..=3 {
+        let reply = k
+            .fake
+            .socket_command(socket_command(
+                "C0GENERAL",
+                &format!("declare sev3 Socket {n} outage"),
+                &format!("conns-{n}"),
+            ))
+            .await;
+        assert!(
+            reply["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains(" declared (SEV3)"),
+            "{reply}"
+        );
+    }
+    assert_eq!(k.fake.most_open_sockets(), 2, "never more than asked for");
+    k.stop().await;
+}
