@@ -19,7 +19,7 @@
 //! keeps), and the outbox's failed calls. Takes about two minutes.
 //!
 //! Run: `cargo bench -p klaxon-tests --bench slack` (`-- tiers` for the tier-limited case
-//! alone).
+//! alone; `KLAXON_BENCH_SOCKETS=<n>` for n Socket Mode connections, `slack.socket_connections`).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -76,6 +76,18 @@ async fn start_with(bin: &std::path::Path, fake: &FakeSlack, transport: Transpor
         .local_addr()
         .expect("addr")
         .port();
+    // `KLAXON_BENCH_SOCKETS=<n>`: the bot holds n Socket Mode connections
+    // (`slack.socket_connections`) instead of its default.
+    let sockets = std::env::var("KLAXON_BENCH_SOCKETS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok());
+    if let Some(n) = sockets {
+        std::fs::write(
+            dir.path().join("klaxon.toml"),
+            format!("[slack]\nsocket_connections = {n}\n"),
+        )
+        .expect("klaxon.toml");
+    }
     let mut command = Command::new(bin);
     command
         .args([
@@ -107,7 +119,8 @@ async fn start_with(bin: &std::path::Path, fake: &FakeSlack, transport: Transpor
     }
     if transport == Transport::Socket {
         // Every connection Klaxon opens (an older build opens fewer: 10 s at most).
-        let all = usize::try_from(klaxon_slack::socket::CONNECTIONS).unwrap_or(1);
+        let all = sockets
+            .unwrap_or_else(|| usize::try_from(klaxon_slack::socket::CONNECTIONS).unwrap_or(1));
         for _ in 0..400 {
             if fake.open_sockets() >= all {
                 break;
