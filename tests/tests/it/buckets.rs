@@ -361,19 +361,13 @@ async fn a_bucket_s_calls_get_ready_together_and_reach_the_platform_one_at_a_tim
             .await
             .expect("claims")
     };
-    let creates = |calls: &[ApiCall]| {
-        calls
-            .iter()
-            .filter(|c| c.method == "conversations.create")
-            .count()
-    };
     let stop = bot.run();
     assert!(
         eventually(LIMIT, async || claimed().await == 3).await,
         "the creations behind the hung one got ready"
     );
     assert_eq!(
-        creates(&fake.calls()),
+        creations(&fake.calls()),
         1,
         "only the oldest creation reached Slack: {:#?}",
         fake.calls()
@@ -386,7 +380,7 @@ async fn a_bucket_s_calls_get_ready_together_and_reach_the_platform_one_at_a_tim
     );
     stop.cancel();
     let calls = fake.calls();
-    assert_eq!(creates(&calls), 3, "no creation repeated: {calls:#?}");
+    assert_eq!(creations(&calls), 3, "no creation repeated: {calls:#?}");
     for n in 1..=3 {
         let name = format!(
             "inc-{}-outage-{n:02}",
@@ -455,17 +449,19 @@ async fn a_new_channels_topic_does_not_hold_back_the_next_creation() {
     for n in 1..=3 {
         bot.declare(&format!("Outage {n:02}")).await;
     }
-    let creates = |calls: &[ApiCall]| {
-        calls
-            .iter()
-            .filter(|c| c.method == "conversations.create")
-            .count()
-    };
     let stop = bot.run();
     assert!(
-        until(Duration::from_secs(5), || creates(&fake.calls()) == 3).await,
+        until(Duration::from_secs(5), || creations(&fake.calls()) == 3).await,
         "3 channels created while their topics hang: {} of 3 were",
-        creates(&fake.calls())
+        creations(&fake.calls())
     );
     stop.stopped().await;
+}
+
+/// How many `conversations.create` calls Slack carried out.
+fn creations(calls: &[ApiCall]) -> usize {
+    calls
+        .iter()
+        .filter(|c| c.method == "conversations.create")
+        .count()
 }

@@ -211,21 +211,12 @@ async fn a_command_held_up_on_one_socket_mode_connection_does_not_hold_up_the_ot
     );
     // The next envelopes go to the other connections, in turn, and are answered.
     for n in 1..all.max(2) {
-        let reply = k
-            .fake
-            .socket_command(socket_command(
-                "C0GENERAL",
-                &format!("declare sev3 Queue {n} backs up"),
-                &format!("held-{n}"),
-            ))
-            .await;
-        assert!(
-            reply["text"]
-                .as_str()
-                .unwrap_or("")
-                .contains(" declared (SEV3)"),
-            "{reply}"
-        );
+        declared_over_socket(
+            &k.fake,
+            &format!("Queue {n} backs up"),
+            &format!("held-{n}"),
+        )
+        .await;
     }
     assert!(!held.is_finished(), "the held command is still held");
     assert!(k.fake.most_open_sockets() <= 10, "Slack allows an app 10");
@@ -245,22 +236,31 @@ async fn socket_connections_sets_how_many_connections_klaxon_holds() {
     .await;
     assert_eq!(k.fake.open_sockets(), 2);
     for n in 1..=3 {
-        let reply = k
-            .fake
-            .socket_command(socket_command(
-                "C0GENERAL",
-                &format!("declare sev3 Socket {n} outage"),
-                &format!("conns-{n}"),
-            ))
-            .await;
-        assert!(
-            reply["text"]
-                .as_str()
-                .unwrap_or("")
-                .contains(" declared (SEV3)"),
-            "{reply}"
-        );
+        declared_over_socket(
+            &k.fake,
+            &format!("Socket {n} outage"),
+            &format!("conns-{n}"),
+        )
+        .await;
     }
     assert_eq!(k.fake.most_open_sockets(), 2, "never more than asked for");
     k.stop().await;
+}
+
+/// Declares a SEV3 titled `title` in #general over Socket Mode and checks the answer says so.
+async fn declared_over_socket(fake: &fake_slack::FakeSlack, title: &str, trigger: &str) {
+    let reply = fake
+        .socket_command(socket_command(
+            "C0GENERAL",
+            &format!("declare sev3 {title}"),
+            trigger,
+        ))
+        .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains(" declared (SEV3)"),
+        "{reply}"
+    );
 }
